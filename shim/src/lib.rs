@@ -1,0 +1,2 @@
+#[ctor::ctor(unsafe)]
+fn init() {}
