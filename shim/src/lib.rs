@@ -1,2 +1,137 @@
+//! libarshim.so — preloaded into a legacy linker, turns its final archiver
+//! spawn into an `execve` of the same process after the pending cleanups ran.
+//!
+//! Layout: `config` (environment), `scope` (who may convert), `glob`,
+//! `resolve` (which program a call runs), `plan` (can the spawn's file actions
+//! and attributes be replayed), `mirror` (side table of file actions),
+//! `convert` (the decision and the conversion), `replay`, `cleanup`, `trace`,
+//! `logging`; FFI stays in `hooks`, `real`, `sys`, `state` and the constructor below.
+
+mod cleanup;
+mod config;
+mod convert;
+mod glob;
+#[cfg(not(test))]
+mod hooks;
+mod logging;
+mod mirror;
+mod plan;
+mod real;
+mod replay;
+mod resolve;
+mod scope;
+mod state;
+mod sys;
+mod trace;
+
+use libc::c_char;
+use std::ffi::CStr;
+
+extern "C" {
+    static environ: *const *const c_char;
+    static program_invocation_name: *const c_char;
+}
+
+/// The raw `ARSHIM*` entries of the environment the process started with.
+/// Reads `environ` directly: no std::env (its lock), nothing lazy.
+unsafe fn arshim_entries() -> Vec<&'static [u8]> {
+    let mut out = Vec::new();
+    let mut p = environ;
+    if p.is_null() {
+        return out;
+    }
+    while !(*p).is_null() {
+        let entry = CStr::from_ptr(*p).to_bytes();
+        if entry.starts_with(b"ARSHIM") {
+            out.push(entry);
+        }
+        p = p.add(1);
+    }
+    out
+}
+
+/// Is `ARSHIM=` present at all? The common case (absent) allocates nothing.
+unsafe fn mentions_arshim() -> bool {
+    let mut p = environ;
+    if p.is_null() {
+        return false;
+    }
+    while !(*p).is_null() {
+        if CStr::from_ptr(*p).to_bytes().starts_with(b"ARSHIM=") {
+            return true;
+        }
+        p = p.add(1);
+    }
+    false
+}
+
+fn exe_path() -> Vec<u8> {
+    let mut buf = [0u8; 4096];
+    // SAFETY: readlink into a buffer we own, bounded by its length.
+    let n = unsafe { libc::readlink(c"/proc/self/exe".as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n <= 0 {
+        return Vec::new();
+    }
+    buf[..n as usize].to_vec()
+}
+
+/// Runs in the loader, before the host's `main`: raw libc only (no logger,
+/// no std::thread, no `Once`; rust-lang/rust#130210).
+unsafe fn on_load() {
+    if !mentions_arshim() {
+        return;
+    }
+    let entries = arshim_entries();
+    let config = match config::parse(|name| config::lookup(&entries, name)) {
+        Ok(c) => c,
+        Err(e) => {
+            logging::warn_line(&e.to_string());
+            return;
+        }
+    };
+    if config.mode == config::Mode::Off {
+        return;
+    }
+    let pid = libc::getpid();
+    let exe = exe_path();
+    let argv0 = if program_invocation_name.is_null() {
+        &b""[..]
+    } else {
+        CStr::from_ptr(program_invocation_name).to_bytes()
+    };
+    let me = scope::Identity {
+        pid,
+        exe: scope::basename(&exe),
+        argv0: scope::basename(argv0),
+        secure: libc::getauxval(libc::AT_SECURE) != 0,
+    };
+    let decision = scope::decide(&config, &me);
+    if let Some(w) = &decision.warning {
+        logging::warn_line(w);
+    }
+    if decision.claim {
+        let value = std::ffi::CString::new(pid.to_string()).expect("digits");
+        libc::setenv(c"ARSHIM_PID".as_ptr(), value.as_ptr(), 1);
+    }
+    trace::Event::new("load")
+        .str("exe", &exe)
+        .str("mode", match decision.mode {
+            config::Mode::Off => "off",
+            config::Mode::Observe => "observe",
+            config::Mode::Exec => "exec",
+        })
+        .bool("in_scope", decision.mode != config::Mode::Off)
+        .str("reason", decision.reason)
+        .emit(config.trace.as_deref());
+    if decision.mode != config::Mode::Off {
+        real::resolve_all();
+        state::activate(config::Config { mode: decision.mode, ..config }, pid);
+    }
+}
+
+#[cfg(not(test))]
 #[ctor::ctor(unsafe)]
-fn init() {}
+fn arshim_load() {
+    // SAFETY: called once by the loader, single-threaded, with environ set up.
+    unsafe { on_load() }
+}

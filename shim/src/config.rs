@@ -1,0 +1,227 @@
+//! The environment contract (SPEC "Environment"), parsed once at load time.
+//!
+//! Parsing is strict: a value we do not understand turns the shim off with one
+//! warning line naming the variable, the value and what is accepted. Guessing
+//! what a user meant inside their linker is never worth it.
+
+use crate::glob::GlobList;
+
+pub const DEFAULT_TOOLS: &str = "ar,*-ar,llvm-ar*,gcc-ar*";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Pure pass-through.
+    Off,
+    /// Record only, never change behaviour.
+    Observe,
+    /// Convert the final archiver spawn.
+    Exec,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub mode: Mode,
+    pub tools: GlobList,
+    /// `ARSHIM_PID`: the one process that may convert.
+    pub pid: Option<i32>,
+    /// `ARSHIM_HOSTS`: every process whose executable matches may convert.
+    pub hosts: Option<GlobList>,
+    /// `ARSHIM_LOG`: an env_logger filter.
+    pub log: Option<String>,
+    /// `ARSHIM_TRACE`: file to append JSON lines to.
+    pub trace: Option<Vec<u8>>,
+    /// Internal `ARSHIM_SPENT`: the pid whose claim was used up by a conversion.
+    /// The image that replaced that process has the same pid and must not convert.
+    pub spent: Option<i32>,
+    /// Internal `ARSHIM_COMPANION`: path of the companion binary (`arshim run` sets it).
+    pub companion: Option<Vec<u8>>,
+}
+
+/// A value we refuse; rendered as one warning line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub value: String,
+    pub accepted: &'static str,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ignoring {}={:?}: expected {}; the shim stays off",
+            self.var, self.value, self.accepted
+        )
+    }
+}
+
+/// `ARSHIM` alone, so that the common case (variable absent) costs one scan of
+/// the environment and nothing else.
+pub fn parse_mode(value: Option<&[u8]>) -> Result<Mode, ConfigError> {
+    let Some(v) = value else { return Ok(Mode::Off) };
+    let lower = v.to_ascii_lowercase();
+    match lower.as_slice() {
+        b"" | b"0" | b"off" => Ok(Mode::Off),
+        b"1" | b"on" | b"exec" => Ok(Mode::Exec),
+        b"observe" => Ok(Mode::Observe),
+        _ => Err(error("ARSHIM", v, "one of 0, off, 1, on, exec, observe")),
+    }
+}
+
+fn error(var: &'static str, value: &[u8], accepted: &'static str) -> ConfigError {
+    ConfigError { var, value: String::from_utf8_lossy(value).into_owned(), accepted }
+}
+
+fn parse_pid(var: &'static str, v: &[u8]) -> Result<i32, ConfigError> {
+    let accepted = "a process id (a positive decimal integer)";
+    let s = std::str::from_utf8(v).map_err(|_| error(var, v, accepted))?;
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(error(var, v, accepted));
+    }
+    match s.parse::<i32>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(error(var, v, accepted)),
+    }
+}
+
+fn parse_globs(var: &'static str, v: &[u8]) -> Result<GlobList, ConfigError> {
+    GlobList::parse(v).ok_or_else(|| {
+        error(var, v, "a comma-separated list of non-empty globs, e.g. ar,*-ar")
+    })
+}
+
+fn non_empty(var: &'static str, v: &[u8], accepted: &'static str) -> Result<Vec<u8>, ConfigError> {
+    if v.is_empty() {
+        Err(error(var, v, accepted))
+    } else {
+        Ok(v.to_vec())
+    }
+}
+
+/// Parses the whole table. `get` looks a variable up in the environment the
+/// process started with.
+pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, ConfigError> {
+    let mode = parse_mode(get("ARSHIM"))?;
+    let tools = match get("ARSHIM_TOOLS") {
+        Some(v) => parse_globs("ARSHIM_TOOLS", v)?,
+        None => GlobList::parse(DEFAULT_TOOLS.as_bytes()).expect("default globs are valid"),
+    };
+    let pid = get("ARSHIM_PID").map(|v| parse_pid("ARSHIM_PID", v)).transpose()?;
+    let hosts = get("ARSHIM_HOSTS").map(|v| parse_globs("ARSHIM_HOSTS", v)).transpose()?;
+    let log = match get("ARSHIM_LOG") {
+        Some(v) => {
+            let v = non_empty("ARSHIM_LOG", v, "an env_logger filter such as info or debug")?;
+            Some(String::from_utf8(v).map_err(|e| {
+                error("ARSHIM_LOG", e.as_bytes(), "an env_logger filter such as info or debug")
+            })?)
+        }
+        None => None,
+    };
+    let trace = get("ARSHIM_TRACE")
+        .map(|v| non_empty("ARSHIM_TRACE", v, "a file path"))
+        .transpose()?;
+    let spent = get("ARSHIM_SPENT").map(|v| parse_pid("ARSHIM_SPENT", v)).transpose()?;
+    let companion = get("ARSHIM_COMPANION")
+        .map(|v| non_empty("ARSHIM_COMPANION", v, "the path of the arshim binary"))
+        .transpose()?;
+    Ok(Config { mode, tools, pid, hosts, log, trace, spent, companion })
+}
+
+/// Finds `NAME=value` in a list of raw environment entries.
+pub fn lookup<'a>(env: &[&'a [u8]], name: &str) -> Option<&'a [u8]> {
+    let name = name.as_bytes();
+    env.iter().find_map(|entry| {
+        if entry.len() > name.len() && entry.starts_with(name) && entry[name.len()] == b'=' {
+            Some(&entry[name.len() + 1..])
+        } else {
+            None
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_env(entries: &[&str]) -> Result<Config, ConfigError> {
+        let raw: Vec<&[u8]> = entries.iter().map(|e| e.as_bytes()).collect();
+        parse(|name| lookup(&raw, name))
+    }
+
+    #[test]
+    fn modes() {
+        assert_eq!(parse_mode(None), Ok(Mode::Off));
+        for off in ["", "0", "off", "OFF"] {
+            assert_eq!(parse_mode(Some(off.as_bytes())), Ok(Mode::Off));
+        }
+        for on in ["1", "on", "exec", "Exec"] {
+            assert_eq!(parse_mode(Some(on.as_bytes())), Ok(Mode::Exec));
+        }
+        assert_eq!(parse_mode(Some(b"observe")), Ok(Mode::Observe));
+        let err = parse_mode(Some(b"bogus")).unwrap_err();
+        assert_eq!(err.var, "ARSHIM");
+        let line = err.to_string();
+        assert!(line.contains("ARSHIM=\"bogus\""), "{line}");
+        assert!(line.contains("observe"), "{line}");
+        assert!(parse_mode(Some(b"2")).is_err());
+        assert!(parse_mode(Some(b" 1")).is_err());
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse_env(&["ARSHIM=1", "PATH=/bin"]).unwrap();
+        assert_eq!(c.mode, Mode::Exec);
+        assert!(c.tools.matches(b"ar") && c.tools.matches(b"llvm-ar-15"));
+        assert_eq!(c.pid, None);
+        assert_eq!(c.hosts, None);
+        assert_eq!(c.trace, None);
+    }
+
+    #[test]
+    fn full_table() {
+        let c = parse_env(&[
+            "ARSHIM=observe",
+            "ARSHIM_TOOLS=*ranlib",
+            "ARSHIM_PID=4242",
+            "ARSHIM_HOSTS=ld*,ghc",
+            "ARSHIM_LOG=info",
+            "ARSHIM_TRACE=/tmp/t.jsonl",
+            "ARSHIM_SPENT=17",
+        ])
+        .unwrap();
+        assert_eq!(c.mode, Mode::Observe);
+        assert!(c.tools.matches(b"x86_64-linux-gnu-ranlib") && !c.tools.matches(b"ar"));
+        assert_eq!(c.pid, Some(4242));
+        assert!(c.hosts.as_ref().unwrap().matches(b"ldc2"));
+        assert_eq!(c.log.as_deref(), Some("info"));
+        assert_eq!(c.trace.as_deref(), Some(&b"/tmp/t.jsonl"[..]));
+        assert_eq!(c.spent, Some(17));
+    }
+
+    #[test]
+    fn strict_values() {
+        for (entry, var) in [
+            ("ARSHIM_PID=abc", "ARSHIM_PID"),
+            ("ARSHIM_PID=0", "ARSHIM_PID"),
+            ("ARSHIM_PID=-5", "ARSHIM_PID"),
+            ("ARSHIM_PID=99999999999", "ARSHIM_PID"),
+            ("ARSHIM_TOOLS=", "ARSHIM_TOOLS"),
+            ("ARSHIM_TOOLS=ar,,x", "ARSHIM_TOOLS"),
+            ("ARSHIM_HOSTS=,", "ARSHIM_HOSTS"),
+            ("ARSHIM_TRACE=", "ARSHIM_TRACE"),
+            ("ARSHIM_LOG=", "ARSHIM_LOG"),
+        ] {
+            let err = parse_env(&["ARSHIM=1", entry]).unwrap_err();
+            assert_eq!(err.var, var, "{entry}");
+        }
+    }
+
+    #[test]
+    fn lookup_needs_exact_name() {
+        let env: Vec<&[u8]> = vec![b"ARSHIM_PIDX=1", b"ARSHIM_PID=2", b"ARSHIM"];
+        assert_eq!(lookup(&env, "ARSHIM_PID"), Some(&b"2"[..]));
+        assert_eq!(lookup(&env, "ARSHIM"), None);
+        let env: Vec<&[u8]> = vec![b"ARSHIM="];
+        assert_eq!(lookup(&env, "ARSHIM"), Some(&b""[..]));
+    }
+}

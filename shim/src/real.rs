@@ -1,0 +1,93 @@
+//! The next definition of each function we interpose on (`dlsym(RTLD_NEXT)`).
+//!
+//! Not redhook's `hook!`/`real!`: redhook 2.0.0 resolves through `std::sync::Once`
+//! and panics when a symbol is missing, and its `catch_unwind` calls the real
+//! function a second time after a hook panicked (a second spawn). Here a
+//! pointer is cached in an atomic: resolved eagerly at load when the shim is
+//! on, lazily (one `dlsym`, no lock of ours) when it is off, and a missing
+//! symbol is reported to the caller as ENOSYS instead of a panic.
+
+use libc::{c_char, c_int, c_void, mode_t, pid_t, posix_spawn_file_actions_t, posix_spawnattr_t};
+use std::ffi::CStr;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+pub struct Real<F> {
+    ptr: AtomicPtr<c_void>,
+    name: &'static CStr,
+    _f: PhantomData<F>,
+}
+
+// SAFETY: the only state is an atomic pointer; F is a plain fn pointer type.
+unsafe impl<F> Sync for Real<F> {}
+
+impl<F: Copy> Real<F> {
+    pub const fn new(name: &'static CStr) -> Self {
+        Real { ptr: AtomicPtr::new(std::ptr::null_mut()), name, _f: PhantomData }
+    }
+
+    /// The next definition, or `None` if the C library has none.
+    pub fn get(&self) -> Option<F> {
+        let mut p = self.ptr.load(Ordering::Relaxed);
+        if p.is_null() {
+            // SAFETY: dlsym with a NUL-terminated name; RTLD_NEXT skips our own definition.
+            p = unsafe { libc::dlsym(libc::RTLD_NEXT, self.name.as_ptr()) };
+            if p.is_null() {
+                return None;
+            }
+            // Racing threads store the same value.
+            self.ptr.store(p, Ordering::Relaxed);
+        }
+        debug_assert_eq!(std::mem::size_of::<F>(), std::mem::size_of::<*mut c_void>());
+        // SAFETY: F is the C signature of the symbol named `name`, a fn pointer
+        // of pointer size, and `p` is that symbol's address.
+        Some(unsafe { std::mem::transmute_copy::<*mut c_void, F>(&p) })
+    }
+}
+
+type Pa = *const posix_spawn_file_actions_t;
+type PaMut = *mut posix_spawn_file_actions_t;
+type Argv = *const *mut c_char;
+
+pub type SpawnFn = unsafe extern "C" fn(*mut pid_t, *const c_char, Pa, *const posix_spawnattr_t, Argv, Argv) -> c_int;
+pub type SystemFn = unsafe extern "C" fn(*const c_char) -> c_int;
+pub type FaFn = unsafe extern "C" fn(PaMut) -> c_int;
+pub type FaFdFn = unsafe extern "C" fn(PaMut, c_int) -> c_int;
+pub type FaDup2Fn = unsafe extern "C" fn(PaMut, c_int, c_int) -> c_int;
+pub type FaOpenFn = unsafe extern "C" fn(PaMut, c_int, *const c_char, c_int, mode_t) -> c_int;
+pub type FaPathFn = unsafe extern "C" fn(PaMut, *const c_char) -> c_int;
+
+pub static POSIX_SPAWN: Real<SpawnFn> = Real::new(c"posix_spawn");
+pub static POSIX_SPAWNP: Real<SpawnFn> = Real::new(c"posix_spawnp");
+pub static SYSTEM: Real<SystemFn> = Real::new(c"system");
+pub static FA_INIT: Real<FaFn> = Real::new(c"posix_spawn_file_actions_init");
+pub static FA_DESTROY: Real<FaFn> = Real::new(c"posix_spawn_file_actions_destroy");
+pub static FA_ADDCLOSE: Real<FaFdFn> = Real::new(c"posix_spawn_file_actions_addclose");
+pub static FA_ADDDUP2: Real<FaDup2Fn> = Real::new(c"posix_spawn_file_actions_adddup2");
+pub static FA_ADDOPEN: Real<FaOpenFn> = Real::new(c"posix_spawn_file_actions_addopen");
+pub static FA_ADDCHDIR: Real<FaPathFn> = Real::new(c"posix_spawn_file_actions_addchdir_np");
+pub static FA_ADDFCHDIR: Real<FaFdFn> = Real::new(c"posix_spawn_file_actions_addfchdir_np");
+pub static FA_ADDCLOSEFROM: Real<FaFdFn> = Real::new(c"posix_spawn_file_actions_addclosefrom_np");
+pub static FA_ADDTCSETPGRP: Real<FaFdFn> = Real::new(c"posix_spawn_file_actions_addtcsetpgrp_np");
+
+/// Resolve everything now (the shim is on): no `dlsym` later, when the host
+/// may be in the middle of its cleanups.
+pub fn resolve_all() {
+    POSIX_SPAWN.get();
+    POSIX_SPAWNP.get();
+    SYSTEM.get();
+    FA_INIT.get();
+    FA_DESTROY.get();
+    FA_ADDCLOSE.get();
+    FA_ADDDUP2.get();
+    FA_ADDOPEN.get();
+    FA_ADDCHDIR.get();
+    FA_ADDFCHDIR.get();
+    FA_ADDCLOSEFROM.get();
+    FA_ADDTCSETPGRP.get();
+}
+
+/// What a call to a function the C library does not have returns.
+pub fn enosys() -> c_int {
+    libc::ENOSYS
+}

@@ -1,0 +1,255 @@
+//! Finding the program a spawn call would run, the way the real call would,
+//! and checking that `execve` of it will succeed — BEFORE any cleanup runs,
+//! because after the cleanups there is no way back to the host.
+
+/// What a candidate path is, as far as `execve` cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Candidate {
+    /// Does not exist, or a path component is not a directory (ENOENT/ENOTDIR).
+    Missing,
+    /// Exists but `execve` would fail with EACCES (not a regular file, no x bit).
+    NotExecutable,
+    /// An ELF executable.
+    Elf,
+    /// A `#!` script and whether its interpreter is an executable file.
+    Script { interpreter_ok: bool },
+    /// Executable bits but no known format: `execve` fails with ENOEXEC.
+    Unknown,
+}
+
+/// The file-system questions resolution asks (a real probe in the shim, a map in tests).
+pub trait Probe {
+    fn candidate(&self, path: &[u8]) -> Candidate;
+}
+
+/// glibc's default search path when PATH is unset (`_CS_PATH`).
+pub const DEFAULT_PATH: &[u8] = b"/bin:/usr/bin";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unresolved {
+    NotFound,
+    NotExecutable,
+    /// The file exists but is neither ELF nor `#!`: glibc's posix_spawnp and
+    /// execve report ENOEXEC and do not retry with a shell.
+    NoExecFormat,
+    BadInterpreter,
+}
+
+impl Unresolved {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Unresolved::NotFound => "program not found",
+            Unresolved::NotExecutable => "program is not an executable file",
+            Unresolved::NoExecFormat => "program is neither ELF nor a #! script",
+            Unresolved::BadInterpreter => "the script's #! interpreter is not executable",
+        }
+    }
+}
+
+fn check(c: Candidate) -> Result<(), Unresolved> {
+    match c {
+        Candidate::Elf | Candidate::Script { interpreter_ok: true } => Ok(()),
+        Candidate::Script { interpreter_ok: false } => Err(Unresolved::BadInterpreter),
+        Candidate::Missing => Err(Unresolved::NotFound),
+        Candidate::NotExecutable => Err(Unresolved::NotExecutable),
+        Candidate::Unknown => Err(Unresolved::NoExecFormat),
+    }
+}
+
+/// `posix_spawn`: the path is used as given (relative to the working directory).
+pub fn resolve_exact(path: &[u8], probe: &impl Probe) -> Result<Vec<u8>, Unresolved> {
+    if path.is_empty() {
+        return Err(Unresolved::NotFound);
+    }
+    check(probe.candidate(path)).map(|_| path.to_vec())
+}
+
+/// `posix_spawnp` / `execvp`: glibc's search (posix/execvpe.c): a name with a
+/// `/` is used as is; otherwise each PATH entry in order, an empty entry
+/// meaning the current directory (the bare name, no `./`). EACCES and ENOENT
+/// move on to the next entry; any other failure (ENOEXEC here) stops the search.
+/// If only EACCES was seen, the call fails with EACCES.
+pub fn resolve_search(file: &[u8], path_var: Option<&[u8]>, probe: &impl Probe) -> Result<Vec<u8>, Unresolved> {
+    if file.is_empty() {
+        return Err(Unresolved::NotFound);
+    }
+    if file.contains(&b'/') {
+        return resolve_exact(file, probe);
+    }
+    let path_var = path_var.unwrap_or(DEFAULT_PATH);
+    let mut saw_eacces = false;
+    for dir in path_var.split(|&b| b == b':') {
+        let mut candidate = dir.to_vec();
+        if !dir.is_empty() {
+            candidate.push(b'/');
+        }
+        candidate.extend_from_slice(file);
+        match probe.candidate(&candidate) {
+            Candidate::Missing => continue,
+            Candidate::NotExecutable => saw_eacces = true,
+            other => return check(other).map(|_| candidate),
+        }
+    }
+    Err(if saw_eacces { Unresolved::NotExecutable } else { Unresolved::NotFound })
+}
+
+/// The program word of a `system()` command, if the command starts with a
+/// plain word we can reason about. Anything the shell would treat specially
+/// before or inside the first word (assignments, quotes, expansions,
+/// redirections, subshells, keywords) yields `None`: not ours to convert.
+pub fn system_program(command: &[u8]) -> Option<&[u8]> {
+    let start = command.iter().position(|&b| b != b' ' && b != b'\t')?;
+    let rest = &command[start..];
+    let end = rest
+        .iter()
+        .position(|&b| matches!(b, b' ' | b'\t' | b'\n' | b';' | b'&' | b'|'))
+        .unwrap_or(rest.len());
+    let word = &rest[..end];
+    let special = |b: &u8| {
+        matches!(
+            b,
+            b'=' | b'\'' | b'"' | b'$' | b'`' | b'\\' | b'<' | b'>' | b'(' | b')' | b'{' | b'}'
+                | b'*' | b'?' | b'[' | b'~' | b'#' | b'!'
+        )
+    };
+    if word.is_empty() || word.iter().any(special) {
+        return None;
+    }
+    const KEYWORDS: &[&[u8]] = &[b"if", b"for", b"while", b"until", b"case", b"exec", b"command", b"time"];
+    if KEYWORDS.contains(&word) {
+        return None;
+    }
+    Some(word)
+}
+
+/// The words of a `system()` command that the shell would run as one simple
+/// command without any expansion: only blanks between words made of
+/// `[A-Za-z0-9_./+,:@%=-]`. Such a command can be exec'd directly, as the shell
+/// itself would exec it; `/bin/sh` (dash) would fork first, so the archiver
+/// would not keep the host's pid.
+pub fn simple_words(command: &[u8]) -> Option<Vec<&[u8]>> {
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || b"_./+,:@%=-".contains(b);
+    let words: Vec<&[u8]> = command.split(|&b| b == b' ' || b == b'\t').filter(|w| !w.is_empty()).collect();
+    if words.is_empty() || !words.iter().all(|w| w.iter().all(plain)) || words[0].contains(&b'=') {
+        return None;
+    }
+    Some(words)
+}
+
+/// The interpreter path of a `#!` line (first word after `#!`).
+pub fn shebang_interpreter(head: &[u8]) -> Option<&[u8]> {
+    let line = head.strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+    let start = line.iter().position(|&b| b != b' ' && b != b'\t')?;
+    let word = &line[start..];
+    let end = word.iter().position(|&b| b == b' ' || b == b'\t').unwrap_or(word.len());
+    Some(&word[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct Map(HashMap<&'static str, Candidate>);
+    impl Probe for Map {
+        fn candidate(&self, path: &[u8]) -> Candidate {
+            self.0.get(std::str::from_utf8(path).unwrap()).cloned().unwrap_or(Candidate::Missing)
+        }
+    }
+    fn fs(entries: &[(&'static str, Candidate)]) -> Map {
+        Map(entries.iter().cloned().collect())
+    }
+    fn s(r: Result<Vec<u8>, Unresolved>) -> Result<String, Unresolved> {
+        r.map(|v| String::from_utf8(v).unwrap())
+    }
+
+    #[test]
+    fn search_in_order() {
+        let f = fs(&[("/usr/bin/ar", Candidate::Elf), ("/opt/bin/ar", Candidate::Elf)]);
+        assert_eq!(s(resolve_search(b"ar", Some(b"/opt/bin:/usr/bin"), &f)), Ok("/opt/bin/ar".into()));
+        assert_eq!(s(resolve_search(b"ar", Some(b"/nope:/usr/bin"), &f)), Ok("/usr/bin/ar".into()));
+        assert_eq!(s(resolve_search(b"ar", Some(b"/nope"), &f)), Err(Unresolved::NotFound));
+    }
+
+    #[test]
+    fn default_path_when_unset() {
+        let f = fs(&[("/usr/bin/ar", Candidate::Elf)]);
+        assert_eq!(s(resolve_search(b"ar", None, &f)), Ok("/usr/bin/ar".into()));
+        let f = fs(&[("/usr/local/bin/ar", Candidate::Elf)]);
+        assert_eq!(s(resolve_search(b"ar", None, &f)), Err(Unresolved::NotFound));
+    }
+
+    #[test]
+    fn empty_entry_is_current_directory() {
+        let f = fs(&[("ar", Candidate::Elf), ("/usr/bin/ar", Candidate::Elf)]);
+        assert_eq!(s(resolve_search(b"ar", Some(b":/usr/bin"), &f)), Ok("ar".into()));
+        assert_eq!(s(resolve_search(b"ar", Some(b"/usr/bin:"), &f)), Ok("/usr/bin/ar".into()));
+        assert_eq!(s(resolve_search(b"ar", Some(b""), &f)), Ok("ar".into()), "PATH= searches cwd");
+    }
+
+    #[test]
+    fn eacces_continues_enoexec_stops() {
+        let f = fs(&[("/a/ar", Candidate::NotExecutable), ("/b/ar", Candidate::Elf)]);
+        assert_eq!(s(resolve_search(b"ar", Some(b"/a:/b"), &f)), Ok("/b/ar".into()));
+        let f = fs(&[("/a/ar", Candidate::NotExecutable)]);
+        assert_eq!(s(resolve_search(b"ar", Some(b"/a:/b"), &f)), Err(Unresolved::NotExecutable));
+        // a script without #! : posix_spawnp fails with ENOEXEC, no shell retry
+        let f = fs(&[("/a/ar", Candidate::Unknown), ("/b/ar", Candidate::Elf)]);
+        assert_eq!(s(resolve_search(b"ar", Some(b"/a:/b"), &f)), Err(Unresolved::NoExecFormat));
+        let f = fs(&[("/a/ar", Candidate::Script { interpreter_ok: true })]);
+        assert_eq!(s(resolve_search(b"ar", Some(b"/a"), &f)), Ok("/a/ar".into()));
+        let f = fs(&[("/a/ar", Candidate::Script { interpreter_ok: false })]);
+        assert_eq!(s(resolve_search(b"ar", Some(b"/a"), &f)), Err(Unresolved::BadInterpreter));
+    }
+
+    #[test]
+    fn slash_means_no_search() {
+        let f = fs(&[("/usr/bin/ar", Candidate::Elf), ("bin/ar", Candidate::Elf)]);
+        assert_eq!(s(resolve_search(b"bin/ar", Some(b"/usr"), &f)), Ok("bin/ar".into()));
+        assert_eq!(s(resolve_search(b"/x/ar", Some(b"/usr/bin"), &f)), Err(Unresolved::NotFound));
+        assert_eq!(s(resolve_exact(b"/usr/bin/ar", &f)), Ok("/usr/bin/ar".into()));
+        assert_eq!(s(resolve_exact(b"", &f)), Err(Unresolved::NotFound));
+        assert_eq!(s(resolve_search(b"", None, &f)), Err(Unresolved::NotFound));
+    }
+
+    #[test]
+    fn system_first_word() {
+        let p = |c: &str| system_program(c.as_bytes()).map(|w| String::from_utf8(w.to_vec()).unwrap());
+        assert_eq!(p("ar rcs lib.a a.o b.o"), Some("ar".into()));
+        assert_eq!(p("  /usr/bin/ar rcs x.a"), Some("/usr/bin/ar".into()));
+        assert_eq!(p("x86_64-linux-gnu-ar rc foo.a foo.o && echo ok"), Some("x86_64-linux-gnu-ar".into()));
+        assert_eq!(p("ar;echo"), Some("ar".into()));
+        assert_eq!(p("FOO=1 ar rcs x.a"), None);
+        assert_eq!(p("'ar' rcs x.a"), None);
+        assert_eq!(p("$AR rcs x.a"), None);
+        assert_eq!(p("(ar rcs x.a)"), None);
+        assert_eq!(p("exec ar rcs x.a"), None);
+        assert_eq!(p(""), None);
+        assert_eq!(p("   "), None);
+    }
+
+    #[test]
+    fn simple_commands() {
+        let w = |c: &str| simple_words(c.as_bytes()).map(|v| v.iter().map(|w| String::from_utf8(w.to_vec()).unwrap()).collect::<Vec<_>>());
+        assert_eq!(w("ar rcs lib.a a.o  b.o"), Some(vec!["ar".into(), "rcs".into(), "lib.a".into(), "a.o".into(), "b.o".into()]));
+        assert_eq!(w("ar --plugin=/x/liblto.so rc x.a"), Some(vec!["ar".into(), "--plugin=/x/liblto.so".into(), "rc".into(), "x.a".into()]));
+        assert_eq!(w("ar rcs x.a *.o"), None);
+        assert_eq!(w("ar rcs x.a a.o && echo ok"), None);
+        assert_eq!(w("ar rcs 'my lib.a' a.o"), None);
+        assert_eq!(w("ar rcs $OUT a.o"), None);
+        assert_eq!(w("ar rcs x.a a.o > log"), None);
+        assert_eq!(w("A=1 ar rcs x.a"), None);
+        assert_eq!(w("ar rcs x.a ~/a.o"), None);
+        assert_eq!(w("ar rcs x.a a.o\nrm a.o"), None);
+        assert_eq!(w(""), None);
+    }
+
+    #[test]
+    fn shebangs() {
+        assert_eq!(shebang_interpreter(b"#!/bin/sh\necho"), Some(&b"/bin/sh"[..]));
+        assert_eq!(shebang_interpreter(b"#! /usr/bin/env python3\n"), Some(&b"/usr/bin/env"[..]));
+        assert_eq!(shebang_interpreter(b"#!\n"), None);
+        assert_eq!(shebang_interpreter(b"\x7fELF"), None);
+    }
+}

@@ -1,0 +1,196 @@
+//! Which process may convert (SPEC "Environment" and "Never in scope").
+//!
+//! Decided once at load time from the configuration, this process's pid, its
+//! executable's name and whether the loader runs it in secure-execution mode.
+
+use crate::config::{Config, Mode};
+
+/// Shells and build drivers: they spawn `ar` in the middle of their work, never
+/// as their last act, so they are never in scope whatever the variables say.
+pub const DRIVERS: &[&str] = &[
+    "sh", "bash", "dash", "zsh", "ksh", "ksh93", "mksh", "pdksh", "yash", "csh", "tcsh", "fish",
+    "busybox", "make", "gmake", "bmake", "pmake", "remake", "ninja", "samu", "cmake", "ctest",
+    "meson", "scons", "bazel", "bazelisk", "buck", "buck2", "cargo", "env", "xargs", "nice",
+    "nohup", "timeout", "time", "stdbuf", "setsid", "flock", "chrt", "taskset", "ionice",
+    "strace", "ltrace", "sudo", "su", "doas", "ccache", "sccache", "distcc", "icecc", "arshim",
+];
+
+pub fn is_driver(basename: &[u8]) -> bool {
+    DRIVERS.iter().any(|d| d.as_bytes() == basename)
+}
+
+/// What the process knows about itself at load time.
+#[derive(Debug, Clone, Copy)]
+pub struct Identity<'a> {
+    pub pid: i32,
+    /// Basename of `/proc/self/exe` (symlinks resolved).
+    pub exe: &'a [u8],
+    /// Basename of `argv[0]` (the name it was called by: `sh` for dash, `gcc-ar`).
+    pub argv0: &'a [u8],
+    /// `AT_SECURE`: setuid/setgid or capabilities; the loader already distrusts us.
+    pub secure: bool,
+}
+
+impl Identity<'_> {
+    fn names(&self) -> [&[u8]; 2] {
+        [self.exe, self.argv0]
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    /// `Off` when out of scope.
+    pub mode: Mode,
+    /// Why (for the trace and the log).
+    pub reason: &'static str,
+    /// Set `ARSHIM_PID` to our pid in our own environment, so descendants stay off.
+    pub claim: bool,
+    /// One warning line for stderr, if any.
+    pub warning: Option<String>,
+}
+
+fn out(reason: &'static str) -> Scope {
+    Scope { mode: Mode::Off, reason, claim: false, warning: None }
+}
+
+pub fn decide(config: &Config, me: &Identity<'_>) -> Scope {
+    if config.mode == Mode::Off {
+        return out("ARSHIM is off");
+    }
+    if me.secure {
+        return out("secure-execution process (setuid/setgid)");
+    }
+    if config.spent == Some(me.pid) {
+        return out("this image replaced a converted process: its claim is spent");
+    }
+    let driver = me.names().iter().any(|n| is_driver(n));
+    let shown = String::from_utf8_lossy(if me.argv0.is_empty() { me.exe } else { me.argv0 });
+
+    if let Some(hosts) = &config.hosts {
+        let matched = me.names().iter().any(|n| !n.is_empty() && hosts.matches(n));
+        return match (matched, driver) {
+            (false, _) => out("executable does not match ARSHIM_HOSTS"),
+            (true, true) => Scope {
+                warning: Some(format!(
+                    "ARSHIM_HOSTS matches {shown}, a shell or build driver: it never converts"
+                )),
+                ..out("shell or build driver")
+            },
+            (true, false) => Scope { mode: config.mode, reason: "executable matches ARSHIM_HOSTS", claim: false, warning: None },
+        };
+    }
+
+    let claimed_by_us = match config.pid {
+        Some(pid) => pid == me.pid,
+        None => true,
+    };
+    if !claimed_by_us {
+        return out("not the claimed process (ARSHIM_PID)");
+    }
+    let claim = config.pid.is_none();
+    if driver {
+        return Scope {
+            claim,
+            warning: Some(format!(
+                "{shown} is a shell or build driver and claimed the shim: no process will convert \
+                 (put `arshim run` on the linker's own command, or set ARSHIM_HOSTS)"
+            )),
+            ..out("claimed by a shell or build driver")
+        };
+    }
+    Scope {
+        mode: config.mode,
+        reason: if claim { "first process to load the library: claimed" } else { "claimed process (ARSHIM_PID)" },
+        claim,
+        warning: None,
+    }
+}
+
+/// The last path component.
+pub fn basename(path: &[u8]) -> &[u8] {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(i) => &path[i + 1..],
+        None => path,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{lookup, parse};
+
+    fn cfg(entries: &[&str]) -> Config {
+        let raw: Vec<&[u8]> = entries.iter().map(|e| e.as_bytes()).collect();
+        parse(|n| lookup(&raw, n)).unwrap()
+    }
+
+    fn me<'a>(pid: i32, exe: &'a str, argv0: &'a str) -> Identity<'a> {
+        Identity { pid, exe: exe.as_bytes(), argv0: argv0.as_bytes(), secure: false }
+    }
+
+    #[test]
+    fn off_unless_enabled() {
+        assert_eq!(decide(&cfg(&[]), &me(10, "ld", "ld")).mode, Mode::Off);
+        assert_eq!(decide(&cfg(&["ARSHIM=off"]), &me(10, "ld", "ld")).mode, Mode::Off);
+    }
+
+    #[test]
+    fn pid_claim() {
+        let c = cfg(&["ARSHIM=1", "ARSHIM_PID=10"]);
+        let s = decide(&c, &me(10, "ldc2", "ldc2"));
+        assert_eq!((s.mode, s.claim), (Mode::Exec, false));
+        assert_eq!(decide(&c, &me(11, "ldc2", "ldc2")).mode, Mode::Off, "a descendant");
+    }
+
+    #[test]
+    fn first_loader_claims() {
+        let s = decide(&cfg(&["ARSHIM=1"]), &me(10, "ldc2", "ldc2"));
+        assert_eq!((s.mode, s.claim), (Mode::Exec, true));
+        let s = decide(&cfg(&["ARSHIM=observe"]), &me(10, "ldc2", "ldc2"));
+        assert_eq!((s.mode, s.claim), (Mode::Observe, true));
+    }
+
+    #[test]
+    fn drivers_claim_but_never_convert() {
+        let s = decide(&cfg(&["ARSHIM=1"]), &me(10, "make", "make"));
+        assert_eq!((s.mode, s.claim), (Mode::Off, true));
+        assert!(s.warning.unwrap().contains("make"));
+        // dash called as sh, bash called by its path
+        let s = decide(&cfg(&["ARSHIM=1", "ARSHIM_PID=10"]), &me(10, "dash", "sh"));
+        assert_eq!((s.mode, s.claim), (Mode::Off, false));
+        assert!(s.warning.is_some());
+        // a driver that is merely a descendant says nothing
+        let s = decide(&cfg(&["ARSHIM=1", "ARSHIM_PID=9"]), &me(10, "make", "make"));
+        assert_eq!(s.warning, None);
+    }
+
+    #[test]
+    fn hosts_globs() {
+        let c = cfg(&["ARSHIM=1", "ARSHIM_HOSTS=ldc2,*-ld"]);
+        assert_eq!(decide(&c, &me(10, "ldc2", "ldc2")).mode, Mode::Exec);
+        assert_eq!(decide(&c, &me(11, "x86_64-linux-gnu-gcc-ar-12", "gcc-ar")).mode, Mode::Off);
+        assert_eq!(decide(&c, &me(12, "ldc2-1.30", "my-ld")).mode, Mode::Exec, "argv0 matches");
+        let s = decide(&cfg(&["ARSHIM=1", "ARSHIM_HOSTS=*"]), &me(13, "make", "make"));
+        assert_eq!(s.mode, Mode::Off);
+        assert!(s.warning.is_some());
+        assert!(!decide(&c, &me(10, "ldc2", "ldc2")).claim, "hosts mode never claims");
+    }
+
+    #[test]
+    fn secure_and_spent() {
+        let mut id = me(10, "ld", "ld");
+        id.secure = true;
+        assert_eq!(decide(&cfg(&["ARSHIM=1"]), &id).mode, Mode::Off);
+        let s = decide(&cfg(&["ARSHIM=1", "ARSHIM_PID=10", "ARSHIM_SPENT=10"]), &me(10, "ar", "ar"));
+        assert_eq!((s.mode, s.claim), (Mode::Off, false));
+        let s = decide(&cfg(&["ARSHIM=1", "ARSHIM_HOSTS=*", "ARSHIM_SPENT=10"]), &me(10, "gcc-ar", "gcc-ar"));
+        assert_eq!(s.mode, Mode::Off);
+    }
+
+    #[test]
+    fn basenames() {
+        assert_eq!(basename(b"/usr/bin/ar"), b"ar");
+        assert_eq!(basename(b"ar"), b"ar");
+        assert_eq!(basename(b"dir/"), b"");
+    }
+}

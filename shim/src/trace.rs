@@ -1,0 +1,110 @@
+//! `ARSHIM_TRACE`: one JSON object per line, appended with a single `write`
+//! (O_APPEND keeps lines from several processes whole).
+
+use std::fmt::Write as _;
+
+pub struct Event {
+    line: String,
+}
+
+impl Event {
+    pub fn new(event: &str) -> Event {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: clock_gettime writes into the timespec we own.
+        unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+        // SAFETY: getpid has no preconditions.
+        let pid = unsafe { libc::getpid() };
+        let mut line = String::with_capacity(256);
+        let _ = write!(line, "{{\"ts\":{}.{:06},\"pid\":{},\"event\":", ts.tv_sec, ts.tv_nsec / 1000, pid);
+        push_str(&mut line, event.as_bytes());
+        Event { line }
+    }
+
+    pub fn str(mut self, key: &str, value: impl AsRef<[u8]>) -> Event {
+        self.key(key);
+        push_str(&mut self.line, value.as_ref());
+        self
+    }
+
+    pub fn bool(mut self, key: &str, value: bool) -> Event {
+        self.key(key);
+        self.line.push_str(if value { "true" } else { "false" });
+        self
+    }
+
+    pub fn list<'a>(mut self, key: &str, items: impl IntoIterator<Item = &'a [u8]>) -> Event {
+        self.key(key);
+        self.line.push('[');
+        for (i, item) in items.into_iter().enumerate() {
+            if i > 0 {
+                self.line.push(',');
+            }
+            push_str(&mut self.line, item);
+        }
+        self.line.push(']');
+        self
+    }
+
+    fn key(&mut self, key: &str) {
+        self.line.push(',');
+        push_str(&mut self.line, key.as_bytes());
+        self.line.push(':');
+    }
+
+    pub fn finish(mut self) -> String {
+        self.line.push_str("}\n");
+        self.line
+    }
+
+    /// Appends the event to `path`. Errors are ignored: tracing never changes
+    /// what the host sees.
+    pub fn emit(self, path: Option<&[u8]>) {
+        let Some(path) = path else { return };
+        let Ok(cpath) = std::ffi::CString::new(path) else { return };
+        let line = self.finish();
+        // SAFETY: plain syscalls on a path and a buffer we own.
+        unsafe {
+            let fd = libc::open(cpath.as_ptr(), libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC, 0o644);
+            if fd >= 0 {
+                libc::write(fd, line.as_ptr().cast(), line.len());
+                libc::close(fd);
+            }
+        }
+    }
+}
+
+/// A JSON string; bytes that are not UTF-8 become U+FFFD.
+fn push_str(out: &mut String, raw: &[u8]) {
+    out.push('"');
+    for c in String::from_utf8_lossy(raw).chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_json_object_per_line() {
+        let line = Event::new("spawn")
+            .str("call", "posix_spawnp")
+            .list("argv", [&b"ar"[..], b"rc\"s", b"a\nb", b"\xff"])
+            .bool("archiver", true)
+            .finish();
+        assert!(line.ends_with("}\n") && line.matches('\n').count() == 1);
+        assert!(line.contains(r#""event":"spawn""#));
+        assert!(line.contains("\"argv\":[\"ar\",\"rc\\\"s\",\"a\\nb\",\"\u{fffd}\"]"), "{line}");
+        assert!(line.contains(r#","archiver":true}"#));
+    }
+}
