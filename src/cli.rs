@@ -1,0 +1,248 @@
+//! Command-line grammar of the companion. Each subcommand has its own argument
+//! struct and module; adding one is a new `Command` variant plus a match arm in
+//! `main`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::builder::NonEmptyStringValueParser;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::failure::Failure;
+use crate::settings::{glob_list, Mode, Scope, Settings};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "arshim",
+    version,
+    about = "Run legacy linkers so that their final archiver spawn becomes an execve",
+    long_about = "Companion of libarshim.so, an LD_PRELOAD library that turns a program's \
+final spawn of the archiver (ar) into an execve of the same process, after flushing its \
+exit handlers, so the program's memory is released while ar runs.\n\n\
+The library is found at $ARSHIM_LIB, next to this binary, or in ../lib/arshim/.",
+    arg_required_else_help = true,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one command with the library preloaded; only that process may convert.
+    #[command(
+        long_about = "Run CMD with libarshim.so preloaded and exec'd in place of arshim, so CMD \
+keeps arshim's pid. ARSHIM_PID is set to that pid: CMD is the only process that may convert \
+(unless --hosts is given). Its children inherit the library but never convert.\n\n\
+Exit status: CMD's own; 2 if the library cannot be found; 126/127 if CMD cannot be executed \
+or found.",
+        override_usage = "arshim run [OPTIONS] -- <CMD> [ARGS]...",
+        after_help = "Examples:\n  arshim run -- ld-legacy -o libfoo.a foo.o bar.o\n  \
+arshim run --observe --trace /tmp/ld.jsonl -- ld-legacy -o libfoo.a foo.o\n  \
+arshim run --hosts 'ld-legacy*' -- make lib   # make itself never converts"
+    )]
+    Run(RunArgs),
+
+    /// Print shell settings that enable the library for a whole build.
+    #[command(
+        long_about = "Print the variables to export so that every program of a build loads \
+libarshim.so. No ARSHIM_PID is exported: the first process that loads the library claims \
+itself, so use this when that process is the linker. For builds driven by make, ninja or \
+shell scripts, pass --hosts with the linker's name: shells and build drivers never convert.",
+        after_help = "Examples:\n  eval \"$(arshim env)\"\n  \
+arshim env --shell fish --hosts 'ld-legacy*' | source\n  \
+arshim env --shell make --hosts 'ld-legacy*' > arshim.mk   # then: include arshim.mk"
+    )]
+    Env(EnvArgs),
+}
+
+/// The library configuration both `run` and `env` express as variables.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Programs that count as the archiver: comma list of globs on the basename
+    /// [library default: ar,*-ar,llvm-ar*,gcc-ar*]
+    #[arg(long, value_name = "GLOBS", value_parser = glob_list)]
+    pub tools: Option<String>,
+
+    /// Let every process whose executable basename matches these comma globs
+    /// convert, instead of one pid
+    #[arg(long, value_name = "GLOBS", value_parser = glob_list)]
+    pub hosts: Option<String>,
+
+    /// Never change behaviour: only log and trace what would be converted
+    #[arg(long)]
+    pub observe: bool,
+
+    /// Library log filter, env_logger syntax (info, debug, ...) [default: warnings only]
+    #[arg(long, value_name = "FILTER", value_parser = NonEmptyStringValueParser::new())]
+    pub log: Option<String>,
+
+    /// Append one JSON object per library event to FILE
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    /// The settings these options ask for. `unscoped` is the scope used when
+    /// `--hosts` is not given (run: its own pid; env: the first loader).
+    pub fn into_settings(self, unscoped: Scope, companion: PathBuf) -> Result<Settings, Failure> {
+        let trace = match self.trace {
+            // Absolute now: the traced processes may run in other directories.
+            Some(path) => Some(
+                std::path::absolute(&path)
+                    .map_err(|e| Failure::usage(format!("--trace {}: {e}", path.display())))?,
+            ),
+            None => None,
+        };
+        Ok(Settings {
+            mode: if self.observe {
+                Mode::Observe
+            } else {
+                Mode::Exec
+            },
+            scope: self.hosts.map_or(unscoped, Scope::Hosts),
+            tools: self.tools,
+            log: self.log,
+            trace,
+            companion,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+
+    /// The command to run, with its arguments (after `--`)
+    #[arg(
+        value_name = "CMD",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// Syntax of the output
+    #[arg(long, value_enum, default_value_t = Shell::Sh)]
+    pub shell: Shell,
+
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    /// POSIX sh, bash, zsh: `eval "$(arshim env)"`
+    Sh,
+    /// fish: `arshim env --shell fish | source`
+    Fish,
+    /// GNU make: write to a file and `include` it
+    Make,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("arshim").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn grammar_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_takes_everything_after_the_double_dash() {
+        let cli = parse(&["run", "--tools", "ar", "--", "ld", "--observe", "-o", "x"]).unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(run.config.tools.as_deref(), Some("ar"));
+        assert!(
+            !run.config.observe,
+            "--observe after -- belongs to the command"
+        );
+        assert_eq!(run.command, ["ld", "--observe", "-o", "x"]);
+    }
+
+    #[test]
+    fn run_without_a_command_is_a_usage_error() {
+        for args in [&["run"][..], &["run", "--"], &["run", "--observe", "--"]] {
+            let err = parse(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn bad_globs_are_usage_errors() {
+        for g in ["", "ar,", " ar"] {
+            let err = parse(&["run", "--tools", g, "--", "true"]).unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+        }
+        assert!(parse(&["env", "--hosts", "a,,b"]).is_err());
+        // The library refuses an empty ARSHIM_LOG; better to say so here.
+        assert!(parse(&["env", "--log", ""]).is_err());
+        assert!(parse(&["env", "--log", "arshim=debug"]).is_ok());
+    }
+
+    #[test]
+    fn options_become_settings() {
+        let Command::Run(run) = parse(&[
+            "run",
+            "--observe",
+            "--hosts",
+            "ld*",
+            "--trace",
+            "t.jsonl",
+            "--",
+            "x",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("not run")
+        };
+        let s = run
+            .config
+            .into_settings(Scope::Pid(7), "/c".into())
+            .unwrap();
+        assert_eq!(s.mode, Mode::Observe);
+        assert_eq!(s.scope, Scope::Hosts("ld*".into()));
+        let trace = s.trace.unwrap();
+        assert!(
+            trace.is_absolute() && trace.ends_with("t.jsonl"),
+            "{}",
+            trace.display()
+        );
+
+        let Command::Run(run) = parse(&["run", "--", "x"]).unwrap().command else {
+            panic!()
+        };
+        let s = run
+            .config
+            .into_settings(Scope::Pid(7), "/c".into())
+            .unwrap();
+        assert_eq!((s.mode, s.scope), (Mode::Exec, Scope::Pid(7)));
+    }
+
+    #[test]
+    fn env_defaults_to_sh() {
+        let Command::Env(env) = parse(&["env"]).unwrap().command else {
+            panic!("not env")
+        };
+        assert_eq!(env.shell, Shell::Sh);
+        let Command::Env(env) = parse(&["env", "--shell", "make"]).unwrap().command else {
+            panic!("not env")
+        };
+        assert_eq!(env.shell, Shell::Make);
+        assert!(parse(&["env", "--shell", "csh"]).is_err());
+    }
+}

@@ -1,0 +1,290 @@
+//! `arshim env`: print the settings to export for a whole build, in the
+//! syntax of sh, fish or GNU make.
+//!
+//! LD_PRELOAD is written as an expression over its value at eval time (not the
+//! value we see now), since the output may be saved and used elsewhere.
+
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use crate::cli::{EnvArgs, Shell};
+use crate::failure::Failure;
+use crate::settings::{var, Change, Scope, Settings, DEFAULT_TOOLS};
+use crate::{locate, preload, quote};
+
+pub fn env(args: EnvArgs) -> Result<(), Failure> {
+    let library = locate::library()?;
+    let settings = args
+        .config
+        .into_settings(Scope::FirstLoader, locate::companion()?)?;
+    let text = render(args.shell, &library, &settings)?;
+    match std::io::stdout().lock().write_all(&text) {
+        // A reader that stopped early (`| head`) is not our error.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Failure::new(1, format!("cannot write the settings: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The full output for `shell`.
+pub fn render(shell: Shell, library: &Path, settings: &Settings) -> Result<Vec<u8>, Failure> {
+    preload::check_preloadable(library)?;
+    let syntax: &dyn Syntax = match shell {
+        Shell::Sh => &Sh,
+        Shell::Fish => &Fish,
+        Shell::Make => &Make,
+    };
+    let mut out = Vec::new();
+    line(&mut out, syntax.header().as_bytes());
+    line(
+        &mut out,
+        &syntax.prepend_preload(library.as_os_str().as_bytes())?,
+    );
+    for change in settings.changes() {
+        match change {
+            Change::Set(name, value) => line(&mut out, &syntax.set(name, value.as_bytes())?),
+            Change::Unset(name) => line(&mut out, &syntax.unset(name)),
+        }
+    }
+    if settings.tools.is_none() {
+        let note = format!(
+            "# {} not set: the library's default is {DEFAULT_TOOLS}",
+            var::TOOLS
+        );
+        line(&mut out, note.as_bytes());
+    }
+    if settings.scope == Scope::FirstLoader {
+        line(
+            &mut out,
+            b"# no --hosts: the first process to load the library claims itself; \
+              shells and build drivers never convert",
+        );
+    }
+    Ok(out)
+}
+
+fn line(out: &mut Vec<u8>, text: &[u8]) {
+    out.extend_from_slice(text);
+    out.push(b'\n');
+}
+
+/// How one output syntax spells each kind of line.
+trait Syntax {
+    fn header(&self) -> &'static str;
+    /// Our library first, then whatever LD_PRELOAD holds when the output is used.
+    fn prepend_preload(&self, library: &[u8]) -> Result<Vec<u8>, Failure>;
+    fn set(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, Failure>;
+    fn unset(&self, name: &str) -> Vec<u8>;
+}
+
+struct Sh;
+struct Fish;
+struct Make;
+
+fn concat(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
+}
+
+impl Syntax for Sh {
+    fn header(&self) -> &'static str {
+        "# arshim settings for sh: eval \"$(arshim env)\""
+    }
+    fn prepend_preload(&self, library: &[u8]) -> Result<Vec<u8>, Failure> {
+        // ':' joins only when there is something to join, so no empty entry.
+        Ok(concat(&[
+            b"export LD_PRELOAD=",
+            &quote::sh(library),
+            b"\"${LD_PRELOAD:+:$LD_PRELOAD}\"",
+        ]))
+    }
+    fn set(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, Failure> {
+        Ok(concat(&[
+            b"export ",
+            name.as_bytes(),
+            b"=",
+            &quote::sh(value),
+        ]))
+    }
+    fn unset(&self, name: &str) -> Vec<u8> {
+        concat(&[b"unset ", name.as_bytes()])
+    }
+}
+
+impl Syntax for Fish {
+    fn header(&self) -> &'static str {
+        "# arshim settings for fish: arshim env --shell fish | source"
+    }
+    fn prepend_preload(&self, library: &[u8]) -> Result<Vec<u8>, Failure> {
+        // fish exports a list joined with spaces, which ld.so splits on too;
+        // an unset LD_PRELOAD expands to nothing.
+        Ok(concat(&[
+            b"set -gx LD_PRELOAD ",
+            &quote::fish(library),
+            b" $LD_PRELOAD",
+        ]))
+    }
+    fn set(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, Failure> {
+        Ok(concat(&[
+            b"set -gx ",
+            name.as_bytes(),
+            b" ",
+            &quote::fish(value),
+        ]))
+    }
+    fn unset(&self, name: &str) -> Vec<u8> {
+        concat(&[b"set -e ", name.as_bytes()])
+    }
+}
+
+fn make_value(name: &str, value: &[u8]) -> Result<Vec<u8>, Failure> {
+    quote::make(value).map_err(|why| {
+        Failure::usage(format!(
+            "{name}={}: cannot be written for make: it {why}",
+            String::from_utf8_lossy(value)
+        ))
+    })
+}
+
+impl Syntax for Make {
+    fn header(&self) -> &'static str {
+        "# arshim settings for GNU make: include this file from the top Makefile"
+    }
+    fn prepend_preload(&self, library: &[u8]) -> Result<Vec<u8>, Failure> {
+        // Space-separated (ld.so accepts it); strip avoids a trailing blank.
+        let lib = make_value(var::PRELOAD, library)?;
+        Ok(concat(&[
+            b"export LD_PRELOAD := $(strip ",
+            &lib,
+            b" $(LD_PRELOAD))",
+        ]))
+    }
+    fn set(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, Failure> {
+        Ok(concat(&[
+            b"export ",
+            name.as_bytes(),
+            b" := ",
+            &make_value(name, value)?,
+        ]))
+    }
+    fn unset(&self, name: &str) -> Vec<u8> {
+        // Keeps an inherited value away from recipes and sub-makes.
+        concat(&[b"unexport ", name.as_bytes()])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Mode;
+    use std::path::PathBuf;
+
+    const LIB: &str = "/opt/arshim/lib/arshim/libarshim.so";
+
+    fn settings(tools: Option<&str>, scope: Scope) -> Settings {
+        Settings {
+            mode: Mode::Exec,
+            scope,
+            tools: tools.map(str::to_owned),
+            log: None,
+            trace: None,
+            companion: PathBuf::from("/opt/arshim/bin/arshim"),
+        }
+    }
+
+    fn text(shell: Shell, s: &Settings) -> String {
+        String::from_utf8(render(shell, Path::new(LIB), s).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn sh_output() {
+        assert_eq!(
+            text(Shell::Sh, &settings(None, Scope::FirstLoader)),
+            "# arshim settings for sh: eval \"$(arshim env)\"\n\
+             export LD_PRELOAD=/opt/arshim/lib/arshim/libarshim.so\"${LD_PRELOAD:+:$LD_PRELOAD}\"\n\
+             export ARSHIM=1\n\
+             unset ARSHIM_PID\n\
+             unset ARSHIM_HOSTS\n\
+             export ARSHIM_COMPANION=/opt/arshim/bin/arshim\n\
+             unset ARSHIM_SPENT\n\
+             # ARSHIM_TOOLS not set: the library's default is ar,*-ar,llvm-ar*,gcc-ar*\n\
+             # no --hosts: the first process to load the library claims itself; \
+             shells and build drivers never convert\n"
+        );
+    }
+
+    #[test]
+    fn sh_quotes_globs() {
+        let t = text(
+            Shell::Sh,
+            &settings(Some("*-ar,ar"), Scope::Hosts("ld-legacy*".into())),
+        );
+        assert!(t.contains("export ARSHIM_TOOLS='*-ar,ar'\n"), "{t}");
+        assert!(t.contains("export ARSHIM_HOSTS='ld-legacy*'\n"), "{t}");
+        assert!(!t.contains("not set"), "{t}");
+        assert!(!t.contains("no --hosts"), "{t}");
+    }
+
+    #[test]
+    fn fish_output() {
+        let t = text(Shell::Fish, &settings(Some("ar,*-ar"), Scope::FirstLoader));
+        assert!(
+            t.contains(&format!("set -gx LD_PRELOAD {LIB} $LD_PRELOAD\n")),
+            "{t}"
+        );
+        assert!(t.contains("set -gx ARSHIM 1\n"), "{t}");
+        assert!(t.contains("set -gx ARSHIM_TOOLS 'ar,*-ar'\n"), "{t}");
+        assert!(t.contains("set -e ARSHIM_PID\n"), "{t}");
+        assert!(!t.contains("export"), "{t}");
+    }
+
+    #[test]
+    fn make_output() {
+        let t = text(
+            Shell::Make,
+            &settings(Some("ar,*-ar"), Scope::Hosts("ld".into())),
+        );
+        assert!(
+            t.contains(&format!(
+                "export LD_PRELOAD := $(strip {LIB} $(LD_PRELOAD))\n"
+            )),
+            "{t}"
+        );
+        assert!(t.contains("export ARSHIM := 1\n"), "{t}");
+        assert!(t.contains("export ARSHIM_TOOLS := ar,*-ar\n"), "{t}");
+        assert!(t.contains("export ARSHIM_HOSTS := ld\n"), "{t}");
+        assert!(t.contains("unexport ARSHIM_PID\n"), "{t}");
+    }
+
+    #[test]
+    fn make_refuses_unspellable_values() {
+        let mut s = settings(None, Scope::FirstLoader);
+        s.log = Some("info\nall".into());
+        let err = render(Shell::Make, Path::new(LIB), &s).unwrap_err();
+        assert!(err.message.contains("ARSHIM_LOG"), "{}", err.message);
+        assert!(
+            render(Shell::Sh, Path::new(LIB), &s).is_ok(),
+            "sh can quote a newline"
+        );
+    }
+
+    #[test]
+    fn observe_and_tracing_are_exported() {
+        let mut s = settings(None, Scope::FirstLoader);
+        s.mode = Mode::Observe;
+        s.trace = Some("/tmp/my trace.jsonl".into());
+        let t = text(Shell::Sh, &s);
+        assert!(t.contains("export ARSHIM=observe\n"), "{t}");
+        assert!(
+            t.contains("export ARSHIM_TRACE='/tmp/my trace.jsonl'\n"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn unpreloadable_library_is_refused() {
+        let s = settings(None, Scope::FirstLoader);
+        assert!(render(Shell::Sh, Path::new("/a b/libarshim.so"), &s).is_err());
+    }
+}

@@ -1,0 +1,422 @@
+//! Integration tests of the companion binary's `run` and `env` subcommands.
+//!
+//! The library preloaded here is an empty shared object built at test time
+//! (the real libarshim.so is not needed to check what the companion sets up).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+const BIN: &str = env!("CARGO_BIN_EXE_arshim");
+
+/// Variables the companion reads or writes; cleared so the caller's environment
+/// cannot leak into the tests.
+const OUR_VARS: &[&str] = &[
+    "LD_PRELOAD",
+    "ARSHIM",
+    "ARSHIM_TOOLS",
+    "ARSHIM_PID",
+    "ARSHIM_HOSTS",
+    "ARSHIM_LOG",
+    "ARSHIM_TRACE",
+    "ARSHIM_SPENT",
+    "ARSHIM_COMPANION",
+    "ARSHIM_LIB",
+];
+
+struct Fixture {
+    dir: PathBuf,
+    /// Stands in for libarshim.so.
+    lib: PathBuf,
+    /// Another preloadable library, as a user might already have in LD_PRELOAD.
+    other: PathBuf,
+    /// A symlink to `lib`: the same library under another name.
+    alias: PathBuf,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        remove_stale_fixtures(tmp);
+        let dir = tmp.join(format!("companion_cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let lib = dir.join("libarshim.so");
+        let other = dir.join("libother.so");
+        for so in [&lib, &other] {
+            empty_shared_library(so);
+        }
+        let alias = dir.join("alias.so");
+        let _ = std::fs::remove_file(&alias); // left by an earlier run with the same pid
+        std::os::unix::fs::symlink(&lib, &alias).unwrap();
+        Fixture {
+            dir,
+            lib,
+            other,
+            alias,
+        }
+    })
+}
+
+/// Fixture directories of earlier test processes that have exited.
+fn remove_stale_fixtures(tmp: &Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("companion_cli-")) else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// An empty ELF shared object, so ld.so preloads it silently. Without a C
+/// compiler any file will do: ld.so then only warns and runs the program.
+fn empty_shared_library(path: &Path) {
+    let built = Command::new("cc")
+        .args(["-shared", "-o"])
+        .arg(path)
+        .args(["-x", "c", "/dev/null"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !built {
+        std::fs::write(path, b"not an ELF file").unwrap();
+    }
+}
+
+fn clean_env(cmd: &mut Command) -> &mut Command {
+    for var in OUR_VARS {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// `arshim ARGS` with a clean environment and the fixture library.
+fn arshim(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    clean_env(&mut cmd)
+        .args(args)
+        .env("ARSHIM_LIB", &fixture().lib);
+    cmd
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
+/// Runs `arshim run OPTIONS -- sh -c SCRIPT` and returns (pid of the spawned process, output).
+fn run_sh(options: &[&str], script: &str, tweak: impl FnOnce(&mut Command)) -> (u32, Output) {
+    let mut args = vec!["run"];
+    args.extend_from_slice(options);
+    args.extend_from_slice(&["--", "sh", "-c", script]);
+    let mut cmd = arshim(&args);
+    tweak(&mut cmd);
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    (pid, child.wait_with_output().unwrap())
+}
+
+fn lib() -> String {
+    fixture().lib.display().to_string()
+}
+
+#[test]
+fn run_scopes_to_the_execd_command_pid() {
+    let (pid, out) = run_sh(&[], r#"echo "$ARSHIM $ARSHIM_PID $$""#, |_| {});
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("1 {pid} {pid}\n"),
+        "ARSHIM_PID is the command's own pid"
+    );
+}
+
+#[test]
+fn run_puts_the_library_first_once() {
+    let f = fixture();
+    let existing = format!(
+        "{} {}:{}::{}",
+        f.alias.display(),
+        f.other.display(),
+        lib(),
+        lib()
+    );
+    let (_, out) = run_sh(&[], r#"echo "$LD_PRELOAD""#, |c| {
+        c.env("LD_PRELOAD", &existing);
+    });
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{}:{}\n", lib(), f.other.display()));
+}
+
+#[test]
+fn run_without_existing_preload_sets_just_the_library() {
+    let (_, out) = run_sh(&[], r#"echo "$LD_PRELOAD""#, |_| {});
+    assert_eq!(stdout(&out), format!("{}\n", lib()));
+}
+
+#[test]
+fn run_with_hosts_removes_the_pid() {
+    let (_, out) = run_sh(
+        &["--hosts", "ld-legacy*,sh"],
+        r#"echo "${ARSHIM_PID-unset}|$ARSHIM_HOSTS""#,
+        |c| {
+            c.env("ARSHIM_PID", "12345");
+        },
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "unset|ld-legacy*,sh\n");
+}
+
+#[test]
+fn run_passes_the_other_settings() {
+    let f = fixture();
+    let (_, out) = run_sh(
+        &[
+            "--observe",
+            "--tools",
+            "ar,*-ar",
+            "--log",
+            "debug",
+            "--trace",
+            "trace.jsonl",
+        ],
+        r#"printf '%s\n' "$ARSHIM" "$ARSHIM_TOOLS" "$ARSHIM_LOG" "$ARSHIM_TRACE" "${ARSHIM_SPENT-unset}" "$ARSHIM_COMPANION""#,
+        |c| {
+            c.current_dir(&f.dir).env("ARSHIM_SPENT", "1");
+        },
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let companion = std::fs::canonicalize(BIN).unwrap();
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "observe\nar,*-ar\ndebug\n{}\nunset\n{}\n",
+            f.dir.join("trace.jsonl").display(),
+            companion.display()
+        )
+    );
+}
+
+#[test]
+fn run_exits_with_the_command_status() {
+    let (_, out) = run_sh(&[], "exit 7", |_| {});
+    assert_eq!(out.status.code(), Some(7));
+}
+
+#[test]
+fn run_passes_arguments_untouched() {
+    let out = arshim(&["run", "--", "printf", "[%s]", "--observe", "a b", "-x"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "[--observe][a b][-x]");
+}
+
+#[test]
+fn run_missing_command_exits_127() {
+    let out = arshim(&["run", "--", "arshim-no-such-command-xyz", "arg"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(127));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("arshim: cannot run arshim-no-such-command-xyz: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn run_unexecutable_command_exits_126() {
+    let script = fixture().dir.join("not-executable.sh");
+    std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
+    let out = arshim(&["run", "--", script.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(126));
+    assert!(
+        stderr(&out).starts_with("arshim: cannot run "),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn run_without_command_is_a_usage_error() {
+    for args in [&["run", "--"][..], &["run"], &["run", "--observe"]] {
+        let out = arshim(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&out).contains("Usage: arshim run"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn run_rejects_bad_globs() {
+    for args in [
+        &["run", "--tools", "", "--", "true"][..],
+        &["run", "--hosts", "a,,b", "--", "true"],
+    ] {
+        let out = arshim(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}
+
+#[test]
+fn missing_library_override_is_a_clear_error() {
+    let nowhere = fixture().dir.join("no-such-lib.so");
+    for sub in [&["run", "--", "true"][..], &["env"]] {
+        let out = arshim(sub).env("ARSHIM_LIB", &nowhere).output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("ARSHIM_LIB={}", nowhere.display())),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+}
+
+/// Runs `SCRIPT` in sh with a clean environment plus `$ARSHIM_BIN` and the
+/// fixture library, so the script can `eval "$("$ARSHIM_BIN" env …)"`.
+fn sh_with_arshim(script: &str) -> String {
+    let mut cmd = Command::new("sh");
+    clean_env(&mut cmd);
+    let out = cmd
+        .arg("-c")
+        .arg(script)
+        .env("ARSHIM_BIN", BIN)
+        .env("ARSHIM_LIB", &fixture().lib)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+}
+
+#[test]
+fn env_output_evals_in_sh() {
+    let got = sh_with_arshim(
+        r#"eval "$("$ARSHIM_BIN" env)" || exit 9; echo "$LD_PRELOAD|$ARSHIM|${ARSHIM_PID-unset}""#,
+    );
+    assert_eq!(got, format!("{}|1|unset\n", lib()));
+}
+
+#[test]
+fn env_output_evals_in_sh_after_existing_preload() {
+    let other = fixture().other.display().to_string();
+    let got = sh_with_arshim(&format!(
+        r#"export LD_PRELOAD='{other}' ARSHIM_PID=1 ARSHIM_SPENT=1
+           eval "$("$ARSHIM_BIN" env)" || exit 9
+           echo "$LD_PRELOAD|${{ARSHIM_PID-unset}}|${{ARSHIM_SPENT-unset}}""#
+    ));
+    assert_eq!(got, format!("{}:{other}|unset|unset\n", lib()));
+}
+
+#[test]
+fn env_output_quotes_globs_for_sh() {
+    let got = sh_with_arshim(concat!(
+        r#"eval "$("$ARSHIM_BIN" env --observe --tools 'ar,*-ar' --hosts 'ld-legacy*')" || exit 9;"#,
+        r#"printf '%s\n' "$ARSHIM" "$ARSHIM_TOOLS" "$ARSHIM_HOSTS" "$ARSHIM_COMPANION""#,
+    ));
+    let companion = std::fs::canonicalize(BIN).unwrap();
+    assert_eq!(
+        got,
+        format!("observe\nar,*-ar\nld-legacy*\n{}\n", companion.display())
+    );
+}
+
+#[test]
+fn env_notes_the_default_tools() {
+    let out = arshim(&["env"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        stdout(&out).contains("ar,*-ar,llvm-ar*,gcc-ar*"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn env_fish_text() {
+    let out = arshim(&["env", "--shell", "fish", "--tools", "ar"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("set -gx LD_PRELOAD {} $LD_PRELOAD\n", lib())),
+        "{text}"
+    );
+    assert!(text.contains("set -gx ARSHIM 1\n"), "{text}");
+    assert!(text.contains("set -gx ARSHIM_TOOLS ar\n"), "{text}");
+}
+
+#[test]
+fn env_make_output_works_in_make() {
+    if Command::new("make").arg("--version").output().is_err() {
+        eprintln!("make not installed; skipping");
+        return;
+    }
+    let f = fixture();
+    let out = arshim(&[
+        "env", "--shell", "make", "--tools", "ar,*-ar", "--hosts", "ld*",
+    ])
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mk = f.dir.join("arshim.mk");
+    std::fs::write(&mk, &out.stdout).unwrap();
+    let makefile = f.dir.join("Makefile.test");
+    std::fs::write(
+        &makefile,
+        format!(
+            "include {}\nall:\n\t@echo \"$$LD_PRELOAD|$$ARSHIM|$$ARSHIM_TOOLS|$$ARSHIM_HOSTS|$${{ARSHIM_PID-unset}}\"\n",
+            mk.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new("make")
+        .arg("-s")
+        .arg("-f")
+        .arg(&makefile)
+        .env("LD_PRELOAD", &f.other)
+        .env("ARSHIM_PID", "99")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("{} {}|1|ar,*-ar|ld*|unset\n", lib(), f.other.display())
+    );
+}
+
+#[test]
+fn help_and_version() {
+    let out = arshim(&["--version"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(stdout(&out).starts_with("arshim "));
+    for args in [&["--help"][..], &["run", "--help"], &["env", "--help"]] {
+        let out = arshim(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(stdout(&out).contains("Usage: arshim"), "{args:?}");
+    }
+    let out = arshim(&[]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "no subcommand prints help and fails"
+    );
+}
