@@ -109,9 +109,12 @@ unsafe fn on_load() {
     if let Some(w) = &decision.warning {
         logging::warn_line(w);
     }
+    let pid_text = std::ffi::CString::new(pid.to_string()).expect("digits");
     if decision.claim {
-        let value = std::ffi::CString::new(pid.to_string()).expect("digits");
-        libc::setenv(c"ARSHIM_PID".as_ptr(), value.as_ptr(), 1);
+        libc::setenv(c"ARSHIM_PID".as_ptr(), pid_text.as_ptr(), 1);
+    }
+    if decision.spend {
+        libc::setenv(c"ARSHIM_SPENT".as_ptr(), pid_text.as_ptr(), 1);
     }
     trace::Event::new("load")
         .str("exe", &exe)

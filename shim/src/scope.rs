@@ -10,13 +10,23 @@ use crate::config::{Config, Mode};
 pub const DRIVERS: &[&str] = &[
     "sh", "bash", "dash", "zsh", "ksh", "ksh93", "mksh", "pdksh", "yash", "csh", "tcsh", "fish",
     "busybox", "make", "gmake", "bmake", "pmake", "remake", "ninja", "samu", "cmake", "ctest",
-    "meson", "scons", "bazel", "bazelisk", "buck", "buck2", "cargo", "env", "xargs", "nice",
-    "nohup", "timeout", "time", "stdbuf", "setsid", "flock", "chrt", "taskset", "ionice",
-    "strace", "ltrace", "sudo", "su", "doas", "ccache", "sccache", "distcc", "icecc", "arshim",
+    "meson", "scons", "bazel", "bazelisk", "buck", "buck2", "cargo", "xargs", "timeout", "time",
+    "flock", "strace", "ltrace", "sudo", "su", "doas", "ccache", "sccache", "distcc", "icecc",
+    "arshim",
 ];
+
+/// Wrappers that `exec` the real program in their own pid (`env ld …`): never
+/// in scope themselves, but their claim passes silently to the program they
+/// become, which has the same pid.
+pub const EXEC_WRAPPERS: &[&str] =
+    &["env", "nice", "nohup", "stdbuf", "chrt", "taskset", "ionice", "setarch", "numactl", "chroot"];
 
 pub fn is_driver(basename: &[u8]) -> bool {
     DRIVERS.iter().any(|d| d.as_bytes() == basename)
+}
+
+pub fn is_exec_wrapper(basename: &[u8]) -> bool {
+    EXEC_WRAPPERS.iter().any(|d| d.as_bytes() == basename)
 }
 
 /// What the process knows about itself at load time.
@@ -45,12 +55,16 @@ pub struct Scope {
     pub reason: &'static str,
     /// Set `ARSHIM_PID` to our pid in our own environment, so descendants stay off.
     pub claim: bool,
+    /// Set `ARSHIM_SPENT` to our pid in our own environment: a shell or driver
+    /// that claimed keeps its promise that nothing converts, even a program it
+    /// `exec`s in the same pid.
+    pub spend: bool,
     /// One warning line for stderr, if any.
     pub warning: Option<String>,
 }
 
 fn out(reason: &'static str) -> Scope {
-    Scope { mode: Mode::Off, reason, claim: false, warning: None }
+    Scope { mode: Mode::Off, reason, claim: false, spend: false, warning: None }
 }
 
 pub fn decide(config: &Config, me: &Identity<'_>) -> Scope {
@@ -76,7 +90,7 @@ pub fn decide(config: &Config, me: &Identity<'_>) -> Scope {
                 )),
                 ..out("shell or build driver")
             },
-            (true, false) => Scope { mode: config.mode, reason: "executable matches ARSHIM_HOSTS", claim: false, warning: None },
+            (true, false) => Scope { mode: config.mode, reason: "executable matches ARSHIM_HOSTS", ..out("") },
         };
     }
 
@@ -88,9 +102,13 @@ pub fn decide(config: &Config, me: &Identity<'_>) -> Scope {
         return out("not the claimed process (ARSHIM_PID)");
     }
     let claim = config.pid.is_none();
+    if me.names().iter().any(|n| is_exec_wrapper(n)) {
+        return Scope { claim, ..out("exec wrapper: the program it becomes keeps the claim") };
+    }
     if driver {
         return Scope {
             claim,
+            spend: true,
             warning: Some(format!(
                 "{shown} is a shell or build driver and claimed the shim: no process will convert \
                  (put `arshim run` on the linker's own command, or set ARSHIM_HOSTS)"
@@ -102,7 +120,7 @@ pub fn decide(config: &Config, me: &Identity<'_>) -> Scope {
         mode: config.mode,
         reason: if claim { "first process to load the library: claimed" } else { "claimed process (ARSHIM_PID)" },
         claim,
-        warning: None,
+        ..out("")
     }
 }
 
@@ -153,7 +171,7 @@ mod tests {
     #[test]
     fn drivers_claim_but_never_convert() {
         let s = decide(&cfg(&["ARSHIM=1"]), &me(10, "make", "make"));
-        assert_eq!((s.mode, s.claim), (Mode::Off, true));
+        assert_eq!((s.mode, s.claim, s.spend), (Mode::Off, true, true));
         assert!(s.warning.unwrap().contains("make"));
         // dash called as sh, bash called by its path
         let s = decide(&cfg(&["ARSHIM=1", "ARSHIM_PID=10"]), &me(10, "dash", "sh"));
@@ -162,6 +180,14 @@ mod tests {
         // a driver that is merely a descendant says nothing
         let s = decide(&cfg(&["ARSHIM=1", "ARSHIM_PID=9"]), &me(10, "make", "make"));
         assert_eq!(s.warning, None);
+    }
+
+    #[test]
+    fn exec_wrappers_pass_the_claim_on() {
+        let s = decide(&cfg(&["ARSHIM=1"]), &me(10, "env", "env"));
+        assert_eq!((s.mode, s.claim, s.spend, s.warning), (Mode::Off, true, false, None));
+        // the program env becomes: same pid, claimed
+        assert_eq!(decide(&cfg(&["ARSHIM=1", "ARSHIM_PID=10"]), &me(10, "ldc2", "ldc2")).mode, Mode::Exec);
     }
 
     #[test]
