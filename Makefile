@@ -18,7 +18,7 @@ build:
 # The cdylib must exist before the integration tests run (cargo does not
 # build it for them), hence the dependency on `build`.
 test: build
-	$(CARGO) test --release --workspace
+	$(CARGO) test --release --workspace --no-fail-fast
 
 demo: build
 	bash examples/demo.sh

@@ -85,7 +85,11 @@ unsafe fn on_load() {
     let config = match config::parse(|name| config::lookup(&entries, name)) {
         Ok(c) => c,
         Err(e) => {
-            logging::warn_line(&e.to_string());
+            // One warning for the whole process tree: descendants inherit the mark.
+            if config::lookup(&entries, "ARSHIM_WARNED").is_none() {
+                logging::warn_line(&e.to_string());
+                libc::setenv(c"ARSHIM_WARNED".as_ptr(), c"1".as_ptr(), 1);
+            }
             return;
         }
     };

@@ -1,0 +1,199 @@
+//! Who may convert. Only the claimed process (pid-scoped by `arshim run`, or
+//! the first process that loads the library when nothing is claimed) converts;
+//! its descendants never do; shells and build drivers never do, and when one
+//! of them is the claimer, nothing converts and the library warns (at most)
+//! once.
+
+mod common;
+
+use common::*;
+use std::ffi::OsString;
+use std::path::Path;
+
+fn sh_quote(p: &Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
+}
+
+/// `ARSHIM=1 LD_PRELOAD=<lib> make -f Makefile`: the first recipe is the
+/// stand-in `ar` (make spawns it), the second writes a marker after it.
+#[test]
+fn make_is_never_converted() {
+    let dir = TestDir::new("make");
+    let fx = fixtures();
+    let makefile = dir.join("Makefile");
+    std::fs::write(
+        &makefile,
+        format!(
+            "all: marker\n\
+             lib.a:\n\
+             \tar rcs $@ {} {}\n\
+             marker: lib.a\n\
+             \techo built > $@\n",
+            fx.objs[0].display(),
+            fx.objs[1].display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = preloaded("make", &dir);
+    cmd.env("ARSHIM", "1").arg("-f").arg(&makefile);
+    let run = run(cmd, &dir, "make");
+    run.assert_code(0);
+    let make_pid = run.pid;
+    let call = single_standin_call(&dir, &run);
+    assert_ne!(
+        call.pid,
+        make_pid,
+        "make was converted into the archiver\n{}",
+        run.describe()
+    );
+    assert_eq!(
+        call.ppid,
+        make_pid,
+        "the archiver should be make's child\n{}",
+        run.describe()
+    );
+    assert_archive_ok(&dir.join("lib.a"), &run);
+    let marker = std::fs::read_to_string(dir.join("marker")).unwrap_or_default();
+    assert_eq!(
+        marker,
+        "built\n",
+        "the recipe after ar did not run\n{}",
+        run.describe()
+    );
+    let lines = library_lines(&run.stderr);
+    assert!(
+        lines.len() <= 1,
+        "the warning about make (a build driver) should appear at most once, got {lines:?}\n{}",
+        run.describe()
+    );
+}
+
+/// `arshim run -- host parent host spawnp …`: the claimed process (the outer
+/// host) spawns a second host, whose archiver spawn must not convert; the outer
+/// host continues after it.
+#[test]
+fn child_of_claimed_process_never_converts() {
+    let dir = TestDir::new("child-of-claimed");
+    let fx = fixtures();
+    let archive = dir.join("lib.a");
+    let mut cmd = arshim_run(&[], &fx.host, &dir);
+    cmd.env("HOST_TOUCH_MIB", HOST_MIB.to_string())
+        .args::<[OsString; 8], _>([
+            "parent".into(),
+            fx.host.clone().into(),
+            "spawnp".into(),
+            "plain".into(),
+            "ar".into(),
+            archive.clone().into(),
+            fx.objs[0].clone().into(),
+            fx.objs[1].clone().into(),
+        ]);
+    let run = run(cmd, &dir, "nested");
+    run.assert_code(0);
+    let outer = host_pid(&dir, "parent", &run);
+    let inner = host_pid(&dir, "host", &run);
+    assert_eq!(
+        outer,
+        run.pid,
+        "`arshim run` should exec the outer host\n{}",
+        run.describe()
+    );
+    assert_ne!(inner, outer);
+    let call = assert_not_converted(&dir, &run, inner);
+    assert_eq!(call.ppid, inner, "{}", run.describe());
+    assert_archive_ok(&archive, &run);
+    assert_in_order(
+        &run.stdout,
+        &[
+            "parent: starting inner host\n",
+            "standin: archiving\n",
+            "host: buffered line\n",
+            "host: atexit ran\n",
+            "parent: inner host exited with 0\n",
+            "parent: still running after the inner host\n",
+        ],
+        "stdout",
+        &run,
+    );
+    assert_silent(&run);
+}
+
+/// `ARSHIM=1 LD_PRELOAD=<lib> host …` (no ARSHIM_PID): the first process that
+/// loads the library claims itself and converts.
+#[test]
+fn first_process_claims_itself_and_converts() {
+    let dir = TestDir::new("self-claim");
+    let fx = fixtures();
+    let archive = dir.join("lib.a");
+    let mut cmd = preloaded(&fx.host, &dir);
+    cmd.env("ARSHIM", "1").args::<[OsString; 6], _>([
+        "spawnp".into(),
+        "plain".into(),
+        "ar".into(),
+        archive.clone().into(),
+        fx.objs[0].clone().into(),
+        fx.objs[1].clone().into(),
+    ]);
+    let run = run(cmd, &dir, "self-claim");
+    run.assert_code(0);
+    assert_converted(&dir, &run);
+    assert_archive_ok(&archive, &run);
+    assert_cleanups_ran(&run);
+    assert_silent(&run);
+}
+
+/// A shell that loads the library first claims, warns (at most once), and
+/// nothing converts: neither its child host, nor a host it execs in place
+/// (same pid as the claimer).
+fn shell_claimer(exec: bool) {
+    let name = if exec { "shell-exec" } else { "shell-child" };
+    let dir = TestDir::new(name);
+    let fx = fixtures();
+    let archive = dir.join("lib.a");
+    let host_cmd = format!(
+        "{} spawnp plain ar {} {} {}",
+        sh_quote(&fx.host),
+        sh_quote(&archive),
+        sh_quote(&fx.objs[0]),
+        sh_quote(&fx.objs[1])
+    );
+    let script = if exec {
+        format!("exec {host_cmd}")
+    } else {
+        format!("{host_cmd}; status=$?; echo \"shell: after the host\"; exit $status")
+    };
+    let mut cmd = preloaded("sh", &dir);
+    cmd.env("ARSHIM", "1").arg("-c").arg(script);
+    let run = run(cmd, &dir, name);
+    run.assert_code(0);
+    let host = host_pid(&dir, "host", &run);
+    if exec {
+        assert_eq!(host, run.pid, "{}", run.describe());
+    } else {
+        assert_ne!(host, run.pid, "{}", run.describe());
+        assert!(
+            run.stdout.ends_with("shell: after the host\n"),
+            "{}",
+            run.describe()
+        );
+    }
+    assert_not_converted(&dir, &run, host);
+    assert_archive_ok(&archive, &run);
+    assert_cleanups_ran(&run);
+    let lines = library_lines(&run.stderr);
+    assert!(
+        lines.len() <= 1,
+        "the warning about the shell claimer should appear at most once, got {lines:?}\n{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn shell_claimer_child_never_converts() {
+    shell_claimer(false);
+}
+
+#[test]
+fn shell_claimer_exec_in_place_never_converts() {
+    shell_claimer(true);
+}
