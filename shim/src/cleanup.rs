@@ -1,5 +1,8 @@
 //! Flushing the host's pending cleanups, as `exit` would, but without exiting.
 
+use crate::defer::{self, Deferred};
+use crate::python::{self, Host};
+
 extern "C" {
     /// glibc: with NULL, runs every handler registered with `__cxa_atexit`
     /// (which is how glibc implements `atexit`), C++ static destructors, and
@@ -7,15 +10,39 @@ extern "C" {
     fn __cxa_finalize(dso: *mut libc::c_void);
 }
 
-/// Runs the atexit handlers and destructors, then flushes every stdio stream.
-///
-/// # Safety
-/// Only on the conversion path, after every allocation the conversion needs
-/// has been made: the host's handlers may tear down anything of theirs.
-pub unsafe fn run_pending() {
-    // SAFETY: __cxa_finalize(NULL) is what exit() does first; handlers run once
-    // (glibc marks them done), so a later exit() would not run them again.
-    __cxa_finalize(std::ptr::null_mut());
-    // SAFETY: fflush(NULL) flushes all open output streams.
-    libc::fflush(std::ptr::null_mut());
+/// What the cleanups need, found while the host can still be returned to.
+pub struct Cleanups {
+    python: Option<python::Interpreter>,
+}
+
+/// `Err` when the host's cleanups cannot be run faithfully (an interpreter we
+/// cannot drive): then the host must not be converted.
+pub fn prepare() -> Result<Cleanups, &'static str> {
+    match python::detect() {
+        Host::NotPython => Ok(Cleanups { python: None }),
+        Host::Python(i) => Ok(Cleanups { python: Some(i) }),
+        Host::Unsupported => Err("CPython host without the C API to run its exit functions"),
+    }
+}
+
+impl Cleanups {
+    /// Runs the interpreter's exit functions (CPython hosts), the atexit
+    /// handlers and destructors, then flushes every stdio stream — with
+    /// deletions of `protected` paths deferred. Returns those deletions.
+    ///
+    /// # Safety
+    /// Only on the conversion path, after every allocation the conversion
+    /// needs has been made: the host's handlers may tear down anything of theirs.
+    pub unsafe fn run(self, protected: Vec<Vec<u8>>) -> Vec<Deferred> {
+        defer::begin(protected);
+        if let Some(py) = &self.python {
+            py.run_exit_functions();
+        }
+        // SAFETY: __cxa_finalize(NULL) is what exit() does first; handlers run
+        // once (glibc marks them done), so a later exit() would not repeat them.
+        __cxa_finalize(std::ptr::null_mut());
+        // SAFETY: fflush(NULL) flushes all open output streams.
+        libc::fflush(std::ptr::null_mut());
+        defer::finish()
+    }
 }

@@ -12,7 +12,9 @@ use crate::resolve::{self, Unresolved};
 use crate::scope::basename;
 use crate::sys::{RealFacts, RealProbe};
 use crate::trace::Event;
-use crate::{cleanup, mirror, state};
+use crate::defer::Deferred;
+use crate::reaper::{self, Job};
+use crate::{cleanup, companion, defer, mirror, state, sys};
 use libc::{c_char, posix_spawn_file_actions_t, posix_spawnattr_t};
 use std::ffi::{CStr, CString};
 
@@ -60,18 +62,33 @@ extern "C" {
 }
 
 /// What to `execve`, fully built before the cleanups run.
-struct Exec {
-    path: CString,
-    argv: Vec<CString>,
-    envp: Vec<CString>,
+pub struct Exec {
+    pub path: CString,
+    pub argv: Vec<CString>,
+    pub envp: Vec<CString>,
+}
+
+/// Everything a conversion needs, gathered before the point of no return.
+struct Ready {
+    exec: Exec,
+    steps: replay::Prepared,
+    notes: Vec<String>,
+    /// The archiver's working directory, for its relative operands.
+    cwd: Vec<u8>,
 }
 
 /// The environment for the new image: the host's claim is marked spent so
 /// the image (same pid) never converts again.
-fn mark_spent(mut envp: Vec<CString>, pid: i32) -> Vec<CString> {
+pub fn mark_spent(mut envp: Vec<CString>, pid: i32) -> Vec<CString> {
     envp.retain(|e| !e.as_bytes().starts_with(b"ARSHIM_SPENT="));
     envp.push(CString::new(format!("ARSHIM_SPENT={pid}")).expect("no NUL in a number"));
     envp
+}
+
+/// A copy of this process's environment.
+pub fn environ_copy() -> Vec<CString> {
+    // SAFETY: environ is a NULL-terminated array of C strings.
+    unsafe { copy_vector(environ) }
 }
 
 fn path_var() -> Option<Vec<u8>> {
@@ -144,18 +161,20 @@ pub unsafe fn consider(config: &'static Config, request: &Request) {
         info!("{call} of {}: archiver seen (observe mode)", String::from_utf8_lossy(&program));
         return;
     }
-    match prepare(request, &program, argv) {
-        Ok((exec, steps, notes)) => convert(config, call, &program, exec, steps, notes),
+    let ready = prepare(request, &program, argv).and_then(|ready| {
+        let companion = companion::find(config.companion.as_deref())
+            .ok_or("the companion (arshim, for the reaper) was not found; set ARSHIM_COMPANION")?;
+        let cleanups = cleanup::prepare()?;
+        Ok((ready, companion, cleanups))
+    });
+    match ready {
+        Ok((ready, companion, cleanups)) => convert(config, call, &program, ready, &companion, cleanups),
         Err(reason) => fallback(config, call, &program, &reason),
     }
 }
 
 /// Everything that can fail, checked while the host can still be returned to.
-unsafe fn prepare(
-    request: &Request,
-    program: &[u8],
-    argv: Vec<CString>,
-) -> Result<(Exec, replay::Prepared, Vec<String>), String> {
+unsafe fn prepare(request: &Request, program: &[u8], argv: Vec<CString>) -> Result<Ready, String> {
     let pid = libc::getpid();
     match *request {
         Request::Spawn { search, actions, attr, envp, .. } => {
@@ -187,7 +206,8 @@ unsafe fn prepare(
                 argv,
                 envp: mark_spent(copy_vector(envp), pid),
             };
-            Ok((exec, replay::prepare(&plan.steps)?, plan.notes))
+            let cwd = plan.final_dir().map(|d| d.to_vec()).unwrap_or_else(sys::cwd);
+            Ok(Ready { exec, steps: replay::prepare(&plan.steps)?, notes: plan.notes, cwd })
         }
         Request::System { command } => {
             if program.is_empty() {
@@ -212,13 +232,27 @@ unsafe fn prepare(
                     Exec { path: CString::from(c"/bin/sh"), argv, envp }
                 }
             };
-            Ok((exec, replay::prepare(&[])?, Vec::new()))
+            Ok(Ready { exec, steps: replay::prepare(&[])?, notes: Vec::new(), cwd: sys::cwd() })
         }
     }
 }
 
-/// The point of no return: cleanups, replay, execve.
-unsafe fn convert(config: &Config, call: &str, program: &[u8], exec: Exec, steps: replay::Prepared, notes: Vec<String>) -> ! {
+/// The operands of the archiver: for `sh -c CMD`, the words of CMD.
+fn operands(exec: &Exec) -> Vec<Vec<u8>> {
+    let argv: Vec<&[u8]> = exec.argv.iter().map(|a| a.as_bytes()).collect();
+    match argv.as_slice() {
+        [_, flag, cmd] if exec.path.as_bytes() == b"/bin/sh" && *flag == b"-c" => {
+            cmd.split(|&b| b == b' ' || b == b'\t').skip(1).map(|w| w.to_vec()).collect()
+        }
+        _ => argv.iter().skip(1).map(|a| a.to_vec()).collect(),
+    }
+}
+
+/// The point of no return: cleanups (deletions of the archiver's files
+/// deferred), replay, then execve of the archiver — or of the reaper, which
+/// runs the archiver and then does the deferred deletions.
+unsafe fn convert(config: &Config, call: &str, program: &[u8], ready: Ready, companion: &[u8], cleanups: cleanup::Cleanups) -> ! {
+    let Ready { exec, steps, notes, cwd } = ready;
     Event::new("convert")
         .str("call", call)
         .str("program", program)
@@ -230,24 +264,51 @@ unsafe fn convert(config: &Config, call: &str, program: &[u8], exec: Exec, steps
         String::from_utf8_lossy(program),
         exec.path.to_string_lossy()
     );
-    let mut argv: Vec<*const c_char> = exec.argv.iter().map(|a| a.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    let mut envp: Vec<*const c_char> = exec.envp.iter().map(|e| e.as_ptr()).collect();
-    envp.push(std::ptr::null());
+    let protected = defer::protected_for(&operands(&exec), &cwd);
+    let library = companion::library_path().unwrap_or_default();
     let message = format!("execve of {} failed after the host's cleanups ran", exec.path.to_string_lossy());
 
     // Whatever the cleanups spawn goes straight to the real calls.
     state::deactivate();
-    cleanup::run_pending();
+    let deferred = cleanups.run(protected);
+    let target = if deferred.is_empty() {
+        exec
+    } else {
+        trace_deferred(config, &deferred);
+        Exec {
+            path: CString::new(companion).unwrap_or_default(),
+            argv: reaper::argv(companion, &Job::Run { path: &exec.path, argv: &exec.argv }, config.trace.as_deref(), &deferred),
+            envp: reaper::env(exec.envp, &library, libc::getpid()),
+        }
+    };
     if let Err(e) = replay::run(&steps) {
         warn_line(&format!("{message}: {e}; exiting 127"));
         libc::_exit(127);
     }
     replay::disarm_timers();
-    libc::execve(exec.path.as_ptr(), argv.as_ptr(), envp.as_ptr());
-    let err = std::io::Error::last_os_error();
+    let err = execve(&target);
     warn_line(&format!("{message}: {err}; exiting 127"));
     libc::_exit(127);
+}
+
+pub fn trace_deferred(config: &Config, deferred: &[Deferred]) {
+    for d in deferred {
+        Event::new("defer")
+            .str("op", if d.rmdir { "rmdir" } else { "unlink" })
+            .str("path", &d.path)
+            .emit(config.trace.as_deref());
+        info!("deferred {} of {} until the archiver ends", if d.rmdir { "rmdir" } else { "unlink" }, String::from_utf8_lossy(&d.path));
+    }
+}
+
+/// execve; returns only the error.
+pub unsafe fn execve(exec: &Exec) -> std::io::Error {
+    let mut argv: Vec<*const c_char> = exec.argv.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const c_char> = exec.envp.iter().map(|e| e.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    libc::execve(exec.path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+    std::io::Error::last_os_error()
 }
 
 #[cfg(test)]
@@ -260,6 +321,19 @@ mod tests {
         let out = mark_spent(env, 42);
         let out: Vec<_> = out.iter().map(|c| c.to_str().unwrap()).collect();
         assert_eq!(out, ["A=1", "ARSHIM_SPENT=42"]);
+    }
+
+    #[test]
+    fn archiver_operands() {
+        let exec = |path: &str, argv: &[&str]| Exec {
+            path: CString::new(path).unwrap(),
+            argv: argv.iter().map(|a| CString::new(*a).unwrap()).collect(),
+            envp: vec![],
+        };
+        let ops = operands(&exec("/usr/bin/ar", &["ar", "rcs", "lib.a", "a.o"]));
+        assert_eq!(ops, vec![b"rcs".to_vec(), b"lib.a".to_vec(), b"a.o".to_vec()]);
+        let ops = operands(&exec("/bin/sh", &["sh", "-c", "ar rcs lib.a  t/a.o"]));
+        assert_eq!(ops, vec![b"rcs".to_vec(), b"lib.a".to_vec(), b"".to_vec(), b"t/a.o".to_vec()]);
     }
 
     #[test]

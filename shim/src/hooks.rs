@@ -7,7 +7,8 @@
 
 use crate::convert::{self, Request};
 use crate::real::{self, *};
-use crate::{mirror, state};
+use crate::handoff::{awaited_by_waitid, awaited_by_waitpid, Awaited};
+use crate::{defer, mirror, state, wait};
 use libc::{c_char, c_int, mode_t, pid_t, posix_spawn_file_actions_t, posix_spawnattr_t};
 use std::ffi::CStr;
 
@@ -138,3 +139,121 @@ mirrored!(
     /// spawn using it falls back (not replayed).
     posix_spawn_file_actions_addtcsetpgrp_np, FA_ADDTCSETPGRP, (fd: c_int), |fa| { let _ = fd; mirror::tcsetpgrp(fa) }
 );
+
+/// The wait-time handoff around one real wait call.
+unsafe fn around_wait(awaited: Option<Awaited>, real_wait: impl FnOnce() -> (i32, Option<i32>)) -> i32 {
+    let mut after = None;
+    let mut scope = None;
+    if state::is_on() {
+        if let (Some(config), Some(_guard)) = (state::scope_config(), state::Reentry::enter()) {
+            scope = Some(config);
+            after = wait::at_wait(config, awaited);
+        }
+    }
+    let (result, status) = real_wait();
+    if let (Some(after), Some(config)) = (after, scope) {
+        let saved = *libc::__errno_location();
+        after.finish(config, result, status);
+        *libc::__errno_location() = saved;
+    }
+    result
+}
+
+unsafe fn status_of(result: i32, status: *mut c_int) -> Option<i32> {
+    (result > 0 && !status.is_null()).then(|| *status)
+}
+
+/// Mirrors `waitpid`. Taken over only for a blocking wait (no WNOHANG) on
+/// one child, or on -1 with exactly one child, that runs an archiver.
+#[no_mangle]
+pub unsafe extern "C" fn waitpid(pid: pid_t, status: *mut c_int, options: c_int) -> pid_t {
+    let Some(real) = WAITPID.get() else { return real::enosys_errno() };
+    around_wait(awaited_by_waitpid(pid, options), || {
+        let r = real(pid, status, options);
+        (r, status_of(r, status))
+    })
+}
+
+/// Mirrors `wait` (= waitpid(-1, status, 0)).
+#[no_mangle]
+pub unsafe extern "C" fn wait(status: *mut c_int) -> pid_t {
+    let Some(real) = WAIT.get() else { return real::enosys_errno() };
+    around_wait(awaited_by_waitpid(-1, 0), || {
+        let r = real(status);
+        (r, status_of(r, status))
+    })
+}
+
+/// Mirrors `wait3` (= wait4(-1, …)); the rusage is the real call's.
+#[no_mangle]
+pub unsafe extern "C" fn wait3(status: *mut c_int, options: c_int, usage: *mut libc::rusage) -> pid_t {
+    let Some(real) = WAIT3.get() else { return real::enosys_errno() };
+    around_wait(awaited_by_waitpid(-1, options), || {
+        let r = real(status, options, usage);
+        (r, status_of(r, status))
+    })
+}
+
+/// Mirrors `wait4`.
+#[no_mangle]
+pub unsafe extern "C" fn wait4(pid: pid_t, status: *mut c_int, options: c_int, usage: *mut libc::rusage) -> pid_t {
+    let Some(real) = WAIT4.get() else { return real::enosys_errno() };
+    around_wait(awaited_by_waitpid(pid, options), || {
+        let r = real(pid, status, options, usage);
+        (r, status_of(r, status))
+    })
+}
+
+/// Mirrors `waitid`: only P_PID / P_ALL with WEXITED, blocking, consuming.
+#[no_mangle]
+pub unsafe extern "C" fn waitid(idtype: libc::idtype_t, id: libc::id_t, info: *mut libc::siginfo_t, options: c_int) -> c_int {
+    let Some(real) = WAITID.get() else { return real::enosys_errno() };
+    around_wait(awaited_by_waitid(idtype, id, options), || (real(idtype, id, info, options), None))
+}
+
+/// The deletion hooks: off, one atomic load and the real call. While a
+/// conversion runs the host's cleanups, a deletion of the archiver's files
+/// is recorded for the reaper and reported as done (0).
+unsafe fn deletion(dirfd: c_int, path: *const c_char, rmdir: bool, real: impl FnOnce() -> c_int) -> c_int {
+    if defer::is_active() && !path.is_null() && defer::consider(dirfd, CStr::from_ptr(path).to_bytes(), rmdir) {
+        return 0;
+    }
+    real()
+}
+
+/// Mirrors `unlink`.
+#[no_mangle]
+pub unsafe extern "C" fn unlink(path: *const c_char) -> c_int {
+    let Some(real) = UNLINK.get() else { return real::enosys_errno() };
+    deletion(libc::AT_FDCWD, path, false, || real(path))
+}
+
+/// Mirrors `unlinkat`, AT_REMOVEDIR included.
+#[no_mangle]
+pub unsafe extern "C" fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
+    let Some(real) = UNLINKAT.get() else { return real::enosys_errno() };
+    deletion(dirfd, path, flags & libc::AT_REMOVEDIR != 0, || real(dirfd, path, flags))
+}
+
+/// Mirrors `rmdir`.
+#[no_mangle]
+pub unsafe extern "C" fn rmdir(path: *const c_char) -> c_int {
+    let Some(real) = RMDIR.get() else { return real::enosys_errno() };
+    deletion(libc::AT_FDCWD, path, true, || real(path))
+}
+
+/// Mirrors `remove`: glibc's calls unlink/rmdir internally, out of our sight,
+/// so it is hooked by name; a directory is an rmdir.
+#[no_mangle]
+pub unsafe extern "C" fn remove(path: *const c_char) -> c_int {
+    let Some(real) = REMOVE.get() else { return real::enosys_errno() };
+    let is_dir = || {
+        let mut st: libc::stat = std::mem::zeroed();
+        libc::lstat(path, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFDIR
+    };
+    if defer::is_active() && !path.is_null() {
+        let rmdir = is_dir();
+        return deletion(libc::AT_FDCWD, path, rmdir, || real(path));
+    }
+    real(path)
+}

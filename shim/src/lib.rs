@@ -8,21 +8,27 @@
 //! `logging`; FFI stays in `hooks`, `real`, `sys`, `state` and the constructor below.
 
 mod cleanup;
+mod companion;
 mod config;
 mod convert;
+mod defer;
 mod glob;
+mod handoff;
 #[cfg(not(test))]
 mod hooks;
 mod logging;
 mod mirror;
 mod plan;
+mod python;
 mod real;
+mod reaper;
 mod replay;
 mod resolve;
 mod scope;
 mod state;
 mod sys;
 mod trace;
+mod wait;
 
 use libc::c_char;
 use std::ffi::CStr;
@@ -132,7 +138,20 @@ unsafe fn on_load() {
         .emit(config.trace.as_deref());
     if decision.mode != config::Mode::Off {
         real::resolve_all();
+        let traced = config.trace.is_some();
         state::activate(config::Config { mode: decision.mode, ..config }, pid);
+        if traced {
+            // Registered first, so it runs after the host's own handlers.
+            libc::atexit(trace_exit);
+        }
+    }
+}
+
+/// `{"event":"exit"}` when the host exits normally (not when it converted:
+/// the conversion turns the hooks off before running the handlers).
+extern "C" fn trace_exit() {
+    if let Some(config) = state::scope_config() {
+        trace::Event::new("exit").emit(config.trace.as_deref());
     }
 }
 

@@ -65,6 +65,8 @@ pub enum Step {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Plan {
+    /// The last absolute `chdir` target, if the working directory changes to a known place.
+    pub dir: Option<Vec<u8>>,
     pub steps: Vec<Step>,
     /// The working directory changes before exec: a relative program path
     /// would then be looked up somewhere else.
@@ -140,6 +142,13 @@ fn join(cwd: &Cwd, path: &[u8]) -> Option<Vec<u8>> {
             Some(p)
         }
         Cwd::Unknown => None,
+    }
+}
+
+impl Plan {
+    /// Where the archiver will run, if the plan moves it somewhere known.
+    pub fn final_dir(&self) -> Option<&[u8]> {
+        self.dir.as_deref()
     }
 }
 
@@ -232,6 +241,10 @@ pub fn plan(actions: &[FileAction], attrs: Option<&Attrs>, facts: &impl Facts) -
                     Some(p) if p.first() == Some(&b'/') => Cwd::Dir(p),
                     _ => Cwd::Unknown,
                 };
+                out.dir = match &cwd {
+                    Cwd::Dir(d) => Some(d.clone()),
+                    _ => None,
+                };
                 out.changes_cwd = true;
                 out.steps.push(Step::Chdir(path.clone()));
             }
@@ -240,6 +253,7 @@ pub fn plan(actions: &[FileAction], attrs: Option<&Attrs>, facts: &impl Facts) -
                     return Err(format!("fchdir to fd {fd}, which is not open"));
                 }
                 cwd = Cwd::Unknown;
+                out.dir = None;
                 out.changes_cwd = true;
                 out.steps.push(Step::Fchdir(*fd));
             }

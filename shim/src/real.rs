@@ -57,6 +57,23 @@ pub type FaDup2Fn = unsafe extern "C" fn(PaMut, c_int, c_int) -> c_int;
 pub type FaOpenFn = unsafe extern "C" fn(PaMut, c_int, *const c_char, c_int, mode_t) -> c_int;
 pub type FaPathFn = unsafe extern "C" fn(PaMut, *const c_char) -> c_int;
 
+pub type WaitpidFn = unsafe extern "C" fn(pid_t, *mut c_int, c_int) -> pid_t;
+pub type WaitFn = unsafe extern "C" fn(*mut c_int) -> pid_t;
+pub type Wait3Fn = unsafe extern "C" fn(*mut c_int, c_int, *mut libc::rusage) -> pid_t;
+pub type Wait4Fn = unsafe extern "C" fn(pid_t, *mut c_int, c_int, *mut libc::rusage) -> pid_t;
+pub type WaitidFn = unsafe extern "C" fn(libc::idtype_t, libc::id_t, *mut libc::siginfo_t, c_int) -> c_int;
+pub type PathFn = unsafe extern "C" fn(*const c_char) -> c_int;
+pub type UnlinkatFn = unsafe extern "C" fn(c_int, *const c_char, c_int) -> c_int;
+
+pub static WAITPID: Real<WaitpidFn> = Real::new(c"waitpid");
+pub static WAIT: Real<WaitFn> = Real::new(c"wait");
+pub static WAIT3: Real<Wait3Fn> = Real::new(c"wait3");
+pub static WAIT4: Real<Wait4Fn> = Real::new(c"wait4");
+pub static WAITID: Real<WaitidFn> = Real::new(c"waitid");
+pub static UNLINK: Real<PathFn> = Real::new(c"unlink");
+pub static UNLINKAT: Real<UnlinkatFn> = Real::new(c"unlinkat");
+pub static RMDIR: Real<PathFn> = Real::new(c"rmdir");
+pub static REMOVE: Real<PathFn> = Real::new(c"remove");
 pub static POSIX_SPAWN: Real<SpawnFn> = Real::new(c"posix_spawn");
 pub static POSIX_SPAWNP: Real<SpawnFn> = Real::new(c"posix_spawnp");
 pub static SYSTEM: Real<SystemFn> = Real::new(c"system");
@@ -85,9 +102,26 @@ pub fn resolve_all() {
     FA_ADDFCHDIR.get();
     FA_ADDCLOSEFROM.get();
     FA_ADDTCSETPGRP.get();
+    WAITPID.get();
+    WAIT.get();
+    WAIT3.get();
+    WAIT4.get();
+    WAITID.get();
+    UNLINK.get();
+    UNLINKAT.get();
+    RMDIR.get();
+    REMOVE.get();
 }
 
-/// What a call to a function the C library does not have returns.
+/// What a call to a function the C library does not have returns
+/// (posix_spawn family: an error number).
 pub fn enosys() -> c_int {
     libc::ENOSYS
+}
+
+/// The same for the errno-style functions: -1 with errno = ENOSYS.
+pub fn enosys_errno() -> c_int {
+    // SAFETY: writing the thread's errno.
+    unsafe { *libc::__errno_location() = libc::ENOSYS };
+    -1
 }

@@ -105,7 +105,9 @@ pub fn decide(config: &Config, me: &Identity<'_>) -> Scope {
     if me.names().iter().any(|n| is_exec_wrapper(n)) {
         return Scope { claim, ..out("exec wrapper: the program it becomes keeps the claim") };
     }
-    if driver {
+    if driver && claim {
+        // It claimed itself (a global export reached make or a shell first):
+        // spend the claim too, so that nothing converts, as the warning says.
         return Scope {
             claim,
             spend: true,
@@ -114,6 +116,18 @@ pub fn decide(config: &Config, me: &Identity<'_>) -> Scope {
                  (put `arshim run` on the linker's own command, or set ARSHIM_HOSTS)"
             )),
             ..out("claimed by a shell or build driver")
+        };
+    }
+    if driver {
+        // Named by ARSHIM_PID (`arshim run -- wrapper-script …`): a wrapper that
+        // execs the linker in its own pid (pyenv shims, `exec ld "$@"`) hands the
+        // claim on; its children never match the pid.
+        return Scope {
+            warning: Some(format!(
+                "{shown} is a shell or build driver: it never converts; only a program it \
+                 execs in its own place may"
+            )),
+            ..out("shell or build driver named by ARSHIM_PID")
         };
     }
     Scope {
@@ -173,9 +187,9 @@ mod tests {
         let s = decide(&cfg(&["ARSHIM=1"]), &me(10, "make", "make"));
         assert_eq!((s.mode, s.claim, s.spend), (Mode::Off, true, true));
         assert!(s.warning.unwrap().contains("make"));
-        // dash called as sh, bash called by its path
+        // dash called as sh, named by ARSHIM_PID: off, but a program it execs keeps the claim
         let s = decide(&cfg(&["ARSHIM=1", "ARSHIM_PID=10"]), &me(10, "dash", "sh"));
-        assert_eq!((s.mode, s.claim), (Mode::Off, false));
+        assert_eq!((s.mode, s.claim, s.spend), (Mode::Off, false, false));
         assert!(s.warning.is_some());
         // a driver that is merely a descendant says nothing
         let s = decide(&cfg(&["ARSHIM=1", "ARSHIM_PID=9"]), &me(10, "make", "make"));

@@ -26,6 +26,12 @@ impl Event {
         self
     }
 
+    pub fn int(mut self, key: &str, value: i64) -> Event {
+        self.key(key);
+        let _ = write!(self.line, "{value}");
+        self
+    }
+
     pub fn bool(mut self, key: &str, value: bool) -> Event {
         self.key(key);
         self.line.push_str(if value { "true" } else { "false" });

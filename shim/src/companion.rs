@@ -1,0 +1,74 @@
+//! Where the companion binary (`arshim`, whose reaper mode the handoffs exec)
+//! and this library live.
+
+use crate::resolve::{resolve_exact, Probe};
+use crate::sys::RealProbe;
+use std::ffi::CStr;
+
+/// The path this library was loaded from (dladdr on one of our own symbols).
+pub fn library_path() -> Option<Vec<u8>> {
+    // SAFETY: dladdr fills `info` for an address inside a loaded object; the
+    // returned name points into the loader's data, copied at once.
+    unsafe {
+        let mut info: libc::Dl_info = std::mem::zeroed();
+        let here = library_path as *const libc::c_void;
+        if libc::dladdr(here, &mut info) == 0 || info.dli_fname.is_null() {
+            return None;
+        }
+        Some(CStr::from_ptr(info.dli_fname).to_bytes().to_vec())
+    }
+}
+
+/// Candidates in order: `ARSHIM_COMPANION`, next to the library (the build
+/// tree: target/release/), then `../../bin/arshim` (an install:
+/// PREFIX/lib/arshim/libarshim.so → PREFIX/bin/arshim).
+pub fn candidates(configured: Option<&[u8]>, library: Option<&[u8]>) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    if let Some(c) = configured {
+        out.push(c.to_vec());
+    }
+    if let Some(lib) = library {
+        let dir = match lib.iter().rposition(|&b| b == b'/') {
+            Some(i) => lib[..i].to_vec(),
+            None => b".".to_vec(),
+        };
+        out.push([&dir[..], b"/arshim"].concat());
+        out.push([&dir[..], b"/../../bin/arshim"].concat());
+    }
+    out
+}
+
+/// The first candidate that is an executable ELF file.
+pub fn find(configured: Option<&[u8]>) -> Option<Vec<u8>> {
+    find_with(configured, library_path().as_deref(), &RealProbe)
+}
+
+fn find_with(configured: Option<&[u8]>, library: Option<&[u8]>, probe: &impl Probe) -> Option<Vec<u8>> {
+    candidates(configured, library).into_iter().find(|c| c.first() == Some(&b'/') && resolve_exact(c, probe).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resolve::Candidate;
+
+    struct Only(&'static str);
+    impl Probe for Only {
+        fn candidate(&self, path: &[u8]) -> Candidate {
+            if path == self.0.as_bytes() { Candidate::Elf } else { Candidate::Missing }
+        }
+    }
+
+    #[test]
+    fn order_of_places() {
+        let lib = Some(&b"/usr/local/lib/arshim/libarshim.so"[..]);
+        assert_eq!(
+            candidates(Some(b"/opt/arshim"), lib),
+            vec![b"/opt/arshim".to_vec(), b"/usr/local/lib/arshim/arshim".to_vec(), b"/usr/local/lib/arshim/../../bin/arshim".to_vec()]
+        );
+        assert_eq!(find_with(None, lib, &Only("/usr/local/lib/arshim/../../bin/arshim")), Some(b"/usr/local/lib/arshim/../../bin/arshim".to_vec()));
+        assert_eq!(find_with(None, Some(b"/w/target/release/libarshim.so"), &Only("/w/target/release/arshim")), Some(b"/w/target/release/arshim".to_vec()));
+        assert_eq!(find_with(Some(b"/missing"), lib, &Only("/nowhere")), None);
+        assert_eq!(find_with(Some(b"relative/arshim"), None, &Only("relative/arshim")), None, "only absolute paths");
+    }
+}

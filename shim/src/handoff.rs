@@ -1,0 +1,129 @@
+//! The wait-time path (SPEC "Conversion" 2): a host that made its archiver
+//! with fork/vfork/clone + exec is caught when it waits for it. The host's
+//! cleanups run, then the companion's small reaper replaces the host in the
+//! same pid; the archiver is still its child, so the reaper waits for it and
+//! exits with its status.
+
+use crate::config::Config;
+use crate::scope::basename;
+
+/// Which child a wait call waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Awaited {
+    Pid(i32),
+    AnyChild,
+}
+
+/// `waitpid`/`wait4` arguments → the awaited child, if it is a blocking wait
+/// for exit we may take over. Process-group waits and WNOHANG polls are left alone.
+pub fn awaited_by_waitpid(pid: i32, options: i32) -> Option<Awaited> {
+    if options & libc::WNOHANG != 0 {
+        return None;
+    }
+    match pid {
+        p if p > 0 => Some(Awaited::Pid(p)),
+        -1 => Some(Awaited::AnyChild),
+        _ => None,
+    }
+}
+
+/// `waitid` arguments: it must wait for an exit (WEXITED), block, and consume it.
+pub fn awaited_by_waitid(idtype: libc::idtype_t, id: libc::id_t, options: i32) -> Option<Awaited> {
+    if options & libc::WEXITED == 0 || options & (libc::WNOHANG | libc::WNOWAIT) != 0 {
+        return None;
+    }
+    match idtype {
+        libc::P_PID if id > 0 && id <= i32::MAX as libc::id_t => Some(Awaited::Pid(id as i32)),
+        libc::P_ALL => Some(Awaited::AnyChild),
+        _ => None,
+    }
+}
+
+/// What /proc says about a child.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Child {
+    pub pid: i32,
+    pub ppid: i32,
+    /// Process state letter from /proc/PID/stat (`Z` for a zombie).
+    pub state: u8,
+    /// /proc/PID/exe (empty when unreadable, e.g. a zombie).
+    pub exe: Vec<u8>,
+    /// /proc/PID/cmdline, split.
+    pub argv: Vec<Vec<u8>>,
+    /// /proc/PID/cwd
+    pub cwd: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Running an archiver: hand off.
+    Archiver,
+    /// Still the host's own image (forked, not exec'd yet).
+    NotYetExeced,
+    /// Anything else: the real wait, unchanged.
+    Pass(&'static str),
+}
+
+pub fn judge(child: &Child, my_pid: i32, my_exe: &[u8], config: &Config) -> Verdict {
+    if child.ppid != my_pid {
+        return Verdict::Pass("not a child of this process");
+    }
+    if child.state == b'Z' || child.exe.is_empty() {
+        return Verdict::Pass("child already exited");
+    }
+    let argv0 = child.argv.first().map(|a| a.as_slice()).unwrap_or(b"");
+    let names = [basename(&child.exe), basename(argv0)];
+    if names.iter().any(|n| !n.is_empty() && config.tools.matches(n)) {
+        return Verdict::Archiver;
+    }
+    if child.exe == my_exe {
+        return Verdict::NotYetExeced;
+    }
+    Verdict::Pass("child is not an archiver")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{lookup, parse};
+
+    fn config() -> Config {
+        let env: Vec<&[u8]> = vec![b"ARSHIM=1"];
+        parse(|n| lookup(&env, n)).unwrap()
+    }
+
+    fn child(exe: &str, argv0: &str) -> Child {
+        Child { pid: 20, ppid: 10, state: b'S', exe: exe.into(), argv: vec![argv0.into(), b"rcs".to_vec()], cwd: b"/w".to_vec() }
+    }
+
+    #[test]
+    fn which_waits_are_taken_over() {
+        assert_eq!(awaited_by_waitpid(20, 0), Some(Awaited::Pid(20)));
+        assert_eq!(awaited_by_waitpid(-1, 0), Some(Awaited::AnyChild));
+        assert_eq!(awaited_by_waitpid(20, libc::WNOHANG), None);
+        assert_eq!(awaited_by_waitpid(0, 0), None, "own process group");
+        assert_eq!(awaited_by_waitpid(-7, 0), None, "another process group");
+        assert_eq!(awaited_by_waitpid(20, libc::WUNTRACED), Some(Awaited::Pid(20)));
+        assert_eq!(awaited_by_waitid(libc::P_PID, 20, libc::WEXITED), Some(Awaited::Pid(20)));
+        assert_eq!(awaited_by_waitid(libc::P_ALL, 0, libc::WEXITED), Some(Awaited::AnyChild));
+        assert_eq!(awaited_by_waitid(libc::P_PID, 20, libc::WEXITED | libc::WNOWAIT), None);
+        assert_eq!(awaited_by_waitid(libc::P_PID, 20, libc::WSTOPPED), None);
+        assert_eq!(awaited_by_waitid(libc::P_PGID, 20, libc::WEXITED), None);
+    }
+
+    #[test]
+    fn archiver_children() {
+        let c = config();
+        assert_eq!(judge(&child("/usr/bin/x86_64-linux-gnu-ar", "ar"), 10, b"/ld", &c), Verdict::Archiver);
+        // gcc-ar resolves to x86_64-linux-gnu-gcc-ar-12; the name it was run by matches
+        assert_eq!(judge(&child("/usr/bin/x86_64-linux-gnu-gcc-ar-12", "gcc-ar"), 10, b"/ld", &c), Verdict::Archiver);
+        assert_eq!(judge(&child("/ld", "/ld"), 10, b"/ld", &c), Verdict::NotYetExeced);
+        assert!(matches!(judge(&child("/usr/bin/cc", "cc"), 10, b"/ld", &c), Verdict::Pass(_)));
+        let mut other = child("/usr/bin/ar", "ar");
+        other.ppid = 11;
+        assert!(matches!(judge(&other, 10, b"/ld", &c), Verdict::Pass(_)));
+        let mut zombie = child("", "");
+        zombie.state = b'Z';
+        assert!(matches!(judge(&zombie, 10, b"/ld", &c), Verdict::Pass(_)));
+    }
+}

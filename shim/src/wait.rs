@@ -1,0 +1,134 @@
+//! The wait-time handoff, orchestrated: which child, is it the archiver, and
+//! the hand-over to the reaper. Returns only when the real wait must run.
+
+use crate::config::Config;
+use crate::convert::{execve, trace_deferred, Exec};
+use crate::defer::{self, Deferred};
+use crate::handoff::{judge, Awaited, Child, Verdict};
+use crate::logging::{info, warn_line};
+use crate::reaper::{self, Job};
+use crate::trace::Event;
+use crate::{cleanup, companion, replay, state, sys};
+use std::ffi::CString;
+use std::time::{Duration, Instant};
+
+/// How long a forked child may take to exec before we give up on it.
+const EXEC_GRACE: Duration = Duration::from_millis(200);
+
+/// What the hook does after the real wait returned.
+pub struct After {
+    child: Option<Child>,
+    /// Deletions deferred by a handoff whose execve failed: the host goes on,
+    /// so they are done here once the archiver has been waited for.
+    deferred: Vec<Deferred>,
+}
+
+impl After {
+    pub fn finish(self, config: &Config, result: i32, status: Option<i32>) {
+        if let Some(child) = &self.child {
+            let mut e = Event::new("wait").int("child", child.pid as i64).str("program", &child.exe).int("result", result as i64);
+            if let Some(st) = status {
+                if libc::WIFEXITED(st) {
+                    e = e.int("status", libc::WEXITSTATUS(st) as i64);
+                } else if libc::WIFSIGNALED(st) {
+                    e = e.int("signal", libc::WTERMSIG(st) as i64);
+                }
+            }
+            e.emit(config.trace.as_deref());
+        }
+        if !self.deferred.is_empty() {
+            defer::perform_now(&self.deferred);
+        }
+    }
+}
+
+fn pass(child: Option<Child>) -> Option<After> {
+    Some(After { child, deferred: Vec::new() })
+}
+
+fn the_child(awaited: Awaited) -> Option<i32> {
+    match awaited {
+        Awaited::Pid(p) => Some(p),
+        Awaited::AnyChild => match sys::children()?.as_slice() {
+            [only] => Some(*only),
+            _ => None, // none, or several: wait(-1) could return any of them
+        },
+    }
+}
+
+/// # Safety
+/// Called from a wait hook of the host, in scope, before the real call.
+pub unsafe fn at_wait(config: &'static Config, awaited: Option<Awaited>) -> Option<After> {
+    let pid = the_child(awaited?)?;
+    let me = libc::getpid();
+    let my_exe = sys::self_exe();
+    let mut child = sys::child(pid)?;
+    let deadline = Instant::now() + EXEC_GRACE;
+    let verdict = loop {
+        match judge(&child, me, &my_exe, config) {
+            Verdict::NotYetExeced if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(2));
+                child = sys::child(pid)?;
+            }
+            v => break v,
+        }
+    };
+    if verdict != Verdict::Archiver {
+        return pass(Some(child));
+    }
+    let program = child.argv.first().cloned().unwrap_or_else(|| child.exe.clone());
+    let fallback = |reason: &str| {
+        Event::new("fallback").str("call", "wait").str("program", &program).str("reason", reason).emit(config.trace.as_deref());
+        info!("wait for {} (pid {pid}): not handed off: {reason}", String::from_utf8_lossy(&program));
+    };
+    if !state::is_exec(config) {
+        info!("wait for {} (pid {pid}): archiver (observe mode)", String::from_utf8_lossy(&program));
+        return pass(Some(child));
+    }
+    if sys::children_autoreaped() {
+        fallback("SIGCHLD is ignored: the archiver's status could not be collected");
+        return pass(Some(child));
+    }
+    let Some(companion) = companion::find(config.companion.as_deref()) else {
+        fallback("the companion (arshim, for the reaper) was not found; set ARSHIM_COMPANION");
+        return pass(Some(child));
+    };
+    let cleanups = match cleanup::prepare() {
+        Ok(c) => c,
+        Err(reason) => {
+            fallback(reason);
+            return pass(Some(child));
+        }
+    };
+    Some(hand_off(config, child, &program, &companion, cleanups))
+}
+
+/// Cleanups, then execve of the reaper. Returns only if execve failed.
+unsafe fn hand_off(config: &Config, child: Child, program: &[u8], companion: &[u8], cleanups: cleanup::Cleanups) -> After {
+    Event::new("handoff")
+        .int("child", child.pid as i64)
+        .str("program", program)
+        .str("exe", &child.exe)
+        .list("argv", child.argv.iter().map(|a| a.as_slice()))
+        .emit(config.trace.as_deref());
+    info!("wait for {} (pid {}): handing off to the reaper after the host's cleanups", String::from_utf8_lossy(program), child.pid);
+    let protected = defer::protected_for(child.argv.get(1..).unwrap_or(&[]), &child.cwd);
+    let library = companion::library_path().unwrap_or_default();
+    let environ = crate::convert::environ_copy();
+    let pid = libc::getpid();
+
+    state::deactivate();
+    let deferred = cleanups.run(protected);
+    trace_deferred(config, &deferred);
+    let exec = Exec {
+        path: CString::new(companion).unwrap_or_default(),
+        argv: reaper::argv(companion, &Job::Wait { child: child.pid }, config.trace.as_deref(), &deferred),
+        envp: reaper::env(environ, &library, pid),
+    };
+    replay::disarm_timers();
+    let err = execve(&exec);
+    // The host's cleanups ran, but it can still go on: its own wait follows,
+    // then the deletions it asked for.
+    warn_line(&format!("execve of the reaper {} failed: {err}; the host goes on", String::from_utf8_lossy(companion)));
+    After { child: Some(child), deferred }
+}
