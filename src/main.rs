@@ -7,6 +7,7 @@ mod failure;
 mod locate;
 mod preload;
 mod quote;
+mod reap;
 mod run;
 mod settings;
 
@@ -16,7 +17,20 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
+// The library execs `arshim __reap …` in place of a big host. With glibc it
+// is dispatched from .init_array, before even Rust's runtime initialisation:
+// smaller, and the host's signal dispositions and fds reach the archiver
+// untouched. Elsewhere, at the very top of main, before clap.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[used]
+#[link_section = ".init_array"]
+static REAP_EARLY: reap::InitHook = reap::dispatch_early;
+
 fn main() -> ExitCode {
+    let mut args = std::env::args_os();
+    if args.nth(1).is_some_and(|arg| arg == "__reap") {
+        reap::main(args)
+    }
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Run(args) => run::run(args).map(|never| match never {}),

@@ -1,0 +1,221 @@
+//! The reaper: `arshim __reap …`, an internal mode the library execs IN PLACE
+//! of a big host process (same pid), so the host's memory is gone while the
+//! archiver runs:
+//!
+//! - `wait`: the host forked a child that exec'd the archiver, then waited for
+//!   it. Exec keeps the pid, so the archiver is our child: wait for it.
+//! - `run`: the host's exit cleanups tried to delete the archiver's inputs;
+//!   the library deferred those deletions. Spawn the archiver ourselves.
+//!
+//! Either way: wait, do the deferred deletions, and end like the archiver
+//! (its exit code, or death by its signal). Nothing is printed on success.
+//!
+//! It must stay tiny while it waits (≤ 2 MiB RSS): it is dispatched before
+//! Rust's runtime initialisation (`dispatch_early`), the arguments are parsed
+//! by hand, and nothing else (threads, big buffers) is set up.
+
+mod args;
+mod delete;
+mod signals;
+mod spawn;
+mod trace;
+
+use std::ffi::{c_char, c_int, CStr, OsStr, OsString};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+
+use self::args::Mode;
+use self::trace::{Event, Trace};
+use crate::failure::{EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_USAGE};
+
+/// How glibc calls the functions in `.init_array`: with the process's
+/// `argc`, `argv` and `envp`, after libc is initialised, before `main`.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub type InitHook = extern "C" fn(c_int, *const *const c_char, *const *const c_char);
+
+/// Runs the reaper if `argv[1]` is `__reap`; otherwise returns at once.
+///
+/// Called from `.init_array`, i.e. before Rust's runtime initialisation,
+/// which would otherwise (a) set SIGPIPE to SIG_IGN, which the archiver we
+/// spawn would inherit, (b) open /dev/null on any closed fd 0-2, and (c) map
+/// and touch about 0.5 MiB more (it reads /proc/self/maps through stdio to
+/// find the main thread's stack guard, installs a SIGSEGV handler and an
+/// alternate signal stack). The reaper needs none of it: it only allocates.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub extern "C" fn dispatch_early(argc: c_int, argv: *const *const c_char, _: *const *const c_char) {
+    let Ok(argc) = usize::try_from(argc) else {
+        return;
+    };
+    if argc < 2 || argv.is_null() {
+        return;
+    }
+    // SAFETY: glibc passes the executable's init functions the real argc and
+    // argv: `argc` valid pointers to NUL-terminated strings that live as
+    // long as the process.
+    let args = unsafe { std::slice::from_raw_parts(argv, argc) };
+    // SAFETY: as above.
+    let arg = |p: *const c_char| unsafe { CStr::from_ptr(p) }.to_bytes();
+    if arg(args[1]) == b"__reap" {
+        main(
+            args[2..]
+                .iter()
+                .map(|&p| OsStr::from_bytes(arg(p)).to_owned()),
+        )
+    }
+}
+
+/// Runs the reaper on the arguments after `__reap`; never returns.
+pub fn main(args: impl Iterator<Item = OsString>) -> ! {
+    let request = match args::parse(args) {
+        Ok(request) => request,
+        Err(error) => fail(EXIT_USAGE, &format!("{error}")),
+    };
+    // Before anything opens a file: the DIRFD numbers are the host's.
+    let deletions = delete::prepare(request.deletions);
+    let trace = Trace::open(request.trace.as_deref());
+    signals::default_sigchld();
+
+    match request.mode {
+        Mode::Wait { pid } => {
+            signals::set_child(pid);
+            signals::forward_to_child();
+            trace.emit(|| reap_event("wait", Some(pid), exe_of(pid).as_deref()));
+            match wait(pid) {
+                Ok(status) => {
+                    delete::perform(deletions, &trace);
+                    exit_like(pid, status, &trace)
+                }
+                Err(error) => {
+                    delete::skip(deletions, &trace, "the archiver could not be waited for");
+                    trace.emit(|| exit_event(pid).str("error", error.to_string()));
+                    // Not 127 ("command not found"): the archiver did run;
+                    // we only cannot know how it ended.
+                    fail(1, &format!("cannot wait for {pid}: {error}"))
+                }
+            }
+        }
+        Mode::Run { path, argv } => {
+            let env = spawn::environment(&spawn::own_environment());
+            signals::forward_to_child();
+            let blocked = signals::Blocked::forwarded();
+            let child = spawn::spawn(&path, &argv, &env, blocked.old_mask());
+            if let Ok(pid) = child {
+                signals::set_child(pid);
+            }
+            drop(blocked); // a signal that came meanwhile is forwarded now
+            drop((argv, env));
+            let path = OsStr::from_bytes(path.as_bytes());
+            match child {
+                Ok(pid) => {
+                    trace.emit(|| reap_event("run", Some(pid), Some(path)));
+                    // The child is ours and alive: waiting cannot fail.
+                    let status = wait(pid).unwrap_or_else(|error| {
+                        fail(1, &format!("cannot wait for {pid}: {error}"))
+                    });
+                    delete::perform(deletions, &trace);
+                    exit_like(pid, status, &trace)
+                }
+                Err(error) => {
+                    trace.emit(|| {
+                        reap_event("run", None, Some(path)).str("error", error.to_string())
+                    });
+                    // The archiver never ran: the host's deletions are due.
+                    delete::perform(deletions, &trace);
+                    let code = match error.kind() {
+                        io::ErrorKind::NotFound => EXIT_NOT_FOUND,
+                        _ => EXIT_CANNOT_EXECUTE,
+                    };
+                    trace.emit(|| Event::new("exit").null("child").num("status", code.into()));
+                    let path = path.to_string_lossy();
+                    fail(code, &format!("cannot run {path}: {error}"))
+                }
+            }
+        }
+    }
+}
+
+/// `child` is `None` when the archiver could not be spawned.
+fn reap_event(mode: &str, child: Option<libc::pid_t>, path: Option<&OsStr>) -> Event {
+    let event = Event::new("reap").str("mode", mode);
+    let event = match child {
+        Some(pid) => event.num("child", pid.into()),
+        None => event.null("child"),
+    };
+    match path {
+        Some(path) => event.str("path", path.as_bytes()),
+        None => event.null("path"),
+    }
+}
+
+fn exit_event(pid: libc::pid_t) -> Event {
+    Event::new("exit").num("child", pid.into())
+}
+
+/// Waits for the archiver to end and returns its wait status.
+fn wait(pid: libc::pid_t) -> io::Result<libc::c_int> {
+    // First wait without reaping: while it is a zombie its pid cannot be
+    // reused, so a forwarded signal cannot hit an unrelated process.
+    let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::zeroed();
+    retry(|| {
+        // SAFETY: waitid fills the siginfo we own.
+        unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                info.as_mut_ptr(),
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        }
+    })?;
+    signals::forget_child();
+    let mut status = 0;
+    // SAFETY: waitpid writes the status we own.
+    retry(|| unsafe { libc::waitpid(pid, &mut status, 0) })?;
+    Ok(status)
+}
+
+/// Calls `f` until it does not fail with EINTR.
+fn retry(mut f: impl FnMut() -> libc::c_int) -> io::Result<()> {
+    loop {
+        if f() >= 0 {
+            return Ok(());
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+}
+
+/// Ends the reaper the way the archiver ended.
+fn exit_like(pid: libc::pid_t, status: libc::c_int, trace: &Trace) -> ! {
+    if libc::WIFSIGNALED(status) {
+        let sig = libc::WTERMSIG(status);
+        trace.emit(|| exit_event(pid).num("signal", sig.into()));
+        signals::die_by(sig)
+    }
+    // waitpid without WUNTRACED only reports ended children.
+    let code = libc::WEXITSTATUS(status);
+    trace.emit(|| exit_event(pid).num("status", code.into()));
+    // SAFETY: _exit ends the process; nothing of ours needs flushing.
+    unsafe { libc::_exit(code) }
+}
+
+/// The archiver's executable, for the trace (wait mode knows only its pid).
+fn exe_of(pid: libc::pid_t) -> Option<OsString> {
+    std::fs::read_link(format!("/proc/{pid}/exe"))
+        .ok()
+        .map(OsString::from)
+}
+
+/// One line on stderr, like the library's messages, then exit.
+fn fail(code: impl Into<i32>, message: &str) -> ! {
+    let line = format!("arshim[{}]: reaper: {message}\n", std::process::id());
+    // SAFETY: ignoring SIGPIPE (the status must be `code`, even if stderr is
+    // a closed pipe), writing a buffer we own to stderr, ending the process.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        libc::write(libc::STDERR_FILENO, line.as_ptr().cast(), line.len());
+        libc::_exit(code.into())
+    }
+}
