@@ -56,25 +56,39 @@ pub struct Child {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Running an archiver: hand off.
-    Archiver,
+    /// Running an archiver: hand off. Its operands start at `argv[operands]`.
+    Archiver { operands: usize },
     /// Still the host's own image (forked, not exec'd yet).
     NotYetExeced,
     /// Anything else: the real wait, unchanged.
     Pass(&'static str),
 }
 
-pub fn judge(child: &Child, my_pid: i32, my_exe: &[u8], config: &Config) -> Verdict {
+/// `is_script(path)`: is `path` (relative to the child's cwd) a `#!` file?
+pub fn judge(child: &Child, my_pid: i32, my_exe: &[u8], config: &Config, is_script: impl Fn(&[u8]) -> bool) -> Verdict {
     if child.ppid != my_pid {
         return Verdict::Pass("not a child of this process");
     }
     if child.state == b'Z' || child.exe.is_empty() {
         return Verdict::Pass("child already exited");
     }
+    if child.argv.is_empty() {
+        // Mid-execve: the new image is in place (exe changed) before its
+        // argument area is set up, and we need its operands.
+        return Verdict::NotYetExeced;
+    }
     let argv0 = child.argv.first().map(|a| a.as_slice()).unwrap_or(b"");
     let names = [basename(&child.exe), basename(argv0)];
     if names.iter().any(|n| !n.is_empty() && config.tools.matches(n)) {
-        return Verdict::Archiver;
+        return Verdict::Archiver { operands: 1 };
+    }
+    // An archiver that is a `#!` script: the kernel runs
+    // `INTERPRETER [ONE-ARG] SCRIPT ARGS…`, so the script is argv[1] or argv[2].
+    for i in 1..child.argv.len().min(3) {
+        let arg = &child.argv[i];
+        if config.tools.matches(basename(arg)) && is_script(arg) {
+            return Verdict::Archiver { operands: i + 1 };
+        }
     }
     if child.exe == my_exe {
         return Verdict::NotYetExeced;
@@ -111,17 +125,33 @@ mod tests {
         assert_eq!(awaited_by_waitid(libc::P_PGID, 20, libc::WEXITED), None);
     }
 
+    fn judge(child: &Child, my_pid: i32, my_exe: &[u8], config: &Config) -> Verdict {
+        super::judge(child, my_pid, my_exe, config, |p| p.ends_with(b"bin/ar"))
+    }
+
     #[test]
     fn archiver_children() {
         let c = config();
-        assert_eq!(judge(&child("/usr/bin/x86_64-linux-gnu-ar", "ar"), 10, b"/ld", &c), Verdict::Archiver);
+        let archiver = Verdict::Archiver { operands: 1 };
+        assert_eq!(judge(&child("/usr/bin/x86_64-linux-gnu-ar", "ar"), 10, b"/ld", &c), archiver);
         // gcc-ar resolves to x86_64-linux-gnu-gcc-ar-12; the name it was run by matches
-        assert_eq!(judge(&child("/usr/bin/x86_64-linux-gnu-gcc-ar-12", "gcc-ar"), 10, b"/ld", &c), Verdict::Archiver);
+        assert_eq!(judge(&child("/usr/bin/x86_64-linux-gnu-gcc-ar-12", "gcc-ar"), 10, b"/ld", &c), archiver);
         assert_eq!(judge(&child("/ld", "/ld"), 10, b"/ld", &c), Verdict::NotYetExeced);
         assert!(matches!(judge(&child("/usr/bin/cc", "cc"), 10, b"/ld", &c), Verdict::Pass(_)));
         let mut other = child("/usr/bin/ar", "ar");
         other.ppid = 11;
         assert!(matches!(judge(&other, 10, b"/ld", &c), Verdict::Pass(_)));
+        let mut starting = child("/usr/bin/ar", "ar");
+        starting.argv.clear();
+        assert_eq!(judge(&starting, 10, b"/ld", &c), Verdict::NotYetExeced, "exec in progress");
+        // a `#!/bin/sh -e` script named ar: /bin/sh -e /w/bin/ar rcs x.a
+        let mut script = child("/usr/bin/dash", "/bin/sh");
+        script.argv = vec![b"/bin/sh".to_vec(), b"-e".to_vec(), b"/w/bin/ar".to_vec(), b"rcs".to_vec()];
+        assert_eq!(judge(&script, 10, b"/ld", &c), Verdict::Archiver { operands: 3 });
+        // a shell running something else named like an archiver, not a script
+        let mut sh = child("/usr/bin/dash", "sh");
+        sh.argv = vec![b"sh".to_vec(), b"-c".to_vec(), b"ar".to_vec()];
+        assert!(matches!(judge(&sh, 10, b"/ld", &c), Verdict::Pass(_)));
         let mut zombie = child("", "");
         zombie.state = b'Z';
         assert!(matches!(judge(&zombie, 10, b"/ld", &c), Verdict::Pass(_)));

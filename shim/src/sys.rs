@@ -247,3 +247,8 @@ pub fn self_exe() -> Vec<u8> {
 pub fn cwd() -> Vec<u8> {
     std::env::current_dir().map(|p| p.into_os_string().into_encoded_bytes()).unwrap_or_default()
 }
+
+/// Does the file start with `#!`?
+pub fn is_script(path: &[u8]) -> bool {
+    head(path).is_some_and(|h| h.starts_with(b"#!"))
+}

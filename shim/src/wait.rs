@@ -65,7 +65,9 @@ pub unsafe fn at_wait(config: &'static Config, awaited: Option<Awaited>) -> Opti
     let mut child = sys::child(pid)?;
     let deadline = Instant::now() + EXEC_GRACE;
     let verdict = loop {
-        match judge(&child, me, &my_exe, config) {
+        let cwd = child.cwd.clone();
+        let is_script = |p: &[u8]| sys::is_script(&crate::defer::absolute(&cwd, p));
+        match judge(&child, me, &my_exe, config, is_script) {
             Verdict::NotYetExeced if Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(2));
                 child = sys::child(pid)?;
@@ -73,10 +75,10 @@ pub unsafe fn at_wait(config: &'static Config, awaited: Option<Awaited>) -> Opti
             v => break v,
         }
     };
-    if verdict != Verdict::Archiver {
+    let Verdict::Archiver { operands } = verdict else {
         return pass(Some(child));
-    }
-    let program = child.argv.first().cloned().unwrap_or_else(|| child.exe.clone());
+    };
+    let program = child.argv[operands - 1].clone();
     let fallback = |reason: &str| {
         Event::new("fallback").str("call", "wait").str("program", &program).str("reason", reason).emit(config.trace.as_deref());
         info!("wait for {} (pid {pid}): not handed off: {reason}", String::from_utf8_lossy(&program));
@@ -100,11 +102,18 @@ pub unsafe fn at_wait(config: &'static Config, awaited: Option<Awaited>) -> Opti
             return pass(Some(child));
         }
     };
-    Some(hand_off(config, child, &program, &companion, cleanups))
+    Some(hand_off(config, child, operands, &program, &companion, cleanups))
 }
 
 /// Cleanups, then execve of the reaper. Returns only if execve failed.
-unsafe fn hand_off(config: &Config, child: Child, program: &[u8], companion: &[u8], cleanups: cleanup::Cleanups) -> After {
+unsafe fn hand_off(
+    config: &Config,
+    child: Child,
+    operands: usize,
+    program: &[u8],
+    companion: &[u8],
+    cleanups: cleanup::Cleanups,
+) -> After {
     Event::new("handoff")
         .int("child", child.pid as i64)
         .str("program", program)
@@ -112,7 +121,7 @@ unsafe fn hand_off(config: &Config, child: Child, program: &[u8], companion: &[u
         .list("argv", child.argv.iter().map(|a| a.as_slice()))
         .emit(config.trace.as_deref());
     info!("wait for {} (pid {}): handing off to the reaper after the host's cleanups", String::from_utf8_lossy(program), child.pid);
-    let protected = defer::protected_for(child.argv.get(1..).unwrap_or(&[]), &child.cwd);
+    let protected = defer::protected_for(child.argv.get(operands..).unwrap_or(&[]), &child.cwd);
     let library = companion::library_path().unwrap_or_default();
     let environ = crate::convert::environ_copy();
     let pid = libc::getpid();

@@ -1,0 +1,966 @@
+//! The wait-time handoff (SPEC "Conversion" 2, 4 and 6; issue 3), with real
+//! hosts compiled or run at test time: a "legacy linker" holding 320 MiB whose
+//! last act is `ar rcs lib.a one.o two.o`, spawned by hand —
+//!
+//! - tests/hosts/fork_host.c: `fork`+`execvp`, `vfork`+`execv` (or
+//!   `posix_spawnp`), then `waitpid`/`wait`/`wait3`/`wait4`/`waitid`;
+//! - tests/hosts/rust_fork_host.rs: `Command::pre_exec` (forces fork), `status()`;
+//! - tests/hosts/py_host.py: `subprocess.run`, run by the real CPython binary.
+//!
+//! Under `arshim run`, when the host waits for its archiver child, the library
+//! runs the host's cleanups and execs the companion's small reaper in the same
+//! pid: while ar runs, its parent has the host's pid but is `arshim` holding a
+//! few MiB, and the run ends exactly like the archiver.
+//!
+//! The stand-in `ar` here (tests/hosts/standin_ar.c) is an ELF program, like a
+//! real ar: it waits until its parent blocks in a wait call, records what its
+//! parent is (pid, executable, RSS, whether libarshim.so is mapped), then execs
+//! the real ar (or exits 7, kills itself, or swaps a directory for a symlink).
+//! The `baseline_*` tests run without the library and check that the harness
+//! measures what it claims.
+
+mod common;
+
+use common::*;
+use std::ffi::OsString;
+use std::fs;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// What every host here holds (every page written) when it spawns ar.
+const TOUCH_MIB: u64 = 320;
+/// A host still holding its memory while ar runs shows at least this.
+const BIG_KIB: u64 = 300 * 1024;
+/// The reaper holding the host's pid while ar runs must be below this.
+const SMALL_KIB: u64 = 20 * 1024;
+const SIGTERM: i32 = 15;
+
+// ---------------------------------------------------------------------------
+// Fixtures of this file
+
+struct Kit {
+    fork_host: PathBuf,
+    rust_host: PathBuf,
+    /// The real CPython binary (not a pyenv shell shim).
+    python: PathBuf,
+    py_script: PathBuf,
+    /// Directory holding the ELF stand-in `ar`.
+    bin: PathBuf,
+    standin: PathBuf,
+}
+
+fn hosts_src() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/hosts")
+}
+
+fn checked(cmd: &mut Command, what: &str) -> std::process::Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {what} ({cmd:?}): {e} — it is required by these tests"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({cmd:?}): {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The interpreter binary itself: `python3` on PATH may be a pyenv shell
+/// script, and a shell would claim the shim and never convert.
+fn find_python() -> PathBuf {
+    let out = checked(
+        Command::new("python3").args(["-c", "import sys; print(sys.executable)"]),
+        "the Python interpreter `python3`",
+    );
+    let exe = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let head = fs::read(&exe).unwrap_or_else(|e| panic!("cannot read {}: {e}", exe.display()));
+    assert!(
+        head.starts_with(b"\x7fELF"),
+        "sys.executable {} is not an ELF binary",
+        exe.display()
+    );
+    exe
+}
+
+fn kit() -> &'static Kit {
+    static KIT: OnceLock<Kit> = OnceLock::new();
+    KIT.get_or_init(|| {
+        let fx = fixtures();
+        let src = hosts_src();
+        let fork_host = fx.dir.join("fork_host");
+        compile_c(&src.join("fork_host.c"), &fork_host);
+        let bin = fx.dir.join("fh-bin");
+        fs::create_dir_all(&bin).unwrap();
+        let standin = bin.join("ar");
+        compile_c(&src.join("standin_ar.c"), &standin);
+        let rust_host = fx.dir.join("rust_fork_host");
+        let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+        checked(
+            Command::new(rustc)
+                .args(["-O", "--edition", "2021", "-o"])
+                .arg(&rust_host)
+                .arg(src.join("rust_fork_host.rs")),
+            "`rustc`",
+        );
+        Kit {
+            fork_host,
+            rust_host,
+            python: find_python(),
+            py_script: src.join("py_host.py"),
+            bin,
+            standin,
+        }
+    })
+}
+
+/// The environment of [`common::command`], with the ELF stand-in first on PATH.
+fn setup(mut cmd: Command) -> Command {
+    let kit = kit();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![kit.bin.clone()];
+    dirs.extend(std::env::split_paths(&path).filter(|d| d != &kit.bin));
+    cmd.env("PATH", std::env::join_paths(dirs).unwrap())
+        .env("STANDIN_REAL_AR", &fixtures().real_ar)
+        .env("HOST_TOUCH_MIB", TOUCH_MIB.to_string())
+        .env_remove("PYTHONUNBUFFERED")
+        .env_remove("PYTHONSTARTUP");
+    cmd
+}
+
+/// How a host is started: the program and its arguments before ARCHIVE OBJ...
+#[derive(Clone, Debug)]
+struct Host {
+    label: String,
+    program: PathBuf,
+    args: Vec<OsString>,
+}
+
+impl Host {
+    /// The C host: CALL (fork | vfork | spawnp), WAIT (waitpid | wait | …).
+    fn c(call: &str, wait: &str) -> Host {
+        let kit = kit();
+        let tool: OsString = if call == "vfork" {
+            kit.standin.clone().into() // execv: a path
+        } else {
+            "ar".into()
+        };
+        Host {
+            label: format!("{call}-{wait}"),
+            program: kit.fork_host.clone(),
+            args: vec![call.into(), wait.into(), tool],
+        }
+    }
+
+    fn rust() -> Host {
+        Host {
+            label: "rust-pre-exec".into(),
+            program: kit().rust_host.clone(),
+            args: vec![],
+        }
+    }
+
+    fn python() -> Host {
+        let kit = kit();
+        Host {
+            label: "python-subprocess".into(),
+            program: kit.python.clone(),
+            args: vec![kit.py_script.clone().into()],
+        }
+    }
+
+    fn objs() -> [PathBuf; 2] {
+        fixtures().objs.clone()
+    }
+
+    /// Without the library.
+    fn plain(&self, dir: &TestDir, archive: &Path, objs: &[PathBuf]) -> Command {
+        let mut cmd = setup(command(&self.program, dir));
+        cmd.args(&self.args).arg(archive).args(objs);
+        cmd
+    }
+
+    /// `arshim run OPTS -- HOST …`
+    fn shim(&self, opts: &[&str], dir: &TestDir, archive: &Path, objs: &[PathBuf]) -> Command {
+        let mut cmd = setup(arshim_run(opts, &self.program, dir));
+        cmd.args(&self.args).arg(archive).args(objs);
+        cmd
+    }
+}
+
+// ---------------------------------------------------------------------------
+// What the stand-in saw
+
+#[derive(Debug, Clone)]
+struct Seen {
+    pid: u32,
+    ppid: u32,
+    parent_rss_kib: u64,
+    parent_exe: String,
+    parent_maps_shim: bool,
+    parent_waiting: bool,
+}
+
+fn record_field<'a>(line: &'a str, key: &str) -> &'a str {
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
+        .unwrap_or_else(|| panic!("bad stand-in record line {line:?} (field {key})"))
+}
+
+fn seen_all(dir: &TestDir) -> Vec<Seen> {
+    fs::read_to_string(dir.join("standin.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(|line| {
+            let num = |k: &str| -> i64 {
+                record_field(line, k)
+                    .parse()
+                    .unwrap_or_else(|_| panic!("bad number in {line:?} (field {k})"))
+            };
+            Seen {
+                pid: num("pid") as u32,
+                ppid: num("ppid") as u32,
+                parent_rss_kib: num("parent_rss_kib") as u64,
+                parent_exe: record_field(line, "parent_exe").to_string(),
+                parent_maps_shim: num("parent_maps_shim") == 1,
+                parent_waiting: num("parent_waiting") == 1,
+            }
+        })
+        .collect()
+}
+
+fn seen_once(dir: &TestDir, run: &Outcome) -> Seen {
+    let all = seen_all(dir);
+    assert_eq!(
+        all.len(),
+        1,
+        "the stand-in ar should have run exactly once: {all:?}\n{}",
+        run.describe()
+    );
+    all[0].clone()
+}
+
+fn basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// The handoff happened: the archiver ran as a separate process whose parent
+/// had the host's pid, was blocked waiting for it, was the reaper (`arshim`)
+/// and held ≤ 20 MiB.
+fn assert_handed_off(dir: &TestDir, run: &Outcome) -> Seen {
+    let host = host_pid(dir, "host", run);
+    assert_eq!(
+        host,
+        run.pid,
+        "the host should be the process the test started (`arshim run` execs it)\n{}",
+        run.describe()
+    );
+    let seen = seen_once(dir, run);
+    assert_ne!(
+        seen.pid,
+        host,
+        "the archiver ran as the host's pid: expected it as a child of the reaper\n{}",
+        run.describe()
+    );
+    assert_eq!(
+        seen.ppid,
+        host,
+        "while ar ran, its parent should have the host's pid: {seen:?}\n{}",
+        run.describe()
+    );
+    assert!(
+        seen.parent_waiting,
+        "the archiver's parent never blocked in a wait call: {seen:?}\n{}",
+        run.describe()
+    );
+    assert_eq!(
+        basename(&seen.parent_exe),
+        "arshim",
+        "while ar ran, the host's pid should be the reaper (arshim), it was {}: {seen:?}\n{}",
+        seen.parent_exe,
+        run.describe()
+    );
+    assert!(
+        seen.parent_rss_kib <= SMALL_KIB,
+        "while ar ran, the host's pid held {} KiB (limit {SMALL_KIB} KiB): {seen:?}\n{}",
+        seen.parent_rss_kib,
+        run.describe()
+    );
+    seen
+}
+
+/// No handoff: the archiver's parent was the host itself (its own
+/// executable), waiting for it and still holding its memory.
+fn assert_host_held(dir: &TestDir, run: &Outcome, host_exe: &Path) -> Seen {
+    let host = host_pid(dir, "host", run);
+    assert_eq!(host, run.pid, "{}", run.describe());
+    let seen = seen_once(dir, run);
+    assert_ne!(seen.pid, host, "{}", run.describe());
+    assert_eq!(seen.ppid, host, "{seen:?}\n{}", run.describe());
+    assert!(seen.parent_waiting, "{seen:?}\n{}", run.describe());
+    let expected = fs::canonicalize(host_exe).unwrap();
+    assert_eq!(
+        Path::new(&seen.parent_exe),
+        expected,
+        "the archiver's parent should be the host itself: {seen:?}\n{}",
+        run.describe()
+    );
+    assert!(
+        seen.parent_rss_kib >= BIG_KIB,
+        "the host held only {} KiB while ar ran (it touched {TOUCH_MIB} MiB)\n{}",
+        seen.parent_rss_kib,
+        run.describe()
+    );
+    seen
+}
+
+fn assert_archiver_output(run: &Outcome) {
+    assert!(
+        run.stdout.contains("standin: archiving\n"),
+        "the archiver's stdout line is missing\n{}",
+        run.describe()
+    );
+    assert!(
+        run.stderr.contains("standin: note on stderr\n"),
+        "the archiver's stderr line is missing\n{}",
+        run.describe()
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Trace helpers
+
+/// The raw value (number, true/false/null, or quoted string) of `key`.
+fn json_raw_field(line: &str, key: &str) -> Option<String> {
+    let pat = format!("\"{key}\"");
+    let rest = &line[line.find(&pat)? + pat.len()..];
+    let rest = rest.trim_start().strip_prefix(':')?.trim_start();
+    if rest.starts_with('"') {
+        return json_str_field(line, key).map(|s| format!("\"{s}\""));
+    }
+    let end = rest.find([',', '}']).unwrap_or(rest.len());
+    Some(rest[..end].trim().to_string())
+}
+
+fn json_num(line: &str, key: &str) -> Option<i64> {
+    json_raw_field(line, key)?.parse().ok()
+}
+
+fn dump_trace(trace: &Path) -> String {
+    format!("--- trace ---\n{}\n-------------", trace_lines(trace).join("\n"))
+}
+
+// ---------------------------------------------------------------------------
+// 1. Handoff: while ar runs, the host's pid is the small reaper; archive right,
+//    cleanups flushed, exit 0. Baselines: the host holds ≥ 300 MiB.
+
+fn baseline(host: Host) {
+    let dir = TestDir::new(&format!("fh-baseline-{}", host.label));
+    let archive = dir.join("lib.a");
+    let log = dir.join("py-host.log");
+    let mut cmd = host.plain(&dir, &archive, &Host::objs());
+    cmd.env("PY_HOST_LOG", &log);
+    let run = run(cmd, &dir, "baseline");
+    run.assert_code(0);
+    assert_host_held(&dir, &run, &host.program);
+    assert_archive_ok(&archive, &run);
+    assert_cleanups_ran(&run);
+    assert_archiver_output(&run);
+    if host.label.starts_with("python") {
+        assert_eq!(
+            fs::read_to_string(&log).unwrap_or_default(),
+            "host: log line\n",
+            "{}",
+            run.describe()
+        );
+    }
+}
+
+fn handoff(host: Host) -> (TestDir, Outcome) {
+    let dir = TestDir::new(&format!("fh-handoff-{}", host.label));
+    let archive = dir.join("lib.a");
+    let log = dir.join("py-host.log");
+    let mut cmd = host.shim(&[], &dir, &archive, &Host::objs());
+    cmd.env("PY_HOST_LOG", &log);
+    let run = run(cmd, &dir, "handoff");
+    run.assert_code(0);
+    assert_handed_off(&dir, &run);
+    assert_archive_ok(&archive, &run);
+    // The cleanups ran at the wait, before the archiver went on (it waits
+    // until its parent blocks in a wait call before printing).
+    assert_in_order(
+        &run.stdout,
+        &["host: buffered line\n", "host: atexit ran\n", "standin: archiving\n"],
+        "stdout",
+        &run,
+    );
+    assert_archiver_output(&run);
+    assert_silent(&run);
+    if host.label.starts_with("python") {
+        assert_eq!(
+            fs::read_to_string(&log).unwrap_or_default(),
+            "host: log line\n",
+            "the Python host's unflushed file object lost its line\n{}",
+            run.describe()
+        );
+    }
+    (dir, run)
+}
+
+#[test]
+fn baseline_fork_execvp_host_holds_memory_while_ar_runs() {
+    baseline(Host::c("fork", "waitpid"));
+}
+
+#[test]
+fn handoff_fork_execvp_waitpid() {
+    handoff(Host::c("fork", "waitpid"));
+}
+
+#[test]
+fn baseline_vfork_execv_host_holds_memory_while_ar_runs() {
+    baseline(Host::c("vfork", "waitpid"));
+}
+
+#[test]
+fn handoff_vfork_execv_waitpid() {
+    handoff(Host::c("vfork", "waitpid"));
+}
+
+#[test]
+fn baseline_rust_pre_exec_host_holds_memory_while_ar_runs() {
+    baseline(Host::rust());
+}
+
+#[test]
+fn handoff_rust_command_pre_exec() {
+    handoff(Host::rust());
+}
+
+#[test]
+fn baseline_python_subprocess_host_holds_memory_while_ar_runs() {
+    baseline(Host::python());
+}
+
+/// print() output and the atexit function's line (both in the interpreter's
+/// own buffer: stdout is a file) and an unflushed file object are not lost.
+#[test]
+fn handoff_python_subprocess_run() {
+    handoff(Host::python());
+}
+
+/// The other wait calls of the hooks: wait4 (pid), waitid (P_PID), wait3 (-1).
+#[test]
+fn handoff_fork_wait4() {
+    handoff(Host::c("fork", "wait4"));
+}
+
+#[test]
+fn handoff_fork_waitid() {
+    handoff(Host::c("fork", "waitid"));
+}
+
+#[test]
+fn handoff_fork_wait3() {
+    handoff(Host::c("fork", "wait3"));
+}
+
+// ---------------------------------------------------------------------------
+// 2. A host whose atexit handler deletes its own temp dir holding the objects.
+
+/// `DIR/NAME/{one.o,two.o,scratch.txt}`: the objects copied into a temp dir.
+fn temp_dir_with_objects(dir: &TestDir, name: &str) -> (PathBuf, Vec<PathBuf>) {
+    let tmp = dir.join(name);
+    fs::create_dir_all(&tmp).unwrap();
+    let mut objs = Vec::new();
+    for obj in Host::objs() {
+        let to = tmp.join(obj.file_name().unwrap());
+        fs::copy(&obj, &to).unwrap();
+        objs.push(to);
+    }
+    fs::write(tmp.join("scratch.txt"), "not an input of ar\n").unwrap();
+    (tmp, objs)
+}
+
+fn assert_temp_dir_gone(tmp: &Path, run: &Outcome) {
+    assert!(
+        fs::symlink_metadata(tmp).is_err(),
+        "the host's temp dir {} is still there after the run (contents: {:?})\n{}",
+        tmp.display(),
+        fs::read_dir(tmp)
+            .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+            .unwrap_or_default(),
+        run.describe()
+    );
+}
+
+#[test]
+fn baseline_own_temp_dir_removed_at_exit() {
+    let dir = TestDir::new("fh-baseline-rmtree");
+    let (tmp, objs) = temp_dir_with_objects(&dir, "ldtmp");
+    let archive = dir.join("lib.a");
+    let host = Host::c("fork", "waitpid");
+    let mut cmd = host.plain(&dir, &archive, &objs);
+    cmd.env("HOST_RMTREE", &tmp);
+    let run = run(cmd, &dir, "baseline-rmtree");
+    run.assert_code(0);
+    assert_host_held(&dir, &run, &host.program);
+    assert_archive_ok(&archive, &run);
+    assert_temp_dir_gone(&tmp, &run);
+    assert!(
+        run.stdout.contains(&format!("host: removed {}\n", tmp.display())),
+        "{}",
+        run.describe()
+    );
+}
+
+fn own_temp_dir(call: &str, how: &str) {
+    let host = Host::c(call, "waitpid");
+    let dir = TestDir::new(&format!("fh-rmtree-{call}-{how}"));
+    let (tmp, objs) = temp_dir_with_objects(&dir, "ldtmp");
+    let archive = dir.join("lib.a");
+    let trace = dir.join("trace.jsonl");
+    let mut cmd = host.shim(&["--trace", trace.to_str().unwrap()], &dir, &archive, &objs);
+    cmd.env("HOST_RMTREE", &tmp).env("HOST_RMTREE_HOW", how);
+    let run = run(cmd, &dir, "rmtree");
+    let tr = dump_trace(&trace);
+    assert_eq!(run.code(), Some(0), "unexpected exit status\n{tr}\n{}", run.describe());
+    assert_archive_ok(&archive, &run);
+    assert_temp_dir_gone(&tmp, &run);
+    // The host was told its deletions succeeded.
+    assert_in_order(
+        &run.stdout,
+        &[
+            "host: buffered line\n",
+            &format!("host: removed {}\n", tmp.display()),
+            "host: atexit ran\n",
+        ],
+        "stdout",
+        &run,
+    );
+    assert_handed_off(&dir, &run);
+    let defers = trace_events(&trace, "defer");
+    let deletes = trace_events(&trace, "delete");
+    assert!(
+        !defers.is_empty() && !deletes.is_empty(),
+        "the trace should show the deferred deletions and the reaper's deletions\n{tr}\n{}",
+        run.describe()
+    );
+    assert!(
+        deletes.iter().all(|l| json_raw_field(l, "ok").as_deref() == Some("true")),
+        "a deferred deletion failed\n{tr}\n{}",
+        run.describe()
+    );
+    assert_silent(&run);
+}
+
+#[test]
+fn own_temp_dir_fork_host_unlink_rmdir() {
+    own_temp_dir("fork", "unlink");
+}
+
+#[test]
+fn own_temp_dir_fork_host_unlinkat() {
+    own_temp_dir("fork", "unlinkat");
+}
+
+#[test]
+fn own_temp_dir_fork_host_nftw_remove() {
+    own_temp_dir("fork", "nftw");
+}
+
+#[test]
+fn own_temp_dir_posix_spawnp_host_unlink_rmdir() {
+    own_temp_dir("spawnp", "unlink");
+}
+
+#[test]
+fn own_temp_dir_posix_spawnp_host_nftw_remove() {
+    own_temp_dir("spawnp", "nftw");
+}
+
+// ---------------------------------------------------------------------------
+// 3. A symlink planted in place of the temp dir after the cleanup: the
+//    deferred deletions never follow it.
+
+fn symlink_safety(call: &str) {
+    let host = Host::c(call, "waitpid");
+    let dir = TestDir::new(&format!("fh-symlink-{call}"));
+    let (tmp, objs) = temp_dir_with_objects(&dir, "ldtmp");
+    let outside = dir.join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    for name in ["one.o", "two.o", "scratch.txt"] {
+        fs::write(outside.join(name), format!("outside {name}\n")).unwrap();
+    }
+    let archive = dir.join("lib.a");
+    let trace = dir.join("trace.jsonl");
+    let mut cmd = host.shim(&["--trace", trace.to_str().unwrap()], &dir, &archive, &objs);
+    cmd.env("HOST_RMTREE", &tmp)
+        .env("STANDIN_SWAP_DIR", &tmp)
+        .env("STANDIN_SWAP_TO", &outside);
+    let run = run(cmd, &dir, "symlink");
+    let tr = dump_trace(&trace);
+    assert_eq!(run.code(), Some(0), "unexpected exit status\n{tr}\n{}", run.describe());
+    assert_handed_off(&dir, &run);
+    assert_archive_ok(&archive, &run);
+    assert!(
+        run.stdout.contains("standin: swapped"),
+        "the stand-in did not swap the temp dir\n{}",
+        run.describe()
+    );
+    for name in ["one.o", "two.o", "scratch.txt"] {
+        let p = outside.join(name);
+        assert_eq!(
+            fs::read_to_string(&p).ok(),
+            Some(format!("outside {name}\n")),
+            "{} outside the temp dir was deleted or changed through the planted symlink\n{tr}\n{}",
+            p.display(),
+            run.describe()
+        );
+    }
+    assert!(outside.is_dir(), "{}", run.describe());
+    // The test means something only if the deletions were deferred past the swap.
+    assert!(
+        !trace_events(&trace, "defer").is_empty() && !trace_events(&trace, "delete").is_empty(),
+        "the host's deletions were not deferred\n{tr}\n{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn symlink_planted_after_cleanup_is_not_followed_fork_host() {
+    symlink_safety("fork");
+}
+
+#[test]
+fn symlink_planted_after_cleanup_is_not_followed_posix_spawnp_host() {
+    symlink_safety("spawnp");
+}
+
+// ---------------------------------------------------------------------------
+// 4. The run ends like the archiver: its exit code, or its signal.
+
+#[test]
+fn archiver_exit_7_is_the_run_status() {
+    let host = Host::c("fork", "waitpid");
+    let dir = TestDir::new("fh-exit7");
+    let archive = dir.join("lib.a");
+    let mut cmd = host.shim(&[], &dir, &archive, &Host::objs());
+    cmd.env("STANDIN_EXIT", "7");
+    let run = run(cmd, &dir, "exit7");
+    run.assert_code(7);
+    assert_handed_off(&dir, &run);
+    assert!(!archive.exists(), "{}", run.describe());
+    assert_cleanups_ran(&run);
+}
+
+#[test]
+fn archiver_killed_by_sigterm_kills_the_run() {
+    let host = Host::c("fork", "waitpid");
+    let dir = TestDir::new("fh-sigterm");
+    let archive = dir.join("lib.a");
+    let mut cmd = host.shim(&[], &dir, &archive, &Host::objs());
+    cmd.env("STANDIN_KILL", "1");
+    let run = run(cmd, &dir, "sigterm");
+    assert_eq!(
+        run.status.signal(),
+        Some(SIGTERM),
+        "the archiver died by SIGTERM: the run should end by SIGTERM too\n{}",
+        run.describe()
+    );
+    assert_handed_off(&dir, &run);
+    assert_cleanups_ran(&run);
+}
+
+// ---------------------------------------------------------------------------
+// 5. Hosts the handoff must leave alone, or must still get right.
+
+/// SIGCHLD ignored: the host's waitpid blocks until ar ends, then fails with
+/// ECHILD. The status could never be collected: no handoff, same run as
+/// without the library.
+#[test]
+fn sigchld_ignored_host_is_not_converted() {
+    let host = Host::c("fork", "waitpid");
+    let bdir = TestDir::new("fh-sigign-baseline");
+    let mut cmd = host.plain(&bdir, &bdir.join("lib.a"), &Host::objs());
+    cmd.env("HOST_SIGCHLD_IGN", "1");
+    let base = run(cmd, &bdir, "without-library");
+    base.assert_code(0);
+    assert!(
+        base.stdout.contains("host: archiver status unknown (ECHILD)\n"),
+        "{}",
+        base.describe()
+    );
+    assert_archive_ok(&bdir.join("lib.a"), &base);
+
+    let dir = TestDir::new("fh-sigign");
+    let archive = dir.join("lib.a");
+    let mut cmd = host.shim(&[], &dir, &archive, &Host::objs());
+    cmd.env("HOST_SIGCHLD_IGN", "1");
+    let shim = run(cmd, &dir, "with-library");
+    let both = format!("{}\n{}", base.describe(), shim.describe());
+    assert_eq!(shim.code(), base.code(), "exit status differs\n{both}");
+    assert_eq!(shim.stdout, base.stdout, "stdout differs\n{both}");
+    assert_eq!(shim.stderr, base.stderr, "stderr differs\n{both}");
+    assert_host_held(&dir, &shim, &host.program);
+    assert_archive_ok(&archive, &shim);
+}
+
+/// `wait(&st)` (-1) with exactly one child: handed off.
+#[test]
+fn wait_any_child_host_is_converted() {
+    handoff(Host::c("fork", "wait"));
+}
+
+/// Polls until `f` holds, for at most 20 s.
+fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
+
+fn process_gone(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+            .unwrap_or(false),
+    }
+}
+
+/// Runs the host that exits right after the fork+exec, then waits for the
+/// orphaned archiver to finish; returns (dir, outcome, what the stand-in saw).
+fn never_waits(label: &str, shim: bool) -> (TestDir, Outcome, Seen) {
+    let host = Host::c("fork", "none");
+    let dir = TestDir::new(&format!("fh-nowait-{label}"));
+    let archive = dir.join("lib.a");
+    let trace = dir.join("trace.jsonl");
+    let cmd = if shim {
+        host.shim(&["--trace", trace.to_str().unwrap()], &dir, &archive, &Host::objs())
+    } else {
+        host.plain(&dir, &archive, &Host::objs())
+    };
+    let run = run(cmd, &dir, label);
+    assert!(
+        eventually(|| !seen_all(&dir).is_empty()),
+        "the orphaned archiver never ran\n{}",
+        run.describe()
+    );
+    let seen = seen_once(&dir, &run);
+    assert!(
+        eventually(|| process_gone(seen.pid)),
+        "the orphaned archiver (pid {}) did not finish\n{}",
+        seen.pid,
+        run.describe()
+    );
+    assert_archive_ok(&archive, &run);
+    (dir, run, seen)
+}
+
+/// The host exits at once after spawning ar: nothing to take over, nothing
+/// breaks: the host's output and status are as without the library, and the
+/// orphaned archiver still builds the archive.
+#[test]
+fn host_that_never_waits_is_not_converted() {
+    let (_bdir, base, _) = never_waits("without-library", false);
+    base.assert_code(0);
+    let (dir, shim, seen) = never_waits("with-library", true);
+    let both = format!("{}\n{}", base.describe(), shim.describe());
+    assert_eq!(shim.code(), base.code(), "exit status differs\n{both}");
+    let host_lines = |s: &str| -> Vec<String> {
+        s.lines().filter(|l| l.starts_with("host:")).map(str::to_string).collect()
+    };
+    assert_eq!(
+        host_lines(&shim.stdout),
+        host_lines(&base.stdout),
+        "the host's output differs\n{both}"
+    );
+    assert_cleanups_ran(&shim);
+    assert_eq!(host_pid(&dir, "host", &shim), shim.pid);
+    assert_ne!(seen.pid, shim.pid, "the archiver ran as the host's pid\n{both}");
+    assert_ne!(
+        basename(&seen.parent_exe),
+        "arshim",
+        "the archiver's parent is a reaper although the host never waited: {seen:?}\n{both}"
+    );
+    let trace = dir.join("trace.jsonl");
+    assert!(
+        trace_events(&trace, "handoff").is_empty() && trace_events(&trace, "convert").is_empty(),
+        "the host never waited: no handoff expected\n{}\n{both}",
+        dump_trace(&trace)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 6. Observe mode: nothing changes; the trace shows spawn/wait and exit.
+
+fn observe(call: &str) {
+    let host = Host::c(call, "waitpid");
+    let bdir = TestDir::new(&format!("fh-observe-baseline-{call}"));
+    let base = run(host.plain(&bdir, &bdir.join("lib.a"), &Host::objs()), &bdir, "without-library");
+    base.assert_code(0);
+
+    let dir = TestDir::new(&format!("fh-observe-{call}"));
+    let archive = dir.join("lib.a");
+    let trace = dir.join("trace.jsonl");
+    let cmd = host.shim(&["--observe", "--trace", trace.to_str().unwrap()], &dir, &archive, &Host::objs());
+    let obs = run(cmd, &dir, "observe");
+    let tr = dump_trace(&trace);
+    let both = format!("{}\n{}\n{tr}", base.describe(), obs.describe());
+    assert_eq!(obs.code(), base.code(), "exit status differs\n{both}");
+    assert_eq!(obs.stdout, base.stdout, "stdout differs\n{both}");
+    assert_eq!(obs.stderr, base.stderr, "stderr differs\n{both}");
+    let seen = assert_host_held(&dir, &obs, &host.program);
+    assert_archive_ok(&archive, &obs);
+
+    let host_pid = obs.pid as i64;
+    let waits: Vec<String> = trace_events(&trace, "wait")
+        .into_iter()
+        .filter(|l| json_num(l, "pid") == Some(host_pid) && json_num(l, "child") == Some(seen.pid as i64))
+        .collect();
+    assert!(
+        !waits.is_empty(),
+        "the trace should show the host's wait for its archiver (pid {})\n{both}",
+        seen.pid
+    );
+    assert!(
+        waits.iter().any(|l| json_num(l, "status") == Some(0)),
+        "the wait event should carry the archiver's status 0: {waits:?}\n{both}"
+    );
+    if call == "spawnp" {
+        let spawns: Vec<String> = trace_events(&trace, "spawn")
+            .into_iter()
+            .filter(|l| json_num(l, "pid") == Some(host_pid))
+            .collect();
+        assert!(!spawns.is_empty(), "the trace should show the host's spawn\n{both}");
+    }
+    assert!(
+        trace_events(&trace, "exit")
+            .iter()
+            .any(|l| json_num(l, "pid") == Some(host_pid)),
+        "the trace should show the host's exit\n{both}"
+    );
+    for ev in ["handoff", "convert", "defer", "reap"] {
+        assert!(
+            trace_events(&trace, ev).is_empty(),
+            "observe mode must not {ev}\n{both}"
+        );
+    }
+}
+
+#[test]
+fn observe_mode_changes_nothing_fork_host() {
+    observe("fork");
+}
+
+#[test]
+fn observe_mode_changes_nothing_posix_spawnp_host() {
+    observe("spawnp");
+}
+
+// ---------------------------------------------------------------------------
+// 7. A host with several running threads.
+
+#[test]
+fn handoff_host_with_running_threads() {
+    let host = Host::c("fork", "waitpid");
+    let dir = TestDir::new("fh-threads");
+    let archive = dir.join("lib.a");
+    let mut cmd = host.shim(&[], &dir, &archive, &Host::objs());
+    cmd.env("HOST_THREADS", "4");
+    let run = run(cmd, &dir, "threads");
+    run.assert_code(0);
+    assert_handed_off(&dir, &run);
+    assert_archive_ok(&archive, &run);
+    assert_cleanups_ran(&run);
+    assert_archiver_output(&run);
+}
+
+// ---------------------------------------------------------------------------
+// 8. The reaper never loads the hooks and never converts.
+
+#[test]
+fn reaper_never_loads_the_shim() {
+    let host = Host::c("fork", "waitpid");
+    let dir = TestDir::new("fh-reaper-clean");
+    let archive = dir.join("lib.a");
+    let trace = dir.join("trace.jsonl");
+    let cmd = host.shim(&["--trace", trace.to_str().unwrap()], &dir, &archive, &Host::objs());
+    let run = run(cmd, &dir, "reaper");
+    let tr = dump_trace(&trace);
+    run.assert_code(0);
+    let seen = assert_handed_off(&dir, &run);
+    assert_archive_ok(&archive, &run);
+    assert!(
+        !seen.parent_maps_shim,
+        "libarshim.so is mapped in the reaper (/proc/{}/maps)\n{}",
+        seen.ppid,
+        run.describe()
+    );
+    let reaper_loads: Vec<String> = trace_events(&trace, "load")
+        .into_iter()
+        .filter(|l| json_str_field(l, "exe").is_some_and(|e| basename(&e) == "arshim"))
+        .collect();
+    assert!(
+        reaper_loads.is_empty(),
+        "the reaper loaded the library: {reaper_loads:?}\n{tr}"
+    );
+    let handoffs = trace_events(&trace, "handoff");
+    assert_eq!(
+        handoffs.len(),
+        1,
+        "exactly one handoff expected (the reaper must not hand off to itself)\n{tr}"
+    );
+    assert_eq!(json_num(&handoffs[0], "child"), Some(seen.pid as i64), "{tr}");
+    let reaps: Vec<String> = trace_events(&trace, "reap")
+        .into_iter()
+        .filter(|l| json_num(l, "pid") == Some(run.pid as i64))
+        .collect();
+    assert_eq!(reaps.len(), 1, "one reap event from the host's pid expected\n{tr}");
+    assert!(
+        trace_events(&trace, "exit")
+            .iter()
+            .any(|l| json_num(l, "pid") == Some(run.pid as i64) && json_num(l, "status") == Some(0)),
+        "the reaper's exit event with status 0 is missing\n{tr}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// A `#!/bin/sh` archiver (the shell stand-in of tests/common, first on PATH):
+// in /proc the child is `/bin/sh …/ar rcs …`. It is still the archiver.
+
+#[test]
+fn handoff_shell_script_archiver() {
+    let dir = TestDir::new("fh-script-ar");
+    let archive = dir.join("lib.a");
+    let trace = dir.join("trace.jsonl");
+    let fx = fixtures();
+    let mut cmd = arshim_run(&["--trace", trace.to_str().unwrap()], &kit().fork_host, &dir);
+    cmd.env("HOST_TOUCH_MIB", TOUCH_MIB.to_string())
+        .args(["fork", "waitpid", "ar"])
+        .arg(&archive)
+        .args(&fx.objs);
+    let run = run(cmd, &dir, "script-ar");
+    let tr = dump_trace(&trace);
+    run.assert_code(0);
+    assert_archive_ok(&archive, &run);
+    assert_cleanups_ran(&run);
+    let call = single_standin_call(&dir, &run);
+    assert_eq!(call.ppid, run.pid, "{}", run.describe());
+    assert_eq!(
+        trace_events(&trace, "handoff").len(),
+        1,
+        "a fork+exec of the `ar` script was not handed off\n{tr}\n{}",
+        run.describe()
+    );
+}

@@ -1,0 +1,307 @@
+/*
+ * A "legacy linker" that spawns the archiver by hand, for the wait-time
+ * handoff tests (tests/fork_handoff.rs).
+ *
+ *   fork_host CALL WAIT TOOL ARCHIVE OBJ...
+ *
+ *   CALL  fork     fork + execvp(TOOL)         (TOOL found on PATH)
+ *         vfork    vfork + execv(TOOL)         (TOOL is a path)
+ *         spawnp   posix_spawnp(TOOL)
+ *   WAIT  waitpid  waitpid(pid, &st, 0)
+ *         wait     wait(&st)                   (-1: any child; it has one)
+ *         wait3    wait3(&st, 0, &ru)
+ *         wait4    wait4(pid, &st, 0, &ru)
+ *         waitid   waitid(P_PID, pid, &si, WEXITED)
+ *         none     never waits: exits at once after the spawn
+ *
+ * Like a big linker at its end: it holds HOST_TOUCH_MIB MiB (every page
+ * written), has "host: buffered line" pending in its stdio buffer (stdout is
+ * a file: never flushed explicitly), has an atexit handler printing
+ * "host: atexit ran", runs `TOOL rcs ARCHIVE OBJ...`, waits for it and exits
+ * with its status (128+N if a signal N killed it).  Nothing is printed after
+ * the wait.
+ *
+ * Environment:
+ *   HOST_PID_FILE       append "host PID" to this file.
+ *   HOST_TOUCH_MIB      memory to hold (default 320).
+ *   HOST_SIGCHLD_IGN=1  signal(SIGCHLD, SIG_IGN) before the spawn: the wait
+ *                       then fails with ECHILD once the child ended, and the
+ *                       host prints "host: archiver status unknown (ECHILD)"
+ *                       and exits 0.
+ *   HOST_RMTREE=DIR     a second atexit handler (it runs first) removes DIR,
+ *                       the host's temp dir holding the objects, and prints
+ *                       "host: removed DIR" (or "host: cannot remove ...").
+ *   HOST_RMTREE_HOW     unlink (default: unlink each entry, then rmdir),
+ *                       unlinkat (unlinkat on a dir fd, then AT_REMOVEDIR),
+ *                       nftw (nftw depth-first, remove() on each).
+ *   HOST_THREADS=N      start N threads that allocate, write and free memory
+ *                       in a loop until the process ends.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static unsigned char *volatile ballast;
+static volatile unsigned long thread_work;
+static char *rmtree_dir;
+
+static void at_exit_handler(void)
+{
+	printf("host: atexit ran\n");
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) != 0 ? -1 : 0;
+}
+
+static int rmtree_unlink(const char *dir, int use_at)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return -1;
+	int dfd = dirfd(d);
+	int rc = 0;
+	struct dirent *e;
+	/* collect first: deleting while reading is fine, but keep it simple */
+	char names[64][256];
+	int n = 0;
+	while ((e = readdir(d)) != NULL && n < 64) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(names[n++], sizeof names[0], "%s", e->d_name);
+	}
+	for (int i = 0; i < n; i++) {
+		if (use_at) {
+			if (unlinkat(dfd, names[i], 0) != 0)
+				rc = -1;
+		} else {
+			char path[8192];
+			int len = snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+			if (len < 0 || (size_t)len >= sizeof path || unlink(path) != 0)
+				rc = -1;
+		}
+	}
+	closedir(d);
+	if (use_at) {
+		if (unlinkat(AT_FDCWD, dir, AT_REMOVEDIR) != 0)
+			rc = -1;
+	} else if (rmdir(dir) != 0) {
+		rc = -1;
+	}
+	return rc;
+}
+
+static void rmtree_handler(void)
+{
+	const char *how = getenv("HOST_RMTREE_HOW");
+	int rc;
+	if (how != NULL && strcmp(how, "nftw") == 0)
+		rc = nftw(rmtree_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	else if (how != NULL && strcmp(how, "unlinkat") == 0)
+		rc = rmtree_unlink(rmtree_dir, 1);
+	else
+		rc = rmtree_unlink(rmtree_dir, 0);
+	if (rc == 0)
+		printf("host: removed %s\n", rmtree_dir);
+	else
+		printf("host: cannot remove %s: %s\n", rmtree_dir, strerror(errno));
+}
+
+static void *busy_thread(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		size_t size = 1 << 20;
+		unsigned char *p = malloc(size);
+		if (p != NULL) {
+			memset(p, 0x33, size);
+			thread_work += p[size / 2];
+			free(p);
+		}
+	}
+	return NULL;
+}
+
+static void record_pid(void)
+{
+	const char *file = getenv("HOST_PID_FILE");
+	if (file == NULL || *file == '\0')
+		return;
+	int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "host: cannot open %s: %s\n", file, strerror(errno));
+		exit(4);
+	}
+	dprintf(fd, "host %ld\n", (long)getpid());
+	close(fd);
+}
+
+static void touch_memory(void)
+{
+	const char *env = getenv("HOST_TOUCH_MIB");
+	long mib = env != NULL && *env != '\0' ? atol(env) : 320;
+	if (mib <= 0)
+		return;
+	size_t size = (size_t)mib << 20;
+	unsigned char *p = malloc(size);
+	if (p == NULL) {
+		fprintf(stderr, "host: cannot allocate %ld MiB\n", mib);
+		exit(4);
+	}
+	memset(p, 0x5a, size);
+	ballast = p;
+}
+
+static int exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return 5;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: fork_host fork|vfork|spawnp waitpid|wait|wait3|wait4|waitid|none TOOL ARCHIVE OBJ...\n");
+	exit(2);
+}
+
+static int wait_failed(const char *call)
+{
+	if (errno == ECHILD && getenv("HOST_SIGCHLD_IGN") != NULL) {
+		printf("host: archiver status unknown (ECHILD)\n");
+		return 0;
+	}
+	fprintf(stderr, "host: %s failed: %s\n", call, strerror(errno));
+	return 6;
+}
+
+static int do_wait(const char *how, pid_t pid)
+{
+	int status = 0;
+	struct rusage ru;
+	pid_t r;
+	if (strcmp(how, "waitid") == 0) {
+		siginfo_t si;
+		memset(&si, 0, sizeof si);
+		while (waitid(P_PID, (id_t)pid, &si, WEXITED) != 0)
+			if (errno != EINTR)
+				return wait_failed("waitid");
+		if (si.si_code == CLD_EXITED)
+			return si.si_status;
+		return 128 + si.si_status;
+	}
+	for (;;) {
+		if (strcmp(how, "waitpid") == 0)
+			r = waitpid(pid, &status, 0);
+		else if (strcmp(how, "wait") == 0)
+			r = wait(&status);
+		else if (strcmp(how, "wait3") == 0)
+			r = wait3(&status, 0, &ru);
+		else
+			r = wait4(pid, &status, 0, &ru);
+		if (r >= 0)
+			break;
+		if (errno != EINTR)
+			return wait_failed(how);
+	}
+	if (r != pid) {
+		fprintf(stderr, "host: waited for %ld, expected %ld\n", (long)r, (long)pid);
+		return 6;
+	}
+	return exit_code(status);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 6)
+		usage();
+	const char *call = argv[1], *how = argv[2], *tool = argv[3];
+	if (strcmp(call, "fork") != 0 && strcmp(call, "vfork") != 0 && strcmp(call, "spawnp") != 0)
+		usage();
+	if (strcmp(how, "waitpid") != 0 && strcmp(how, "wait") != 0 && strcmp(how, "wait3") != 0 &&
+	    strcmp(how, "wait4") != 0 && strcmp(how, "waitid") != 0 && strcmp(how, "none") != 0)
+		usage();
+
+	touch_memory();
+	record_pid();
+	if (atexit(at_exit_handler) != 0)
+		exit(4);
+	rmtree_dir = getenv("HOST_RMTREE");
+	if (rmtree_dir != NULL && *rmtree_dir != '\0' && atexit(rmtree_handler) != 0)
+		exit(4);
+
+	const char *threads = getenv("HOST_THREADS");
+	int nthreads = threads != NULL ? atoi(threads) : 0;
+	for (int i = 0; i < nthreads; i++) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, busy_thread, NULL) != 0) {
+			fprintf(stderr, "host: pthread_create failed\n");
+			exit(4);
+		}
+	}
+
+	printf("host: buffered line\n"); /* stdout is a file: stays buffered */
+
+	/* child argv: TOOL rcs ARCHIVE OBJ... */
+	int nargs = argc - 4;
+	char **child_argv = calloc((size_t)nargs + 3, sizeof(char *));
+	if (child_argv == NULL)
+		exit(4);
+	child_argv[0] = (char *)tool;
+	child_argv[1] = "rcs";
+	for (int i = 0; i < nargs; i++)
+		child_argv[2 + i] = argv[4 + i];
+
+	if (getenv("HOST_SIGCHLD_IGN") != NULL)
+		signal(SIGCHLD, SIG_IGN);
+
+	pid_t pid;
+	if (strcmp(call, "spawnp") == 0) {
+		int r = posix_spawnp(&pid, tool, NULL, NULL, child_argv, environ);
+		if (r != 0) {
+			fprintf(stderr, "host: spawn failed: %s\n", strerror(r));
+			exit(3);
+		}
+	} else if (strcmp(call, "fork") == 0) {
+		pid = fork();
+		if (pid == 0) {
+			execvp(tool, child_argv);
+			_exit(127);
+		}
+	} else {
+		pid = vfork();
+		if (pid == 0) {
+			execv(tool, child_argv);
+			_exit(127);
+		}
+	}
+	if (pid < 0) {
+		fprintf(stderr, "host: fork failed: %s\n", strerror(errno));
+		exit(3);
+	}
+
+	if (strcmp(how, "none") == 0)
+		exit(0);
+	exit(do_wait(how, pid));
+}
