@@ -124,19 +124,21 @@ fn fallback(config: &Config, call: &str, program: &[u8], reason: &str) {
     info!("{call} of {}: not converted: {reason}", String::from_utf8_lossy(program));
 }
 
+/// Returns whether the program is an archiver (when it returns at all).
+///
 /// # Safety
 /// The pointers are the host's arguments to the spawn call, valid for its duration.
-pub unsafe fn consider(config: &'static Config, request: &Request) {
+pub unsafe fn consider(config: &'static Config, request: &Request) -> bool {
     let (call, program, argv): (&str, Vec<u8>, Vec<CString>) = match *request {
         Request::Spawn { call, path, argv, .. } => {
             if path.is_null() {
-                return;
+                return false;
             }
             (call, CStr::from_ptr(path).to_bytes().to_vec(), copy_vector(argv))
         }
         Request::System { command } => {
             if command.is_null() {
-                return; // system(NULL) only asks whether a shell exists
+                return false; // system(NULL) only asks whether a shell exists
             }
             let cmd = CStr::from_ptr(command);
             let word = resolve::system_program(cmd.to_bytes()).unwrap_or_default().to_vec();
@@ -155,11 +157,11 @@ pub unsafe fn consider(config: &'static Config, request: &Request) {
         .bool("archiver", archiver)
         .emit(config.trace.as_deref());
     if !archiver {
-        return;
+        return false;
     }
     if !state::is_exec(config) {
         info!("{call} of {}: archiver seen (observe mode)", String::from_utf8_lossy(&program));
-        return;
+        return true;
     }
     let ready = prepare(request, &program, argv).and_then(|ready| {
         let companion = companion::find(config.companion.as_deref())
@@ -171,6 +173,7 @@ pub unsafe fn consider(config: &'static Config, request: &Request) {
         Ok((ready, companion, cleanups)) => convert(config, call, &program, ready, &companion, cleanups),
         Err(reason) => fallback(config, call, &program, &reason),
     }
+    true
 }
 
 /// Everything that can fail, checked while the host can still be returned to.

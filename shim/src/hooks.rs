@@ -8,7 +8,7 @@
 use crate::convert::{self, Request};
 use crate::real::{self, *};
 use crate::handoff::{awaited_by_waitid, awaited_by_waitpid, Awaited};
-use crate::{defer, mirror, state, wait};
+use crate::{defer, mirror, observe, state, wait};
 use libc::{c_char, c_int, mode_t, pid_t, posix_spawn_file_actions_t, posix_spawnattr_t};
 use std::ffi::CStr;
 
@@ -27,15 +27,23 @@ unsafe fn spawn(
     argv: *const *mut c_char,
     envp: *const *mut c_char,
 ) -> c_int {
+    let mut archiver = false;
     if state::is_on() {
+        if observe::recording() {
+            observe::after("spawn", if path.is_null() { b"" } else { CStr::from_ptr(path).to_bytes() }, call);
+        }
         if let (Some(config), Some(_guard)) = (state::scope_config(), state::Reentry::enter()) {
-            convert::consider(config, &Request::Spawn { call, path, search, actions, attr, argv, envp });
+            archiver = convert::consider(config, &Request::Spawn { call, path, search, actions, attr, argv, envp });
         }
     }
-    match real.get() {
+    let rc = match real.get() {
         Some(f) => f(pid, path, actions, attr, argv, envp),
         None => real::enosys(),
+    };
+    if archiver && rc == 0 && !pid.is_null() {
+        observe::note_archiver_pid(*pid);
     }
+    rc
 }
 
 /// Mirrors glibc `posix_spawn` (returns an error number, never sets errno).
@@ -70,15 +78,24 @@ pub unsafe extern "C" fn posix_spawnp(
 /// glibc spawns it through an internal call that the posix_spawn hook cannot see.
 #[no_mangle]
 pub unsafe extern "C" fn system(command: *const c_char) -> c_int {
+    let mut archiver = false;
     if state::is_on() {
+        if observe::recording() && !command.is_null() {
+            observe::after("spawn", CStr::from_ptr(command).to_bytes(), "system");
+        }
         if let (Some(config), Some(_guard)) = (state::scope_config(), state::Reentry::enter()) {
-            convert::consider(config, &Request::System { command });
+            archiver = convert::consider(config, &Request::System { command });
         }
     }
-    match SYSTEM.get() {
+    let rc = match SYSTEM.get() {
         Some(f) => f(command),
         None => -1,
+    };
+    if archiver {
+        // system() waited for it internally, out of our hooks' sight.
+        observe::archiver_done(0, (rc != -1).then_some(rc));
     }
+    rc
 }
 
 /// Mirror hooks: call the real function first and record only what it accepted.
@@ -151,9 +168,13 @@ unsafe fn around_wait(awaited: Option<Awaited>, real_wait: impl FnOnce() -> (i32
         }
     }
     let (result, status) = real_wait();
-    if let (Some(after), Some(config)) = (after, scope) {
+    if scope.is_some() || observe::is_archiver_pid(result) {
         let saved = *libc::__errno_location();
-        after.finish(config, result, status);
+        if let (Some(after), Some(config)) = (after, scope) {
+            after.finish(config, result, status);
+        } else if observe::is_archiver_pid(result) {
+            observe::archiver_done(result, status);
+        }
         *libc::__errno_location() = saved;
     }
     result
@@ -215,6 +236,9 @@ pub unsafe extern "C" fn waitid(idtype: libc::idtype_t, id: libc::id_t, info: *m
 /// conversion runs the host's cleanups, a deletion of the archiver's files
 /// is recorded for the reaper and reported as done (0).
 unsafe fn deletion(dirfd: c_int, path: *const c_char, rmdir: bool, real: impl FnOnce() -> c_int) -> c_int {
+    if observe::recording() && !path.is_null() {
+        observe::after("delete", CStr::from_ptr(path).to_bytes(), if rmdir { "rmdir" } else { "unlink" });
+    }
     if defer::is_active() && !path.is_null() && defer::consider(dirfd, CStr::from_ptr(path).to_bytes(), rmdir) {
         return 0;
     }
@@ -251,9 +275,218 @@ pub unsafe extern "C" fn remove(path: *const c_char) -> c_int {
         let mut st: libc::stat = std::mem::zeroed();
         libc::lstat(path, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFDIR
     };
-    if defer::is_active() && !path.is_null() {
+    if (defer::is_active() || observe::recording()) && !path.is_null() {
         let rmdir = is_dir();
         return deletion(libc::AT_FDCWD, path, rmdir, || real(path));
     }
     real(path)
 }
+
+// ---------------------------------------------------------------------------
+// Observe mode's witnesses (see observe.rs): one atomic load until the host
+// has waited for its archiver; after that, in observe mode, what the host
+// still does is recorded. Behaviour is never changed.
+
+/// Mirrors `fork` (only watched: a process forked after the archiver).
+#[no_mangle]
+pub unsafe extern "C" fn fork() -> pid_t {
+    if observe::recording() {
+        observe::after("fork", b"", "fork");
+    }
+    match FORK.get() {
+        Some(f) => f(),
+        None => real::enosys_errno(),
+    }
+}
+
+/// Mirrors `popen` (glibc spawns its shell internally).
+#[no_mangle]
+pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> *mut libc::FILE {
+    if observe::recording() && !command.is_null() {
+        observe::after("spawn", CStr::from_ptr(command).to_bytes(), "popen");
+    }
+    match POPEN.get() {
+        Some(f) => f(command, mode),
+        None => {
+            real::enosys_errno();
+            std::ptr::null_mut()
+        }
+    }
+}
+
+unsafe fn watch_open(path: *const c_char, flags: c_int, call: &str) {
+    if observe::recording() && !path.is_null() && observe::writes(flags) {
+        observe::after("open", CStr::from_ptr(path).to_bytes(), call);
+    }
+}
+
+macro_rules! watched_open {
+    ($(#[$doc:meta])* $name:ident, $real:ident, ($($arg:ident : $ty:ty),*), |$path:ident, $flags:ident| $watch:expr) => {
+        $(#[$doc])*
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
+            if observe::recording() {
+                let ($path, $flags) = $watch;
+                watch_open($path, $flags, stringify!($name));
+            }
+            match $real.get() {
+                Some(f) => f($($arg),*),
+                None => real::enosys_errno(),
+            }
+        }
+    };
+}
+
+// The mode argument of open/openat is variadic in C; on the x86_64 and
+// aarch64 Linux ABIs a variadic int travels like a named one, so declaring
+// it and passing it on is exact (the real call ignores it without O_CREAT/O_TMPFILE).
+watched_open!(
+    /// Mirrors `open`.
+    open, OPEN, (path: *const c_char, flags: c_int, mode: mode_t), |p, f| (path, flags)
+);
+watched_open!(
+    /// Mirrors `open64`.
+    open64, OPEN64, (path: *const c_char, flags: c_int, mode: mode_t), |p, f| (path, flags)
+);
+watched_open!(
+    /// Mirrors `openat`.
+    openat, OPENAT, (dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t), |p, f| (path, flags)
+);
+watched_open!(
+    /// Mirrors `openat64`.
+    openat64, OPENAT64, (dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t), |p, f| (path, flags)
+);
+watched_open!(
+    /// Mirrors `__open_2` (the _FORTIFY_SOURCE entry point of open).
+    __open_2, OPEN_2, (path: *const c_char, flags: c_int), |p, f| (path, flags)
+);
+watched_open!(
+    /// Mirrors `__open64_2`.
+    __open64_2, OPEN64_2, (path: *const c_char, flags: c_int), |p, f| (path, flags)
+);
+watched_open!(
+    /// Mirrors `creat` (= open with O_CREAT|O_WRONLY|O_TRUNC).
+    creat, CREAT, (path: *const c_char, mode: mode_t), |p, f| (path, libc::O_CREAT | libc::O_WRONLY)
+);
+watched_open!(
+    /// Mirrors `creat64`.
+    creat64, CREAT64, (path: *const c_char, mode: mode_t), |p, f| (path, libc::O_CREAT | libc::O_WRONLY)
+);
+
+macro_rules! watched_fopen {
+    ($(#[$doc:meta])* $name:ident, $real:ident, ($path:ident, $mode:ident $(, $arg:ident : $ty:ty)*)) => {
+        $(#[$doc])*
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($path: *const c_char, $mode: *const c_char $(, $arg: $ty)*) -> *mut libc::FILE {
+            if observe::recording()
+                && !$path.is_null()
+                && !$mode.is_null()
+                && observe::mode_writes(CStr::from_ptr($mode).to_bytes())
+            {
+                observe::after("open", CStr::from_ptr($path).to_bytes(), stringify!($name));
+            }
+            match $real.get() {
+                Some(f) => f($path, $mode $(, $arg)*),
+                None => {
+                    real::enosys_errno();
+                    std::ptr::null_mut()
+                }
+            }
+        }
+    };
+}
+
+watched_fopen!(
+    /// Mirrors `fopen` (glibc opens internally, out of the open hooks' sight).
+    fopen, FOPEN, (path, mode)
+);
+watched_fopen!(
+    /// Mirrors `fopen64`.
+    fopen64, FOPEN64, (path, mode)
+);
+watched_fopen!(
+    /// Mirrors `freopen`.
+    freopen, FREOPEN, (path, mode, stream: *mut libc::FILE)
+);
+
+macro_rules! watched_write {
+    ($(#[$doc:meta])* $name:ident, $real:ident, ($fd:ident : c_int $(, $arg:ident : $ty:ty)*)) => {
+        $(#[$doc])*
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($fd: c_int $(, $arg: $ty)*) -> libc::ssize_t {
+            if observe::recording() {
+                observe::wrote($fd, stringify!($name));
+            }
+            match $real.get() {
+                Some(f) => f($fd $(, $arg)*),
+                None => real::enosys_errno() as libc::ssize_t,
+            }
+        }
+    };
+}
+
+watched_write!(
+    /// Mirrors `write`.
+    write, WRITE, (fd: c_int, buf: *const libc::c_void, count: libc::size_t)
+);
+watched_write!(
+    /// Mirrors `pwrite`.
+    pwrite, PWRITE, (fd: c_int, buf: *const libc::c_void, count: libc::size_t, offset: libc::off_t)
+);
+watched_write!(
+    /// Mirrors `pwrite64`.
+    pwrite64, PWRITE64, (fd: c_int, buf: *const libc::c_void, count: libc::size_t, offset: libc::off64_t)
+);
+watched_write!(
+    /// Mirrors `writev`.
+    writev, WRITEV, (fd: c_int, iov: *const libc::iovec, count: c_int)
+);
+watched_write!(
+    /// Mirrors `pwritev`.
+    pwritev, PWRITEV, (fd: c_int, iov: *const libc::iovec, count: c_int, offset: libc::off_t)
+);
+
+macro_rules! watched_path_op {
+    ($(#[$doc:meta])* $name:ident, $real:ident, $what:literal, ($($arg:ident : $ty:ty),*), $watched:ident) => {
+        $(#[$doc])*
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
+            if observe::recording() && !$watched.is_null() {
+                observe::after($what, CStr::from_ptr($watched).to_bytes(), stringify!($name));
+            }
+            match $real.get() {
+                Some(f) => f($($arg),*),
+                None => real::enosys_errno(),
+            }
+        }
+    };
+}
+
+watched_path_op!(
+    /// Mirrors `rename` (the destination is recorded).
+    rename, RENAME, "rename", (old: *const c_char, new: *const c_char), new
+);
+watched_path_op!(
+    /// Mirrors `renameat`.
+    renameat, RENAMEAT, "rename", (olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_char), new
+);
+watched_path_op!(
+    /// Mirrors `renameat2`.
+    renameat2, RENAMEAT2, "rename", (olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_char, flags: libc::c_uint), new
+);
+watched_path_op!(
+    /// Mirrors `link`.
+    link, LINK, "link", (old: *const c_char, new: *const c_char), new
+);
+watched_path_op!(
+    /// Mirrors `linkat`.
+    linkat, LINKAT, "link", (olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_char, flags: c_int), new
+);
+watched_path_op!(
+    /// Mirrors `symlink`.
+    symlink, SYMLINK, "link", (target: *const c_char, new: *const c_char), new
+);
+watched_path_op!(
+    /// Mirrors `symlinkat`.
+    symlinkat, SYMLINKAT, "link", (target: *const c_char, newdir: c_int, new: *const c_char), new
+);

@@ -18,6 +18,7 @@ mod handoff;
 mod hooks;
 mod logging;
 mod mirror;
+mod observe;
 mod plan;
 mod python;
 mod real;
@@ -151,6 +152,7 @@ unsafe fn on_load() {
 /// the conversion turns the hooks off before running the handlers).
 extern "C" fn trace_exit() {
     if let Some(config) = state::scope_config() {
+        observe::at_exit();
         trace::Event::new("exit").emit(config.trace.as_deref());
     }
 }

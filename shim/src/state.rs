@@ -73,6 +73,10 @@ thread_local! {
 pub struct Reentry(());
 
 impl Reentry {
+    pub fn is_inside() -> bool {
+        IN_HOOK.with(|f| f.get())
+    }
+
     pub fn enter() -> Option<Reentry> {
         IN_HOOK.with(|f| if f.replace(true) { None } else { Some(Reentry(())) })
     }

@@ -102,7 +102,7 @@ fn pipe_end(fd: i32) -> Option<PipeEnd> {
 }
 
 /// The fds this process has open: /proc/self/fd, or a bounded scan without /proc.
-fn open_fds() -> Vec<i32> {
+pub fn open_fds() -> Vec<i32> {
     if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
         return dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
     }

@@ -68,12 +68,15 @@ impl Event {
         let Some(path) = path else { return };
         let Ok(cpath) = std::ffi::CString::new(path) else { return };
         let line = self.finish();
+        // Raw syscalls, not libc's open/write: those are our own observe-mode
+        // hooks, which would record the trace's own writes.
         // SAFETY: plain syscalls on a path and a buffer we own.
         unsafe {
-            let fd = libc::open(cpath.as_ptr(), libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC, 0o644);
+            let flags = libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC;
+            let fd = libc::syscall(libc::SYS_openat, libc::AT_FDCWD, cpath.as_ptr(), flags, 0o644);
             if fd >= 0 {
-                libc::write(fd, line.as_ptr().cast(), line.len());
-                libc::close(fd);
+                libc::syscall(libc::SYS_write, fd, line.as_ptr(), line.len());
+                libc::syscall(libc::SYS_close, fd);
             }
         }
     }

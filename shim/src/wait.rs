@@ -18,6 +18,8 @@ const EXEC_GRACE: Duration = Duration::from_millis(200);
 /// What the hook does after the real wait returned.
 pub struct After {
     child: Option<Child>,
+    /// The child is an archiver (observe mode: its end starts the recording).
+    archiver: bool,
     /// Deletions deferred by a handoff whose execve failed: the host goes on,
     /// so they are done here once the archiver has been waited for.
     deferred: Vec<Deferred>,
@@ -35,6 +37,9 @@ impl After {
                 }
             }
             e.emit(config.trace.as_deref());
+            if result == child.pid && (self.archiver || crate::observe::is_archiver_pid(result)) {
+                crate::observe::archiver_done(result, status);
+            }
         }
         if !self.deferred.is_empty() {
             defer::perform_now(&self.deferred);
@@ -43,7 +48,7 @@ impl After {
 }
 
 fn pass(child: Option<Child>) -> Option<After> {
-    Some(After { child, deferred: Vec::new() })
+    Some(After { child, archiver: false, deferred: Vec::new() })
 }
 
 fn the_child(awaited: Awaited) -> Option<i32> {
@@ -85,7 +90,7 @@ pub unsafe fn at_wait(config: &'static Config, awaited: Option<Awaited>) -> Opti
     };
     if !state::is_exec(config) {
         info!("wait for {} (pid {pid}): archiver (observe mode)", String::from_utf8_lossy(&program));
-        return pass(Some(child));
+        return Some(After { child: Some(child), archiver: true, deferred: Vec::new() });
     }
     if sys::children_autoreaped() {
         fallback("SIGCHLD is ignored: the archiver's status could not be collected");
@@ -139,5 +144,5 @@ unsafe fn hand_off(
     // The host's cleanups ran, but it can still go on: its own wait follows,
     // then the deletions it asked for.
     warn_line(&format!("execve of the reaper {} failed: {err}; the host goes on", String::from_utf8_lossy(companion)));
-    After { child: Some(child), deferred }
+    After { child: Some(child), archiver: true, deferred }
 }
