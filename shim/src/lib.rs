@@ -120,6 +120,9 @@ unsafe fn on_load() {
     if let Some(w) = &decision.warning {
         logging::warn_line(w);
     }
+    if let (Some(n), Some(_)) = (&decision.note, &config.log) {
+        logging::warn_line(n);
+    }
     let pid_text = std::ffi::CString::new(pid.to_string()).expect("digits");
     if decision.claim {
         libc::setenv(c"ARSHIM_PID".as_ptr(), pid_text.as_ptr(), 1);

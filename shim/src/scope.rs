@@ -61,10 +61,12 @@ pub struct Scope {
     pub spend: bool,
     /// One warning line for stderr, if any.
     pub warning: Option<String>,
+    /// A line for stderr only when ARSHIM_LOG is set (info, not a problem).
+    pub note: Option<String>,
 }
 
 fn out(reason: &'static str) -> Scope {
-    Scope { mode: Mode::Off, reason, claim: false, spend: false, warning: None }
+    Scope { mode: Mode::Off, reason, claim: false, spend: false, warning: None, note: None }
 }
 
 pub fn decide(config: &Config, me: &Identity<'_>) -> Scope {
@@ -123,7 +125,7 @@ pub fn decide(config: &Config, me: &Identity<'_>) -> Scope {
         // execs the linker in its own pid (pyenv shims, `exec ld "$@"`) hands the
         // claim on; its children never match the pid.
         return Scope {
-            warning: Some(format!(
+            note: Some(format!(
                 "{shown} is a shell or build driver: it never converts; only a program it \
                  execs in its own place may"
             )),
@@ -190,7 +192,7 @@ mod tests {
         // dash called as sh, named by ARSHIM_PID: off, but a program it execs keeps the claim
         let s = decide(&cfg(&["ARSHIM=1", "ARSHIM_PID=10"]), &me(10, "dash", "sh"));
         assert_eq!((s.mode, s.claim, s.spend), (Mode::Off, false, false));
-        assert!(s.warning.is_some());
+        assert!(s.warning.is_none() && s.note.is_some(), "a wrapper script is normal: info only");
         // a driver that is merely a descendant says nothing
         let s = decide(&cfg(&["ARSHIM=1", "ARSHIM_PID=9"]), &me(10, "make", "make"));
         assert_eq!(s.warning, None);
