@@ -49,7 +49,7 @@ impl Slot {
             owner: AtomicUsize::new(0),
             busy: AtomicBool::new(false),
             broken: AtomicBool::new(false),
-            data: UnsafeCell::new(Data { len: 0, actions: [Raw::Tcsetpgrp; MAX_ACTIONS], used: 0, arena: [0; ARENA] }),
+            data: UnsafeCell::new(Data { len: 0, actions: [Raw::Close(0); MAX_ACTIONS], used: 0, arena: [0; ARENA] }),
         }
     }
 
