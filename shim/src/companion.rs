@@ -43,8 +43,14 @@ pub fn find(configured: Option<&[u8]>) -> Option<Vec<u8>> {
     find_with(configured, library_path().as_deref(), &RealProbe)
 }
 
-fn find_with(configured: Option<&[u8]>, library: Option<&[u8]>, probe: &impl Probe) -> Option<Vec<u8>> {
-    candidates(configured, library).into_iter().find(|c| c.first() == Some(&b'/') && resolve_exact(c, probe).is_ok())
+fn find_with(
+    configured: Option<&[u8]>,
+    library: Option<&[u8]>,
+    probe: &impl Probe,
+) -> Option<Vec<u8>> {
+    candidates(configured, library)
+        .into_iter()
+        .find(|c| c.first() == Some(&b'/') && resolve_exact(c, probe).is_ok())
 }
 
 #[cfg(test)]
@@ -55,7 +61,11 @@ mod tests {
     struct Only(&'static str);
     impl Probe for Only {
         fn candidate(&self, path: &[u8]) -> Candidate {
-            if path == self.0.as_bytes() { Candidate::Elf } else { Candidate::Missing }
+            if path == self.0.as_bytes() {
+                Candidate::Elf
+            } else {
+                Candidate::Missing
+            }
         }
     }
 
@@ -64,11 +74,29 @@ mod tests {
         let lib = Some(&b"/usr/local/lib/arshim/libarshim.so"[..]);
         assert_eq!(
             candidates(Some(b"/opt/arshim"), lib),
-            vec![b"/opt/arshim".to_vec(), b"/usr/local/lib/arshim/arshim".to_vec(), b"/usr/local/lib/arshim/../../bin/arshim".to_vec()]
+            vec![
+                b"/opt/arshim".to_vec(),
+                b"/usr/local/lib/arshim/arshim".to_vec(),
+                b"/usr/local/lib/arshim/../../bin/arshim".to_vec()
+            ]
         );
-        assert_eq!(find_with(None, lib, &Only("/usr/local/lib/arshim/../../bin/arshim")), Some(b"/usr/local/lib/arshim/../../bin/arshim".to_vec()));
-        assert_eq!(find_with(None, Some(b"/w/target/release/libarshim.so"), &Only("/w/target/release/arshim")), Some(b"/w/target/release/arshim".to_vec()));
+        assert_eq!(
+            find_with(None, lib, &Only("/usr/local/lib/arshim/../../bin/arshim")),
+            Some(b"/usr/local/lib/arshim/../../bin/arshim".to_vec())
+        );
+        assert_eq!(
+            find_with(
+                None,
+                Some(b"/w/target/release/libarshim.so"),
+                &Only("/w/target/release/arshim")
+            ),
+            Some(b"/w/target/release/arshim".to_vec())
+        );
         assert_eq!(find_with(Some(b"/missing"), lib, &Only("/nowhere")), None);
-        assert_eq!(find_with(Some(b"relative/arshim"), None, &Only("relative/arshim")), None, "only absolute paths");
+        assert_eq!(
+            find_with(Some(b"relative/arshim"), None, &Only("relative/arshim")),
+            None,
+            "only absolute paths"
+        );
     }
 }

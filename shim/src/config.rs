@@ -69,7 +69,11 @@ pub fn parse_mode(value: Option<&[u8]>) -> Result<Mode, ConfigError> {
 }
 
 fn error(var: &'static str, value: &[u8], accepted: &'static str) -> ConfigError {
-    ConfigError { var, value: String::from_utf8_lossy(value).into_owned(), accepted }
+    ConfigError {
+        var,
+        value: String::from_utf8_lossy(value).into_owned(),
+        accepted,
+    }
 }
 
 fn parse_pid(var: &'static str, v: &[u8]) -> Result<i32, ConfigError> {
@@ -86,7 +90,11 @@ fn parse_pid(var: &'static str, v: &[u8]) -> Result<i32, ConfigError> {
 
 fn parse_globs(var: &'static str, v: &[u8]) -> Result<GlobList, ConfigError> {
     GlobList::parse(v).ok_or_else(|| {
-        error(var, v, "a comma-separated list of non-empty globs, e.g. ar,*-ar")
+        error(
+            var,
+            v,
+            "a comma-separated list of non-empty globs, e.g. ar,*-ar",
+        )
     })
 }
 
@@ -106,13 +114,25 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, Confi
         Some(v) => parse_globs("ARSHIM_TOOLS", v)?,
         None => GlobList::parse(DEFAULT_TOOLS.as_bytes()).expect("default globs are valid"),
     };
-    let pid = get("ARSHIM_PID").map(|v| parse_pid("ARSHIM_PID", v)).transpose()?;
-    let hosts = get("ARSHIM_HOSTS").map(|v| parse_globs("ARSHIM_HOSTS", v)).transpose()?;
+    let pid = get("ARSHIM_PID")
+        .map(|v| parse_pid("ARSHIM_PID", v))
+        .transpose()?;
+    let hosts = get("ARSHIM_HOSTS")
+        .map(|v| parse_globs("ARSHIM_HOSTS", v))
+        .transpose()?;
     let log = match get("ARSHIM_LOG") {
         Some(v) => {
-            let v = non_empty("ARSHIM_LOG", v, "an env_logger filter such as info or debug")?;
+            let v = non_empty(
+                "ARSHIM_LOG",
+                v,
+                "an env_logger filter such as info or debug",
+            )?;
             Some(String::from_utf8(v).map_err(|e| {
-                error("ARSHIM_LOG", e.as_bytes(), "an env_logger filter such as info or debug")
+                error(
+                    "ARSHIM_LOG",
+                    e.as_bytes(),
+                    "an env_logger filter such as info or debug",
+                )
             })?)
         }
         None => None,
@@ -120,11 +140,22 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, Confi
     let trace = get("ARSHIM_TRACE")
         .map(|v| non_empty("ARSHIM_TRACE", v, "a file path"))
         .transpose()?;
-    let spent = get("ARSHIM_SPENT").map(|v| parse_pid("ARSHIM_SPENT", v)).transpose()?;
+    let spent = get("ARSHIM_SPENT")
+        .map(|v| parse_pid("ARSHIM_SPENT", v))
+        .transpose()?;
     let companion = get("ARSHIM_COMPANION")
         .map(|v| non_empty("ARSHIM_COMPANION", v, "the path of the arshim binary"))
         .transpose()?;
-    Ok(Config { mode, tools, pid, hosts, log, trace, spent, companion })
+    Ok(Config {
+        mode,
+        tools,
+        pid,
+        hosts,
+        log,
+        trace,
+        spent,
+        companion,
+    })
 }
 
 /// Finds `NAME=value` in a list of raw environment entries.

@@ -5,15 +5,15 @@
 //! archiver replaces this process, keeping its pid.
 
 use crate::config::Config;
+use crate::defer::Deferred;
 use crate::logging::{info, warn_line};
 use crate::plan::{self, Attrs, FileAction};
+use crate::reaper::{self, Job};
 use crate::replay;
 use crate::resolve::{self, Unresolved};
 use crate::scope::basename;
 use crate::sys::{RealFacts, RealProbe};
 use crate::trace::Event;
-use crate::defer::Deferred;
-use crate::reaper::{self, Job};
 use crate::{cleanup, companion, defer, mirror, state, sys};
 use libc::{c_char, posix_spawn_file_actions_t, posix_spawnattr_t};
 use std::ffi::{CStr, CString};
@@ -29,7 +29,9 @@ pub enum Request {
         argv: *const *mut c_char,
         envp: *const *mut c_char,
     },
-    System { command: *const c_char },
+    System {
+        command: *const c_char,
+    },
 }
 
 /// glibc's public `posix_spawn_file_actions_t` layout (<spawn.h>): we read
@@ -100,7 +102,9 @@ fn path_var() -> Option<Vec<u8>> {
 }
 
 fn has_relative_entry(path_var: &[u8]) -> bool {
-    path_var.split(|&b| b == b':').any(|d| d.first() != Some(&b'/'))
+    path_var
+        .split(|&b| b == b':')
+        .any(|d| d.first() != Some(&b'/'))
 }
 
 unsafe fn attrs_of(attr: *const posix_spawnattr_t) -> Attrs {
@@ -112,7 +116,12 @@ unsafe fn attrs_of(attr: *const posix_spawnattr_t) -> Attrs {
     libc::posix_spawnattr_getpgroup(attr, &mut pgroup);
     libc::posix_spawnattr_getsigdefault(attr, &mut sd);
     libc::posix_spawnattr_getsigmask(attr, &mut ss);
-    Attrs { flags, pgroup, sigdefault: replay::mask_of(&sd), sigmask: replay::mask_of(&ss) }
+    Attrs {
+        flags,
+        pgroup,
+        sigdefault: replay::mask_of(&sd),
+        sigmask: replay::mask_of(&ss),
+    }
 }
 
 fn fallback(config: &Config, call: &str, program: &[u8], reason: &str) {
@@ -121,7 +130,10 @@ fn fallback(config: &Config, call: &str, program: &[u8], reason: &str) {
         .str("program", program)
         .str("reason", reason)
         .emit(config.trace.as_deref());
-    info!("{call} of {}: not converted: {reason}", String::from_utf8_lossy(program));
+    info!(
+        "{call} of {}: not converted: {reason}",
+        String::from_utf8_lossy(program)
+    );
 }
 
 /// Returns whether the program is an archiver (when it returns at all).
@@ -130,18 +142,26 @@ fn fallback(config: &Config, call: &str, program: &[u8], reason: &str) {
 /// The pointers are the host's arguments to the spawn call, valid for its duration.
 pub unsafe fn consider(config: &'static Config, request: &Request) -> bool {
     let (call, program, argv): (&str, Vec<u8>, Vec<CString>) = match *request {
-        Request::Spawn { call, path, argv, .. } => {
+        Request::Spawn {
+            call, path, argv, ..
+        } => {
             if path.is_null() {
                 return false;
             }
-            (call, CStr::from_ptr(path).to_bytes().to_vec(), copy_vector(argv))
+            (
+                call,
+                CStr::from_ptr(path).to_bytes().to_vec(),
+                copy_vector(argv),
+            )
         }
         Request::System { command } => {
             if command.is_null() {
                 return false; // system(NULL) only asks whether a shell exists
             }
             let cmd = CStr::from_ptr(command);
-            let word = resolve::system_program(cmd.to_bytes()).unwrap_or_default().to_vec();
+            let word = resolve::system_program(cmd.to_bytes())
+                .unwrap_or_default()
+                .to_vec();
             (
                 "system",
                 word,
@@ -160,7 +180,10 @@ pub unsafe fn consider(config: &'static Config, request: &Request) -> bool {
         return false;
     }
     if !state::is_exec(config) {
-        info!("{call} of {}: archiver seen (observe mode)", String::from_utf8_lossy(&program));
+        info!(
+            "{call} of {}: archiver seen (observe mode)",
+            String::from_utf8_lossy(&program)
+        );
         return true;
     }
     let ready = prepare(request, &program, argv).and_then(|ready| {
@@ -170,7 +193,9 @@ pub unsafe fn consider(config: &'static Config, request: &Request) -> bool {
         Ok((ready, companion, cleanups))
     });
     match ready {
-        Ok((ready, companion, cleanups)) => convert(config, call, &program, ready, &companion, cleanups),
+        Ok((ready, companion, cleanups)) => {
+            convert(config, call, &program, ready, &companion, cleanups)
+        }
         Err(reason) => fallback(config, call, &program, &reason),
     }
     true
@@ -180,7 +205,13 @@ pub unsafe fn consider(config: &'static Config, request: &Request) -> bool {
 unsafe fn prepare(request: &Request, program: &[u8], argv: Vec<CString>) -> Result<Ready, String> {
     let pid = libc::getpid();
     match *request {
-        Request::Spawn { search, actions, attr, envp, .. } => {
+        Request::Spawn {
+            search,
+            actions,
+            attr,
+            envp,
+            ..
+        } => {
             let path_var = path_var();
             let resolved = if search {
                 resolve::resolve_search(program, path_var.as_deref(), &RealProbe)
@@ -200,7 +231,9 @@ unsafe fn prepare(request: &Request, program: &[u8], argv: Vec<CString>) -> Resu
             };
             let attrs = (!attr.is_null()).then(|| attrs_of(attr));
             let plan = plan::plan(&recorded, attrs.as_ref(), &RealFacts)?;
-            let relative_search = search && !program.contains(&b'/') && path_var.as_deref().map_or(false, has_relative_entry);
+            let relative_search = search
+                && !program.contains(&b'/')
+                && path_var.as_deref().is_some_and(has_relative_entry);
             if plan.changes_cwd && (resolved.first() != Some(&b'/') || relative_search) {
                 return Err("relative program path with a working-directory change".into());
             }
@@ -209,8 +242,16 @@ unsafe fn prepare(request: &Request, program: &[u8], argv: Vec<CString>) -> Resu
                 argv,
                 envp: mark_spent(copy_vector(envp), pid),
             };
-            let cwd = plan.final_dir().map(|d| d.to_vec()).unwrap_or_else(sys::cwd);
-            Ok(Ready { exec, steps: replay::prepare(&plan.steps)?, notes: plan.notes, cwd })
+            let cwd = plan
+                .final_dir()
+                .map(|d| d.to_vec())
+                .unwrap_or_else(sys::cwd);
+            Ok(Ready {
+                exec,
+                steps: replay::prepare(&plan.steps)?,
+                notes: plan.notes,
+                cwd,
+            })
         }
         Request::System { command } => {
             if program.is_empty() {
@@ -226,16 +267,29 @@ unsafe fn prepare(request: &Request, program: &[u8], argv: Vec<CString>) -> Resu
                 // What the shell would exec itself, without the fork dash adds.
                 (Ok(path), Some(words)) => Exec {
                     path: CString::new(path).map_err(|_| "NUL in path")?,
-                    argv: words.into_iter().map(|w| CString::new(w).expect("from a C string")).collect(),
+                    argv: words
+                        .into_iter()
+                        .map(|w| CString::new(w).expect("from a C string"))
+                        .collect(),
                     envp,
                 },
                 // Anything else is the shell's business, in this pid.
                 _ => {
-                    resolve::resolve_exact(b"/bin/sh", &RealProbe).map_err(|_| "/bin/sh is not executable")?;
-                    Exec { path: CString::from(c"/bin/sh"), argv, envp }
+                    resolve::resolve_exact(b"/bin/sh", &RealProbe)
+                        .map_err(|_| "/bin/sh is not executable")?;
+                    Exec {
+                        path: CString::from(c"/bin/sh"),
+                        argv,
+                        envp,
+                    }
                 }
             };
-            Ok(Ready { exec, steps: replay::prepare(&[])?, notes: Vec::new(), cwd: sys::cwd() })
+            Ok(Ready {
+                exec,
+                steps: replay::prepare(&[])?,
+                notes: Vec::new(),
+                cwd: sys::cwd(),
+            })
         }
     }
 }
@@ -244,9 +298,11 @@ unsafe fn prepare(request: &Request, program: &[u8], argv: Vec<CString>) -> Resu
 fn operands(exec: &Exec) -> Vec<Vec<u8>> {
     let argv: Vec<&[u8]> = exec.argv.iter().map(|a| a.as_bytes()).collect();
     match argv.as_slice() {
-        [_, flag, cmd] if exec.path.as_bytes() == b"/bin/sh" && *flag == b"-c" => {
-            cmd.split(|&b| b == b' ' || b == b'\t').skip(1).map(|w| w.to_vec()).collect()
-        }
+        [_, flag, cmd] if exec.path.as_bytes() == b"/bin/sh" && *flag == b"-c" => cmd
+            .split(|&b| b == b' ' || b == b'\t')
+            .skip(1)
+            .map(|w| w.to_vec())
+            .collect(),
         _ => argv.iter().skip(1).map(|a| a.to_vec()).collect(),
     }
 }
@@ -254,8 +310,20 @@ fn operands(exec: &Exec) -> Vec<Vec<u8>> {
 /// The point of no return: cleanups (deletions of the archiver's files
 /// deferred), replay, then execve of the archiver — or of the reaper, which
 /// runs the archiver and then does the deferred deletions.
-unsafe fn convert(config: &Config, call: &str, program: &[u8], ready: Ready, companion: &[u8], cleanups: cleanup::Cleanups) -> ! {
-    let Ready { exec, steps, notes, cwd } = ready;
+unsafe fn convert(
+    config: &Config,
+    call: &str,
+    program: &[u8],
+    ready: Ready,
+    companion: &[u8],
+    cleanups: cleanup::Cleanups,
+) -> ! {
+    let Ready {
+        exec,
+        steps,
+        notes,
+        cwd,
+    } = ready;
     Event::new("convert")
         .str("call", call)
         .str("program", program)
@@ -269,7 +337,10 @@ unsafe fn convert(config: &Config, call: &str, program: &[u8], ready: Ready, com
     );
     let protected = defer::protected_for(&operands(&exec), &cwd);
     let library = companion::library_path().unwrap_or_default();
-    let message = format!("execve of {} failed after the host's cleanups ran", exec.path.to_string_lossy());
+    let message = format!(
+        "execve of {} failed after the host's cleanups ran",
+        exec.path.to_string_lossy()
+    );
 
     // Whatever the cleanups spawn goes straight to the real calls.
     state::deactivate();
@@ -280,7 +351,15 @@ unsafe fn convert(config: &Config, call: &str, program: &[u8], ready: Ready, com
         trace_deferred(config, &deferred);
         Exec {
             path: CString::new(companion).unwrap_or_default(),
-            argv: reaper::argv(companion, &Job::Run { path: &exec.path, argv: &exec.argv }, config.trace.as_deref(), &deferred),
+            argv: reaper::argv(
+                companion,
+                &Job::Run {
+                    path: &exec.path,
+                    argv: &exec.argv,
+                },
+                config.trace.as_deref(),
+                &deferred,
+            ),
             envp: reaper::env(exec.envp, &library, libc::getpid()),
         }
     };
@@ -300,7 +379,11 @@ pub fn trace_deferred(config: &Config, deferred: &[Deferred]) {
             .str("op", if d.rmdir { "rmdir" } else { "unlink" })
             .str("path", &d.path)
             .emit(config.trace.as_deref());
-        info!("deferred {} of {} until the archiver ends", if d.rmdir { "rmdir" } else { "unlink" }, String::from_utf8_lossy(&d.path));
+        info!(
+            "deferred {} of {} until the archiver ends",
+            if d.rmdir { "rmdir" } else { "unlink" },
+            String::from_utf8_lossy(&d.path)
+        );
     }
 }
 
@@ -320,7 +403,10 @@ mod tests {
 
     #[test]
     fn spent_marker_replaces_an_old_one() {
-        let env = vec![CString::new("A=1").unwrap(), CString::new("ARSHIM_SPENT=3").unwrap()];
+        let env = vec![
+            CString::new("A=1").unwrap(),
+            CString::new("ARSHIM_SPENT=3").unwrap(),
+        ];
         let out = mark_spent(env, 42);
         let out: Vec<_> = out.iter().map(|c| c.to_str().unwrap()).collect();
         assert_eq!(out, ["A=1", "ARSHIM_SPENT=42"]);
@@ -334,9 +420,20 @@ mod tests {
             envp: vec![],
         };
         let ops = operands(&exec("/usr/bin/ar", &["ar", "rcs", "lib.a", "a.o"]));
-        assert_eq!(ops, vec![b"rcs".to_vec(), b"lib.a".to_vec(), b"a.o".to_vec()]);
+        assert_eq!(
+            ops,
+            vec![b"rcs".to_vec(), b"lib.a".to_vec(), b"a.o".to_vec()]
+        );
         let ops = operands(&exec("/bin/sh", &["sh", "-c", "ar rcs lib.a  t/a.o"]));
-        assert_eq!(ops, vec![b"rcs".to_vec(), b"lib.a".to_vec(), b"".to_vec(), b"t/a.o".to_vec()]);
+        assert_eq!(
+            ops,
+            vec![
+                b"rcs".to_vec(),
+                b"lib.a".to_vec(),
+                b"".to_vec(),
+                b"t/a.o".to_vec()
+            ]
+        );
     }
 
     #[test]

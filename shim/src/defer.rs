@@ -28,7 +28,11 @@ pub struct Deferred {
 /// `base` + `path`, with `.` and `..` resolved lexically.
 pub fn absolute(base: &[u8], path: &[u8]) -> Vec<u8> {
     let mut parts: Vec<&[u8]> = Vec::new();
-    let joined = if path.first() == Some(&b'/') { vec![path] } else { vec![base, path] };
+    let joined = if path.first() == Some(&b'/') {
+        vec![path]
+    } else {
+        vec![base, path]
+    };
     for piece in joined {
         for c in piece.split(|&b| b == b'/') {
             match c {
@@ -66,14 +70,20 @@ pub fn split_parent(abs: &[u8]) -> Option<(&[u8], &[u8])> {
 pub fn is_protected(target: &[u8], protected: &[Vec<u8>]) -> bool {
     protected.iter().any(|p| {
         p.as_slice() == target
-            || (p.len() > target.len() && p.starts_with(target) && (target == b"/" || p[target.len()] == b'/'))
+            || (p.len() > target.len()
+                && p.starts_with(target)
+                && (target == b"/" || p[target.len()] == b'/'))
     })
 }
 
 /// The paths the archiver reads or writes: every operand of its command
 /// line, as given relative to its working directory, and as the file system
 /// resolves it (`canon`: realpath of the path, or of its directory).
-pub fn protected_paths(args: &[Vec<u8>], cwd: &[u8], canon: impl Fn(&[u8]) -> Option<Vec<u8>>) -> Vec<Vec<u8>> {
+pub fn protected_paths(
+    args: &[Vec<u8>],
+    cwd: &[u8],
+    canon: impl Fn(&[u8]) -> Option<Vec<u8>>,
+) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for arg in args {
         if arg.is_empty() || arg[0] == b'-' {
@@ -124,7 +134,11 @@ pub fn is_active() -> bool {
 /// Start deferring deletions of `protected` paths (before the cleanups).
 pub fn begin(protected: Vec<Vec<u8>>) {
     if let Ok(mut s) = SESSION.lock() {
-        *s = Some(Session { protected, records: Vec::new(), dirs: Vec::new() });
+        *s = Some(Session {
+            protected,
+            records: Vec::new(),
+            dirs: Vec::new(),
+        });
         // SAFETY: getpid has no preconditions.
         OWNER_PID.store(unsafe { libc::getpid() }, Ordering::Relaxed);
         ACTIVE.store(true, Ordering::Release);
@@ -162,9 +176,13 @@ pub fn protected_for(args: &[Vec<u8>], cwd: &[u8]) -> Vec<Vec<u8>> {
 /// The directory `dirfd` refers to (AT_FDCWD: the working directory).
 fn dir_of(dirfd: i32) -> Option<Vec<u8>> {
     if dirfd == libc::AT_FDCWD {
-        return std::env::current_dir().ok().map(|p| p.into_os_string().into_encoded_bytes());
+        return std::env::current_dir()
+            .ok()
+            .map(|p| p.into_os_string().into_encoded_bytes());
     }
-    std::fs::read_link(format!("/proc/self/fd/{dirfd}")).ok().map(|p| p.into_os_string().into_encoded_bytes())
+    std::fs::read_link(format!("/proc/self/fd/{dirfd}"))
+        .ok()
+        .map(|p| p.into_os_string().into_encoded_bytes())
 }
 
 /// A deletion hook's question: defer this one? `true` means it was recorded
@@ -174,30 +192,49 @@ pub fn consider(dirfd: i32, path: &[u8], rmdir: bool) -> bool {
     if OWNER_PID.load(Ordering::Relaxed) != unsafe { libc::getpid() } {
         return false; // a child forked by a cleanup: never ours
     }
-    let Some(base) = (if path.first() == Some(&b'/') { Some(Vec::new()) } else { dir_of(dirfd) }) else {
+    let Some(base) = (if path.first() == Some(&b'/') {
+        Some(Vec::new())
+    } else {
+        dir_of(dirfd)
+    }) else {
         return false;
     };
     let abs = absolute(&base, path);
-    let Some((dir, name)) = split_parent(&abs) else { return false };
-    let Some(real_dir) = canonical(dir) else { return false };
+    let Some((dir, name)) = split_parent(&abs) else {
+        return false;
+    };
+    let Some(real_dir) = canonical(dir) else {
+        return false;
+    };
     let mut target = real_dir.clone();
     if target != b"/" {
         target.push(b'/');
     }
     target.extend_from_slice(name);
 
-    let Ok(mut guard) = SESSION.lock() else { return false };
-    let Some(session) = guard.as_mut() else { return false };
+    let Ok(mut guard) = SESSION.lock() else {
+        return false;
+    };
+    let Some(session) = guard.as_mut() else {
+        return false;
+    };
     if !is_protected(&target, &session.protected) && !is_protected(&abs, &session.protected) {
         return false;
     }
     let fd = match session.dirs.iter().find(|(d, _)| *d == real_dir) {
         Some(&(_, fd)) => fd,
         None => {
-            let Ok(c) = CString::new(real_dir.clone()) else { return false };
+            let Ok(c) = CString::new(real_dir.clone()) else {
+                return false;
+            };
             // SAFETY: open of a NUL-terminated path; without O_CLOEXEC on purpose
             // (the reaper inherits it across execve).
-            let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW) };
+            let fd = unsafe {
+                libc::open(
+                    c.as_ptr(),
+                    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+                )
+            };
             if fd < 0 {
                 return false;
             }
@@ -205,7 +242,12 @@ pub fn consider(dirfd: i32, path: &[u8], rmdir: bool) -> bool {
             fd
         }
     };
-    session.records.push(Deferred { dirfd: fd, name: name.to_vec(), rmdir, path: target });
+    session.records.push(Deferred {
+        dirfd: fd,
+        name: name.to_vec(),
+        rmdir,
+        path: target,
+    });
     true
 }
 
@@ -259,11 +301,20 @@ mod tests {
     fn protection_covers_files_and_their_directories() {
         let p = vec![v("/tmp/ld123/a.o"), v("/out/lib.a")];
         assert!(is_protected(b"/tmp/ld123/a.o", &p));
-        assert!(is_protected(b"/tmp/ld123", &p), "the temp dir holding an input");
+        assert!(
+            is_protected(b"/tmp/ld123", &p),
+            "the temp dir holding an input"
+        );
         assert!(is_protected(b"/tmp", &p));
-        assert!(!is_protected(b"/tmp/ld12", &p), "a prefix that is not a directory on the way");
+        assert!(
+            !is_protected(b"/tmp/ld12", &p),
+            "a prefix that is not a directory on the way"
+        );
         assert!(!is_protected(b"/tmp/ld123/a.o.tmp", &p));
-        assert!(!is_protected(b"/tmp/ld123/map.txt", &p), "other files in the temp dir go at once");
+        assert!(
+            !is_protected(b"/tmp/ld123/map.txt", &p),
+            "other files in the temp dir go at once"
+        );
         assert!(is_protected(b"/out/lib.a", &p));
     }
 
@@ -271,14 +322,24 @@ mod tests {
     fn operands_relative_to_the_archivers_directory() {
         let canon = |p: &[u8]| -> Option<Vec<u8>> {
             // /w/tmp is a symlink to /real/tmp
-            p.strip_prefix(b"/w/tmp").map(|rest| [&b"/real/tmp"[..], rest].concat())
+            p.strip_prefix(b"/w/tmp")
+                .map(|rest| [&b"/real/tmp"[..], rest].concat())
         };
-        let args = vec![v("rcs"), v("lib.a"), v("tmp/a.o"), v("--plugin=/x.so"), v("@list")];
+        let args = vec![
+            v("rcs"),
+            v("lib.a"),
+            v("tmp/a.o"),
+            v("--plugin=/x.so"),
+            v("@list"),
+        ];
         let p = protected_paths(&args, b"/w", canon);
         assert!(p.contains(&v("/w/lib.a")));
         assert!(p.contains(&v("/w/tmp/a.o")));
         assert!(p.contains(&v("/real/tmp/a.o")));
         assert!(p.contains(&v("/w/list")));
-        assert!(!p.iter().any(|x| x.ends_with(b"x.so")), "options are not operands");
+        assert!(
+            !p.iter().any(|x| x.ends_with(b"x.so")),
+            "options are not operands"
+        );
     }
 }

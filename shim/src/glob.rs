@@ -30,8 +30,14 @@ impl GlobList {
 }
 
 fn trim(s: &[u8]) -> &[u8] {
-    let start = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
-    let end = s.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = s
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &s[start..end.max(start)]
 }
 
@@ -186,7 +192,10 @@ mod tests {
         assert!(l.matches(b"ar"));
         assert!(l.matches(b"llvm-ar-14"));
         assert!(l.matches(b"gcc-ar-12"));
-        assert!(!l.matches(b"x86_64-linux-gnu-gcc-ar-12"), "the default globs are on the name called");
+        assert!(
+            !l.matches(b"x86_64-linux-gnu-gcc-ar-12"),
+            "the default globs are on the name called"
+        );
         assert!(!l.matches(b"ranlib"));
         assert!(!l.matches(b"arshim"));
         assert_eq!(GlobList::parse(b"ar,,x"), None);

@@ -65,7 +65,13 @@ pub enum Verdict {
 }
 
 /// `is_script(path)`: is `path` (relative to the child's cwd) a `#!` file?
-pub fn judge(child: &Child, my_pid: i32, my_exe: &[u8], config: &Config, is_script: impl Fn(&[u8]) -> bool) -> Verdict {
+pub fn judge(
+    child: &Child,
+    my_pid: i32,
+    my_exe: &[u8],
+    config: &Config,
+    is_script: impl Fn(&[u8]) -> bool,
+) -> Verdict {
     if child.ppid != my_pid {
         return Verdict::Pass("not a child of this process");
     }
@@ -79,7 +85,10 @@ pub fn judge(child: &Child, my_pid: i32, my_exe: &[u8], config: &Config, is_scri
     }
     let argv0 = child.argv.first().map(|a| a.as_slice()).unwrap_or(b"");
     let names = [basename(&child.exe), basename(argv0)];
-    if names.iter().any(|n| !n.is_empty() && config.tools.matches(n)) {
+    if names
+        .iter()
+        .any(|n| !n.is_empty() && config.tools.matches(n))
+    {
         return Verdict::Archiver { operands: 1 };
     }
     // An archiver that is a `#!` script: the kernel runs
@@ -107,7 +116,14 @@ mod tests {
     }
 
     fn child(exe: &str, argv0: &str) -> Child {
-        Child { pid: 20, ppid: 10, state: b'S', exe: exe.into(), argv: vec![argv0.into(), b"rcs".to_vec()], cwd: b"/w".to_vec() }
+        Child {
+            pid: 20,
+            ppid: 10,
+            state: b'S',
+            exe: exe.into(),
+            argv: vec![argv0.into(), b"rcs".to_vec()],
+            cwd: b"/w".to_vec(),
+        }
     }
 
     #[test]
@@ -117,10 +133,22 @@ mod tests {
         assert_eq!(awaited_by_waitpid(20, libc::WNOHANG), None);
         assert_eq!(awaited_by_waitpid(0, 0), None, "own process group");
         assert_eq!(awaited_by_waitpid(-7, 0), None, "another process group");
-        assert_eq!(awaited_by_waitpid(20, libc::WUNTRACED), Some(Awaited::Pid(20)));
-        assert_eq!(awaited_by_waitid(libc::P_PID, 20, libc::WEXITED), Some(Awaited::Pid(20)));
-        assert_eq!(awaited_by_waitid(libc::P_ALL, 0, libc::WEXITED), Some(Awaited::AnyChild));
-        assert_eq!(awaited_by_waitid(libc::P_PID, 20, libc::WEXITED | libc::WNOWAIT), None);
+        assert_eq!(
+            awaited_by_waitpid(20, libc::WUNTRACED),
+            Some(Awaited::Pid(20))
+        );
+        assert_eq!(
+            awaited_by_waitid(libc::P_PID, 20, libc::WEXITED),
+            Some(Awaited::Pid(20))
+        );
+        assert_eq!(
+            awaited_by_waitid(libc::P_ALL, 0, libc::WEXITED),
+            Some(Awaited::AnyChild)
+        );
+        assert_eq!(
+            awaited_by_waitid(libc::P_PID, 20, libc::WEXITED | libc::WNOWAIT),
+            None
+        );
         assert_eq!(awaited_by_waitid(libc::P_PID, 20, libc::WSTOPPED), None);
         assert_eq!(awaited_by_waitid(libc::P_PGID, 20, libc::WEXITED), None);
     }
@@ -133,21 +161,50 @@ mod tests {
     fn archiver_children() {
         let c = config();
         let archiver = Verdict::Archiver { operands: 1 };
-        assert_eq!(judge(&child("/usr/bin/x86_64-linux-gnu-ar", "ar"), 10, b"/ld", &c), archiver);
+        assert_eq!(
+            judge(&child("/usr/bin/x86_64-linux-gnu-ar", "ar"), 10, b"/ld", &c),
+            archiver
+        );
         // gcc-ar resolves to x86_64-linux-gnu-gcc-ar-12; the name it was run by matches
-        assert_eq!(judge(&child("/usr/bin/x86_64-linux-gnu-gcc-ar-12", "gcc-ar"), 10, b"/ld", &c), archiver);
-        assert_eq!(judge(&child("/ld", "/ld"), 10, b"/ld", &c), Verdict::NotYetExeced);
-        assert!(matches!(judge(&child("/usr/bin/cc", "cc"), 10, b"/ld", &c), Verdict::Pass(_)));
+        assert_eq!(
+            judge(
+                &child("/usr/bin/x86_64-linux-gnu-gcc-ar-12", "gcc-ar"),
+                10,
+                b"/ld",
+                &c
+            ),
+            archiver
+        );
+        assert_eq!(
+            judge(&child("/ld", "/ld"), 10, b"/ld", &c),
+            Verdict::NotYetExeced
+        );
+        assert!(matches!(
+            judge(&child("/usr/bin/cc", "cc"), 10, b"/ld", &c),
+            Verdict::Pass(_)
+        ));
         let mut other = child("/usr/bin/ar", "ar");
         other.ppid = 11;
         assert!(matches!(judge(&other, 10, b"/ld", &c), Verdict::Pass(_)));
         let mut starting = child("/usr/bin/ar", "ar");
         starting.argv.clear();
-        assert_eq!(judge(&starting, 10, b"/ld", &c), Verdict::NotYetExeced, "exec in progress");
+        assert_eq!(
+            judge(&starting, 10, b"/ld", &c),
+            Verdict::NotYetExeced,
+            "exec in progress"
+        );
         // a `#!/bin/sh -e` script named ar: /bin/sh -e /w/bin/ar rcs x.a
         let mut script = child("/usr/bin/dash", "/bin/sh");
-        script.argv = vec![b"/bin/sh".to_vec(), b"-e".to_vec(), b"/w/bin/ar".to_vec(), b"rcs".to_vec()];
-        assert_eq!(judge(&script, 10, b"/ld", &c), Verdict::Archiver { operands: 3 });
+        script.argv = vec![
+            b"/bin/sh".to_vec(),
+            b"-e".to_vec(),
+            b"/w/bin/ar".to_vec(),
+            b"rcs".to_vec(),
+        ];
+        assert_eq!(
+            judge(&script, 10, b"/ld", &c),
+            Verdict::Archiver { operands: 3 }
+        );
         // a shell running something else named like an archiver, not a script
         let mut sh = child("/usr/bin/dash", "sh");
         sh.argv = vec![b"sh".to_vec(), b"-c".to_vec(), b"ar".to_vec()];

@@ -6,8 +6,8 @@
 //! interpose on itself.
 
 use crate::convert::{self, Request};
-use crate::real::{self, *};
 use crate::handoff::{awaited_by_waitid, awaited_by_waitpid, Awaited};
+use crate::real::{self, *};
 use crate::{defer, mirror, observe, state, wait};
 use libc::{c_char, c_int, mode_t, pid_t, posix_spawn_file_actions_t, posix_spawnattr_t};
 use std::ffi::CStr;
@@ -16,6 +16,7 @@ use std::ffi::CStr;
 /// Edge cases kept: NULL file actions/attributes/envp are passed through
 /// untouched; a forked child of the host (other pid) never decides; a
 /// re-entrant call (from inside our decision) goes straight to the real call.
+#[allow(clippy::too_many_arguments)] // posix_spawn's six, plus which call it is
 unsafe fn spawn(
     real: &Real<SpawnFn>,
     call: &'static str,
@@ -30,10 +31,29 @@ unsafe fn spawn(
     let mut archiver = false;
     if state::is_on() {
         if observe::recording() {
-            observe::after("spawn", if path.is_null() { b"" } else { CStr::from_ptr(path).to_bytes() }, call);
+            observe::after(
+                "spawn",
+                if path.is_null() {
+                    b""
+                } else {
+                    CStr::from_ptr(path).to_bytes()
+                },
+                call,
+            );
         }
         if let (Some(config), Some(_guard)) = (state::scope_config(), state::Reentry::enter()) {
-            archiver = convert::consider(config, &Request::Spawn { call, path, search, actions, attr, argv, envp });
+            archiver = convert::consider(
+                config,
+                &Request::Spawn {
+                    call,
+                    path,
+                    search,
+                    actions,
+                    attr,
+                    argv,
+                    envp,
+                },
+            );
         }
     }
     let rc = match real.get() {
@@ -56,7 +76,17 @@ pub unsafe extern "C" fn posix_spawn(
     argv: *const *mut c_char,
     envp: *const *mut c_char,
 ) -> c_int {
-    spawn(&POSIX_SPAWN, "posix_spawn", false, pid, path, actions, attr, argv, envp)
+    spawn(
+        &POSIX_SPAWN,
+        "posix_spawn",
+        false,
+        pid,
+        path,
+        actions,
+        attr,
+        argv,
+        envp,
+    )
 }
 
 /// Mirrors glibc `posix_spawnp`: PATH from the caller's environment, default
@@ -70,7 +100,17 @@ pub unsafe extern "C" fn posix_spawnp(
     argv: *const *mut c_char,
     envp: *const *mut c_char,
 ) -> c_int {
-    spawn(&POSIX_SPAWNP, "posix_spawnp", true, pid, file, actions, attr, argv, envp)
+    spawn(
+        &POSIX_SPAWNP,
+        "posix_spawnp",
+        true,
+        pid,
+        file,
+        actions,
+        attr,
+        argv,
+        envp,
+    )
 }
 
 /// Mirrors glibc `system`: `system(NULL)` asks whether a shell exists and is
@@ -158,7 +198,10 @@ mirrored!(
 );
 
 /// The wait-time handoff around one real wait call.
-unsafe fn around_wait(awaited: Option<Awaited>, real_wait: impl FnOnce() -> (i32, Option<i32>)) -> i32 {
+unsafe fn around_wait(
+    awaited: Option<Awaited>,
+    real_wait: impl FnOnce() -> (i32, Option<i32>),
+) -> i32 {
     let mut after = None;
     let mut scope = None;
     if state::is_on() {
@@ -188,7 +231,9 @@ unsafe fn status_of(result: i32, status: *mut c_int) -> Option<i32> {
 /// one child, or on -1 with exactly one child, that runs an archiver.
 #[no_mangle]
 pub unsafe extern "C" fn waitpid(pid: pid_t, status: *mut c_int, options: c_int) -> pid_t {
-    let Some(real) = WAITPID.get() else { return real::enosys_errno() };
+    let Some(real) = WAITPID.get() else {
+        return real::enosys_errno();
+    };
     around_wait(awaited_by_waitpid(pid, options), || {
         let r = real(pid, status, options);
         (r, status_of(r, status))
@@ -198,7 +243,9 @@ pub unsafe extern "C" fn waitpid(pid: pid_t, status: *mut c_int, options: c_int)
 /// Mirrors `wait` (= waitpid(-1, status, 0)).
 #[no_mangle]
 pub unsafe extern "C" fn wait(status: *mut c_int) -> pid_t {
-    let Some(real) = WAIT.get() else { return real::enosys_errno() };
+    let Some(real) = WAIT.get() else {
+        return real::enosys_errno();
+    };
     around_wait(awaited_by_waitpid(-1, 0), || {
         let r = real(status);
         (r, status_of(r, status))
@@ -207,8 +254,14 @@ pub unsafe extern "C" fn wait(status: *mut c_int) -> pid_t {
 
 /// Mirrors `wait3` (= wait4(-1, …)); the rusage is the real call's.
 #[no_mangle]
-pub unsafe extern "C" fn wait3(status: *mut c_int, options: c_int, usage: *mut libc::rusage) -> pid_t {
-    let Some(real) = WAIT3.get() else { return real::enosys_errno() };
+pub unsafe extern "C" fn wait3(
+    status: *mut c_int,
+    options: c_int,
+    usage: *mut libc::rusage,
+) -> pid_t {
+    let Some(real) = WAIT3.get() else {
+        return real::enosys_errno();
+    };
     around_wait(awaited_by_waitpid(-1, options), || {
         let r = real(status, options, usage);
         (r, status_of(r, status))
@@ -217,8 +270,15 @@ pub unsafe extern "C" fn wait3(status: *mut c_int, options: c_int, usage: *mut l
 
 /// Mirrors `wait4`.
 #[no_mangle]
-pub unsafe extern "C" fn wait4(pid: pid_t, status: *mut c_int, options: c_int, usage: *mut libc::rusage) -> pid_t {
-    let Some(real) = WAIT4.get() else { return real::enosys_errno() };
+pub unsafe extern "C" fn wait4(
+    pid: pid_t,
+    status: *mut c_int,
+    options: c_int,
+    usage: *mut libc::rusage,
+) -> pid_t {
+    let Some(real) = WAIT4.get() else {
+        return real::enosys_errno();
+    };
     around_wait(awaited_by_waitpid(pid, options), || {
         let r = real(pid, status, options, usage);
         (r, status_of(r, status))
@@ -227,19 +287,40 @@ pub unsafe extern "C" fn wait4(pid: pid_t, status: *mut c_int, options: c_int, u
 
 /// Mirrors `waitid`: only P_PID / P_ALL with WEXITED, blocking, consuming.
 #[no_mangle]
-pub unsafe extern "C" fn waitid(idtype: libc::idtype_t, id: libc::id_t, info: *mut libc::siginfo_t, options: c_int) -> c_int {
-    let Some(real) = WAITID.get() else { return real::enosys_errno() };
-    around_wait(awaited_by_waitid(idtype, id, options), || (real(idtype, id, info, options), None))
+pub unsafe extern "C" fn waitid(
+    idtype: libc::idtype_t,
+    id: libc::id_t,
+    info: *mut libc::siginfo_t,
+    options: c_int,
+) -> c_int {
+    let Some(real) = WAITID.get() else {
+        return real::enosys_errno();
+    };
+    around_wait(awaited_by_waitid(idtype, id, options), || {
+        (real(idtype, id, info, options), None)
+    })
 }
 
 /// The deletion hooks: off, one atomic load and the real call. While a
 /// conversion runs the host's cleanups, a deletion of the archiver's files
 /// is recorded for the reaper and reported as done (0).
-unsafe fn deletion(dirfd: c_int, path: *const c_char, rmdir: bool, real: impl FnOnce() -> c_int) -> c_int {
+unsafe fn deletion(
+    dirfd: c_int,
+    path: *const c_char,
+    rmdir: bool,
+    real: impl FnOnce() -> c_int,
+) -> c_int {
     if observe::recording() && !path.is_null() {
-        observe::after("delete", CStr::from_ptr(path).to_bytes(), if rmdir { "rmdir" } else { "unlink" });
+        observe::after(
+            "delete",
+            CStr::from_ptr(path).to_bytes(),
+            if rmdir { "rmdir" } else { "unlink" },
+        );
     }
-    if defer::is_active() && !path.is_null() && defer::consider(dirfd, CStr::from_ptr(path).to_bytes(), rmdir) {
+    if defer::is_active()
+        && !path.is_null()
+        && defer::consider(dirfd, CStr::from_ptr(path).to_bytes(), rmdir)
+    {
         return 0;
     }
     real()
@@ -248,21 +329,29 @@ unsafe fn deletion(dirfd: c_int, path: *const c_char, rmdir: bool, real: impl Fn
 /// Mirrors `unlink`.
 #[no_mangle]
 pub unsafe extern "C" fn unlink(path: *const c_char) -> c_int {
-    let Some(real) = UNLINK.get() else { return real::enosys_errno() };
+    let Some(real) = UNLINK.get() else {
+        return real::enosys_errno();
+    };
     deletion(libc::AT_FDCWD, path, false, || real(path))
 }
 
 /// Mirrors `unlinkat`, AT_REMOVEDIR included.
 #[no_mangle]
 pub unsafe extern "C" fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
-    let Some(real) = UNLINKAT.get() else { return real::enosys_errno() };
-    deletion(dirfd, path, flags & libc::AT_REMOVEDIR != 0, || real(dirfd, path, flags))
+    let Some(real) = UNLINKAT.get() else {
+        return real::enosys_errno();
+    };
+    deletion(dirfd, path, flags & libc::AT_REMOVEDIR != 0, || {
+        real(dirfd, path, flags)
+    })
 }
 
 /// Mirrors `rmdir`.
 #[no_mangle]
 pub unsafe extern "C" fn rmdir(path: *const c_char) -> c_int {
-    let Some(real) = RMDIR.get() else { return real::enosys_errno() };
+    let Some(real) = RMDIR.get() else {
+        return real::enosys_errno();
+    };
     deletion(libc::AT_FDCWD, path, true, || real(path))
 }
 
@@ -270,7 +359,9 @@ pub unsafe extern "C" fn rmdir(path: *const c_char) -> c_int {
 /// so it is hooked by name; a directory is an rmdir.
 #[no_mangle]
 pub unsafe extern "C" fn remove(path: *const c_char) -> c_int {
-    let Some(real) = REMOVE.get() else { return real::enosys_errno() };
+    let Some(real) = REMOVE.get() else {
+        return real::enosys_errno();
+    };
     let is_dir = || {
         let mut st: libc::stat = std::mem::zeroed();
         libc::lstat(path, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFDIR

@@ -7,6 +7,10 @@
 //! `convert` (the decision and the conversion), `replay`, `cleanup`, `trace`,
 //! `logging`; FFI stays in `hooks`, `real`, `sys`, `state` and the constructor below.
 
+// The unit-test build leaves out the exported hooks (they would interpose on
+// the test binary itself), so everything only they reach looks unused there.
+#![cfg_attr(test, allow(dead_code))]
+
 mod cleanup;
 mod companion;
 mod config;
@@ -75,7 +79,13 @@ unsafe fn mentions_arshim() -> bool {
 fn exe_path() -> Vec<u8> {
     let mut buf = [0u8; 4096];
     // SAFETY: readlink into a buffer we own, bounded by its length.
-    let n = unsafe { libc::readlink(c"/proc/self/exe".as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    let n = unsafe {
+        libc::readlink(
+            c"/proc/self/exe".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
     if n <= 0 {
         return Vec::new();
     }
@@ -132,18 +142,27 @@ unsafe fn on_load() {
     }
     trace::Event::new("load")
         .str("exe", &exe)
-        .str("mode", match decision.mode {
-            config::Mode::Off => "off",
-            config::Mode::Observe => "observe",
-            config::Mode::Exec => "exec",
-        })
+        .str(
+            "mode",
+            match decision.mode {
+                config::Mode::Off => "off",
+                config::Mode::Observe => "observe",
+                config::Mode::Exec => "exec",
+            },
+        )
         .bool("in_scope", decision.mode != config::Mode::Off)
         .str("reason", decision.reason)
         .emit(config.trace.as_deref());
     if decision.mode != config::Mode::Off {
         real::resolve_all();
         let traced = config.trace.is_some();
-        state::activate(config::Config { mode: decision.mode, ..config }, pid);
+        state::activate(
+            config::Config {
+                mode: decision.mode,
+                ..config
+            },
+            pid,
+        );
         if traced {
             // Registered first, so it runs after the host's own handlers.
             libc::atexit(trace_exit);

@@ -29,7 +29,10 @@ pub fn ready() -> bool {
         NONE | BUSY => return false,
         _ => {}
     }
-    if LOGGER.compare_exchange(UNSET, BUSY, Ordering::AcqRel, Ordering::Acquire).is_err() {
+    if LOGGER
+        .compare_exchange(UNSET, BUSY, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
         return LOGGER.load(Ordering::Acquire) == READY;
     }
     let filter = crate::state::config().and_then(|c| c.log.clone());
@@ -40,7 +43,12 @@ pub fn ready() -> bool {
             .format(|buf, record| {
                 use std::io::Write;
                 // SAFETY: getpid has no preconditions.
-                writeln!(buf, "arshim[{}]: {}", unsafe { libc::getpid() }, record.args())
+                writeln!(
+                    buf,
+                    "arshim[{}]: {}",
+                    unsafe { libc::getpid() },
+                    record.args()
+                )
             })
             .try_init()
             .is_ok(),

@@ -18,8 +18,17 @@ const ARENA: usize = 8192;
 enum Raw {
     Close(i32),
     Dup2(i32, i32),
-    Open { fd: i32, oflag: i32, mode: u32, at: u16, len: u16 },
-    Chdir { at: u16, len: u16 },
+    Open {
+        fd: i32,
+        oflag: i32,
+        mode: u32,
+        at: u16,
+        len: u16,
+    },
+    Chdir {
+        at: u16,
+        len: u16,
+    },
     Fchdir(i32),
     Closefrom(i32),
     Tcsetpgrp,
@@ -49,13 +58,22 @@ impl Slot {
             owner: AtomicUsize::new(0),
             busy: AtomicBool::new(false),
             broken: AtomicBool::new(false),
-            data: UnsafeCell::new(Data { len: 0, actions: [Raw::Close(0); MAX_ACTIONS], used: 0, arena: [0; ARENA] }),
+            data: UnsafeCell::new(Data {
+                len: 0,
+                actions: [Raw::Close(0); MAX_ACTIONS],
+                used: 0,
+                arena: [0; ARENA],
+            }),
         }
     }
 
     /// Runs `f` on the contents if nobody else is; otherwise marks the slot broken.
     fn with<R>(&self, f: impl FnOnce(&mut Data) -> R) -> Option<R> {
-        if self.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        if self
+            .busy
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
             self.broken.store(true, Ordering::Relaxed);
             return None;
         }
@@ -69,15 +87,19 @@ impl Slot {
 static TABLE: [Slot; SLOTS] = [const { Slot::new() }; SLOTS];
 
 fn find(owner: usize) -> Option<&'static Slot> {
-    TABLE.iter().find(|s| s.owner.load(Ordering::Acquire) == owner)
+    TABLE
+        .iter()
+        .find(|s| s.owner.load(Ordering::Acquire) == owner)
 }
 
 /// `posix_spawn_file_actions_init` succeeded on `owner`.
 pub fn init(owner: usize) {
     let slot = find(owner).or_else(|| {
-        TABLE
-            .iter()
-            .find(|s| s.owner.compare_exchange(0, owner, Ordering::AcqRel, Ordering::Relaxed).is_ok())
+        TABLE.iter().find(|s| {
+            s.owner
+                .compare_exchange(0, owner, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        })
     });
     if let Some(slot) = slot {
         slot.broken.store(false, Ordering::Relaxed);
@@ -127,7 +149,13 @@ pub fn dup2(owner: usize, fd: i32, newfd: i32) {
     push(owner, None, |_, _| Raw::Dup2(fd, newfd));
 }
 pub fn open(owner: usize, fd: i32, path: &[u8], oflag: i32, mode: u32) {
-    push(owner, Some(path), |at, len| Raw::Open { fd, oflag, mode, at, len });
+    push(owner, Some(path), |at, len| Raw::Open {
+        fd,
+        oflag,
+        mode,
+        at,
+        len,
+    });
 }
 pub fn chdir(owner: usize, path: &[u8]) {
     push(owner, Some(path), |at, len| Raw::Chdir { at, len });
@@ -156,11 +184,24 @@ pub fn snapshot(owner: usize) -> Option<Vec<FileAction>> {
             .map(|raw| match *raw {
                 Raw::Close(fd) => FileAction::Close(fd),
                 Raw::Dup2(fd, newfd) => FileAction::Dup2 { fd, newfd },
-                Raw::Open { fd, oflag, mode, at, len } => FileAction::Open { fd, path: text(at, len), oflag, mode },
+                Raw::Open {
+                    fd,
+                    oflag,
+                    mode,
+                    at,
+                    len,
+                } => FileAction::Open {
+                    fd,
+                    path: text(at, len),
+                    oflag,
+                    mode,
+                },
                 Raw::Chdir { at, len } => FileAction::Chdir(text(at, len)),
                 Raw::Fchdir(fd) => FileAction::Fchdir(fd),
                 Raw::Closefrom(fd) => FileAction::Closefrom(fd),
-                Raw::Tcsetpgrp => FileAction::Unsupported("posix_spawn_file_actions_addtcsetpgrp_np"),
+                Raw::Tcsetpgrp => {
+                    FileAction::Unsupported("posix_spawn_file_actions_addtcsetpgrp_np")
+                }
             })
             .collect::<Vec<_>>()
     })?;
@@ -184,7 +225,12 @@ mod tests {
             vec![
                 FileAction::Close(5),
                 FileAction::Dup2 { fd: 6, newfd: 1 },
-                FileAction::Open { fd: 0, path: b"/dev/null".to_vec(), oflag: libc::O_RDONLY, mode: 0 },
+                FileAction::Open {
+                    fd: 0,
+                    path: b"/dev/null".to_vec(),
+                    oflag: libc::O_RDONLY,
+                    mode: 0
+                },
                 FileAction::Chdir(b"/tmp".to_vec()),
             ]
         );

@@ -26,14 +26,20 @@ static SNAPSHOT: Mutex<Vec<(i32, u64, u64, i64)>> = Mutex::new(Vec::new());
 /// A spawn-time archiver's pid, to recognise its wait.
 pub fn note_archiver_pid(pid: i32) {
     for slot in &ARCHIVER_PIDS {
-        if slot.compare_exchange(0, pid, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+        if slot
+            .compare_exchange(0, pid, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
             return;
         }
     }
 }
 
 pub fn is_archiver_pid(pid: i32) -> bool {
-    pid > 0 && ARCHIVER_PIDS.iter().any(|s| s.load(Ordering::Relaxed) == pid)
+    pid > 0
+        && ARCHIVER_PIDS
+            .iter()
+            .any(|s| s.load(Ordering::Relaxed) == pid)
 }
 
 /// Recording, in the observed process itself (never in a forked child:
@@ -56,7 +62,9 @@ fn fstat(fd: i32) -> Option<libc::stat> {
 }
 
 fn fd_path(fd: i32) -> Vec<u8> {
-    std::fs::read_link(format!("/proc/self/fd/{fd}")).map(|p| p.into_os_string().into_encoded_bytes()).unwrap_or_default()
+    std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .map(|p| p.into_os_string().into_encoded_bytes())
+        .unwrap_or_default()
 }
 
 fn is_regular(st: &libc::stat) -> bool {
@@ -65,7 +73,9 @@ fn is_regular(st: &libc::stat) -> bool {
 
 /// The host waited for its archiver: from now on, record.
 pub fn archiver_done(child: i32, status: Option<i32>) {
-    let Some(config) = state::scope_config() else { return };
+    let Some(config) = state::scope_config() else {
+        return;
+    };
     if config.mode != Mode::Observe || AFTER.load(Ordering::Relaxed) {
         return;
     }
@@ -84,7 +94,11 @@ pub fn archiver_done(child: i32, status: Option<i32>) {
     unsafe { libc::fflush(std::ptr::null_mut()) };
     let snapshot = sys::open_fds()
         .into_iter()
-        .filter_map(|fd| fstat(fd).filter(is_regular).map(|st| (fd, st.st_dev as u64, st.st_ino as u64, st.st_size as i64)))
+        .filter_map(|fd| {
+            fstat(fd)
+                .filter(is_regular)
+                .map(|st| (fd, st.st_dev, st.st_ino, st.st_size))
+        })
         .collect();
     if let Ok(mut s) = SNAPSHOT.lock() {
         *s = snapshot;
@@ -95,9 +109,15 @@ pub fn archiver_done(child: i32, status: Option<i32>) {
 /// One `after` event. Nothing when re-entered: our own writes (log, trace)
 /// are not the host's.
 pub fn after(what: &str, path: &[u8], detail: &str) {
-    let Some(_guard) = state::Reentry::enter() else { return };
+    let Some(_guard) = state::Reentry::enter() else {
+        return;
+    };
     let e = Event::new("after").str("what", what).str("path", path);
-    let e = if detail.is_empty() { e } else { e.str("detail", detail) };
+    let e = if detail.is_empty() {
+        e
+    } else {
+        e.str("detail", detail)
+    };
     e.emit(trace_path());
 }
 
@@ -130,8 +150,12 @@ pub fn at_exit() {
     let snapshot = SNAPSHOT.lock().map(|s| s.clone()).unwrap_or_default();
     for (fd, dev, ino, size) in snapshot {
         if let Some(st) = fstat(fd) {
-            if st.st_dev as u64 == dev && st.st_ino as u64 == ino && st.st_size as i64 > size {
-                after("write", &fd_path(fd), &format!("fd {fd} grew from {size} to {} bytes", st.st_size));
+            if st.st_dev == dev && st.st_ino == ino && st.st_size > size {
+                after(
+                    "write",
+                    &fd_path(fd),
+                    &format!("fd {fd} grew from {size} to {} bytes", st.st_size),
+                );
             }
         }
     }

@@ -13,8 +13,16 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileAction {
     Close(i32),
-    Dup2 { fd: i32, newfd: i32 },
-    Open { fd: i32, path: Vec<u8>, oflag: i32, mode: u32 },
+    Dup2 {
+        fd: i32,
+        newfd: i32,
+    },
+    Open {
+        fd: i32,
+        path: Vec<u8>,
+        oflag: i32,
+        mode: u32,
+    },
     Chdir(Vec<u8>),
     Fchdir(i32),
     Closefrom(i32),
@@ -31,7 +39,14 @@ pub const SETSCHEDPARAM: i16 = 0x10;
 pub const SETSCHEDULER: i16 = 0x20;
 pub const USEVFORK: i16 = 0x40;
 pub const SETSID: i16 = 0x80;
-const KNOWN_FLAGS: i16 = RESETIDS | SETPGROUP | SETSIGDEF | SETSIGMASK | SETSCHEDPARAM | SETSCHEDULER | USEVFORK | SETSID;
+const KNOWN_FLAGS: i16 = RESETIDS
+    | SETPGROUP
+    | SETSIGDEF
+    | SETSIGMASK
+    | SETSCHEDPARAM
+    | SETSCHEDULER
+    | USEVFORK
+    | SETSID;
 
 /// The spawn attributes that matter, read with the public getters.
 /// Signal sets are bit masks: bit `n-1` is signal `n`.
@@ -50,10 +65,18 @@ pub enum Step {
     SetPgid(i32),
     ResetIds,
     Close(i32),
-    Dup2 { fd: i32, newfd: i32 },
+    Dup2 {
+        fd: i32,
+        newfd: i32,
+    },
     /// `adddup2(fd, fd)`: glibc clears FD_CLOEXEC so the fd survives exec.
     KeepOpen(i32),
-    Open { fd: i32, path: Vec<u8>, oflag: i32, mode: u32 },
+    Open {
+        fd: i32,
+        path: Vec<u8>,
+        oflag: i32,
+        mode: u32,
+    },
     /// `/dev/null` instead of a pipe nobody will feed any more.
     DevNull(i32),
     Chdir(Vec<u8>),
@@ -152,11 +175,18 @@ impl Plan {
     }
 }
 
-pub fn plan(actions: &[FileAction], attrs: Option<&Attrs>, facts: &impl Facts) -> Result<Plan, String> {
+pub fn plan(
+    actions: &[FileAction],
+    attrs: Option<&Attrs>,
+    facts: &impl Facts,
+) -> Result<Plan, String> {
     let mut out = Plan::default();
     let a = attrs.copied().unwrap_or_default();
     if a.flags & !KNOWN_FLAGS != 0 {
-        return Err(format!("unknown spawn attribute flags {:#x}", a.flags & !KNOWN_FLAGS));
+        return Err(format!(
+            "unknown spawn attribute flags {:#x}",
+            a.flags & !KNOWN_FLAGS
+        ));
     }
     if a.flags & (SETSCHEDPARAM | SETSCHEDULER) != 0 {
         return Err("scheduling attributes are not replayed".into());
@@ -167,7 +197,10 @@ pub fn plan(actions: &[FileAction], attrs: Option<&Attrs>, facts: &impl Facts) -
     if a.flags & SETSID != 0 {
         // The real child is never a group leader; we may be, and then setsid fails.
         if facts.is_group_leader() {
-            return Err("POSIX_SPAWN_SETSID: this process leads its process group, setsid would fail".into());
+            return Err(
+                "POSIX_SPAWN_SETSID: this process leads its process group, setsid would fail"
+                    .into(),
+            );
         }
         out.steps.push(Step::SetSid);
     }
@@ -178,14 +211,21 @@ pub fn plan(actions: &[FileAction], attrs: Option<&Attrs>, facts: &impl Facts) -
             }
             out.steps.push(Step::SetPgid(0));
         } else if a.pgroup != facts.pgrp() {
-            return Err(format!("POSIX_SPAWN_SETPGROUP into another group ({})", a.pgroup));
+            return Err(format!(
+                "POSIX_SPAWN_SETPGROUP into another group ({})",
+                a.pgroup
+            ));
         }
     }
     if a.flags & RESETIDS != 0 {
         out.steps.push(Step::ResetIds);
     }
 
-    let mut fds = FdTable { facts, changed: BTreeMap::new(), closed_from: None };
+    let mut fds = FdTable {
+        facts,
+        changed: BTreeMap::new(),
+        closed_from: None,
+    };
     let mut cwd = Cwd::Same;
     for action in actions {
         match action {
@@ -199,42 +239,69 @@ pub fn plan(actions: &[FileAction], attrs: Option<&Attrs>, facts: &impl Facts) -
             }
             FileAction::Dup2 { fd, newfd } => {
                 if !fds.is_open(*fd) {
-                    return Err(format!("dup2 from fd {fd}, which is not open: the spawn would fail"));
+                    return Err(format!(
+                        "dup2 from fd {fd}, which is not open: the spawn would fail"
+                    ));
                 }
                 if *newfd < 0 {
                     return Err(format!("dup2 onto invalid fd {newfd}"));
                 }
-                let pipe = if fds.changed.contains_key(fd) { None } else { facts.pipe(*fd) };
+                let pipe = if fds.changed.contains_key(fd) {
+                    None
+                } else {
+                    facts.pipe(*fd)
+                };
                 match pipe {
-                    Some(p) if (*newfd == 1 || *newfd == 2) && p.writable && facts.holds_pipe_end(p.id, true) => {
+                    Some(p)
+                        if (*newfd == 1 || *newfd == 2)
+                            && p.writable
+                            && facts.holds_pipe_end(p.id, true) =>
+                    {
                         // Capture: the caller meant to read it. Nobody will once we
                         // exec, so the archiver writes to our own stdout/stderr.
                         out.notes.push(format!("fd {newfd}: capture pipe not replayed, archiver writes to the host's own fd {newfd}"));
                     }
                     Some(p) if *newfd == 0 && p.readable && facts.holds_pipe_end(p.id, false) => {
-                        out.notes.push("fd 0: pipe fed by the host replaced by /dev/null".into());
+                        out.notes
+                            .push("fd 0: pipe fed by the host replaced by /dev/null".into());
                         fds.set(0, true);
                         out.steps.push(Step::DevNull(0));
                     }
                     _ if fd == newfd => out.steps.push(Step::KeepOpen(*fd)),
                     _ => {
                         fds.set(*newfd, true);
-                        out.steps.push(Step::Dup2 { fd: *fd, newfd: *newfd });
+                        out.steps.push(Step::Dup2 {
+                            fd: *fd,
+                            newfd: *newfd,
+                        });
                     }
                 }
             }
-            FileAction::Open { fd, path, oflag, mode } => {
+            FileAction::Open {
+                fd,
+                path,
+                oflag,
+                mode,
+            } => {
                 if *fd < 0 {
                     return Err(format!("open onto invalid fd {fd}"));
                 }
                 let Some(full) = join(&cwd, path) else {
                     return Err("relative open after fchdir cannot be checked".into());
                 };
-                facts
-                    .can_open(&full, *oflag)
-                    .map_err(|why| format!("open of {} would fail: {why}", String::from_utf8_lossy(path)))?;
+                facts.can_open(&full, *oflag).map_err(|why| {
+                    format!(
+                        "open of {} would fail: {why}",
+                        String::from_utf8_lossy(path)
+                    )
+                })?;
                 fds.set(*fd, true);
-                out.steps.push(Step::Open { fd: *fd, path: path.clone(), oflag: *oflag, mode: *mode });
+                out.steps.push(Step::Open {
+                    fd: *fd,
+                    path: path.clone(),
+                    oflag: *oflag,
+                    mode: *mode,
+                });
             }
             FileAction::Chdir(path) => {
                 cwd = match join(&cwd, path) {
@@ -264,7 +331,9 @@ pub fn plan(actions: &[FileAction], attrs: Option<&Attrs>, facts: &impl Facts) -
                 fds.close_from(*low);
                 out.steps.push(Step::Closefrom(*low));
             }
-            FileAction::Unsupported(what) => return Err(format!("file action {what} is not replayed")),
+            FileAction::Unsupported(what) => {
+                return Err(format!("file action {what} is not replayed"))
+            }
         }
     }
     if a.flags & SETSIGMASK != 0 {
@@ -294,7 +363,9 @@ mod tests {
             self.pipes.get(&fd).copied()
         }
         fn holds_pipe_end(&self, id: (u64, u64), reading: bool) -> bool {
-            self.pipes.values().any(|p| p.id == id && if reading { p.readable } else { p.writable })
+            self.pipes
+                .values()
+                .any(|p| p.id == id && if reading { p.readable } else { p.writable })
         }
         fn is_session_leader(&self) -> bool {
             self.session_leader
@@ -314,12 +385,29 @@ mod tests {
         }
     }
     fn std_fds() -> Fake {
-        Fake { open: [0, 1, 2].into_iter().collect(), ..Default::default() }
+        Fake {
+            open: [0, 1, 2].into_iter().collect(),
+            ..Default::default()
+        }
     }
     fn with_pipe(mut f: Fake, r: i32, w: i32, inode: u64) -> Fake {
         f.open.extend([r, w]);
-        f.pipes.insert(r, PipeEnd { id: (1, inode), readable: true, writable: false });
-        f.pipes.insert(w, PipeEnd { id: (1, inode), readable: false, writable: true });
+        f.pipes.insert(
+            r,
+            PipeEnd {
+                id: (1, inode),
+                readable: true,
+                writable: false,
+            },
+        );
+        f.pipes.insert(
+            w,
+            PipeEnd {
+                id: (1, inode),
+                readable: false,
+                writable: true,
+            },
+        );
         f
     }
 
@@ -332,7 +420,12 @@ mod tests {
     #[test]
     fn file_redirection_is_replayed_in_order() {
         let actions = vec![
-            FileAction::Open { fd: 1, path: b"out.log".to_vec(), oflag: libc::O_WRONLY | libc::O_CREAT, mode: 0o644 },
+            FileAction::Open {
+                fd: 1,
+                path: b"out.log".to_vec(),
+                oflag: libc::O_WRONLY | libc::O_CREAT,
+                mode: 0o644,
+            },
             FileAction::Dup2 { fd: 1, newfd: 2 },
             FileAction::Close(7),
         ];
@@ -340,7 +433,12 @@ mod tests {
         assert_eq!(
             p.steps,
             vec![
-                Step::Open { fd: 1, path: b"out.log".to_vec(), oflag: libc::O_WRONLY | libc::O_CREAT, mode: 0o644 },
+                Step::Open {
+                    fd: 1,
+                    path: b"out.log".to_vec(),
+                    oflag: libc::O_WRONLY | libc::O_CREAT,
+                    mode: 0o644
+                },
                 Step::Dup2 { fd: 1, newfd: 2 },
                 Step::Close(7)
             ]
@@ -366,7 +464,14 @@ mod tests {
         // write end only: the read end belongs to someone else (e.g. a `tee`)
         let mut f = std_fds();
         f.open.insert(6);
-        f.pipes.insert(6, PipeEnd { id: (1, 9), readable: false, writable: true });
+        f.pipes.insert(
+            6,
+            PipeEnd {
+                id: (1, 9),
+                readable: false,
+                writable: true,
+            },
+        );
         let p = plan(&[FileAction::Dup2 { fd: 6, newfd: 1 }], None, &f).unwrap();
         assert_eq!(p.steps, vec![Step::Dup2 { fd: 6, newfd: 1 }]);
     }
@@ -374,7 +479,12 @@ mod tests {
     #[test]
     fn stdin_pipe_fed_by_host_becomes_dev_null() {
         let f = with_pipe(std_fds(), 5, 6, 77);
-        let p = plan(&[FileAction::Dup2 { fd: 5, newfd: 0 }, FileAction::Close(6)], None, &f).unwrap();
+        let p = plan(
+            &[FileAction::Dup2 { fd: 5, newfd: 0 }, FileAction::Close(6)],
+            None,
+            &f,
+        )
+        .unwrap();
         assert_eq!(p.steps, vec![Step::DevNull(0), Step::Close(6)]);
     }
 
@@ -384,11 +494,19 @@ mod tests {
         // closed by an earlier action
         let actions = [FileAction::Close(1), FileAction::Dup2 { fd: 1, newfd: 2 }];
         assert!(plan(&actions, None, &std_fds()).is_err());
-        let actions = [FileAction::Closefrom(0), FileAction::Dup2 { fd: 2, newfd: 1 }];
+        let actions = [
+            FileAction::Closefrom(0),
+            FileAction::Dup2 { fd: 2, newfd: 1 },
+        ];
         assert!(plan(&actions, None, &std_fds()).is_err());
         // opened by an earlier action
         let actions = [
-            FileAction::Open { fd: 9, path: b"/dev/null".to_vec(), oflag: libc::O_RDONLY, mode: 0 },
+            FileAction::Open {
+                fd: 9,
+                path: b"/dev/null".to_vec(),
+                oflag: libc::O_RDONLY,
+                mode: 0,
+            },
             FileAction::Dup2 { fd: 9, newfd: 0 },
         ];
         assert!(plan(&actions, None, &std_fds()).is_ok());
@@ -404,7 +522,12 @@ mod tests {
     fn failing_open_falls_back() {
         let mut f = std_fds();
         f.unopenable.push("/root/secret");
-        let a = [FileAction::Open { fd: 0, path: b"/root/secret".to_vec(), oflag: 0, mode: 0 }];
+        let a = [FileAction::Open {
+            fd: 0,
+            path: b"/root/secret".to_vec(),
+            oflag: 0,
+            mode: 0,
+        }];
         let err = plan(&a, None, &f).unwrap_err();
         assert!(err.contains("/root/secret"), "{err}");
     }
@@ -415,10 +538,23 @@ mod tests {
         f.unopenable.push("/work/in.txt");
         let a = [
             FileAction::Chdir(b"/work".to_vec()),
-            FileAction::Open { fd: 0, path: b"in.txt".to_vec(), oflag: 0, mode: 0 },
+            FileAction::Open {
+                fd: 0,
+                path: b"in.txt".to_vec(),
+                oflag: 0,
+                mode: 0,
+            },
         ];
         assert!(plan(&a, None, &f).is_err(), "checked as /work/in.txt");
-        let a = [FileAction::Fchdir(2), FileAction::Open { fd: 0, path: b"in.txt".to_vec(), oflag: 0, mode: 0 }];
+        let a = [
+            FileAction::Fchdir(2),
+            FileAction::Open {
+                fd: 0,
+                path: b"in.txt".to_vec(),
+                oflag: 0,
+                mode: 0,
+            },
+        ];
         assert!(plan(&a, None, &std_fds()).is_err(), "unknown directory");
         let p = plan(&[FileAction::Chdir(b"/tmp".to_vec())], None, &std_fds()).unwrap();
         assert!(p.changes_cwd);
@@ -426,35 +562,84 @@ mod tests {
 
     #[test]
     fn unsupported_actions_fall_back() {
-        assert!(plan(&[FileAction::Unsupported("addtcsetpgrp_np")], None, &std_fds()).is_err());
+        assert!(plan(
+            &[FileAction::Unsupported("addtcsetpgrp_np")],
+            None,
+            &std_fds()
+        )
+        .is_err());
     }
 
     #[test]
     fn attributes_in_glibc_order() {
-        let a = Attrs { flags: SETSIGMASK | SETSIGDEF | RESETIDS | SETPGROUP | USEVFORK, pgroup: 0, sigdefault: 0b110, sigmask: 0b1 };
+        let a = Attrs {
+            flags: SETSIGMASK | SETSIGDEF | RESETIDS | SETPGROUP | USEVFORK,
+            pgroup: 0,
+            sigdefault: 0b110,
+            sigmask: 0b1,
+        };
         let p = plan(&[FileAction::Close(5)], Some(&a), &std_fds()).unwrap();
         assert_eq!(
             p.steps,
-            vec![Step::SigDefault(0b110), Step::SetPgid(0), Step::ResetIds, Step::Close(5), Step::SigMask(0b1)]
+            vec![
+                Step::SigDefault(0b110),
+                Step::SetPgid(0),
+                Step::ResetIds,
+                Step::Close(5),
+                Step::SigMask(0b1)
+            ]
         );
     }
 
     #[test]
     fn attributes_that_cannot_be_replayed() {
-        let sched = Attrs { flags: SETSCHEDULER, ..Default::default() };
+        let sched = Attrs {
+            flags: SETSCHEDULER,
+            ..Default::default()
+        };
         assert!(plan(&[], Some(&sched), &std_fds()).is_err());
-        let unknown = Attrs { flags: 0x100, ..Default::default() };
+        let unknown = Attrs {
+            flags: 0x100,
+            ..Default::default()
+        };
         assert!(plan(&[], Some(&unknown), &std_fds()).is_err());
-        let setsid = Attrs { flags: SETSID, ..Default::default() };
-        let leader = Fake { group_leader: true, ..std_fds() };
+        let setsid = Attrs {
+            flags: SETSID,
+            ..Default::default()
+        };
+        let leader = Fake {
+            group_leader: true,
+            ..std_fds()
+        };
         assert!(plan(&[], Some(&setsid), &leader).is_err());
-        assert_eq!(plan(&[], Some(&setsid), &std_fds()).unwrap().steps, vec![Step::SetSid]);
-        let other_group = Attrs { flags: SETPGROUP, pgroup: 555, ..Default::default() };
+        assert_eq!(
+            plan(&[], Some(&setsid), &std_fds()).unwrap().steps,
+            vec![Step::SetSid]
+        );
+        let other_group = Attrs {
+            flags: SETPGROUP,
+            pgroup: 555,
+            ..Default::default()
+        };
         assert!(plan(&[], Some(&other_group), &std_fds()).is_err());
-        let same_group = Attrs { flags: SETPGROUP, pgroup: 100, ..Default::default() };
-        assert!(plan(&[], Some(&same_group), &std_fds()).unwrap().steps.is_empty());
-        let session = Fake { session_leader: true, ..std_fds() };
-        let new_group = Attrs { flags: SETPGROUP, pgroup: 0, ..Default::default() };
+        let same_group = Attrs {
+            flags: SETPGROUP,
+            pgroup: 100,
+            ..Default::default()
+        };
+        assert!(plan(&[], Some(&same_group), &std_fds())
+            .unwrap()
+            .steps
+            .is_empty());
+        let session = Fake {
+            session_leader: true,
+            ..std_fds()
+        };
+        let new_group = Attrs {
+            flags: SETPGROUP,
+            pgroup: 0,
+            ..Default::default()
+        };
         assert!(plan(&[], Some(&new_group), &session).is_err());
     }
 }

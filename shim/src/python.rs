@@ -35,12 +35,16 @@ pub fn detect() -> Host {
         return Host::NotPython;
     }
     // SAFETY: Py_IsInitialized takes nothing and only reads a flag.
-    let running = unsafe { std::mem::transmute::<*mut libc::c_void, IsInitialized>(is_init)() } != 0;
+    let running =
+        unsafe { std::mem::transmute::<*mut libc::c_void, IsInitialized>(is_init)() } != 0;
     if !running {
         return Host::NotPython; // libpython loaded but no interpreter: plain C host
     }
-    let (ensure, release, run) =
-        (lookup(c"PyGILState_Ensure"), lookup(c"PyGILState_Release"), lookup(c"PyRun_SimpleStringFlags"));
+    let (ensure, release, run) = (
+        lookup(c"PyGILState_Ensure"),
+        lookup(c"PyGILState_Release"),
+        lookup(c"PyRun_SimpleStringFlags"),
+    );
     if ensure.is_null() || release.is_null() || run.is_null() {
         return Host::Unsupported;
     }

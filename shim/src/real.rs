@@ -23,7 +23,11 @@ unsafe impl<F> Sync for Real<F> {}
 
 impl<F: Copy> Real<F> {
     pub const fn new(name: &'static CStr) -> Self {
-        Real { ptr: AtomicPtr::new(std::ptr::null_mut()), name, _f: PhantomData }
+        Real {
+            ptr: AtomicPtr::new(std::ptr::null_mut()),
+            name,
+            _f: PhantomData,
+        }
     }
 
     /// The next definition, or `None` if the C library has none.
@@ -49,7 +53,14 @@ type Pa = *const posix_spawn_file_actions_t;
 type PaMut = *mut posix_spawn_file_actions_t;
 type Argv = *const *mut c_char;
 
-pub type SpawnFn = unsafe extern "C" fn(*mut pid_t, *const c_char, Pa, *const posix_spawnattr_t, Argv, Argv) -> c_int;
+pub type SpawnFn = unsafe extern "C" fn(
+    *mut pid_t,
+    *const c_char,
+    Pa,
+    *const posix_spawnattr_t,
+    Argv,
+    Argv,
+) -> c_int;
 pub type SystemFn = unsafe extern "C" fn(*const c_char) -> c_int;
 pub type FaFn = unsafe extern "C" fn(PaMut) -> c_int;
 pub type FaFdFn = unsafe extern "C" fn(PaMut, c_int) -> c_int;
@@ -61,7 +72,8 @@ pub type WaitpidFn = unsafe extern "C" fn(pid_t, *mut c_int, c_int) -> pid_t;
 pub type WaitFn = unsafe extern "C" fn(*mut c_int) -> pid_t;
 pub type Wait3Fn = unsafe extern "C" fn(*mut c_int, c_int, *mut libc::rusage) -> pid_t;
 pub type Wait4Fn = unsafe extern "C" fn(pid_t, *mut c_int, c_int, *mut libc::rusage) -> pid_t;
-pub type WaitidFn = unsafe extern "C" fn(libc::idtype_t, libc::id_t, *mut libc::siginfo_t, c_int) -> c_int;
+pub type WaitidFn =
+    unsafe extern "C" fn(libc::idtype_t, libc::id_t, *mut libc::siginfo_t, c_int) -> c_int;
 pub type PathFn = unsafe extern "C" fn(*const c_char) -> c_int;
 pub type UnlinkatFn = unsafe extern "C" fn(c_int, *const c_char, c_int) -> c_int;
 
@@ -81,16 +93,22 @@ pub type OpenatFn = unsafe extern "C" fn(c_int, *const c_char, c_int, mode_t) ->
 pub type Open2Fn = unsafe extern "C" fn(*const c_char, c_int) -> c_int;
 pub type CreatFn = unsafe extern "C" fn(*const c_char, mode_t) -> c_int;
 pub type FopenFn = unsafe extern "C" fn(*const c_char, *const c_char) -> *mut libc::FILE;
-pub type FreopenFn = unsafe extern "C" fn(*const c_char, *const c_char, *mut libc::FILE) -> *mut libc::FILE;
+pub type FreopenFn =
+    unsafe extern "C" fn(*const c_char, *const c_char, *mut libc::FILE) -> *mut libc::FILE;
 pub type WriteFn = unsafe extern "C" fn(c_int, *const c_void, libc::size_t) -> libc::ssize_t;
-pub type PwriteFn = unsafe extern "C" fn(c_int, *const c_void, libc::size_t, libc::off_t) -> libc::ssize_t;
-pub type Pwrite64Fn = unsafe extern "C" fn(c_int, *const c_void, libc::size_t, libc::off64_t) -> libc::ssize_t;
+pub type PwriteFn =
+    unsafe extern "C" fn(c_int, *const c_void, libc::size_t, libc::off_t) -> libc::ssize_t;
+pub type Pwrite64Fn =
+    unsafe extern "C" fn(c_int, *const c_void, libc::size_t, libc::off64_t) -> libc::ssize_t;
 pub type WritevFn = unsafe extern "C" fn(c_int, *const libc::iovec, c_int) -> libc::ssize_t;
-pub type PwritevFn = unsafe extern "C" fn(c_int, *const libc::iovec, c_int, libc::off_t) -> libc::ssize_t;
+pub type PwritevFn =
+    unsafe extern "C" fn(c_int, *const libc::iovec, c_int, libc::off_t) -> libc::ssize_t;
 pub type RenameFn = unsafe extern "C" fn(*const c_char, *const c_char) -> c_int;
 pub type RenameatFn = unsafe extern "C" fn(c_int, *const c_char, c_int, *const c_char) -> c_int;
-pub type Renameat2Fn = unsafe extern "C" fn(c_int, *const c_char, c_int, *const c_char, libc::c_uint) -> c_int;
-pub type LinkatFn = unsafe extern "C" fn(c_int, *const c_char, c_int, *const c_char, c_int) -> c_int;
+pub type Renameat2Fn =
+    unsafe extern "C" fn(c_int, *const c_char, c_int, *const c_char, libc::c_uint) -> c_int;
+pub type LinkatFn =
+    unsafe extern "C" fn(c_int, *const c_char, c_int, *const c_char, c_int) -> c_int;
 pub type SymlinkatFn = unsafe extern "C" fn(*const c_char, c_int, *const c_char) -> c_int;
 
 pub static FORK: Real<ForkFn> = Real::new(c"fork");

@@ -8,7 +8,10 @@ pub enum Job<'a> {
     /// The archiver is already our child: wait for it.
     Wait { child: i32 },
     /// Run the archiver (already resolved), then the deletions.
-    Run { path: &'a CString, argv: &'a [CString] },
+    Run {
+        path: &'a CString,
+        argv: &'a [CString],
+    },
 }
 
 fn c(bytes: impl Into<Vec<u8>>) -> CString {
@@ -17,7 +20,12 @@ fn c(bytes: impl Into<Vec<u8>>) -> CString {
 }
 
 /// `arshim __reap wait --pid N …` / `arshim __reap run … -- PATH ARGV…`
-pub fn argv(companion: &[u8], job: &Job<'_>, trace: Option<&[u8]>, deferred: &[Deferred]) -> Vec<CString> {
+pub fn argv(
+    companion: &[u8],
+    job: &Job<'_>,
+    trace: Option<&[u8]>,
+    deferred: &[Deferred],
+) -> Vec<CString> {
     let mut out = vec![c(companion), c("__reap")];
     match job {
         Job::Wait { child } => {
@@ -86,13 +94,42 @@ mod tests {
     #[test]
     fn wait_command_line() {
         let d = vec![
-            Deferred { dirfd: 5, name: b"a.o".to_vec(), rmdir: false, path: b"/t/a.o".to_vec() },
-            Deferred { dirfd: 6, name: b"t".to_vec(), rmdir: true, path: b"/t".to_vec() },
+            Deferred {
+                dirfd: 5,
+                name: b"a.o".to_vec(),
+                rmdir: false,
+                path: b"/t/a.o".to_vec(),
+            },
+            Deferred {
+                dirfd: 6,
+                name: b"t".to_vec(),
+                rmdir: true,
+                path: b"/t".to_vec(),
+            },
         ];
-        let a = argv(b"/bin/arshim", &Job::Wait { child: 42 }, Some(b"/tmp/tr"), &d);
+        let a = argv(
+            b"/bin/arshim",
+            &Job::Wait { child: 42 },
+            Some(b"/tmp/tr"),
+            &d,
+        );
         assert_eq!(
             strs(&a),
-            ["/bin/arshim", "__reap", "wait", "--pid", "42", "--trace", "/tmp/tr", "--unlink", "5", "a.o", "--rmdir", "6", "t"]
+            [
+                "/bin/arshim",
+                "__reap",
+                "wait",
+                "--pid",
+                "42",
+                "--trace",
+                "/tmp/tr",
+                "--unlink",
+                "5",
+                "a.o",
+                "--rmdir",
+                "6",
+                "t"
+            ]
         );
     }
 
@@ -100,23 +137,62 @@ mod tests {
     fn run_command_line() {
         let path = c("/usr/bin/ar");
         let args = vec![c("ar"), c("rcs"), c("x.a")];
-        let a = argv(b"/bin/arshim", &Job::Run { path: &path, argv: &args }, None, &[]);
-        assert_eq!(strs(&a), ["/bin/arshim", "__reap", "run", "--", "/usr/bin/ar", "ar", "rcs", "x.a"]);
+        let a = argv(
+            b"/bin/arshim",
+            &Job::Run {
+                path: &path,
+                argv: &args,
+            },
+            None,
+            &[],
+        );
+        assert_eq!(
+            strs(&a),
+            [
+                "/bin/arshim",
+                "__reap",
+                "run",
+                "--",
+                "/usr/bin/ar",
+                "ar",
+                "rcs",
+                "x.a"
+            ]
+        );
     }
 
     #[test]
     fn environment_without_our_library() {
         let e = env(
-            vec![c("A=1"), c("LD_PRELOAD=/x/libarshim.so:/y/libother.so"), c("ARSHIM_SPENT=1")],
+            vec![
+                c("A=1"),
+                c("LD_PRELOAD=/x/libarshim.so:/y/libother.so"),
+                c("ARSHIM_SPENT=1"),
+            ],
             b"/x/libarshim.so",
             9,
         );
         assert_eq!(
             strs(&e),
-            ["A=1", "LD_PRELOAD=/y/libother.so", "ARSHIM_REAP_PRELOAD=/x/libarshim.so:/y/libother.so", "ARSHIM_SPENT=9"]
+            [
+                "A=1",
+                "LD_PRELOAD=/y/libother.so",
+                "ARSHIM_REAP_PRELOAD=/x/libarshim.so:/y/libother.so",
+                "ARSHIM_SPENT=9"
+            ]
         );
-        let e = env(vec![c("LD_PRELOAD=/elsewhere/libarshim.so")], b"/x/libarshim.so", 9);
-        assert_eq!(strs(&e), ["ARSHIM_REAP_PRELOAD=/elsewhere/libarshim.so", "ARSHIM_SPENT=9"]);
+        let e = env(
+            vec![c("LD_PRELOAD=/elsewhere/libarshim.so")],
+            b"/x/libarshim.so",
+            9,
+        );
+        assert_eq!(
+            strs(&e),
+            [
+                "ARSHIM_REAP_PRELOAD=/elsewhere/libarshim.so",
+                "ARSHIM_SPENT=9"
+            ]
+        );
         let e = env(vec![c("B=2")], b"/x/libarshim.so", 9);
         assert_eq!(strs(&e), ["B=2", "ARSHIM_SPENT=9"]);
     }

@@ -10,7 +10,10 @@ fn errno() -> i32 {
 }
 
 fn fail(what: &str) -> Result<(), String> {
-    Err(format!("{what}: {}", std::io::Error::from_raw_os_error(errno())))
+    Err(format!(
+        "{what}: {}",
+        std::io::Error::from_raw_os_error(errno())
+    ))
 }
 
 fn sigset(mask: u64) -> libc::sigset_t {
@@ -29,7 +32,9 @@ fn sigset(mask: u64) -> libc::sigset_t {
 
 /// A signal set as the plan's bit mask (bit n-1 = signal n).
 pub fn mask_of(set: &libc::sigset_t) -> u64 {
-    (1..=64).filter(|&sig| unsafe { libc::sigismember(set, sig) } == 1).fold(0, |m, sig| m | 1u64 << (sig - 1))
+    (1..=64)
+        .filter(|&sig| unsafe { libc::sigismember(set, sig) } == 1)
+        .fold(0, |m, sig| m | 1u64 << (sig - 1))
 }
 
 /// Paths are turned into C strings before the cleanups run.
@@ -56,7 +61,11 @@ pub fn prepare(steps: &[Step]) -> Result<Prepared, String> {
 /// before `execve`.
 pub unsafe fn run(prepared: &Prepared) -> Result<(), String> {
     for (step, path) in &prepared.steps {
-        let cpath = || path.as_ref().map(|p| p.as_ptr()).unwrap_or(std::ptr::null());
+        let cpath = || {
+            path.as_ref()
+                .map(|p| p.as_ptr())
+                .unwrap_or(std::ptr::null())
+        };
         match *step {
             Step::SigDefault(mask) => {
                 for sig in (1..=64).filter(|s| mask & (1u64 << (s - 1)) != 0) {
@@ -96,7 +105,9 @@ pub unsafe fn run(prepared: &Prepared) -> Result<(), String> {
                     return fail("fcntl");
                 }
             }
-            Step::Open { fd, oflag, mode, .. } => open_onto(cpath(), oflag, mode, fd)?,
+            Step::Open {
+                fd, oflag, mode, ..
+            } => open_onto(cpath(), oflag, mode, fd)?,
             Step::DevNull(fd) => open_onto(c"/dev/null".as_ptr(), libc::O_RDONLY, 0, fd)?,
             Step::Chdir(_) => {
                 if libc::chdir(cpath()) == -1 {
@@ -118,7 +129,12 @@ pub unsafe fn run(prepared: &Prepared) -> Result<(), String> {
     Ok(())
 }
 
-unsafe fn open_onto(path: *const libc::c_char, oflag: i32, mode: u32, fd: i32) -> Result<(), String> {
+unsafe fn open_onto(
+    path: *const libc::c_char,
+    oflag: i32,
+    mode: u32,
+    fd: i32,
+) -> Result<(), String> {
     let new = libc::open(path, oflag, mode as libc::c_uint);
     if new == -1 {
         return fail("open");
@@ -133,11 +149,21 @@ unsafe fn open_onto(path: *const libc::c_char, oflag: i32, mode: u32, fd: i32) -
 }
 
 unsafe fn close_from(low: i32) {
-    if libc::syscall(libc::SYS_close_range, low as libc::c_uint, libc::c_uint::MAX, 0) == 0 {
+    if libc::syscall(
+        libc::SYS_close_range,
+        low as libc::c_uint,
+        libc::c_uint::MAX,
+        0,
+    ) == 0
+    {
         return;
     }
     let mut rl: libc::rlimit = std::mem::zeroed();
-    let max = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 { rl.rlim_cur.min(1 << 20) as i32 } else { 1024 };
+    let max = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 {
+        rl.rlim_cur.min(1 << 20) as i32
+    } else {
+        1024
+    };
     for fd in low..max {
         libc::close(fd);
     }

@@ -48,8 +48,13 @@ impl Unresolved {
 
 fn check(c: Candidate) -> Result<(), Unresolved> {
     match c {
-        Candidate::Elf | Candidate::Script { interpreter_ok: true } => Ok(()),
-        Candidate::Script { interpreter_ok: false } => Err(Unresolved::BadInterpreter),
+        Candidate::Elf
+        | Candidate::Script {
+            interpreter_ok: true,
+        } => Ok(()),
+        Candidate::Script {
+            interpreter_ok: false,
+        } => Err(Unresolved::BadInterpreter),
         Candidate::Missing => Err(Unresolved::NotFound),
         Candidate::NotExecutable => Err(Unresolved::NotExecutable),
         Candidate::Unknown => Err(Unresolved::NoExecFormat),
@@ -69,7 +74,11 @@ pub fn resolve_exact(path: &[u8], probe: &impl Probe) -> Result<Vec<u8>, Unresol
 /// meaning the current directory (the bare name, no `./`). EACCES and ENOENT
 /// move on to the next entry; any other failure (ENOEXEC here) stops the search.
 /// If only EACCES was seen, the call fails with EACCES.
-pub fn resolve_search(file: &[u8], path_var: Option<&[u8]>, probe: &impl Probe) -> Result<Vec<u8>, Unresolved> {
+pub fn resolve_search(
+    file: &[u8],
+    path_var: Option<&[u8]>,
+    probe: &impl Probe,
+) -> Result<Vec<u8>, Unresolved> {
     if file.is_empty() {
         return Err(Unresolved::NotFound);
     }
@@ -90,7 +99,11 @@ pub fn resolve_search(file: &[u8], path_var: Option<&[u8]>, probe: &impl Probe) 
             other => return check(other).map(|_| candidate),
         }
     }
-    Err(if saw_eacces { Unresolved::NotExecutable } else { Unresolved::NotFound })
+    Err(if saw_eacces {
+        Unresolved::NotExecutable
+    } else {
+        Unresolved::NotFound
+    })
 }
 
 /// The program word of a `system()` command, if the command starts with a
@@ -108,14 +121,31 @@ pub fn system_program(command: &[u8]) -> Option<&[u8]> {
     let special = |b: &u8| {
         matches!(
             b,
-            b'=' | b'\'' | b'"' | b'$' | b'`' | b'\\' | b'<' | b'>' | b'(' | b')' | b'{' | b'}'
-                | b'*' | b'?' | b'[' | b'~' | b'#' | b'!'
+            b'=' | b'\''
+                | b'"'
+                | b'$'
+                | b'`'
+                | b'\\'
+                | b'<'
+                | b'>'
+                | b'('
+                | b')'
+                | b'{'
+                | b'}'
+                | b'*'
+                | b'?'
+                | b'['
+                | b'~'
+                | b'#'
+                | b'!'
         )
     };
     if word.is_empty() || word.iter().any(special) {
         return None;
     }
-    const KEYWORDS: &[&[u8]] = &[b"if", b"for", b"while", b"until", b"case", b"exec", b"command", b"time"];
+    const KEYWORDS: &[&[u8]] = &[
+        b"if", b"for", b"while", b"until", b"case", b"exec", b"command", b"time",
+    ];
     if KEYWORDS.contains(&word) {
         return None;
     }
@@ -129,7 +159,10 @@ pub fn system_program(command: &[u8]) -> Option<&[u8]> {
 /// would not keep the host's pid.
 pub fn simple_words(command: &[u8]) -> Option<Vec<&[u8]>> {
     let plain = |b: &u8| b.is_ascii_alphanumeric() || b"_./+,:@%=-".contains(b);
-    let words: Vec<&[u8]> = command.split(|&b| b == b' ' || b == b'\t').filter(|w| !w.is_empty()).collect();
+    let words: Vec<&[u8]> = command
+        .split(|&b| b == b' ' || b == b'\t')
+        .filter(|w| !w.is_empty())
+        .collect();
     if words.is_empty() || !words.iter().all(|w| w.iter().all(plain)) || words[0].contains(&b'=') {
         return None;
     }
@@ -142,7 +175,10 @@ pub fn shebang_interpreter(head: &[u8]) -> Option<&[u8]> {
     let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
     let start = line.iter().position(|&b| b != b' ' && b != b'\t')?;
     let word = &line[start..];
-    let end = word.iter().position(|&b| b == b' ' || b == b'\t').unwrap_or(word.len());
+    let end = word
+        .iter()
+        .position(|&b| b == b' ' || b == b'\t')
+        .unwrap_or(word.len());
     Some(&word[..end])
 }
 
@@ -154,7 +190,10 @@ mod tests {
     struct Map(HashMap<&'static str, Candidate>);
     impl Probe for Map {
         fn candidate(&self, path: &[u8]) -> Candidate {
-            self.0.get(std::str::from_utf8(path).unwrap()).cloned().unwrap_or(Candidate::Missing)
+            self.0
+                .get(std::str::from_utf8(path).unwrap())
+                .cloned()
+                .unwrap_or(Candidate::Missing)
         }
     }
     fn fs(entries: &[(&'static str, Candidate)]) -> Map {
@@ -166,10 +205,22 @@ mod tests {
 
     #[test]
     fn search_in_order() {
-        let f = fs(&[("/usr/bin/ar", Candidate::Elf), ("/opt/bin/ar", Candidate::Elf)]);
-        assert_eq!(s(resolve_search(b"ar", Some(b"/opt/bin:/usr/bin"), &f)), Ok("/opt/bin/ar".into()));
-        assert_eq!(s(resolve_search(b"ar", Some(b"/nope:/usr/bin"), &f)), Ok("/usr/bin/ar".into()));
-        assert_eq!(s(resolve_search(b"ar", Some(b"/nope"), &f)), Err(Unresolved::NotFound));
+        let f = fs(&[
+            ("/usr/bin/ar", Candidate::Elf),
+            ("/opt/bin/ar", Candidate::Elf),
+        ]);
+        assert_eq!(
+            s(resolve_search(b"ar", Some(b"/opt/bin:/usr/bin"), &f)),
+            Ok("/opt/bin/ar".into())
+        );
+        assert_eq!(
+            s(resolve_search(b"ar", Some(b"/nope:/usr/bin"), &f)),
+            Ok("/usr/bin/ar".into())
+        );
+        assert_eq!(
+            s(resolve_search(b"ar", Some(b"/nope"), &f)),
+            Err(Unresolved::NotFound)
+        );
     }
 
     #[test]
@@ -177,48 +228,102 @@ mod tests {
         let f = fs(&[("/usr/bin/ar", Candidate::Elf)]);
         assert_eq!(s(resolve_search(b"ar", None, &f)), Ok("/usr/bin/ar".into()));
         let f = fs(&[("/usr/local/bin/ar", Candidate::Elf)]);
-        assert_eq!(s(resolve_search(b"ar", None, &f)), Err(Unresolved::NotFound));
+        assert_eq!(
+            s(resolve_search(b"ar", None, &f)),
+            Err(Unresolved::NotFound)
+        );
     }
 
     #[test]
     fn empty_entry_is_current_directory() {
         let f = fs(&[("ar", Candidate::Elf), ("/usr/bin/ar", Candidate::Elf)]);
-        assert_eq!(s(resolve_search(b"ar", Some(b":/usr/bin"), &f)), Ok("ar".into()));
-        assert_eq!(s(resolve_search(b"ar", Some(b"/usr/bin:"), &f)), Ok("/usr/bin/ar".into()));
-        assert_eq!(s(resolve_search(b"ar", Some(b""), &f)), Ok("ar".into()), "PATH= searches cwd");
+        assert_eq!(
+            s(resolve_search(b"ar", Some(b":/usr/bin"), &f)),
+            Ok("ar".into())
+        );
+        assert_eq!(
+            s(resolve_search(b"ar", Some(b"/usr/bin:"), &f)),
+            Ok("/usr/bin/ar".into())
+        );
+        assert_eq!(
+            s(resolve_search(b"ar", Some(b""), &f)),
+            Ok("ar".into()),
+            "PATH= searches cwd"
+        );
     }
 
     #[test]
     fn eacces_continues_enoexec_stops() {
-        let f = fs(&[("/a/ar", Candidate::NotExecutable), ("/b/ar", Candidate::Elf)]);
-        assert_eq!(s(resolve_search(b"ar", Some(b"/a:/b"), &f)), Ok("/b/ar".into()));
+        let f = fs(&[
+            ("/a/ar", Candidate::NotExecutable),
+            ("/b/ar", Candidate::Elf),
+        ]);
+        assert_eq!(
+            s(resolve_search(b"ar", Some(b"/a:/b"), &f)),
+            Ok("/b/ar".into())
+        );
         let f = fs(&[("/a/ar", Candidate::NotExecutable)]);
-        assert_eq!(s(resolve_search(b"ar", Some(b"/a:/b"), &f)), Err(Unresolved::NotExecutable));
+        assert_eq!(
+            s(resolve_search(b"ar", Some(b"/a:/b"), &f)),
+            Err(Unresolved::NotExecutable)
+        );
         // a script without #! : posix_spawnp fails with ENOEXEC, no shell retry
         let f = fs(&[("/a/ar", Candidate::Unknown), ("/b/ar", Candidate::Elf)]);
-        assert_eq!(s(resolve_search(b"ar", Some(b"/a:/b"), &f)), Err(Unresolved::NoExecFormat));
-        let f = fs(&[("/a/ar", Candidate::Script { interpreter_ok: true })]);
-        assert_eq!(s(resolve_search(b"ar", Some(b"/a"), &f)), Ok("/a/ar".into()));
-        let f = fs(&[("/a/ar", Candidate::Script { interpreter_ok: false })]);
-        assert_eq!(s(resolve_search(b"ar", Some(b"/a"), &f)), Err(Unresolved::BadInterpreter));
+        assert_eq!(
+            s(resolve_search(b"ar", Some(b"/a:/b"), &f)),
+            Err(Unresolved::NoExecFormat)
+        );
+        let f = fs(&[(
+            "/a/ar",
+            Candidate::Script {
+                interpreter_ok: true,
+            },
+        )]);
+        assert_eq!(
+            s(resolve_search(b"ar", Some(b"/a"), &f)),
+            Ok("/a/ar".into())
+        );
+        let f = fs(&[(
+            "/a/ar",
+            Candidate::Script {
+                interpreter_ok: false,
+            },
+        )]);
+        assert_eq!(
+            s(resolve_search(b"ar", Some(b"/a"), &f)),
+            Err(Unresolved::BadInterpreter)
+        );
     }
 
     #[test]
     fn slash_means_no_search() {
         let f = fs(&[("/usr/bin/ar", Candidate::Elf), ("bin/ar", Candidate::Elf)]);
-        assert_eq!(s(resolve_search(b"bin/ar", Some(b"/usr"), &f)), Ok("bin/ar".into()));
-        assert_eq!(s(resolve_search(b"/x/ar", Some(b"/usr/bin"), &f)), Err(Unresolved::NotFound));
-        assert_eq!(s(resolve_exact(b"/usr/bin/ar", &f)), Ok("/usr/bin/ar".into()));
+        assert_eq!(
+            s(resolve_search(b"bin/ar", Some(b"/usr"), &f)),
+            Ok("bin/ar".into())
+        );
+        assert_eq!(
+            s(resolve_search(b"/x/ar", Some(b"/usr/bin"), &f)),
+            Err(Unresolved::NotFound)
+        );
+        assert_eq!(
+            s(resolve_exact(b"/usr/bin/ar", &f)),
+            Ok("/usr/bin/ar".into())
+        );
         assert_eq!(s(resolve_exact(b"", &f)), Err(Unresolved::NotFound));
         assert_eq!(s(resolve_search(b"", None, &f)), Err(Unresolved::NotFound));
     }
 
     #[test]
     fn system_first_word() {
-        let p = |c: &str| system_program(c.as_bytes()).map(|w| String::from_utf8(w.to_vec()).unwrap());
+        let p =
+            |c: &str| system_program(c.as_bytes()).map(|w| String::from_utf8(w.to_vec()).unwrap());
         assert_eq!(p("ar rcs lib.a a.o b.o"), Some("ar".into()));
         assert_eq!(p("  /usr/bin/ar rcs x.a"), Some("/usr/bin/ar".into()));
-        assert_eq!(p("x86_64-linux-gnu-ar rc foo.a foo.o && echo ok"), Some("x86_64-linux-gnu-ar".into()));
+        assert_eq!(
+            p("x86_64-linux-gnu-ar rc foo.a foo.o && echo ok"),
+            Some("x86_64-linux-gnu-ar".into())
+        );
         assert_eq!(p("ar;echo"), Some("ar".into()));
         assert_eq!(p("FOO=1 ar rcs x.a"), None);
         assert_eq!(p("'ar' rcs x.a"), None);
@@ -231,9 +336,32 @@ mod tests {
 
     #[test]
     fn simple_commands() {
-        let w = |c: &str| simple_words(c.as_bytes()).map(|v| v.iter().map(|w| String::from_utf8(w.to_vec()).unwrap()).collect::<Vec<_>>());
-        assert_eq!(w("ar rcs lib.a a.o  b.o"), Some(vec!["ar".into(), "rcs".into(), "lib.a".into(), "a.o".into(), "b.o".into()]));
-        assert_eq!(w("ar --plugin=/x/liblto.so rc x.a"), Some(vec!["ar".into(), "--plugin=/x/liblto.so".into(), "rc".into(), "x.a".into()]));
+        let w = |c: &str| {
+            simple_words(c.as_bytes()).map(|v| {
+                v.iter()
+                    .map(|w| String::from_utf8(w.to_vec()).unwrap())
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(
+            w("ar rcs lib.a a.o  b.o"),
+            Some(vec![
+                "ar".into(),
+                "rcs".into(),
+                "lib.a".into(),
+                "a.o".into(),
+                "b.o".into()
+            ])
+        );
+        assert_eq!(
+            w("ar --plugin=/x/liblto.so rc x.a"),
+            Some(vec![
+                "ar".into(),
+                "--plugin=/x/liblto.so".into(),
+                "rc".into(),
+                "x.a".into()
+            ])
+        );
         assert_eq!(w("ar rcs x.a *.o"), None);
         assert_eq!(w("ar rcs x.a a.o && echo ok"), None);
         assert_eq!(w("ar rcs 'my lib.a' a.o"), None);
@@ -247,8 +375,14 @@ mod tests {
 
     #[test]
     fn shebangs() {
-        assert_eq!(shebang_interpreter(b"#!/bin/sh\necho"), Some(&b"/bin/sh"[..]));
-        assert_eq!(shebang_interpreter(b"#! /usr/bin/env python3\n"), Some(&b"/usr/bin/env"[..]));
+        assert_eq!(
+            shebang_interpreter(b"#!/bin/sh\necho"),
+            Some(&b"/bin/sh"[..])
+        );
+        assert_eq!(
+            shebang_interpreter(b"#! /usr/bin/env python3\n"),
+            Some(&b"/usr/bin/env"[..])
+        );
         assert_eq!(shebang_interpreter(b"#!\n"), None);
         assert_eq!(shebang_interpreter(b"\x7fELF"), None);
     }

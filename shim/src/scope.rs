@@ -18,8 +18,9 @@ pub const DRIVERS: &[&str] = &[
 /// Wrappers that `exec` the real program in their own pid (`env ld …`): never
 /// in scope themselves, but their claim passes silently to the program they
 /// become, which has the same pid.
-pub const EXEC_WRAPPERS: &[&str] =
-    &["env", "nice", "nohup", "stdbuf", "chrt", "taskset", "ionice", "setarch", "numactl", "chroot"];
+pub const EXEC_WRAPPERS: &[&str] = &[
+    "env", "nice", "nohup", "stdbuf", "chrt", "taskset", "ionice", "setarch", "numactl", "chroot",
+];
 
 pub fn is_driver(basename: &[u8]) -> bool {
     DRIVERS.iter().any(|d| d.as_bytes() == basename)
@@ -66,7 +67,14 @@ pub struct Scope {
 }
 
 fn out(reason: &'static str) -> Scope {
-    Scope { mode: Mode::Off, reason, claim: false, spend: false, warning: None, note: None }
+    Scope {
+        mode: Mode::Off,
+        reason,
+        claim: false,
+        spend: false,
+        warning: None,
+        note: None,
+    }
 }
 
 pub fn decide(config: &Config, me: &Identity<'_>) -> Scope {
@@ -80,7 +88,11 @@ pub fn decide(config: &Config, me: &Identity<'_>) -> Scope {
         return out("this image replaced a converted process: its claim is spent");
     }
     let driver = me.names().iter().any(|n| is_driver(n));
-    let shown = String::from_utf8_lossy(if me.argv0.is_empty() { me.exe } else { me.argv0 });
+    let shown = String::from_utf8_lossy(if me.argv0.is_empty() {
+        me.exe
+    } else {
+        me.argv0
+    });
 
     if let Some(hosts) = &config.hosts {
         let matched = me.names().iter().any(|n| !n.is_empty() && hosts.matches(n));
@@ -92,7 +104,11 @@ pub fn decide(config: &Config, me: &Identity<'_>) -> Scope {
                 )),
                 ..out("shell or build driver")
             },
-            (true, false) => Scope { mode: config.mode, reason: "executable matches ARSHIM_HOSTS", ..out("") },
+            (true, false) => Scope {
+                mode: config.mode,
+                reason: "executable matches ARSHIM_HOSTS",
+                ..out("")
+            },
         };
     }
 
@@ -105,7 +121,10 @@ pub fn decide(config: &Config, me: &Identity<'_>) -> Scope {
     }
     let claim = config.pid.is_none();
     if me.names().iter().any(|n| is_exec_wrapper(n)) {
-        return Scope { claim, ..out("exec wrapper: the program it becomes keeps the claim") };
+        return Scope {
+            claim,
+            ..out("exec wrapper: the program it becomes keeps the claim")
+        };
     }
     if driver && claim {
         // It claimed itself (a global export reached make or a shell first):
@@ -134,7 +153,11 @@ pub fn decide(config: &Config, me: &Identity<'_>) -> Scope {
     }
     Scope {
         mode: config.mode,
-        reason: if claim { "first process to load the library: claimed" } else { "claimed process (ARSHIM_PID)" },
+        reason: if claim {
+            "first process to load the library: claimed"
+        } else {
+            "claimed process (ARSHIM_PID)"
+        },
         claim,
         ..out("")
     }
@@ -159,13 +182,21 @@ mod tests {
     }
 
     fn me<'a>(pid: i32, exe: &'a str, argv0: &'a str) -> Identity<'a> {
-        Identity { pid, exe: exe.as_bytes(), argv0: argv0.as_bytes(), secure: false }
+        Identity {
+            pid,
+            exe: exe.as_bytes(),
+            argv0: argv0.as_bytes(),
+            secure: false,
+        }
     }
 
     #[test]
     fn off_unless_enabled() {
         assert_eq!(decide(&cfg(&[]), &me(10, "ld", "ld")).mode, Mode::Off);
-        assert_eq!(decide(&cfg(&["ARSHIM=off"]), &me(10, "ld", "ld")).mode, Mode::Off);
+        assert_eq!(
+            decide(&cfg(&["ARSHIM=off"]), &me(10, "ld", "ld")).mode,
+            Mode::Off
+        );
     }
 
     #[test]
@@ -173,7 +204,11 @@ mod tests {
         let c = cfg(&["ARSHIM=1", "ARSHIM_PID=10"]);
         let s = decide(&c, &me(10, "ldc2", "ldc2"));
         assert_eq!((s.mode, s.claim), (Mode::Exec, false));
-        assert_eq!(decide(&c, &me(11, "ldc2", "ldc2")).mode, Mode::Off, "a descendant");
+        assert_eq!(
+            decide(&c, &me(11, "ldc2", "ldc2")).mode,
+            Mode::Off,
+            "a descendant"
+        );
     }
 
     #[test]
@@ -192,7 +227,10 @@ mod tests {
         // dash called as sh, named by ARSHIM_PID: off, but a program it execs keeps the claim
         let s = decide(&cfg(&["ARSHIM=1", "ARSHIM_PID=10"]), &me(10, "dash", "sh"));
         assert_eq!((s.mode, s.claim, s.spend), (Mode::Off, false, false));
-        assert!(s.warning.is_none() && s.note.is_some(), "a wrapper script is normal: info only");
+        assert!(
+            s.warning.is_none() && s.note.is_some(),
+            "a wrapper script is normal: info only"
+        );
         // a driver that is merely a descendant says nothing
         let s = decide(&cfg(&["ARSHIM=1", "ARSHIM_PID=9"]), &me(10, "make", "make"));
         assert_eq!(s.warning, None);
@@ -201,21 +239,44 @@ mod tests {
     #[test]
     fn exec_wrappers_pass_the_claim_on() {
         let s = decide(&cfg(&["ARSHIM=1"]), &me(10, "env", "env"));
-        assert_eq!((s.mode, s.claim, s.spend, s.warning), (Mode::Off, true, false, None));
+        assert_eq!(
+            (s.mode, s.claim, s.spend, s.warning),
+            (Mode::Off, true, false, None)
+        );
         // the program env becomes: same pid, claimed
-        assert_eq!(decide(&cfg(&["ARSHIM=1", "ARSHIM_PID=10"]), &me(10, "ldc2", "ldc2")).mode, Mode::Exec);
+        assert_eq!(
+            decide(
+                &cfg(&["ARSHIM=1", "ARSHIM_PID=10"]),
+                &me(10, "ldc2", "ldc2")
+            )
+            .mode,
+            Mode::Exec
+        );
     }
 
     #[test]
     fn hosts_globs() {
         let c = cfg(&["ARSHIM=1", "ARSHIM_HOSTS=ldc2,*-ld"]);
         assert_eq!(decide(&c, &me(10, "ldc2", "ldc2")).mode, Mode::Exec);
-        assert_eq!(decide(&c, &me(11, "x86_64-linux-gnu-gcc-ar-12", "gcc-ar")).mode, Mode::Off);
-        assert_eq!(decide(&c, &me(12, "ldc2-1.30", "my-ld")).mode, Mode::Exec, "argv0 matches");
-        let s = decide(&cfg(&["ARSHIM=1", "ARSHIM_HOSTS=*"]), &me(13, "make", "make"));
+        assert_eq!(
+            decide(&c, &me(11, "x86_64-linux-gnu-gcc-ar-12", "gcc-ar")).mode,
+            Mode::Off
+        );
+        assert_eq!(
+            decide(&c, &me(12, "ldc2-1.30", "my-ld")).mode,
+            Mode::Exec,
+            "argv0 matches"
+        );
+        let s = decide(
+            &cfg(&["ARSHIM=1", "ARSHIM_HOSTS=*"]),
+            &me(13, "make", "make"),
+        );
         assert_eq!(s.mode, Mode::Off);
         assert!(s.warning.is_some());
-        assert!(!decide(&c, &me(10, "ldc2", "ldc2")).claim, "hosts mode never claims");
+        assert!(
+            !decide(&c, &me(10, "ldc2", "ldc2")).claim,
+            "hosts mode never claims"
+        );
     }
 
     #[test]
@@ -223,9 +284,15 @@ mod tests {
         let mut id = me(10, "ld", "ld");
         id.secure = true;
         assert_eq!(decide(&cfg(&["ARSHIM=1"]), &id).mode, Mode::Off);
-        let s = decide(&cfg(&["ARSHIM=1", "ARSHIM_PID=10", "ARSHIM_SPENT=10"]), &me(10, "ar", "ar"));
+        let s = decide(
+            &cfg(&["ARSHIM=1", "ARSHIM_PID=10", "ARSHIM_SPENT=10"]),
+            &me(10, "ar", "ar"),
+        );
         assert_eq!((s.mode, s.claim), (Mode::Off, false));
-        let s = decide(&cfg(&["ARSHIM=1", "ARSHIM_HOSTS=*", "ARSHIM_SPENT=10"]), &me(10, "gcc-ar", "gcc-ar"));
+        let s = decide(
+            &cfg(&["ARSHIM=1", "ARSHIM_HOSTS=*", "ARSHIM_SPENT=10"]),
+            &me(10, "gcc-ar", "gcc-ar"),
+        );
         assert_eq!(s.mode, Mode::Off);
     }
 

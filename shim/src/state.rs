@@ -78,7 +78,13 @@ impl Reentry {
     }
 
     pub fn enter() -> Option<Reentry> {
-        IN_HOOK.with(|f| if f.replace(true) { None } else { Some(Reentry(())) })
+        IN_HOOK.with(|f| {
+            if f.replace(true) {
+                None
+            } else {
+                Some(Reentry(()))
+            }
+        })
     }
 }
 

@@ -18,7 +18,9 @@ fn stat(path: &[u8]) -> Result<libc::stat, i32> {
 }
 
 fn access(path: &[u8], mode: i32) -> bool {
-    let Ok(c) = CString::new(path) else { return false };
+    let Ok(c) = CString::new(path) else {
+        return false;
+    };
     // SAFETY: NUL-terminated path.
     unsafe { libc::access(c.as_ptr(), mode) == 0 }
 }
@@ -58,16 +60,21 @@ impl Probe for RealProbe {
         if !is_reg(&st) || !access(path, libc::X_OK) {
             return Candidate::NotExecutable;
         }
-        let Some(head) = head(path) else { return Candidate::Unknown };
+        let Some(head) = head(path) else {
+            return Candidate::Unknown;
+        };
         if head.starts_with(b"\x7fELF") {
             return Candidate::Elf;
         }
         match shebang_interpreter(&head) {
             Some(interp) => {
-                let ok = stat(interp).map(|st| is_reg(&st)).unwrap_or(false) && access(interp, libc::X_OK);
+                let ok = stat(interp).map(|st| is_reg(&st)).unwrap_or(false)
+                    && access(interp, libc::X_OK);
                 Candidate::Script { interpreter_ok: ok }
             }
-            None if head.starts_with(b"#!") => Candidate::Script { interpreter_ok: false },
+            None if head.starts_with(b"#!") => Candidate::Script {
+                interpreter_ok: false,
+            },
             None => Candidate::Unknown,
         }
     }
@@ -95,7 +102,7 @@ fn pipe_end(fd: i32) -> Option<PipeEnd> {
     }
     let acc = fl & libc::O_ACCMODE;
     Some(PipeEnd {
-        id: (st.st_dev as u64, st.st_ino as u64),
+        id: (st.st_dev, st.st_ino),
         readable: acc == libc::O_RDONLY || acc == libc::O_RDWR,
         writable: acc == libc::O_WRONLY || acc == libc::O_RDWR,
     })
@@ -104,10 +111,14 @@ fn pipe_end(fd: i32) -> Option<PipeEnd> {
 /// The fds this process has open: /proc/self/fd, or a bounded scan without /proc.
 pub fn open_fds() -> Vec<i32> {
     if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
-        return dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
+        return dir
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
     }
     // SAFETY: F_GETFD only asks whether an fd is open.
-    (0..4096).filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1).collect()
+    (0..4096)
+        .filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1)
+        .collect()
 }
 
 impl Facts for RealFacts {
@@ -189,7 +200,9 @@ fn read_file(path: &str) -> Option<Vec<u8>> {
 }
 
 fn read_link(path: &str) -> Vec<u8> {
-    std::fs::read_link(path).map(|p| p.into_os_string().into_encoded_bytes()).unwrap_or_default()
+    std::fs::read_link(path)
+        .map(|p| p.into_os_string().into_encoded_bytes())
+        .unwrap_or_default()
 }
 
 /// /proc/PID: parent, state, executable, command line, working directory.
@@ -202,7 +215,11 @@ pub fn child(pid: i32) -> Option<crate::handoff::Child> {
     let state = fields.next()?.bytes().next()?;
     let ppid = fields.next()?.parse().ok()?;
     let cmdline = read_file(&format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let argv = cmdline.split(|&b| b == 0).filter(|a| !a.is_empty()).map(|a| a.to_vec()).collect();
+    let argv = cmdline
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| a.to_vec())
+        .collect();
     Some(crate::handoff::Child {
         pid,
         ppid,
@@ -220,7 +237,10 @@ pub fn children() -> Option<Vec<i32>> {
     for task in std::fs::read_dir("/proc/self/task").ok()? {
         let path = task.ok()?.path().join("children");
         let text = std::fs::read_to_string(path).ok()?;
-        out.extend(text.split_ascii_whitespace().filter_map(|p| p.parse::<i32>().ok()));
+        out.extend(
+            text.split_ascii_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok()),
+        );
     }
     out.sort();
     out.dedup();
@@ -245,7 +265,9 @@ pub fn self_exe() -> Vec<u8> {
 }
 
 pub fn cwd() -> Vec<u8> {
-    std::env::current_dir().map(|p| p.into_os_string().into_encoded_bytes()).unwrap_or_default()
+    std::env::current_dir()
+        .map(|p| p.into_os_string().into_encoded_bytes())
+        .unwrap_or_default()
 }
 
 /// Does the file start with `#!`?

@@ -9,13 +9,22 @@ pub struct Event {
 
 impl Event {
     pub fn new(event: &str) -> Event {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         // SAFETY: clock_gettime writes into the timespec we own.
         unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
         // SAFETY: getpid has no preconditions.
         let pid = unsafe { libc::getpid() };
         let mut line = String::with_capacity(256);
-        let _ = write!(line, "{{\"ts\":{}.{:06},\"pid\":{},\"event\":", ts.tv_sec, ts.tv_nsec / 1000, pid);
+        let _ = write!(
+            line,
+            "{{\"ts\":{}.{:06},\"pid\":{},\"event\":",
+            ts.tv_sec,
+            ts.tv_nsec / 1000,
+            pid
+        );
         push_str(&mut line, event.as_bytes());
         Event { line }
     }
@@ -66,14 +75,22 @@ impl Event {
     /// what the host sees.
     pub fn emit(self, path: Option<&[u8]>) {
         let Some(path) = path else { return };
-        let Ok(cpath) = std::ffi::CString::new(path) else { return };
+        let Ok(cpath) = std::ffi::CString::new(path) else {
+            return;
+        };
         let line = self.finish();
         // Raw syscalls, not libc's open/write: those are our own observe-mode
         // hooks, which would record the trace's own writes.
         // SAFETY: plain syscalls on a path and a buffer we own.
         unsafe {
             let flags = libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC;
-            let fd = libc::syscall(libc::SYS_openat, libc::AT_FDCWD, cpath.as_ptr(), flags, 0o644);
+            let fd = libc::syscall(
+                libc::SYS_openat,
+                libc::AT_FDCWD,
+                cpath.as_ptr(),
+                flags,
+                0o644,
+            );
             if fd >= 0 {
                 libc::syscall(libc::SYS_write, fd, line.as_ptr(), line.len());
                 libc::syscall(libc::SYS_close, fd);
@@ -113,7 +130,10 @@ mod tests {
             .finish();
         assert!(line.ends_with("}\n") && line.matches('\n').count() == 1);
         assert!(line.contains(r#""event":"spawn""#));
-        assert!(line.contains("\"argv\":[\"ar\",\"rc\\\"s\",\"a\\nb\",\"\u{fffd}\"]"), "{line}");
+        assert!(
+            line.contains("\"argv\":[\"ar\",\"rc\\\"s\",\"a\\nb\",\"\u{fffd}\"]"),
+            "{line}"
+        );
         assert!(line.contains(r#","archiver":true}"#));
     }
 }

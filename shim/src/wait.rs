@@ -28,7 +28,10 @@ pub struct After {
 impl After {
     pub fn finish(self, config: &Config, result: i32, status: Option<i32>) {
         if let Some(child) = &self.child {
-            let mut e = Event::new("wait").int("child", child.pid as i64).str("program", &child.exe).int("result", result as i64);
+            let mut e = Event::new("wait")
+                .int("child", child.pid as i64)
+                .str("program", &child.exe)
+                .int("result", result as i64);
             if let Some(st) = status {
                 if libc::WIFEXITED(st) {
                     e = e.int("status", libc::WEXITSTATUS(st) as i64);
@@ -48,7 +51,11 @@ impl After {
 }
 
 fn pass(child: Option<Child>) -> Option<After> {
-    Some(After { child, archiver: false, deferred: Vec::new() })
+    Some(After {
+        child,
+        archiver: false,
+        deferred: Vec::new(),
+    })
 }
 
 fn the_child(awaited: Awaited) -> Option<i32> {
@@ -85,12 +92,26 @@ pub unsafe fn at_wait(config: &'static Config, awaited: Option<Awaited>) -> Opti
     };
     let program = child.argv[operands - 1].clone();
     let fallback = |reason: &str| {
-        Event::new("fallback").str("call", "wait").str("program", &program).str("reason", reason).emit(config.trace.as_deref());
-        info!("wait for {} (pid {pid}): not handed off: {reason}", String::from_utf8_lossy(&program));
+        Event::new("fallback")
+            .str("call", "wait")
+            .str("program", &program)
+            .str("reason", reason)
+            .emit(config.trace.as_deref());
+        info!(
+            "wait for {} (pid {pid}): not handed off: {reason}",
+            String::from_utf8_lossy(&program)
+        );
     };
     if !state::is_exec(config) {
-        info!("wait for {} (pid {pid}): archiver (observe mode)", String::from_utf8_lossy(&program));
-        return Some(After { child: Some(child), archiver: true, deferred: Vec::new() });
+        info!(
+            "wait for {} (pid {pid}): archiver (observe mode)",
+            String::from_utf8_lossy(&program)
+        );
+        return Some(After {
+            child: Some(child),
+            archiver: true,
+            deferred: Vec::new(),
+        });
     }
     if sys::children_autoreaped() {
         fallback("SIGCHLD is ignored: the archiver's status could not be collected");
@@ -107,7 +128,9 @@ pub unsafe fn at_wait(config: &'static Config, awaited: Option<Awaited>) -> Opti
             return pass(Some(child));
         }
     };
-    Some(hand_off(config, child, operands, &program, &companion, cleanups))
+    Some(hand_off(
+        config, child, operands, &program, &companion, cleanups,
+    ))
 }
 
 /// Cleanups, then execve of the reaper. Returns only if execve failed.
@@ -125,7 +148,11 @@ unsafe fn hand_off(
         .str("exe", &child.exe)
         .list("argv", child.argv.iter().map(|a| a.as_slice()))
         .emit(config.trace.as_deref());
-    info!("wait for {} (pid {}): handing off to the reaper after the host's cleanups", String::from_utf8_lossy(program), child.pid);
+    info!(
+        "wait for {} (pid {}): handing off to the reaper after the host's cleanups",
+        String::from_utf8_lossy(program),
+        child.pid
+    );
     let protected = defer::protected_for(child.argv.get(operands..).unwrap_or(&[]), &child.cwd);
     let library = companion::library_path().unwrap_or_default();
     let environ = crate::convert::environ_copy();
@@ -136,13 +163,25 @@ unsafe fn hand_off(
     trace_deferred(config, &deferred);
     let exec = Exec {
         path: CString::new(companion).unwrap_or_default(),
-        argv: reaper::argv(companion, &Job::Wait { child: child.pid }, config.trace.as_deref(), &deferred),
+        argv: reaper::argv(
+            companion,
+            &Job::Wait { child: child.pid },
+            config.trace.as_deref(),
+            &deferred,
+        ),
         envp: reaper::env(environ, &library, pid),
     };
     replay::disarm_timers();
     let err = execve(&exec);
     // The host's cleanups ran, but it can still go on: its own wait follows,
     // then the deletions it asked for.
-    warn_line(&format!("execve of the reaper {} failed: {err}; the host goes on", String::from_utf8_lossy(companion)));
-    After { child: Some(child), archiver: true, deferred }
+    warn_line(&format!(
+        "execve of the reaper {} failed: {err}; the host goes on",
+        String::from_utf8_lossy(companion)
+    ));
+    After {
+        child: Some(child),
+        archiver: true,
+        deferred,
+    }
 }
