@@ -79,15 +79,10 @@ pub fn archiver_done(child: i32, status: Option<i32>) {
     if config.mode != Mode::Observe || AFTER.load(Ordering::Relaxed) {
         return;
     }
-    let mut e = Event::new("archiver_done").int("child", child as i64);
-    if let Some(st) = status {
-        if libc::WIFEXITED(st) {
-            e = e.int("status", libc::WEXITSTATUS(st) as i64);
-        } else if libc::WIFSIGNALED(st) {
-            e = e.int("signal", libc::WTERMSIG(st) as i64);
-        }
-    }
-    e.emit(config.trace.as_deref());
+    Event::new("archiver_done")
+        .int("child", child as i64)
+        .wait_status(status)
+        .emit(config.trace.as_deref());
     // Pending stdio output was written before the archiver ended, as far as
     // the user can tell: flush it now so it does not count as "after".
     // SAFETY: fflush(NULL) flushes all output streams.

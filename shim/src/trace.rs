@@ -41,6 +41,15 @@ impl Event {
         self
     }
 
+    /// A wait status as `status` (exit code) or `signal`.
+    pub fn wait_status(self, status: Option<i32>) -> Event {
+        match status {
+            Some(st) if libc::WIFEXITED(st) => self.int("status", libc::WEXITSTATUS(st) as i64),
+            Some(st) if libc::WIFSIGNALED(st) => self.int("signal", libc::WTERMSIG(st) as i64),
+            _ => self,
+        }
+    }
+
     pub fn bool(mut self, key: &str, value: bool) -> Event {
         self.key(key);
         self.line.push_str(if value { "true" } else { "false" });

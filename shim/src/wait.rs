@@ -28,18 +28,12 @@ pub struct After {
 impl After {
     pub fn finish(self, config: &Config, result: i32, status: Option<i32>) {
         if let Some(child) = &self.child {
-            let mut e = Event::new("wait")
+            Event::new("wait")
                 .int("child", child.pid as i64)
                 .str("program", &child.exe)
-                .int("result", result as i64);
-            if let Some(st) = status {
-                if libc::WIFEXITED(st) {
-                    e = e.int("status", libc::WEXITSTATUS(st) as i64);
-                } else if libc::WIFSIGNALED(st) {
-                    e = e.int("signal", libc::WTERMSIG(st) as i64);
-                }
-            }
-            e.emit(config.trace.as_deref());
+                .int("result", result as i64)
+                .wait_status(status)
+                .emit(config.trace.as_deref());
             if result == child.pid && (self.archiver || crate::observe::is_archiver_pid(result)) {
                 crate::observe::archiver_done(result, status);
             }
