@@ -35,6 +35,11 @@ pub enum Command {
         long_about = "Run CMD with libarshim.so preloaded and exec'd in place of arshim, so CMD \
 keeps arshim's pid. ARSHIM_PID is set to that pid: CMD is the only process that may convert \
 (unless --hosts is given). Its children inherit the library but never convert.\n\n\
+Verdicts of `arshim verify` are looked up for CMD (found like execvp does): a CMD verified \
+NOT SAFE gets a one-line warning and is still converted, unless --verified-only; a CMD never \
+verified (or changed since) gets a one-line note only with --log info or debug (or such an \
+ARSHIM_LOG), so that default runs stay quiet. With --verified-only, a CMD not verified SAFE \
+runs without the library at all (a note says why). Not looked up with --observe or --hosts.\n\n\
 Exit status: CMD's own; 2 if the library cannot be found; 126/127 if CMD cannot be executed \
 or found.",
         override_usage = "arshim run [OPTIONS] -- <CMD> [ARGS]...",
@@ -55,6 +60,64 @@ arshim env --shell fish --hosts 'ld-legacy*' | source\n  \
 arshim env --shell make --hosts 'ld-legacy*' > arshim.mk   # then: include arshim.mk"
     )]
     Env(EnvArgs),
+
+    /// Measure CMD without and with the library: tree memory over time, wall time.
+    #[command(long_about = crate::bench::LONG_ABOUT)]
+    Bench(crate::bench::BenchArgs),
+
+    /// Check the installation (library, a real probe conversion, ar, reaper) and CMD.
+    #[command(
+        long_about = "Self-test libarshim.so on this machine, one line per check (ok, problem, \
+warn or note, with the reason): the library is found and loads; it really converts a probe \
+host's archiver spawn, at the spawn call (posix_spawnp) and at the wait call (fork + exec); \
+`ar` is on PATH; the library can reach arshim's reaper. With CMD (a name on PATH or a path), \
+also say whether preloading can work in that program at all: statically linked, setuid, not \
+glibc, or a script.\n\nExit status: 0 when no check found a problem, 1 otherwise.",
+        after_help = "Examples:\n  arshim doctor\n  arshim doctor ld-legacy\n  arshim doctor ./tools/link.sh"
+    )]
+    Doctor(crate::doctor::DoctorArgs),
+
+    /// Prove that converting CMD's archiver spawn is safe: runs CMD twice.
+    #[command(
+        long_about = "Prove on your own command that converting its archiver spawn is safe. \
+verify RUNS CMD TWICE, so CMD must be safe to run twice (it rewrites its outputs, such as the \
+archive, in place):\n\n\
+1. Under observe mode (the library changes nothing), with a trace: after the archiver ended, \
+did the process spawn anything, write to a file, stdout or stderr, open a file for writing, \
+rename or link? (Deleting files is allowed.) Its stdin is yours; its stdout and stderr are \
+captured and shown when it ends.\n\
+2. If it did nothing: converted, as `arshim run` does (stdin /dev/null, output not shown), and \
+compared: exit status, the archive (bytes, else its members and their contents: ar's \
+timestamps may differ), peak memory of the whole process tree.\n\n\
+Verdict: SAFE, NOT SAFE or CANNOT TELL, with the reasons. SAFE and NOT SAFE are remembered \
+per host binary (its path plus ELF build-id or content hash) in \
+$XDG_CACHE_HOME/arshim/verdicts.json (default ~/.cache/arshim/): `arshim run` then warns \
+before converting a NOT SAFE host, and `arshim run --verified-only` converts only SAFE ones. \
+The host is the program that claimed the library — for a script, its interpreter; the \
+verdict is stored for the script itself too.\n\n\
+Exit status: 0 SAFE, 1 NOT SAFE, 2 CANNOT TELL or a usage error.",
+        override_usage = "arshim verify [--tools GLOBS] -- <CMD> [ARGS]...",
+        after_help = "Examples:\n  arshim verify -- ld-legacy -o libfoo.a foo.o bar.o\n  \
+arshim verify --tools 'ar,my-ar' -- ./link.sh"
+    )]
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Programs that count as the archiver: comma list of globs on the basename
+    /// [library default: ar,*-ar,llvm-ar*,gcc-ar*]
+    #[arg(long, value_name = "GLOBS", value_parser = glob_list)]
+    pub tools: Option<String>,
+
+    /// The command to verify, with its arguments (after `--`); it runs twice
+    #[arg(
+        value_name = "CMD",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<OsString>,
 }
 
 /// The library configuration both `run` and `env` express as variables.
@@ -114,6 +177,11 @@ impl ConfigArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
+
+    /// Convert only a CMD that `arshim verify` proved SAFE; run any other
+    /// without the library (one note on stderr says why)
+    #[arg(long, conflicts_with_all = ["observe", "hosts"])]
+    pub verified_only: bool,
 
     /// The command to run, with its arguments (after `--`)
     #[arg(
@@ -179,6 +247,36 @@ mod tests {
             let err = parse(args).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}");
         }
+    }
+
+    #[test]
+    fn verify_takes_a_command_after_the_double_dash() {
+        let cli = parse(&["verify", "--tools", "ar", "--", "ld", "--tools", "x"]).unwrap();
+        let Command::Verify(v) = cli.command else {
+            panic!("not verify")
+        };
+        assert_eq!(v.tools.as_deref(), Some("ar"));
+        assert_eq!(v.command, ["ld", "--tools", "x"]);
+        for args in [
+            &["verify"][..],
+            &["verify", "--"],
+            &["verify", "--tools", "ar", "--"],
+        ] {
+            assert_eq!(parse(args).unwrap_err().exit_code(), 2, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn verified_only_is_for_plain_runs() {
+        let Command::Run(run) = parse(&["run", "--verified-only", "--", "ld"])
+            .unwrap()
+            .command
+        else {
+            panic!("not run")
+        };
+        assert!(run.verified_only);
+        assert!(parse(&["run", "--verified-only", "--observe", "--", "ld"]).is_err());
+        assert!(parse(&["run", "--verified-only", "--hosts", "ld", "--", "make"]).is_err());
     }
 
     #[test]

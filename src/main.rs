@@ -1,15 +1,20 @@
 //! `arshim`, the companion of libarshim.so: configures and launches programs
 //! whose final archiver spawn the library turns into an execve.
 
+mod bench;
 mod cli;
+mod doctor;
 mod envcmd;
 mod failure;
 mod locate;
+mod measure;
 mod preload;
 mod quote;
 mod reap;
 mod run;
 mod settings;
+mod verdicts;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -31,10 +36,17 @@ fn main() -> ExitCode {
     if args.nth(1).is_some_and(|arg| arg == "__reap") {
         reap::main(args)
     }
+    // Internal modes of `arshim doctor`'s probes (host and stand-in ar).
+    if std::env::args_os().nth(1).is_some_and(|arg| arg == "__probe") {
+        doctor::probe_main(std::env::args_os().skip(2))
+    }
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Run(args) => run::run(args).map(|never| match never {}),
         Command::Env(args) => envcmd::env(args),
+        Command::Bench(args) => bench::bench(args),
+        Command::Doctor(args) => doctor::doctor(args),
+        Command::Verify(args) => verify::verify(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,26 +9,150 @@ use std::convert::Infallible;
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::Command;
 
 use crate::cli::RunArgs;
 use crate::failure::{Failure, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND};
 use crate::settings::{var, Change, Scope};
+use crate::verdicts::{self, HostStatus, Lookup, Verdict};
 use crate::{locate, preload};
 
 /// Returns only if the command could not be executed.
 pub fn run(args: RunArgs) -> Result<Infallible, Failure> {
     let library = locate::library()?;
     let existing = std::env::var_os(var::PRELOAD).unwrap_or_default();
+    let (program, program_args) = args.command.split_first().expect("clap requires CMD");
+
+    // Observe never converts, and with --hosts the converting programs are
+    // not CMD: only a plain run has a verdict to heed.
+    if !args.config.observe && args.config.hosts.is_none() {
+        let log = args
+            .config
+            .log
+            .clone()
+            .or_else(|| std::env::var(var::LOG).ok());
+        let gate = verdict_gate(
+            &verdicts::status_of_command(program),
+            &program.to_string_lossy(),
+            args.verified_only,
+            log.as_deref().is_some_and(is_verbose),
+        );
+        if let Some(message) = &gate.message {
+            eprintln!("arshim: {message}");
+        }
+        if !gate.convert {
+            let mut cmd = Command::new(program);
+            cmd.args(program_args);
+            match without_library(&library, &existing) {
+                Some(rest) => cmd.env(var::PRELOAD, rest),
+                None => cmd.env_remove(var::PRELOAD),
+            };
+            let error = cmd.exec();
+            return Err(cannot_run(program, &error));
+        }
+    }
+
     let preload =
         preload::with_library_first(&library, &existing, preload::same_library_as(&library))?;
     let settings = args
         .config
         .into_settings(Scope::Pid(std::process::id()), locate::companion()?)?;
-
-    let (program, program_args) = args.command.split_first().expect("clap requires CMD");
     let error = command(program, program_args, preload, &settings.changes()).exec();
     Err(cannot_run(program, &error))
+}
+
+/// What `run` does about CMD's remembered verdict.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Gate {
+    /// Run it with the library (else without it at all).
+    pub convert: bool,
+    /// One line for stderr (without the `arshim: ` prefix).
+    pub message: Option<String>,
+}
+
+/// NOT SAFE: warn, and convert unless `verified_only`. Anything short of a
+/// SAFE verdict with `verified_only`: run without the library, saying why.
+/// Otherwise a note only when `verbose` (`--log info`/`debug`), so default
+/// runs stay quiet.
+pub fn verdict_gate(status: &HostStatus, cmd: &str, verified_only: bool, verbose: bool) -> Gate {
+    let unconverted = |why: String| Gate {
+        convert: false,
+        message: Some(format!(
+            "{why}: running it without the library (--verified-only)"
+        )),
+    };
+    let convert = |note: Option<String>| Gate {
+        convert: true,
+        message: note,
+    };
+    let verify_hint = format!("`arshim verify -- {cmd} …` proves whether converting it is safe");
+    match status {
+        HostStatus::Known(_, Lookup::Verified(e)) if e.verdict == Verdict::Safe => {
+            convert(verbose.then(|| format!("note: {cmd} was verified {}", e.summary())))
+        }
+        HostStatus::Known(_, Lookup::Verified(e)) => {
+            if verified_only {
+                unconverted(format!(
+                    "{cmd} was verified {}: {}",
+                    e.summary(),
+                    e.first_reason()
+                ))
+            } else {
+                convert(Some(format!(
+                    "warning: {cmd} was verified {}: {}; converting it anyway \
+                     (`arshim run --verified-only` would not)",
+                    e.summary(),
+                    e.first_reason()
+                )))
+            }
+        }
+        HostStatus::Known(path, Lookup::Changed(e)) => {
+            let why = format!(
+                "{} has changed since it was verified {}",
+                path.display(),
+                e.verdict.label()
+            );
+            if verified_only {
+                unconverted(why)
+            } else {
+                convert(verbose.then(|| format!("note: {why}; {verify_hint}")))
+            }
+        }
+        HostStatus::Known(path, Lookup::Never) => {
+            let why = format!("{} has never been verified", path.display());
+            if verified_only {
+                unconverted(why)
+            } else {
+                convert(verbose.then(|| format!("note: {why}; {verify_hint}")))
+            }
+        }
+        HostStatus::Unknown(e) => {
+            let why = format!("no verdict for {cmd} ({e})");
+            if verified_only {
+                unconverted(why)
+            } else {
+                convert(verbose.then(|| format!("note: {why}")))
+            }
+        }
+    }
+}
+
+/// A library log filter that shows info-level lines (`info`, `debug`,
+/// `trace`, also per module: `arshim=debug`).
+pub fn is_verbose(filter: &str) -> bool {
+    let f = filter.to_ascii_lowercase();
+    ["info", "debug", "trace"].iter().any(|l| f.contains(l))
+}
+
+/// `LD_PRELOAD` without our library (and its aliases); `None` if nothing is left.
+pub fn without_library(library: &Path, existing: &OsStr) -> Option<OsString> {
+    let same = preload::same_library_as(library);
+    let rest: Vec<&OsStr> = preload::entries(existing)
+        .filter(|e| *e != library && !same(e))
+        .map(Path::as_os_str)
+        .collect();
+    (!rest.is_empty()).then(|| rest.join(OsStr::new(":")))
 }
 
 /// The command to exec, with the environment edits applied.
@@ -98,5 +222,123 @@ mod tests {
         assert!(cannot_run(OsStr::new("nope"), &missing)
             .message
             .starts_with("cannot run nope: "));
+    }
+
+    fn entry(verdict: Verdict) -> crate::verdicts::Entry {
+        crate::verdicts::Entry {
+            host: crate::verify::identity::HostId {
+                path: "/bin/ld".into(),
+                id: "build-id:ab".into(),
+            },
+            verdict,
+            reasons: vec!["after ar exited, the process wrote to lib.cmxa".into()],
+            time: 0,
+            command: "ld -o x".into(),
+        }
+    }
+
+    fn known(lookup: Lookup) -> HostStatus {
+        HostStatus::Known("/bin/ld".into(), lookup)
+    }
+
+    #[test]
+    fn not_safe_hosts_are_warned_about_and_still_converted() {
+        let g = verdict_gate(
+            &known(Lookup::Verified(entry(Verdict::NotSafe))),
+            "ld",
+            false,
+            false,
+        );
+        assert!(g.convert);
+        let m = g.message.unwrap();
+        assert!(
+            m.starts_with(
+                "warning: ld was verified NOT SAFE on 1970-01-01 00:00 UTC (`ld -o x`): "
+            ),
+            "{m}"
+        );
+        assert!(m.contains("wrote to lib.cmxa") && !m.contains('\n'), "{m}");
+    }
+
+    #[test]
+    fn verified_only_converts_only_safe_hosts() {
+        let safe = verdict_gate(
+            &known(Lookup::Verified(entry(Verdict::Safe))),
+            "ld",
+            true,
+            false,
+        );
+        assert_eq!(
+            safe,
+            Gate {
+                convert: true,
+                message: None
+            }
+        );
+        for status in [
+            known(Lookup::Verified(entry(Verdict::NotSafe))),
+            known(Lookup::Changed(entry(Verdict::Safe))),
+            known(Lookup::Never),
+            HostStatus::Unknown("ld: not found on PATH".into()),
+        ] {
+            let g = verdict_gate(&status, "ld", true, false);
+            assert!(!g.convert, "{status:?}");
+            let m = g.message.unwrap();
+            assert!(
+                m.ends_with("running it without the library (--verified-only)"),
+                "{m}"
+            );
+        }
+    }
+
+    #[test]
+    fn never_verified_is_said_only_when_verbose() {
+        let quiet = verdict_gate(&known(Lookup::Never), "ld", false, false);
+        assert_eq!(
+            quiet,
+            Gate {
+                convert: true,
+                message: None
+            }
+        );
+        let loud = verdict_gate(&known(Lookup::Never), "ld", false, true);
+        assert!(loud.convert);
+        assert!(loud
+            .message
+            .unwrap()
+            .starts_with("note: /bin/ld has never been verified; `arshim verify"),);
+        let changed = verdict_gate(
+            &known(Lookup::Changed(entry(Verdict::Safe))),
+            "ld",
+            false,
+            true,
+        );
+        assert!(changed
+            .message
+            .unwrap()
+            .contains("has changed since it was verified SAFE"));
+    }
+
+    #[test]
+    fn verbose_filters() {
+        assert!(is_verbose("info") && is_verbose("arshim=DEBUG") && is_verbose("trace"));
+        assert!(!is_verbose("warn") && !is_verbose("error") && !is_verbose("off"));
+    }
+
+    #[test]
+    fn preload_without_our_library() {
+        let lib = Path::new("/nonexistent/arshim/libarshim.so");
+        assert_eq!(without_library(lib, OsStr::new("")), None);
+        assert_eq!(
+            without_library(lib, OsStr::new("/nonexistent/arshim/libarshim.so")),
+            None
+        );
+        assert_eq!(
+            without_library(
+                lib,
+                OsStr::new("/a.so /nonexistent/arshim/libarshim.so:/b.so")
+            ),
+            Some(OsString::from("/a.so:/b.so"))
+        );
     }
 }

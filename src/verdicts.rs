@@ -1,0 +1,413 @@
+//! Remembered verdicts of `arshim verify`, per host binary, so that
+//! `arshim run` can warn before converting a host proven NOT SAFE and
+//! `--verified-only` can convert only hosts proven SAFE.
+//!
+//! One JSON file, `$XDG_CACHE_HOME/arshim/verdicts.json` (default
+//! `~/.cache/arshim/verdicts.json`): a cache in the XDG sense — deleting it
+//! only forgets verdicts. One entry per canonical host path, with the identity
+//! of the contents it was verified with (ELF build-id or hash): a rebuilt host
+//! no longer matches, and counts as changed, not verified.
+
+use std::ffi::OsStr;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+
+use crate::verify::identity::{identify, HostId};
+use crate::verify::resolve;
+
+const FILE: &str = "verdicts.json";
+const FORMAT_VERSION: u64 = 1;
+
+/// The outcome of `arshim verify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Safe,
+    NotSafe,
+    CannotTell,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Safe => "SAFE",
+            Verdict::NotSafe => "NOT SAFE",
+            Verdict::CannotTell => "CANNOT TELL",
+        }
+    }
+
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Safe => 0,
+            Verdict::NotSafe => 1,
+            Verdict::CannotTell => 2,
+        }
+    }
+
+    fn from_label(label: &str) -> Option<Verdict> {
+        [Verdict::Safe, Verdict::NotSafe, Verdict::CannotTell]
+            .into_iter()
+            .find(|v| v.label() == label)
+    }
+}
+
+/// One remembered verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub host: HostId,
+    /// SAFE or NOT SAFE: CANNOT TELL is not remembered.
+    pub verdict: Verdict,
+    pub reasons: Vec<String>,
+    /// Seconds since the epoch.
+    pub time: u64,
+    /// The command that was verified, for the messages.
+    pub command: String,
+}
+
+impl Entry {
+    fn to_json(&self) -> Value {
+        json!({
+            "path": self.host.path.to_string_lossy(),
+            "id": self.host.id,
+            "verdict": self.verdict.label(),
+            "reasons": self.reasons,
+            "time": self.time,
+            "command": self.command,
+        })
+    }
+
+    fn from_json(v: &Value) -> Option<Entry> {
+        let s = |k: &str| v.get(k).and_then(Value::as_str);
+        Some(Entry {
+            host: HostId {
+                path: PathBuf::from(s("path")?),
+                id: s("id")?.to_owned(),
+            },
+            verdict: Verdict::from_label(s("verdict")?)?,
+            reasons: v
+                .get("reasons")?
+                .as_array()?
+                .iter()
+                .filter_map(|r| r.as_str().map(str::to_owned))
+                .collect(),
+            time: v.get("time")?.as_u64()?,
+            command: s("command").unwrap_or_default().to_owned(),
+        })
+    }
+
+    /// "NOT SAFE on 2026-11-25 11:30 UTC (`ld …`)".
+    pub fn summary(&self) -> String {
+        format!(
+            "{} on {} (`{}`)",
+            self.verdict.label(),
+            utc(self.time),
+            self.command
+        )
+    }
+
+    /// The first reason, for one-line messages.
+    pub fn first_reason(&self) -> &str {
+        self.reasons
+            .first()
+            .map_or("no reason recorded", String::as_str)
+    }
+}
+
+/// What the store says about one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    Verified(Entry),
+    /// Verified, but the binary at that path has changed since.
+    Changed(Entry),
+    Never,
+}
+
+/// The store's file from the environment's values: `$XDG_CACHE_HOME` if
+/// absolute (the XDG spec says to ignore relative ones), else `$HOME/.cache`.
+pub fn location(xdg_cache_home: Option<&OsStr>, home: Option<&OsStr>) -> Option<PathBuf> {
+    let base = match xdg_cache_home.map(Path::new).filter(|p| p.is_absolute()) {
+        Some(xdg) => xdg.to_path_buf(),
+        None => Path::new(home.filter(|h| !h.is_empty())?).join(".cache"),
+    };
+    Some(base.join("arshim").join(FILE))
+}
+
+pub struct Store {
+    pub file: PathBuf,
+}
+
+impl Store {
+    pub fn from_env() -> Result<Store, String> {
+        location(
+            std::env::var_os("XDG_CACHE_HOME").as_deref(),
+            std::env::var_os("HOME").as_deref(),
+        )
+        .map(|file| Store { file })
+        .ok_or_else(|| "neither XDG_CACHE_HOME nor HOME is set".to_owned())
+    }
+
+    /// All entries; none if the file does not exist yet.
+    pub fn load(&self) -> io::Result<Vec<Entry>> {
+        let text = match fs::read_to_string(&self.file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        parse(&text).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{}: not a verdict file (delete it to start afresh)",
+                    self.file.display()
+                ),
+            )
+        })
+    }
+
+    pub fn lookup(&self, host: &HostId) -> io::Result<Lookup> {
+        Ok(find(&self.load()?, host))
+    }
+
+    /// Adds or replaces the entry for `entry.host.path`. Concurrent verifies
+    /// are serialised by a lock file; the file is replaced atomically, so a
+    /// concurrent `arshim run` reads either the old or the new one.
+    pub fn record(&self, entry: Entry) -> io::Result<()> {
+        let dir = self.file.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(dir)?;
+        let _lock = lock(&dir.join(format!("{FILE}.lock")))?;
+        let mut entries = self.load()?;
+        upsert(&mut entries, entry);
+        let tmp = dir.join(format!("{FILE}.{}.tmp", std::process::id()));
+        let mut out = File::create(&tmp)?;
+        out.write_all(render(&entries).as_bytes())?;
+        out.sync_all()?;
+        fs::rename(&tmp, &self.file)
+    }
+}
+
+/// Holds an exclusive flock on `path` until dropped (closing the file releases it).
+fn lock(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    // SAFETY: flock on an fd we own and keep open for the lock's lifetime.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(file)
+}
+
+fn parse(text: &str) -> Option<Vec<Entry>> {
+    let root: Value = serde_json::from_str(text).ok()?;
+    let hosts = root.get("hosts")?.as_array()?;
+    // Entries this version cannot read are dropped rather than failing all lookups.
+    Some(hosts.iter().filter_map(Entry::from_json).collect())
+}
+
+fn render(entries: &[Entry]) -> String {
+    let mut root = Map::new();
+    root.insert("version".into(), FORMAT_VERSION.into());
+    root.insert(
+        "hosts".into(),
+        Value::Array(entries.iter().map(Entry::to_json).collect()),
+    );
+    let mut text = serde_json::to_string_pretty(&Value::Object(root)).expect("plain JSON values");
+    text.push('\n');
+    text
+}
+
+fn upsert(entries: &mut Vec<Entry>, entry: Entry) {
+    entries.retain(|e| e.host.path != entry.host.path);
+    entries.push(entry);
+}
+
+fn find(entries: &[Entry], host: &HostId) -> Lookup {
+    match entries.iter().find(|e| e.host.path == host.path) {
+        Some(e) if e.host.id == host.id => Lookup::Verified(e.clone()),
+        Some(e) => Lookup::Changed(e.clone()),
+        None => Lookup::Never,
+    }
+}
+
+/// What `arshim run` needs to know about the command it is about to exec.
+#[derive(Debug)]
+pub enum HostStatus {
+    Known(PathBuf, Lookup),
+    /// The command or the store could not be read: why.
+    Unknown(String),
+}
+
+/// Resolves `program` like execvp and looks its verdict up.
+pub fn status_of_command(program: &OsStr) -> HostStatus {
+    let Some(path) = resolve::resolve(program, std::env::var_os("PATH").as_deref()) else {
+        return HostStatus::Unknown(format!("{}: not found on PATH", program.to_string_lossy()));
+    };
+    let host = match identify(&path) {
+        Ok(h) => h,
+        Err(e) => return HostStatus::Unknown(format!("{}: {e}", path.display())),
+    };
+    let lookup = Store::from_env()
+        .map_err(|e| format!("no verdict store: {e}"))
+        .and_then(|s| s.lookup(&host).map_err(|e| e.to_string()));
+    match lookup {
+        Ok(l) => HostStatus::Known(host.path, l),
+        Err(e) => HostStatus::Unknown(e),
+    }
+}
+
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// "2026-11-25 11:30 UTC" (days to civil date: Howard Hinnant's algorithm).
+pub fn utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let (hour, minute) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} UTC")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, id: &str, verdict: Verdict) -> Entry {
+        Entry {
+            host: HostId {
+                path: path.into(),
+                id: id.into(),
+            },
+            verdict,
+            reasons: vec!["after ar exited, the process wrote to x".into()],
+            time: 1_795_606_310,
+            command: "ld -o x".into(),
+        }
+    }
+
+    fn temp_store(name: &str) -> (PathBuf, Store) {
+        let dir =
+            std::env::temp_dir().join(format!("arshim-verdicts-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let file = location(Some(dir.as_os_str()), None).unwrap();
+        (dir, Store { file })
+    }
+
+    #[test]
+    fn location_follows_xdg() {
+        let p = |x: Option<&str>, h: Option<&str>| location(x.map(OsStr::new), h.map(OsStr::new));
+        assert_eq!(
+            p(Some("/c"), Some("/h")),
+            Some("/c/arshim/verdicts.json".into())
+        );
+        assert_eq!(
+            p(None, Some("/h")),
+            Some("/h/.cache/arshim/verdicts.json".into())
+        );
+        assert_eq!(
+            p(Some("rel"), Some("/h")),
+            Some("/h/.cache/arshim/verdicts.json".into()),
+            "relative XDG paths are ignored"
+        );
+        assert_eq!(p(Some(""), None), None);
+    }
+
+    #[test]
+    fn record_then_lookup() {
+        let (dir, store) = temp_store("roundtrip");
+        let host = HostId {
+            path: "/bin/ld".into(),
+            id: "build-id:ab".into(),
+        };
+        assert_eq!(store.lookup(&host).unwrap(), Lookup::Never, "no file yet");
+        let e = entry("/bin/ld", "build-id:ab", Verdict::NotSafe);
+        store.record(e.clone()).unwrap();
+        store
+            .record(entry("/bin/other", "build-id:cd", Verdict::Safe))
+            .unwrap();
+        assert_eq!(store.lookup(&host).unwrap(), Lookup::Verified(e.clone()));
+        let rebuilt = HostId {
+            id: "build-id:ef".into(),
+            ..host.clone()
+        };
+        assert_eq!(store.lookup(&rebuilt).unwrap(), Lookup::Changed(e));
+
+        // A new verdict for the same path replaces the old one.
+        store
+            .record(entry("/bin/ld", "build-id:ef", Verdict::Safe))
+            .unwrap();
+        let all = store.load().unwrap();
+        assert_eq!(all.len(), 2);
+        assert!(matches!(
+            store.lookup(&rebuilt).unwrap(),
+            Lookup::Verified(Entry {
+                verdict: Verdict::Safe,
+                ..
+            })
+        ));
+        let text = fs::read_to_string(&store.file).unwrap();
+        assert!(
+            text.contains("\"verdict\": \"SAFE\"") && text.contains("\"version\": 1"),
+            "{text}"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_corrupt_file_is_an_error_not_an_empty_store() {
+        let (dir, store) = temp_store("corrupt");
+        fs::create_dir_all(store.file.parent().unwrap()).unwrap();
+        fs::write(&store.file, "{ not json").unwrap();
+        let err = store.load().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("delete it"), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn unreadable_entries_are_skipped() {
+        let text = r#"{"version":1,"hosts":[{"path":"/a","id":"x","verdict":"MAYBE","reasons":[],"time":1},
+            {"path":"/b","id":"y","verdict":"SAFE","reasons":["ok"],"time":2,"command":"b"}]}"#;
+        let entries = parse(text).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].host.path, Path::new("/b"));
+        assert_eq!(entries[0].first_reason(), "ok");
+    }
+
+    #[test]
+    fn cannot_tell_is_never_parsed_back_as_safe() {
+        assert_eq!(
+            Verdict::from_label("CANNOT TELL"),
+            Some(Verdict::CannotTell)
+        );
+        assert_eq!(Verdict::from_label("safe"), None);
+        assert_eq!(
+            [Verdict::Safe, Verdict::NotSafe, Verdict::CannotTell].map(Verdict::exit_code),
+            [0, 1, 2]
+        );
+    }
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
+        assert_eq!(utc(1_795_606_310), "2026-11-25 11:31 UTC");
+        assert!(entry("/a", "i", Verdict::NotSafe)
+            .summary()
+            .starts_with("NOT SAFE on 2026-11-25 11:31 UTC (`ld -o x`)"));
+    }
+}

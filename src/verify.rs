@@ -1,0 +1,453 @@
+//! `arshim verify -- CMD`: prove on the user's own command that converting its
+//! archiver spawn is safe, instead of assuming it.
+//!
+//! 1. Run CMD under observe mode with a trace (the library changes nothing)
+//!    and decide from the trace whether the archiver spawn is final
+//!    (`analysis`). Its stdout/stderr go to regular temp files — the library
+//!    detects late writes by file growth — and are shown when it ends.
+//! 2. If final, run CMD again converted, as `arshim run` does, and compare
+//!    exit status, the archive (`archive`) and the peak memory of the process
+//!    tree (`crate::measure`).
+//! 3. Print SAFE / NOT SAFE / CANNOT TELL with the reasons, remember SAFE and
+//!    NOT SAFE per host binary (`crate::verdicts`); exit 0 only for SAFE.
+//!
+//! Both runs go through `arshim run` itself (a child of ours), so the second
+//! one is exactly what a user's `arshim run` would do: CMD keeps the pid that
+//! `arshim run` exports as ARSHIM_PID.
+
+pub mod analysis;
+pub mod archive;
+pub mod identity;
+mod report;
+pub mod resolve;
+mod trace;
+
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::SystemTime;
+
+use crate::cli::VerifyArgs;
+use crate::failure::Failure;
+use crate::measure::{self, Tools};
+use crate::settings::var;
+use crate::verdicts::{self, Entry, Store, Verdict};
+use crate::{locate, quote};
+
+use self::analysis::{Analysis, Conversion, Finality};
+use self::archive::{Finding, Produced};
+use self::report::Report;
+
+/// Samples per second of the process tree's memory.
+const SAMPLE_HZ: u32 = 500;
+
+pub fn verify(args: VerifyArgs) -> Result<(), Failure> {
+    let companion = locate::companion()?;
+    locate::library()?; // the usual message now, not a CANNOT TELL later
+    let (program, _) = args.command.split_first().expect("clap requires CMD");
+    if resolve::resolve(program, std::env::var_os("PATH").as_deref()).is_none() {
+        return Err(Failure::usage(format!(
+            "cannot run {}: not found, or not executable",
+            program.to_string_lossy()
+        )));
+    }
+    let tools = sampler_tools(args.tools.as_deref())?;
+    let cwd = std::env::current_dir()
+        .map_err(|e| Failure::usage(format!("cannot read the current directory: {e}")))?;
+    let work =
+        WorkDir::new().map_err(|e| Failure::usage(format!("cannot make a temp dir: {e}")))?;
+    let shown = show_command(&args.command);
+    let mut report = Report::new(shown.clone());
+
+    eprintln!(
+        "arshim verify: run 1 of 2: {shown} under observe mode (its output follows when it ends)"
+    );
+    let runner = Runner {
+        companion,
+        args: &args,
+        work,
+        tools,
+    };
+    let first = runner.run(Pass::Observe)?;
+    first.show_output();
+    let (events, torn) = trace::parse(&read_trace(&first.trace));
+    if torn > 0 {
+        report.note(format!(
+            "{torn} unreadable line(s) in the trace were skipped"
+        ));
+    }
+    let outputs = [
+        (first.stdout.as_path(), "stdout"),
+        (first.stderr.as_path(), "stderr"),
+    ];
+    let found = analysis::analyse(&events, &outputs);
+    report.describe(&found);
+    report.memory_first(&first.sampled);
+    if first.sampled.status.code().is_some_and(|c| c != 0) {
+        report.note(format!(
+            "the command failed ({}): a verdict on a failing command proves little",
+            status_text(first.sampled.status)
+        ));
+    }
+
+    match &found.finality {
+        Finality::Unknown(why) => {
+            let why = if events.is_empty() && matches!(first.sampled.status.code(), Some(126 | 127))
+            {
+                format!(
+                    "the command could not be run ({})",
+                    status_text(first.sampled.status)
+                )
+            } else {
+                why.clone()
+            };
+            report.verdict(Verdict::CannotTell, vec![why]);
+        }
+        Finality::NotFinal(reasons) => report.verdict(Verdict::NotSafe, reasons.clone()),
+        Finality::Final => {
+            eprintln!("arshim verify: run 2 of 2: {shown} converted (its output is not shown)");
+            compare_converted(&runner, &cwd, &found, &first, &mut report)?;
+        }
+    }
+    remember(&args.command, &found, &mut report);
+    print!("{}", report.render());
+    let verdict = report.final_verdict();
+    match verdict {
+        Verdict::Safe => Ok(()),
+        _ => Err(Failure::new(
+            verdict.exit_code(),
+            format!("verify: {}: {}", verdict.label(), report.first_reason()),
+        )),
+    }
+}
+
+/// Run 2 and the comparison; adds the verdict to `report`.
+fn compare_converted(
+    runner: &Runner,
+    cwd: &Path,
+    found: &Analysis,
+    first: &Run,
+    report: &mut Report,
+) -> Result<(), Failure> {
+    // Where the archive is, and a copy of the first run's (the second overwrites it).
+    let archive = found.archiver.as_ref().and_then(|a| {
+        let operand = archive::archive_operand(a.argv.as_deref()?)?;
+        Some((
+            operand.to_owned(),
+            archive::locate(operand, a.cwd.as_deref(), cwd),
+        ))
+    });
+    let saved = runner.work.path.join("archive-first-run");
+    let first_state =
+        archive
+            .as_ref()
+            .map(|(_, path)| match archive::produced(path, first.started) {
+                Produced::Written if fs::copy(path, &saved).is_err() => Produced::Missing,
+                state => state,
+            });
+    let before_second = archive
+        .as_ref()
+        .and_then(|(_, path)| archive::fingerprint(path));
+
+    let second = runner.run(Pass::Convert)?;
+    report.memory_second(&second.sampled);
+    let mut problems = Vec::new();
+    let mut checks = Vec::new();
+
+    match analysis::conversion(&trace::parse(&read_trace(&second.trace)).0) {
+        Conversion::Converted(how) => checks.push(format!("the second run converted {how}")),
+        Conversion::FellBack(reason) => report.note(format!(
+            "the library did not convert in the second run ({reason}); it would not in real \
+             use either, so nothing changes for this command"
+        )),
+        Conversion::NotSeen => report.note(
+            "the second run shows no conversion: the command may behave differently from \
+             one run to the next"
+                .to_owned(),
+        ),
+    }
+
+    let (a, b) = (first.sampled.status, second.sampled.status);
+    if a == b {
+        checks.push(format!("same exit status in both runs: {}", status_text(a)));
+    } else {
+        problems.push(format!(
+            "the exit status differs: {} unconverted, {} converted",
+            status_text(a),
+            status_text(b)
+        ));
+    }
+
+    match &archive {
+        None => report.note(
+            match found.archiver.as_ref().and_then(|a| a.argv.as_ref()) {
+                None => "the archive was not compared: the trace does not record the archiver's \
+                     arguments (a forked archiver)"
+                    .to_owned(),
+                Some(argv) => format!(
+                    "the archive was not compared: no archive operand in `{}`",
+                    argv.join(" ")
+                ),
+            },
+        ),
+        Some((name, path)) => {
+            let first_state = first_state.unwrap_or(Produced::Missing);
+            let second_state = archive::changed(path, before_second);
+            match archive::judge(name, first_state, second_state, || {
+                archive::compare(&saved, path)
+            }) {
+                Finding::Check(c) => checks.push(c),
+                Finding::Problem(p) => problems.push(p),
+                Finding::Note(n) => report.note(n),
+            }
+        }
+    }
+
+    if problems.is_empty() {
+        report.verdict(Verdict::Safe, checks);
+    } else {
+        report.verdict(Verdict::NotSafe, problems);
+    }
+    Ok(())
+}
+
+/// Stores a SAFE or NOT SAFE verdict under the host executable (the claimed
+/// process's), and under CMD as resolved when that is another file (a
+/// script: `arshim run` looks up what it is asked to exec).
+fn remember(command: &[OsString], found: &Analysis, report: &mut Report) {
+    let verdict = report.final_verdict();
+    if verdict == Verdict::CannotTell {
+        return;
+    }
+    let Some(host) = &found.host else { return };
+    let store = match Store::from_env() {
+        Ok(s) => s,
+        Err(e) => return report.note(format!("the verdict was not remembered: {e}")),
+    };
+    let mut paths = vec![PathBuf::from(host)];
+    if let Some(cmd) = resolve::resolve(&command[0], std::env::var_os("PATH").as_deref()) {
+        paths.push(cmd);
+    }
+    let mut stored = Vec::new();
+    for path in paths {
+        let id = match identity::identify(&path) {
+            Ok(id) => id,
+            Err(e) => {
+                report.note(format!(
+                    "the verdict was not remembered for {}: {e}",
+                    path.display()
+                ));
+                continue;
+            }
+        };
+        if stored.contains(&id.path) {
+            continue;
+        }
+        let entry = Entry {
+            host: id.clone(),
+            verdict,
+            reasons: report.reasons().to_vec(),
+            time: verdicts::now(),
+            command: show_command(command),
+        };
+        match store.record(entry) {
+            Ok(()) => stored.push(id.path),
+            Err(e) => report.note(format!("the verdict was not remembered: {e}")),
+        }
+    }
+    if !stored.is_empty() {
+        report.remembered(&store.file, &stored);
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Observe,
+    Convert,
+}
+
+/// One run of CMD: where its trace and output went, and what was measured.
+struct Run {
+    /// Just before the spawn, by the filesystem clock: files the run wrote are not older.
+    started: SystemTime,
+    trace: PathBuf,
+    stdout: PathBuf,
+    stderr: PathBuf,
+    sampled: measure::Sampled,
+}
+
+impl Run {
+    /// Copies the captured output to ours, as it was.
+    fn show_output(&self) {
+        let copy = |from: &Path, to: &mut dyn io::Write| {
+            if let Ok(mut f) = File::open(from) {
+                let _ = io::copy(&mut f, to);
+                let _ = to.flush();
+            }
+        };
+        copy(&self.stdout, &mut io::stdout().lock());
+        copy(&self.stderr, &mut io::stderr().lock());
+    }
+}
+
+/// Runs CMD through `arshim run`, sampled, into the work dir.
+struct Runner<'a> {
+    companion: PathBuf,
+    args: &'a VerifyArgs,
+    work: WorkDir,
+    tools: Tools,
+}
+
+impl Runner<'_> {
+    /// `arshim run [--observe] --trace T [--tools G] -- CMD`.
+    fn run(&self, pass: Pass) -> Result<Run, Failure> {
+        let tag = match pass {
+            Pass::Observe => "observe",
+            Pass::Convert => "convert",
+        };
+        let work = &self.work.path;
+        let trace = work.join(format!("{tag}.jsonl"));
+        let stdout = work.join(format!("{tag}.stdout"));
+        let stderr = work.join(format!("{tag}.stderr"));
+        let file = |p: &Path| {
+            File::create(p)
+                .map_err(|e| Failure::usage(format!("cannot create {}: {e}", p.display())))
+        };
+        let mut cmd = Command::new(&self.companion);
+        cmd.arg("run");
+        if pass == Pass::Observe {
+            cmd.arg("--observe");
+        }
+        cmd.arg("--trace").arg(&trace);
+        if let Some(t) = &self.args.tools {
+            cmd.arg("--tools").arg(t);
+        }
+        cmd.arg("--").args(&self.args.command);
+        cmd.stdout(file(&stdout)?).stderr(file(&stderr)?);
+        // The second run's output is not shown, so it must not wait for input.
+        cmd.stdin(match pass {
+            Pass::Observe => Stdio::inherit(),
+            Pass::Convert => Stdio::null(),
+        });
+        let started = fs_now(&work.join(format!("{tag}.start")));
+        let sampled = measure::Sampler::new(SAMPLE_HZ, self.tools.clone())
+            .run(cmd)
+            .map_err(|e| Failure::usage(format!("cannot run {}: {e}", self.companion.display())))?;
+        Ok(Run {
+            started,
+            trace,
+            stdout,
+            stderr,
+            sampled,
+        })
+    }
+}
+
+/// "Now" by the filesystem's clock: the mtime of a file written now. File
+/// times come from the kernel's coarse clock, which can lag
+/// `SystemTime::now()` by a tick, so a file a run writes right after its
+/// start could otherwise look older than the start.
+fn fs_now(marker: &Path) -> SystemTime {
+    fs::write(marker, b"")
+        .and_then(|()| fs::metadata(marker)?.modified())
+        .unwrap_or_else(|_| SystemTime::now() - std::time::Duration::from_secs(1))
+}
+
+fn read_trace(path: &Path) -> String {
+    // Missing: nothing loaded the library (a static binary, say).
+    fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
+/// The archiver globs for the memory sampler: the library's (--tools, else
+/// an inherited ARSHIM_TOOLS, else its default).
+fn sampler_tools(tools: Option<&str>) -> Result<Tools, Failure> {
+    match tools {
+        Some(t) => Tools::parse(t).map_err(Failure::usage),
+        None => Ok(std::env::var(var::TOOLS)
+            .ok()
+            .and_then(|t| Tools::parse(&t).ok())
+            .unwrap_or_default()),
+    }
+}
+
+/// The command as a shell would read it back.
+pub fn show_command(command: &[OsString]) -> String {
+    command
+        .iter()
+        .map(|a| String::from_utf8_lossy(&quote::sh(a.as_bytes())).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn status_text(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => format!("killed by signal {sig}"),
+        _ => "unknown status".to_owned(),
+    }
+}
+
+/// A private temp dir for the traces, captured output and the archive copy;
+/// removed when dropped.
+struct WorkDir {
+    path: PathBuf,
+}
+
+impl WorkDir {
+    fn new() -> io::Result<WorkDir> {
+        let base = std::env::temp_dir();
+        let mut n = 0u32;
+        loop {
+            let path = base.join(format!("arshim-verify-{}-{n}", std::process::id()));
+            match fs::DirBuilder::new().mode(0o700).create(&path) {
+                Ok(()) => return Ok(WorkDir { path }),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 100 => n += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_shown_shell_quoted() {
+        let cmd: Vec<OsString> = ["ld", "-o", "my lib.a", "a.o"].map(OsString::from).into();
+        assert_eq!(show_command(&cmd), "ld -o 'my lib.a' a.o");
+    }
+
+    #[test]
+    fn statuses_in_words() {
+        assert_eq!(status_text(ExitStatus::from_raw(0)), "exit status 0");
+        assert_eq!(status_text(ExitStatus::from_raw(3 << 8)), "exit status 3");
+        assert_eq!(status_text(ExitStatus::from_raw(9)), "killed by signal 9");
+    }
+
+    #[test]
+    fn work_dirs_are_private_and_removed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = WorkDir::new().unwrap();
+        let path = dir.path.clone();
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        let other = WorkDir::new().unwrap();
+        assert_ne!(other.path, path);
+        drop(dir);
+        assert!(!path.exists());
+    }
+}

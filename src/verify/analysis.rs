@@ -1,0 +1,569 @@
+//! Is the archiver spawn final? Decided from the observe-mode trace alone
+//! (a pure function, so every rule is unit-tested on hand-written traces).
+//!
+//! The claimed process is the one whose `load` event says `in_scope`. Once it
+//! has waited for its archiver (`archiver_done`), the library records as
+//! `after` events everything it still does; any of them but a deletion would
+//! be lost (or reordered before the archiver) by a conversion.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::archive;
+use super::trace::Event;
+
+/// At most this many reasons are listed; the rest are counted.
+pub const MAX_REASONS: usize = 10;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finality {
+    /// Nothing but deletions after the archiver ended.
+    Final,
+    /// What the process did after the archiver ended, in plain words.
+    NotFinal(Vec<String>),
+    /// Why the trace cannot decide.
+    Unknown(String),
+}
+
+/// The archiver call that ended the recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiverCall {
+    /// `posix_spawn`, `posix_spawnp`, `system`, or `fork` (a forked child the host waited for).
+    pub call: String,
+    pub program: String,
+    /// The archiver's own arguments (for `system`, the words of a plain
+    /// command line); `None` when the trace does not say.
+    pub argv: Option<Vec<String>>,
+    /// For `system`, the command line as given.
+    pub command: Option<String>,
+    /// Its working directory, when the trace records it.
+    pub cwd: Option<String>,
+}
+
+impl ArchiverCall {
+    /// The call as the user would recognise it.
+    pub fn shown(&self) -> String {
+        match (&self.argv, &self.command) {
+            (_, Some(command)) => command.clone(),
+            (Some(argv), None) => argv.join(" "),
+            (None, None) => self.program.clone(),
+        }
+    }
+
+    /// The name used in the reasons: "after ar exited, …".
+    pub fn name(&self) -> String {
+        let program = self
+            .argv
+            .as_ref()
+            .and_then(|a| a.first())
+            .unwrap_or(&self.program);
+        archive::basename(program).to_owned()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Analysis {
+    /// The claimed process's executable (from its last in-scope `load`).
+    pub host: Option<String>,
+    pub archiver: Option<ArchiverCall>,
+    pub finality: Finality,
+    /// Deletions after the archiver ended (allowed: temp files).
+    pub deletions: usize,
+    /// The claimed process reached a normal exit (its `exit` event).
+    pub exited: bool,
+    /// Things worth saying that do not decide the verdict.
+    pub notes: Vec<String>,
+}
+
+/// `outputs`: files that stand for a stream in the reasons (verify captures
+/// the command's stdout and stderr into regular files): (path, name).
+pub fn analyse(events: &[Event], outputs: &[(&Path, &str)]) -> Analysis {
+    let mut notes = Vec::new();
+    let in_scope: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.event == "load" && e.bool("in_scope") == Some(true))
+        .collect();
+    let Some(first) = in_scope.first() else {
+        return nothing_in_scope(events);
+    };
+    let pid = first.pid;
+    if in_scope.iter().any(|e| e.pid != pid) {
+        notes.push(format!(
+            "more than one process was in scope; only the first (pid {pid}) was judged"
+        ));
+    }
+    // An exec wrapper keeps the pid: the last image loaded in it is the host.
+    let host = in_scope
+        .iter()
+        .rev()
+        .find(|e| e.pid == pid)
+        .and_then(|e| e.str("exe"))
+        .map(str::to_owned);
+    let mine: Vec<&Event> = events.iter().filter(|e| e.pid == pid).collect();
+    let exited = mine.iter().any(|e| e.event == "exit");
+    if !exited {
+        notes.push(
+            "the process did not exit normally (killed by a signal, or it called _exit): \
+             its exit handlers did not run and late writes to open files were not checked"
+                .to_owned(),
+        );
+    }
+
+    let done = mine.iter().position(|e| e.event == "archiver_done");
+    let archiver = archiver_call(&mine, done);
+    let Some(done) = done else {
+        let why = match &archiver {
+            Some(a) => format!(
+                "the archiver was never waited for: {} was started with {} but the process \
+                 did not wait for it",
+                a.name(),
+                a.call
+            ),
+            None => "no archiver spawn was seen (no spawned program matched the archiver \
+                     globs: see --tools)"
+                .to_owned(),
+        };
+        return Analysis {
+            host,
+            archiver,
+            finality: Finality::Unknown(why),
+            deletions: 0,
+            exited,
+            notes,
+        };
+    };
+
+    let tool = archiver
+        .as_ref()
+        .map_or_else(|| "the archiver".to_owned(), ArchiverCall::name);
+    let later = &mine[done + 1..];
+    let mut reasons = Vec::new();
+    let mut deletions = 0;
+    for (i, e) in later.iter().enumerate() {
+        if e.event != "after" {
+            continue;
+        }
+        match e.str("what") {
+            Some("delete") => deletions += 1,
+            _ => reasons.push(format!(
+                "after {tool} exited, the process {}",
+                describe_after(e, &later[i + 1..], outputs)
+            )),
+        }
+    }
+    Analysis {
+        host,
+        archiver,
+        finality: if reasons.is_empty() {
+            Finality::Final
+        } else {
+            Finality::NotFinal(dedupe(reasons, MAX_REASONS))
+        },
+        deletions,
+        exited,
+        notes,
+    }
+}
+
+fn nothing_in_scope(events: &[Event]) -> Analysis {
+    let loads: Vec<&Event> = events.iter().filter(|e| e.event == "load").collect();
+    // The library's reason for every process but the claimed one. If that is
+    // all there is, the command itself never loaded the library.
+    let other = |e: &&Event| {
+        e.str("reason")
+            .is_some_and(|r| r.starts_with("not the claimed process"))
+    };
+    let why = match loads.iter().find(|e| !other(e)) {
+        Some(load) => format!(
+            "no process was in scope: {} was not ({})",
+            load.str("exe").unwrap_or("the command"),
+            load.str("reason").unwrap_or("no reason given")
+        ),
+        None => {
+            let mut why = "the command never loaded the library: it may be statically linked \
+                           or setuid (see `arshim doctor CMD`)"
+                .to_owned();
+            if let Some(child) = loads.first().and_then(|e| e.str("exe")) {
+                let _ = write!(why, "; only programs it ran did, such as {child}");
+            }
+            why
+        }
+    };
+    Analysis {
+        host: None,
+        archiver: None,
+        finality: Finality::Unknown(why),
+        deletions: 0,
+        exited: false,
+        notes: Vec::new(),
+    }
+}
+
+/// The archiver call that `archiver_done` (at `done`, if any) ended: the last
+/// archiver spawn before it, else the forked child it waited for.
+fn archiver_call(mine: &[&Event], done: Option<usize>) -> Option<ArchiverCall> {
+    let before = &mine[..done.unwrap_or(mine.len())];
+    if let Some(spawn) = before
+        .iter()
+        .rev()
+        .find(|e| e.event == "spawn" && e.bool("archiver") == Some(true))
+    {
+        let call = spawn.str("call").unwrap_or("spawn").to_owned();
+        let program = spawn.str("program").unwrap_or_default().to_owned();
+        let mut argv = spawn.strings("argv");
+        let mut command = None;
+        if call == "system" {
+            // system() runs `sh -c COMMAND`: the archiver's words are in COMMAND.
+            command = argv.as_ref().and_then(|a| a.get(2)).cloned();
+            argv = command.as_deref().and_then(archive::plain_words);
+        }
+        return Some(ArchiverCall {
+            call,
+            program,
+            argv,
+            command,
+            cwd: None,
+        });
+    }
+    let child = mine.get(done?)?.int("child")?;
+    let wait = before
+        .iter()
+        .rev()
+        .find(|e| e.event == "wait" && e.int("child") == Some(child))?;
+    Some(ArchiverCall {
+        call: "fork".to_owned(),
+        program: wait.str("program").unwrap_or_default().to_owned(),
+        // Recorded by libraries that log the child's command line at its wait.
+        argv: wait.strings("argv").filter(|a| !a.is_empty()),
+        command: None,
+        cwd: wait.str("cwd").map(str::to_owned),
+    })
+}
+
+/// One `after` event in words (without the "after ar exited, the process" part).
+/// `rest`: the events that follow it, where a spawn's full `spawn` event is.
+fn describe_after(e: &Event, rest: &[&Event], outputs: &[(&Path, &str)]) -> String {
+    let path = e.str("path").unwrap_or_default();
+    let detail = e.str("detail").unwrap_or_default();
+    match e.str("what").unwrap_or_default() {
+        "spawn" => {
+            if matches!(detail, "system" | "popen") {
+                return format!("ran `{path}` ({detail})");
+            }
+            // The library also logs the spawn itself, with its argv, right after.
+            let argv = rest
+                .iter()
+                .take_while(|n| n.event != "after")
+                .find(|n| n.event == "spawn" && n.str("program") == Some(path))
+                .and_then(|n| n.strings("argv"));
+            match argv {
+                Some(argv) if !argv.is_empty() => format!("spawned `{}`", argv.join(" ")),
+                _ => format!("spawned `{path}`"),
+            }
+        }
+        "fork" => "forked a child process".to_owned(),
+        "open" => format!("opened {path} for writing"),
+        "write" => {
+            let target = outputs
+                .iter()
+                .find(|(p, _)| Path::new(path) == *p)
+                .map_or_else(|| path.to_owned(), |(_, name)| (*name).to_owned());
+            match grew(detail) {
+                Some(growth) => format!("wrote to {target} ({growth})"),
+                None => format!("wrote to {target}"),
+            }
+        }
+        "rename" => format!("renamed a file to {path}"),
+        "link" => format!("created the link {path}"),
+        other => format!("did `{other}` on {path}"),
+    }
+}
+
+/// "fd 3 grew from 7 to 13 bytes" → "it grew from 7 to 13 bytes".
+fn grew(detail: &str) -> Option<String> {
+    detail.find("grew ").map(|i| format!("it {}", &detail[i..]))
+}
+
+/// What the library did with the archiver in the converted run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conversion {
+    /// `convert` (spawn time) or `handoff` (wait time to the reaper).
+    Converted(&'static str),
+    /// The library left the call alone: its reason.
+    FellBack(String),
+    /// Neither: no archiver call reached the library in scope.
+    NotSeen,
+}
+
+/// From the trace of the converted run: did the claimed process convert?
+pub fn conversion(events: &[Event]) -> Conversion {
+    let claimed = events
+        .iter()
+        .find(|e| e.event == "load" && e.bool("in_scope") == Some(true))
+        .map(|e| e.pid);
+    let mine = events.iter().filter(|e| Some(e.pid) == claimed);
+    let mut fallback = None;
+    for e in mine {
+        match e.event.as_str() {
+            "convert" => return Conversion::Converted("at the spawn call"),
+            "handoff" => return Conversion::Converted("at the wait, through the reaper"),
+            "fallback" if fallback.is_none() => {
+                fallback = Some(e.str("reason").unwrap_or("no reason given").to_owned())
+            }
+            _ => {}
+        }
+    }
+    fallback.map_or(Conversion::NotSeen, Conversion::FellBack)
+}
+
+/// First occurrences only, in order; at most `max`, then a count of the rest.
+pub fn dedupe(items: Vec<String>, max: usize) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<String> = items
+        .into_iter()
+        .filter(|r| seen.insert(r.clone()))
+        .collect();
+    let more = unique.len().saturating_sub(max);
+    let mut out: Vec<String> = unique.into_iter().take(max).collect();
+    if more > 0 {
+        out.push(format!("… and {more} more"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::trace::parse;
+    use super::*;
+
+    const LOAD: &str = r#"{"ts":1,"pid":10,"event":"load","exe":"/bin/host","mode":"observe","in_scope":true,"reason":"claimed process (ARSHIM_PID)"}"#;
+    const SPAWN_AR: &str = r#"{"ts":2,"pid":10,"event":"spawn","call":"posix_spawnp","program":"ar","argv":["ar","rcs","lib.a","a.o"],"archiver":true}"#;
+    const AR_LOAD: &str = r#"{"ts":3,"pid":11,"event":"load","exe":"/usr/bin/ar","mode":"off","in_scope":false,"reason":"not the claimed process (ARSHIM_PID)"}"#;
+    const WAIT: &str = r#"{"ts":4,"pid":10,"event":"wait","child":11,"program":"/usr/bin/ar","result":11,"status":0}"#;
+    const DONE: &str = r#"{"ts":5,"pid":10,"event":"archiver_done","child":11,"status":0}"#;
+    const EXIT: &str = r#"{"ts":9,"pid":10,"event":"exit"}"#;
+
+    fn analyse_lines(lines: &[&str]) -> Analysis {
+        let (events, bad) = parse(&lines.join("\n"));
+        assert_eq!(bad, 0);
+        let outputs = [
+            (Path::new("/tmp/v/stdout"), "stdout"),
+            (Path::new("/tmp/v/stderr"), "stderr"),
+        ];
+        analyse(&events, &outputs)
+    }
+
+    fn reasons(a: &Analysis) -> Vec<String> {
+        match &a.finality {
+            Finality::NotFinal(r) => r.clone(),
+            other => panic!("expected NotFinal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn final_spawn_with_only_deletions_after() {
+        let del = r#"{"ts":6,"pid":10,"event":"after","what":"delete","path":"/tmp/x.o","detail":"unlink"}"#;
+        let a = analyse_lines(&[LOAD, SPAWN_AR, AR_LOAD, WAIT, DONE, del, EXIT]);
+        assert_eq!(a.finality, Finality::Final);
+        assert_eq!(a.host.as_deref(), Some("/bin/host"));
+        assert_eq!(a.deletions, 1);
+        assert!(a.exited && a.notes.is_empty(), "{:?}", a.notes);
+        let ar = a.archiver.unwrap();
+        assert_eq!(ar.call, "posix_spawnp");
+        assert_eq!(ar.argv.unwrap(), ["ar", "rcs", "lib.a", "a.o"]);
+    }
+
+    #[test]
+    fn writes_opens_and_spawns_after_the_archiver_are_reasons() {
+        let open =
+            r#"{"ts":6,"pid":10,"event":"after","what":"open","path":"after.txt","detail":"open"}"#;
+        let write = r#"{"ts":6,"pid":10,"event":"after","what":"write","path":"/tmp/v/stdout","detail":"fd 1 grew from 7 to 13 bytes"}"#;
+        let spawn_after = r#"{"ts":7,"pid":10,"event":"after","what":"spawn","path":"ranlib","detail":"posix_spawnp"}"#;
+        let spawn = r#"{"ts":7,"pid":10,"event":"spawn","call":"posix_spawnp","program":"ranlib","argv":["ranlib","lib.a"],"archiver":false}"#;
+        let a = analyse_lines(&[
+            LOAD,
+            SPAWN_AR,
+            WAIT,
+            DONE,
+            open,
+            open,
+            write,
+            spawn_after,
+            spawn,
+            EXIT,
+        ]);
+        assert_eq!(
+            reasons(&a),
+            [
+                "after ar exited, the process opened after.txt for writing",
+                "after ar exited, the process wrote to stdout (it grew from 7 to 13 bytes)",
+                "after ar exited, the process spawned `ranlib lib.a`",
+            ]
+        );
+    }
+
+    #[test]
+    fn other_after_events_in_words() {
+        let lines = [
+            r#"{"ts":6,"pid":10,"event":"after","what":"write","path":"/w/out.cmxa","detail":"write on fd 3"}"#,
+            r#"{"ts":6,"pid":10,"event":"after","what":"rename","path":"lib.a","detail":"rename"}"#,
+            r#"{"ts":6,"pid":10,"event":"after","what":"link","path":"l.a","detail":"symlink"}"#,
+            r#"{"ts":6,"pid":10,"event":"after","what":"fork","path":"","detail":"fork"}"#,
+            r#"{"ts":6,"pid":10,"event":"after","what":"spawn","path":"ranlib x.a","detail":"system"}"#,
+            r#"{"ts":6,"pid":10,"event":"after","what":"write","path":"/tmp/v/stderr","detail":"write on fd 2"}"#,
+        ];
+        let mut all = vec![LOAD, SPAWN_AR, WAIT, DONE];
+        all.extend(lines);
+        let r = reasons(&analyse_lines(&all));
+        assert_eq!(
+            r,
+            [
+                "after ar exited, the process wrote to /w/out.cmxa",
+                "after ar exited, the process renamed a file to lib.a",
+                "after ar exited, the process created the link l.a",
+                "after ar exited, the process forked a child process",
+                "after ar exited, the process ran `ranlib x.a` (system)",
+                "after ar exited, the process wrote to stderr",
+            ]
+        );
+        assert!(r.iter().all(|s| !s.contains("exited, the process did")));
+    }
+
+    #[test]
+    fn other_processes_after_events_do_not_count() {
+        let child_write =
+            r#"{"ts":6,"pid":12,"event":"after","what":"open","path":"x","detail":"open"}"#;
+        let a = analyse_lines(&[LOAD, SPAWN_AR, WAIT, DONE, child_write, EXIT]);
+        assert_eq!(a.finality, Finality::Final);
+    }
+
+    #[test]
+    fn no_archiver_is_cannot_tell() {
+        let spawn_cc = r#"{"ts":2,"pid":10,"event":"spawn","call":"posix_spawnp","program":"cc","argv":["cc"],"archiver":false}"#;
+        let a = analyse_lines(&[LOAD, spawn_cc, EXIT]);
+        match a.finality {
+            Finality::Unknown(why) => assert!(why.contains("no archiver spawn was seen"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(a.archiver.is_none());
+    }
+
+    #[test]
+    fn archiver_never_waited_for_is_cannot_tell() {
+        let a = analyse_lines(&[LOAD, SPAWN_AR, EXIT]);
+        match a.finality {
+            Finality::Unknown(why) => assert!(why.contains("never waited for"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn missing_exit_is_noted() {
+        let a = analyse_lines(&[LOAD, SPAWN_AR, WAIT, DONE]);
+        assert_eq!(a.finality, Finality::Final);
+        assert!(!a.exited);
+        assert!(
+            a.notes[0].contains("did not exit normally"),
+            "{:?}",
+            a.notes
+        );
+    }
+
+    #[test]
+    fn nothing_in_scope_is_cannot_tell_with_the_reason() {
+        let a = analyse_lines(&[]);
+        assert!(
+            matches!(&a.finality, Finality::Unknown(w) if w.ends_with("(see `arshim doctor CMD`)")),
+            "{a:?}"
+        );
+        // A static host: only its archiver loaded the library.
+        let a = analyse_lines(&[AR_LOAD]);
+        assert!(
+            matches!(&a.finality, Finality::Unknown(w) if w.starts_with("the command never loaded")
+                && w.ends_with("only programs it ran did, such as /usr/bin/ar")),
+            "{a:?}"
+        );
+        let shell = r#"{"ts":1,"pid":10,"event":"load","exe":"/usr/bin/dash","mode":"off","in_scope":false,"reason":"claimed by a shell or build driver"}"#;
+        let a = analyse_lines(&[shell]);
+        assert!(
+            matches!(&a.finality, Finality::Unknown(w) if w.contains("/usr/bin/dash was not (claimed by a shell")),
+            "{a:?}"
+        );
+    }
+
+    #[test]
+    fn exec_wrapper_then_host_in_the_same_pid() {
+        let env = r#"{"ts":0,"pid":10,"event":"load","exe":"/usr/bin/env","mode":"off","in_scope":false,"reason":"exec wrapper"}"#;
+        let a = analyse_lines(&[env, LOAD, SPAWN_AR, WAIT, DONE, EXIT]);
+        assert_eq!(a.host.as_deref(), Some("/bin/host"));
+        assert_eq!(a.finality, Finality::Final);
+    }
+
+    #[test]
+    fn system_archiver_words_come_from_the_command_line() {
+        let sys = r#"{"ts":2,"pid":10,"event":"spawn","call":"system","program":"ar","argv":["sh","-c","ar rcs lib.a a.o"],"archiver":true}"#;
+        let done = r#"{"ts":5,"pid":10,"event":"archiver_done","child":0,"status":0}"#;
+        let a = analyse_lines(&[LOAD, sys, done, EXIT]);
+        assert_eq!(a.finality, Finality::Final);
+        let ar = a.archiver.unwrap();
+        assert_eq!(ar.call, "system");
+        assert_eq!(ar.shown(), "ar rcs lib.a a.o");
+        assert_eq!(ar.argv.unwrap(), ["ar", "rcs", "lib.a", "a.o"]);
+        let shelly = r#"{"ts":2,"pid":10,"event":"spawn","call":"system","program":"ar","argv":["sh","-c","ar rcs $OUT a.o"],"archiver":true}"#;
+        let ar = analyse_lines(&[LOAD, shelly, done, EXIT]).archiver.unwrap();
+        assert_eq!((ar.shown(), ar.argv), ("ar rcs $OUT a.o".to_owned(), None));
+    }
+
+    #[test]
+    fn forked_archiver_is_found_by_its_wait() {
+        let a = analyse_lines(&[LOAD, AR_LOAD, WAIT, DONE, EXIT]);
+        let ar = a.archiver.unwrap();
+        assert_eq!(
+            (ar.call.as_str(), ar.program.as_str()),
+            ("fork", "/usr/bin/ar")
+        );
+        assert_eq!(ar.argv, None, "this wait event records no argv");
+        let wait_argv = r#"{"ts":4,"pid":10,"event":"wait","child":11,"program":"/usr/bin/ar","result":11,"status":0,"argv":["ar","rcs","x.a"],"cwd":"/w"}"#;
+        let a = analyse_lines(&[LOAD, AR_LOAD, wait_argv, DONE, EXIT]);
+        let ar = a.archiver.unwrap();
+        assert_eq!(ar.argv.unwrap(), ["ar", "rcs", "x.a"]);
+        assert_eq!(ar.cwd.as_deref(), Some("/w"));
+        assert_eq!(a.finality, Finality::Final);
+    }
+
+    #[test]
+    fn reasons_are_deduplicated_and_capped() {
+        let items: Vec<String> = (0..15).chain(0..3).map(|i| format!("r{i}")).collect();
+        let out = dedupe(items, MAX_REASONS);
+        assert_eq!(out.len(), MAX_REASONS + 1);
+        assert_eq!(out[0], "r0");
+        assert_eq!(out[MAX_REASONS], "… and 5 more");
+        assert_eq!(dedupe(vec!["a".into(), "a".into()], 10), ["a"]);
+    }
+
+    #[test]
+    fn conversion_is_read_from_the_exec_trace() {
+        let parsed = |lines: &[&str]| parse(&lines.join("\n")).0;
+        let convert = r#"{"ts":3,"pid":10,"event":"convert","path":"/usr/bin/ar","notes":""}"#;
+        let handoff = r#"{"ts":3,"pid":10,"event":"handoff","child":11,"program":"/usr/bin/ar","argv":["ar"]}"#;
+        let fallback =
+            r#"{"ts":3,"pid":10,"event":"fallback","reason":"addchdir cannot be replayed"}"#;
+        let other = r#"{"ts":3,"pid":12,"event":"convert","path":"/usr/bin/ar"}"#;
+        assert_eq!(
+            conversion(&parsed(&[LOAD, SPAWN_AR, convert])),
+            Conversion::Converted("at the spawn call")
+        );
+        assert_eq!(
+            conversion(&parsed(&[LOAD, handoff])),
+            Conversion::Converted("at the wait, through the reaper")
+        );
+        assert_eq!(
+            conversion(&parsed(&[LOAD, SPAWN_AR, fallback, EXIT])),
+            Conversion::FellBack("addchdir cannot be replayed".into())
+        );
+        assert_eq!(
+            conversion(&parsed(&[LOAD, other, EXIT])),
+            Conversion::NotSeen
+        );
+    }
+}

@@ -1,0 +1,323 @@
+//! `arshim bench` on a real host: a C program compiled here that touches
+//! 320 MiB, then posix_spawnp's `ar rcs lib.a a.o b.o`, waits and exits with
+//! its status. `ar` is a stand-in script first on PATH that sleeps 0.3 s (so
+//! the sampler surely sees it) and execs the real archiver.
+//!
+//! Self-contained (its own host and stand-in); nothing is skipped: a missing
+//! library, `cc` or `ar` is a failure saying what to do.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+const HOST_MIB: u64 = 320;
+
+const HOST_C: &str = r#"
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+static unsigned char *volatile ballast;
+
+int main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: host MIB ARCHIVE OBJ...\n");
+		return 2;
+	}
+	size_t bytes = (size_t)atol(argv[1]) << 20;
+	ballast = malloc(bytes);
+	if (!ballast)
+		return 4;
+	long page = sysconf(_SC_PAGESIZE);
+	for (size_t i = 0; i < bytes; i += page)
+		ballast[i] = (unsigned char)i | 1;
+	printf("host: touched %s MiB\n", argv[1]);
+
+	char *args[64] = { "ar", "rcs" };
+	int n = 2;
+	for (int i = 2; i < argc && n < 63; i++)
+		args[n++] = argv[i];
+	args[n] = NULL;
+	pid_t pid;
+	int err = posix_spawnp(&pid, "ar", NULL, NULL, args, environ);
+	if (err) {
+		fprintf(stderr, "host: spawn failed: %s\n", strerror(err));
+		return 3;
+	}
+	int status;
+	if (waitpid(pid, &status, 0) != pid)
+		return 5;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+"#;
+
+/// The per-test directory: removed when the test passes, kept when it fails.
+struct TestDir(PathBuf);
+
+impl TestDir {
+    fn new(name: &str) -> TestDir {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("arshim-bench-it")
+            .join(format!("{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        TestDir(dir)
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn companion() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_arshim"))
+}
+
+fn library() -> PathBuf {
+    let lib = match std::env::var_os("ARSHIM_LIB") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => companion().parent().unwrap().join("libarshim.so"),
+    };
+    assert!(
+        lib.is_file(),
+        "libarshim.so missing: run `make test` (looked for {})",
+        lib.display()
+    );
+    lib
+}
+
+fn check(cmd: &mut Command, what: &str) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {what} ({cmd:?}): {e} — it is required"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({cmd:?}): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn real_ar() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join("ar"))
+        .chain([PathBuf::from("/usr/bin/ar")])
+        .find(|p| p.is_file())
+        .expect("the archiver `ar` (binutils) is required by these tests")
+}
+
+/// Builds the host, two objects and the stand-in `ar` in `dir`; returns the
+/// stand-in's directory (to put first on PATH).
+fn fixture(dir: &Path) -> PathBuf {
+    fs::write(dir.join("host.c"), HOST_C).unwrap();
+    check(
+        Command::new("cc")
+            .args(["-O1", "-Wall", "-Werror", "-o"])
+            .arg(dir.join("host"))
+            .arg(dir.join("host.c")),
+        "the C compiler `cc`",
+    );
+    for (name, body) in [
+        ("a", "int a(void) { return 1; }\n"),
+        ("b", "int b(void) { return 2; }\n"),
+    ] {
+        let c = dir.join(format!("{name}.c"));
+        fs::write(&c, body).unwrap();
+        check(
+            Command::new("cc")
+                .args(["-O1", "-c", "-o"])
+                .arg(dir.join(format!("{name}.o")))
+                .arg(&c),
+            "the C compiler `cc`",
+        );
+    }
+    let bin = dir.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let standin = bin.join("ar");
+    fs::write(
+        &standin,
+        format!(
+            "#!/bin/sh\nsleep 0.3\nexec {} \"$@\"\n",
+            real_ar().display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&standin, fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
+/// `arshim bench ARGS` in `dir`, with a clean environment and the stand-in first on PATH.
+fn bench(dir: &Path, bin: &Path, args: &[&str]) -> Output {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![bin.to_path_buf()];
+    dirs.extend(std::env::split_paths(&path));
+    let mut cmd = Command::new(companion());
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("ARSHIM") || name == "LD_PRELOAD" {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.current_dir(dir)
+        .env("PATH", std::env::join_paths(dirs).unwrap())
+        .env("ARSHIM_LIB", library())
+        .arg("bench")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().expect("cannot run arshim");
+    wait_with_timeout(child, Duration::from_secs(120))
+}
+
+fn wait_with_timeout(child: std::process::Child, limit: Duration) -> Output {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            // The child we started, by its pid.
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            panic!("arshim bench did not finish within {limit:?}");
+        }
+    }
+}
+
+fn kib(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+#[test]
+fn bench_shows_the_memory_released_while_ar_runs() {
+    let dir = TestDir::new("host");
+    let bin = fixture(&dir.0);
+    let mib = HOST_MIB.to_string();
+    let out = bench(
+        &dir.0,
+        &bin,
+        &[
+            "-n", "2", "--json", "--plot", "out.svg", "--", "./host", &mib, "lib.a", "a.o", "b.o",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}\n{stderr}", out.status);
+    for i in 1..=4 {
+        assert!(
+            stderr.contains(&format!("run {i}/4")),
+            "progress shown: {stderr}"
+        );
+    }
+
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    assert_eq!(json["ok"], true, "{json:#}");
+    assert_eq!(json["pairs"], 2);
+    let runs = json["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 4);
+    let sides: Vec<&str> = runs.iter().map(|r| r["side"].as_str().unwrap()).collect();
+    assert_eq!(sides, ["without", "with", "without", "with"], "alternating");
+    for r in runs {
+        assert_eq!(r["exit"]["code"], 0, "{r:#}");
+        assert!(
+            r["archiver_start_s"].is_number(),
+            "archiver seen: {}",
+            r["run"]
+        );
+        assert!(
+            r["timeline"].as_array().unwrap().len() > 50,
+            "sampled often"
+        );
+    }
+
+    let without = kib(&json["median"]["without"]["held_during_archiver_kib"]);
+    let with = kib(&json["median"]["with"]["held_during_archiver_kib"]);
+    assert!(
+        without >= (HOST_MIB * 1024) as f64,
+        "without arshim, the host still holds its {HOST_MIB} MiB while ar runs: {without} KiB"
+    );
+    assert!(
+        with < without,
+        "with arshim, less is held while ar runs: {with} KiB vs {without} KiB"
+    );
+    // The host is gone: what remains is the archiver itself (GNU ar maps ~60 MiB).
+    assert!(
+        with < 128.0 * 1024.0,
+        "with arshim: {with} KiB held while ar ran"
+    );
+    let peak_without = kib(&json["median"]["without"]["peak_kib"]);
+    assert!(peak_without >= (HOST_MIB * 1024) as f64, "{peak_without}");
+    let ratio = json["ratio"]["held_during_archiver"].as_f64().unwrap();
+    assert!((ratio - with / without).abs() < 1e-9);
+
+    let svg = fs::read_to_string(dir.0.join("out.svg")).expect("the plot was written");
+    let head = svg.trim_start();
+    assert!(
+        head.starts_with("<svg") || head.starts_with("<?xml"),
+        "{}",
+        &svg[..80.min(svg.len())]
+    );
+    assert!(svg.trim_end().ends_with("</svg>"));
+    let lines = svg.matches("<polyline").count() + svg.matches("<path").count();
+    assert!(lines >= 2, "two timelines: {lines} polylines/paths");
+    assert!(svg.contains("ar starts (without arshim)") && svg.contains("ar starts (with arshim)"));
+    assert!(fs::metadata(dir.0.join("lib.a")).unwrap().len() > 0);
+}
+
+#[test]
+fn bench_table_and_failing_runs() {
+    let dir = TestDir::new("fail");
+    let bin = fixture(&dir.0);
+    // A missing object: ar fails in every run, the same way on both sides.
+    let out = bench(
+        &dir.0,
+        &bin,
+        &["-n", "1", "--", "./host", "8", "lib.a", "a.o", "missing.o"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("peak tree RSS"),
+        "the table is still printed: {stdout}"
+    );
+    assert!(stdout.contains("tree RSS while archiver ran"), "{stdout}");
+    assert!(stdout.contains("wall time"), "{stdout}");
+    assert!(
+        stdout.contains("problem: run 1 (without arshim): exit status 1"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("missing.o"),
+        "the failed run's output is shown: {stderr}"
+    );
+    assert!(stderr.contains("the comparison is not valid"), "{stderr}");
+}
+
+#[test]
+fn bench_refuses_a_command_that_does_not_exist() {
+    let dir = TestDir::new("missing");
+    let out = bench(&dir.0, &dir.0, &["-n", "1", "--", "./no-such-program"]);
+    assert_eq!(
+        out.status.code(),
+        Some(127),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot run ./no-such-program"));
+}
