@@ -1,0 +1,1 @@
+long extra_answer(void) { return 42; }
