@@ -169,6 +169,7 @@ impl ConfigArgs {
             log: self.log,
             trace,
             companion,
+            failure_status: None,
         })
     }
 }
@@ -182,6 +183,11 @@ pub struct RunArgs {
     /// without the library (one note on stderr says why)
     #[arg(long, conflicts_with_all = ["observe", "hosts"])]
     pub verified_only: bool,
+
+    /// Convert CMD even if it is a host known not to end with its archiver
+    /// (nim, ocamlopt): what it does after the archiver is then lost
+    #[arg(long)]
+    pub force: bool,
 
     /// The command to run, with its arguments (after `--`)
     #[arg(

@@ -14,24 +14,51 @@ use std::process::Command;
 
 use crate::cli::RunArgs;
 use crate::failure::{Failure, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND};
+use crate::known_hosts::{self, KnownHost};
 use crate::settings::{var, Change, Scope};
 use crate::verdicts::{self, HostStatus, Lookup, Verdict};
 use crate::{locate, preload};
 
 /// Returns only if the command could not be executed.
-pub fn run(args: RunArgs) -> Result<Infallible, Failure> {
+pub fn run(mut args: RunArgs) -> Result<Infallible, Failure> {
     let library = locate::library()?;
     let existing = std::env::var_os(var::PRELOAD).unwrap_or_default();
     let (program, program_args) = args.command.split_first().expect("clap requires CMD");
 
     // Observe never converts, and with --hosts the converting programs are
-    // not CMD: only a plain run has a verdict to heed.
+    // not CMD: only a plain run has a known host or a verdict to heed.
+    let mut failure_status = None;
     if !args.config.observe && args.config.hosts.is_none() {
         let log = args
             .config
             .log
             .clone()
             .or_else(|| std::env::var(var::LOG).ok());
+        let verbose = log.as_deref().is_some_and(is_verbose);
+        if let Some((name, host)) = known_host(program) {
+            let plan = known_host_plan(
+                &name,
+                host,
+                args.config.tools.is_some(),
+                args.force,
+                verbose,
+            );
+            if let Some(message) = &plan.message {
+                eprintln!("arshim: {message}");
+            }
+            if !plan.convert {
+                return Err(exec_without_library(
+                    program,
+                    program_args,
+                    &library,
+                    &existing,
+                ));
+            }
+            if args.config.tools.is_none() {
+                args.config.tools = Some(host.tools.to_string());
+            }
+            failure_status = host.failure_status;
+        }
         let gate = verdict_gate(
             &verdicts::status_of_command(program),
             &program.to_string_lossy(),
@@ -42,24 +69,96 @@ pub fn run(args: RunArgs) -> Result<Infallible, Failure> {
             eprintln!("arshim: {message}");
         }
         if !gate.convert {
-            let mut cmd = Command::new(program);
-            cmd.args(program_args);
-            match without_library(&library, &existing) {
-                Some(rest) => cmd.env(var::PRELOAD, rest),
-                None => cmd.env_remove(var::PRELOAD),
-            };
-            let error = cmd.exec();
-            return Err(cannot_run(program, &error));
+            return Err(exec_without_library(
+                program,
+                program_args,
+                &library,
+                &existing,
+            ));
         }
     }
 
     let preload =
         preload::with_library_first(&library, &existing, preload::same_library_as(&library))?;
-    let settings = args
+    let mut settings = args
         .config
         .into_settings(Scope::Pid(std::process::id()), locate::companion()?)?;
+    settings.failure_status = failure_status;
     let error = command(program, program_args, preload, &settings.changes()).exec();
     Err(cannot_run(program, &error))
+}
+
+/// CMD as it is run, without the library; returns only the failure.
+fn exec_without_library(
+    program: &OsStr,
+    args: &[OsString],
+    library: &Path,
+    existing: &OsStr,
+) -> Failure {
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    match without_library(library, existing) {
+        Some(rest) => cmd.env(var::PRELOAD, rest),
+        None => cmd.env_remove(var::PRELOAD),
+    };
+    let error = cmd.exec();
+    cannot_run(program, &error)
+}
+
+/// The known-host entry for CMD: by the name it is called by, else by its
+/// resolved executable (`ocamlopt` → `ocamlopt.opt`).
+fn known_host(program: &OsStr) -> Option<(String, &'static KnownHost)> {
+    let called = Path::new(program)
+        .file_name()?
+        .to_string_lossy()
+        .into_owned();
+    if let Some(host) = known_hosts::lookup(&called) {
+        return Some((called, host));
+    }
+    let resolved = crate::verify::resolve::resolve(program, std::env::var_os("PATH").as_deref())?
+        .canonicalize()
+        .ok()?;
+    let name = resolved.file_name()?.to_string_lossy().into_owned();
+    known_hosts::lookup(&name).map(|host| (name, host))
+}
+
+/// What `run` does about a known host.
+#[derive(Debug, PartialEq, Eq)]
+pub struct KnownPlan {
+    pub convert: bool,
+    pub message: Option<String>,
+}
+
+/// A known non-final host is refused unless forced (one line says why); a
+/// known final host gets its archiver globs (unless --tools was given), said
+/// at --log info.
+pub fn known_host_plan(
+    name: &str,
+    host: &KnownHost,
+    tools_given: bool,
+    force: bool,
+    verbose: bool,
+) -> KnownPlan {
+    match host.not_final {
+        Some(why) if !force => KnownPlan {
+            convert: false,
+            message: Some(format!(
+                "{name} is known not to end with its archiver: {why}; running it without conversion \
+                 (`--force` converts it anyway, `arshim verify` shows what it does)"
+            )),
+        },
+        Some(why) => KnownPlan {
+            convert: true,
+            message: Some(format!("warning: converting {name} although {why} (--force)")),
+        },
+        None => KnownPlan {
+            convert: true,
+            message: verbose.then(|| {
+                let tools = if tools_given { "--tools as given".to_string() } else { format!("archiver globs {}", host.tools) };
+                format!("note: known host {name}: {tools}; {}", host.evidence)
+            }),
+        },
+    }
 }
 
 /// What `run` does about CMD's remembered verdict.

@@ -20,6 +20,9 @@ pub mod var {
     pub const COMPANION: &str = "ARSHIM_COMPANION";
     /// Companion only: explicit path of the library.
     pub const LIB: &str = "ARSHIM_LIB";
+    /// The host's exit status when its archiver fails (known hosts such as
+    /// ldc2 and ghc report any archiver failure as 1).
+    pub const FAILURE_STATUS: &str = "ARSHIM_FAILURE_STATUS";
 }
 
 /// What the library uses when `ARSHIM_TOOLS` is unset.
@@ -63,6 +66,8 @@ pub struct Settings {
     /// Must already be absolute: the traced processes may change directory.
     pub trace: Option<PathBuf>,
     pub companion: PathBuf,
+    /// Set for known hosts that report an archiver failure with their own status.
+    pub failure_status: Option<u8>,
 }
 
 /// One edit of the environment. `LD_PRELOAD` is not among them: `run` computes
@@ -103,6 +108,10 @@ impl Settings {
             out.push(Set(var::TRACE, trace.into()));
         }
         out.push(Set(var::COMPANION, self.companion.clone().into()));
+        match self.failure_status {
+            Some(code) => out.push(Set(var::FAILURE_STATUS, code.to_string().into())),
+            None => out.push(Unset(var::FAILURE_STATUS)),
+        }
         // A marker inherited from an earlier conversion must not disable this one.
         out.push(Unset(var::SPENT));
         out
@@ -147,6 +156,7 @@ mod tests {
             log: None,
             trace: None,
             companion: PathBuf::from("/bin/arshim"),
+            failure_status: None,
         }
     }
 
@@ -159,6 +169,7 @@ mod tests {
                 Set("ARSHIM_PID", "42".into()),
                 Unset("ARSHIM_HOSTS"),
                 Set("ARSHIM_COMPANION", "/bin/arshim".into()),
+                Unset("ARSHIM_FAILURE_STATUS"),
                 Unset("ARSHIM_SPENT"),
             ]
         );

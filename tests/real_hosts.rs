@@ -29,7 +29,7 @@
 
 mod common;
 
-use common::{companion, json_str_field, trace_lines, Outcome, TestDir};
+use common::{companion, json_str_field, reaper, trace_lines, Outcome, TestDir};
 use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -1011,19 +1011,39 @@ fn strace_proof(host: Host) {
     );
     match host {
         Host::Ldc2 | Host::Ghc => {
-            // Spawn time: the archiver's execve is in the host's pid, and it
-            // is that pid's last image; no other process ran the archiver.
+            // Spawn time, through the reaper: ldc2 and ghc report any archiver
+            // failure as exit 1, so `arshim run` (known hosts) has the library
+            // exec the reaper in the host's pid, which runs the archiver as
+            // its child and reports a failure the way the host would.
             let archiver = json_str_field(&ev, "path").unwrap();
-            let last = in_host.last().unwrap();
+            let comp = reaper().display().to_string();
+            let reap_idx = execs
+                .iter()
+                .position(|e| e.ok && e.pid == host_pid && e.path == comp && e.line.contains("\"run\""))
+                .unwrap_or_else(|| {
+                    panic!("strace shows no execve of the reaper ({comp} __reap run) in the host's pid {host_pid}\n{}", ctx())
+                });
             assert_eq!(
-                last.path,
-                archiver,
-                "the last image of the host's pid {host_pid} should be the archiver {archiver}\n{}",
+                in_host.last().map(|e| e.path.as_str()),
+                Some(comp.as_str()),
+                "the reaper should be the host pid's last image\n{}",
                 ctx()
             );
+            let reap = events(&lines, "reap");
+            assert!(
+                reap.len() == 1 && json_num(reap[0], "pid") == Some(host_pid as i64),
+                "the trace's `reap` event should come from the host's pid {host_pid}\n{}",
+                ctx()
+            );
+            let child = json_num(reap[0], "child").expect("reap without child") as u32;
+            let ar_idx = execs
+                .iter()
+                .position(|e| e.ok && e.pid == child && e.path == archiver)
+                .unwrap_or_else(|| panic!("strace shows no execve of {archiver} in the reaper's child {child}\n{}", ctx()));
+            assert!(reap_idx < ar_idx, "the archiver ran before the reaper replaced the host\n{}", ctx());
             let elsewhere: Vec<_> = execs
                 .iter()
-                .filter(|e| e.ok && e.path == archiver && e.pid != host_pid)
+                .filter(|e| e.ok && e.path == archiver && e.pid != child)
                 .collect();
             assert!(
                 elsewhere.is_empty(),
@@ -1045,7 +1065,7 @@ fn strace_proof(host: Host) {
                         ctx()
                     )
                 });
-            let comp = companion().display().to_string();
+            let comp = reaper().display().to_string();
             let reap_idx = execs
                 .iter()
                 .position(|e| e.ok && e.pid == host_pid && e.path == comp && e.line.contains("\"__reap\""))

@@ -35,6 +35,10 @@ pub struct Config {
     pub spent: Option<i32>,
     /// Internal `ARSHIM_COMPANION`: path of the companion binary (`arshim run` sets it).
     pub companion: Option<Vec<u8>>,
+    /// `ARSHIM_FAILURE_STATUS`: the host's exit status when its archiver fails
+    /// (ldc2 and ghc exit 1 whatever the archiver's status). A conversion then
+    /// goes through the reaper, which reports a failure with this status.
+    pub failure_status: Option<u8>,
 }
 
 /// A value we refuse; rendered as one warning line.
@@ -146,6 +150,12 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, Confi
     let companion = get("ARSHIM_COMPANION")
         .map(|v| non_empty("ARSHIM_COMPANION", v, "the path of the arshim binary"))
         .transpose()?;
+    let failure_status = get("ARSHIM_FAILURE_STATUS")
+        .map(|v| match std::str::from_utf8(v).ok().and_then(|s| s.parse::<u8>().ok()) {
+            Some(code) if code > 0 && v[0] != b'+' => Ok(code),
+            _ => Err(error("ARSHIM_FAILURE_STATUS", v, "an exit status from 1 to 255")),
+        })
+        .transpose()?;
     Ok(Config {
         mode,
         tools,
@@ -155,6 +165,7 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, Confi
         trace,
         spent,
         companion,
+        failure_status,
     })
 }
 
@@ -218,6 +229,7 @@ mod tests {
             "ARSHIM_LOG=info",
             "ARSHIM_TRACE=/tmp/t.jsonl",
             "ARSHIM_SPENT=17",
+            "ARSHIM_FAILURE_STATUS=1",
         ])
         .unwrap();
         assert_eq!(c.mode, Mode::Observe);
@@ -227,6 +239,7 @@ mod tests {
         assert_eq!(c.log.as_deref(), Some("info"));
         assert_eq!(c.trace.as_deref(), Some(&b"/tmp/t.jsonl"[..]));
         assert_eq!(c.spent, Some(17));
+        assert_eq!(c.failure_status, Some(1));
     }
 
     #[test]
@@ -241,6 +254,9 @@ mod tests {
             ("ARSHIM_HOSTS=,", "ARSHIM_HOSTS"),
             ("ARSHIM_TRACE=", "ARSHIM_TRACE"),
             ("ARSHIM_LOG=", "ARSHIM_LOG"),
+            ("ARSHIM_FAILURE_STATUS=0", "ARSHIM_FAILURE_STATUS"),
+            ("ARSHIM_FAILURE_STATUS=256", "ARSHIM_FAILURE_STATUS"),
+            ("ARSHIM_FAILURE_STATUS=one", "ARSHIM_FAILURE_STATUS"),
         ] {
             let err = parse_env(&["ARSHIM=1", entry]).unwrap_err();
             assert_eq!(err.var, var, "{entry}");

@@ -345,21 +345,16 @@ unsafe fn convert(
     // Whatever the cleanups spawn goes straight to the real calls.
     state::deactivate();
     let deferred = cleanups.run(protected);
-    let target = if deferred.is_empty() {
+    // Straight to the archiver, unless someone must stay behind it: the
+    // deferred deletions, or a host status to report if the archiver fails.
+    let target = if deferred.is_empty() && config.failure_status.is_none() {
         exec
     } else {
         trace_deferred(config, &deferred);
+        let job = Job::Run { path: &exec.path, argv: &exec.argv };
         Exec {
             path: CString::new(companion).unwrap_or_default(),
-            argv: reaper::argv(
-                companion,
-                &Job::Run {
-                    path: &exec.path,
-                    argv: &exec.argv,
-                },
-                config.trace.as_deref(),
-                &deferred,
-            ),
+            argv: reaper::argv(companion, &job, config.trace.as_deref(), config.failure_status, &deferred),
             envp: reaper::env(exec.envp, &library, libc::getpid()),
         }
     };

@@ -24,6 +24,7 @@ pub fn argv(
     companion: &[u8],
     job: &Job<'_>,
     trace: Option<&[u8]>,
+    failure_status: Option<u8>,
     deferred: &[Deferred],
 ) -> Vec<CString> {
     let mut out = vec![c(companion), c("__reap")];
@@ -38,6 +39,10 @@ pub fn argv(
     if let Some(t) = trace {
         out.push(c("--trace"));
         out.push(c(t));
+    }
+    if let Some(code) = failure_status {
+        out.push(c("--failure-status"));
+        out.push(c(code.to_string()));
     }
     for d in deferred {
         out.push(c(if d.rmdir { "--rmdir" } else { "--unlink" }));
@@ -111,6 +116,7 @@ mod tests {
             b"/bin/arshim",
             &Job::Wait { child: 42 },
             Some(b"/tmp/tr"),
+            Some(1),
             &d,
         );
         assert_eq!(
@@ -123,6 +129,8 @@ mod tests {
                 "42",
                 "--trace",
                 "/tmp/tr",
+                "--failure-status",
+                "1",
                 "--unlink",
                 "5",
                 "a.o",
@@ -143,6 +151,7 @@ mod tests {
                 path: &path,
                 argv: &args,
             },
+            None,
             None,
             &[],
         );

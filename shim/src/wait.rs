@@ -161,6 +161,7 @@ unsafe fn hand_off(
             companion,
             &Job::Wait { child: child.pid },
             config.trace.as_deref(),
+            config.failure_status,
             &deferred,
         ),
         envp: reaper::env(environ, &library, pid),

@@ -1,8 +1,8 @@
 //! The reaper's command line, exactly as the library writes it:
 //!
 //! ```text
-//! arshim __reap wait --pid N [--trace FILE] [--unlink DIRFD NAME | --rmdir DIRFD NAME]...
-//! arshim __reap run [--trace FILE] [--unlink DIRFD NAME | --rmdir DIRFD NAME]... -- PATH ARGV0 [ARGS...]
+//! arshim __reap wait --pid N [--trace FILE] [--failure-status N] [--unlink DIRFD NAME | --rmdir DIRFD NAME]...
+//! arshim __reap run [--trace FILE] [--failure-status N] [--unlink DIRFD NAME | --rmdir DIRFD NAME]... -- PATH ARGV0 [ARGS...]
 //! ```
 //!
 //! Parsed by hand (no clap): the reaper must start small and fast. Deletions
@@ -18,6 +18,10 @@ use std::os::unix::io::RawFd;
 pub struct Request {
     pub mode: Mode,
     pub trace: Option<OsString>,
+    /// The host's own exit status when its archiver fails (exits non-zero or
+    /// dies by a signal): hosts such as ldc2 and ghc report any archiver
+    /// failure as 1 rather than passing the archiver's status on.
+    pub failure_status: Option<u8>,
     pub deletions: Vec<Deletion>,
 }
 
@@ -78,6 +82,7 @@ pub fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, UsageE
     };
     let mut pid = None;
     let mut trace = None;
+    let mut failure_status = None;
     let mut deletions = Vec::new();
     let mut command = None;
     while let Some(arg) = args.next() {
@@ -87,6 +92,9 @@ pub fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, UsageE
         match option {
             "--pid" if !run && pid.is_none() => pid = Some(parse_pid(value(&mut args, option)?)?),
             "--trace" if trace.is_none() => trace = Some(value(&mut args, option)?),
+            "--failure-status" if failure_status.is_none() => {
+                failure_status = Some(parse_status(value(&mut args, option)?)?)
+            }
             "--unlink" | "--rmdir" => {
                 let op = if option == "--unlink" {
                     Op::Unlink
@@ -115,8 +123,19 @@ pub fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, UsageE
     Ok(Request {
         mode,
         trace,
+        failure_status,
         deletions,
     })
+}
+
+/// An exit status a host reports for a failed archiver: 1 to 255.
+fn parse_status(text: OsString) -> Result<u8, UsageError> {
+    match text.to_str().and_then(|t| t.parse::<u8>().ok()) {
+        Some(code) if code > 0 => Ok(code),
+        _ => Err(usage(format!(
+            "--failure-status: not an exit status 1-255: {text:?}"
+        ))),
+    }
 }
 
 fn value(args: &mut impl Iterator<Item = OsString>, option: &str) -> Result<OsString, UsageError> {
