@@ -110,7 +110,7 @@ fn live_checks(report: &mut Report, companion: &Path, library: &Path) {
         return;
     }
     for mode in [Mode::Spawn, Mode::Fork] {
-        report.extend(probe::convert(mode, &work, companion));
+        report.extend(probe::convert(mode, &work, companion, library));
     }
 }
 

@@ -6,6 +6,7 @@ mod cli;
 mod doctor;
 mod envcmd;
 mod failure;
+mod known_hosts;
 mod locate;
 mod measure;
 mod preload;
@@ -37,7 +38,10 @@ fn main() -> ExitCode {
         reap::main(args)
     }
     // Internal modes of `arshim doctor`'s probes (host and stand-in ar).
-    if std::env::args_os().nth(1).is_some_and(|arg| arg == "__probe") {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|arg| arg == "__probe")
+    {
         doctor::probe_main(std::env::args_os().skip(2))
     }
     let cli = Cli::parse();

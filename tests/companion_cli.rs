@@ -83,7 +83,10 @@ fn empty_shared_library(path: &Path) {
         .args(["-x", "c", "/dev/null"])
         .status()
         .is_ok_and(|s| s.success());
-    assert!(built, "cc could not build an empty shared library (is gcc installed?)");
+    assert!(
+        built,
+        "cc could not build an empty shared library (is gcc installed?)"
+    );
 }
 
 fn clean_env(cmd: &mut Command) -> &mut Command {

@@ -16,7 +16,8 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_arshim");
+/// The reaper the library execs (`arshim __reap` runs the same code).
+const BIN: &str = env!("CARGO_BIN_EXE_arshim-reap");
 const SH: &str = "/bin/sh";
 /// Every run is killed (with its process group) and fails after this.
 const TIMEOUT: Duration = Duration::from_secs(30);

@@ -1,5 +1,5 @@
-//! Where the companion binary (`arshim`, whose reaper mode the handoffs exec)
-//! and this library live.
+//! Where the reaper (the companion's small `arshim-reap`, or the companion's
+//! own `__reap` mode) and this library live.
 
 use crate::resolve::{resolve_exact, Probe};
 use crate::sys::RealProbe;
@@ -19,19 +19,26 @@ pub fn library_path() -> Option<Vec<u8>> {
     }
 }
 
-/// Candidates in order: `ARSHIM_COMPANION`, next to the library (the build
-/// tree: target/release/), then `../../bin/arshim` (an install:
-/// PREFIX/lib/arshim/libarshim.so → PREFIX/bin/arshim).
+/// Candidates in order: `arshim-reap` next to the library (the build tree's
+/// target/release/, or an install's PREFIX/lib/arshim/), `arshim-reap` next to
+/// `ARSHIM_COMPANION`, then the companion itself (`arshim __reap` works too,
+/// but the whole companion is bigger while it waits): `ARSHIM_COMPANION`,
+/// `arshim` next to the library, `../../bin/arshim` from it.
 pub fn candidates(configured: Option<&[u8]>, library: Option<&[u8]>) -> Vec<Vec<u8>> {
+    let dir_of = |p: &[u8]| match p.iter().rposition(|&b| b == b'/') {
+        Some(i) => p[..i].to_vec(),
+        None => b".".to_vec(),
+    };
+    let lib_dir = library.map(dir_of);
     let mut out = Vec::new();
+    if let Some(dir) = &lib_dir {
+        out.push([&dir[..], b"/arshim-reap"].concat());
+    }
     if let Some(c) = configured {
+        out.push([&dir_of(c)[..], b"/arshim-reap"].concat());
         out.push(c.to_vec());
     }
-    if let Some(lib) = library {
-        let dir = match lib.iter().rposition(|&b| b == b'/') {
-            Some(i) => lib[..i].to_vec(),
-            None => b".".to_vec(),
-        };
+    if let Some(dir) = &lib_dir {
         out.push([&dir[..], b"/arshim"].concat());
         out.push([&dir[..], b"/../../bin/arshim"].concat());
     }
@@ -43,11 +50,7 @@ pub fn find(configured: Option<&[u8]>) -> Option<Vec<u8>> {
     find_with(configured, library_path().as_deref(), &RealProbe)
 }
 
-fn find_with(
-    configured: Option<&[u8]>,
-    library: Option<&[u8]>,
-    probe: &impl Probe,
-) -> Option<Vec<u8>> {
+fn find_with(configured: Option<&[u8]>, library: Option<&[u8]>, probe: &impl Probe) -> Option<Vec<u8>> {
     candidates(configured, library)
         .into_iter()
         .find(|c| c.first() == Some(&b'/') && resolve_exact(c, probe).is_ok())
@@ -73,30 +76,24 @@ mod tests {
     fn order_of_places() {
         let lib = Some(&b"/usr/local/lib/arshim/libarshim.so"[..]);
         assert_eq!(
-            candidates(Some(b"/opt/arshim"), lib),
+            candidates(Some(b"/opt/bin/arshim"), lib),
             vec![
-                b"/opt/arshim".to_vec(),
+                b"/usr/local/lib/arshim/arshim-reap".to_vec(),
+                b"/opt/bin/arshim-reap".to_vec(),
+                b"/opt/bin/arshim".to_vec(),
                 b"/usr/local/lib/arshim/arshim".to_vec(),
                 b"/usr/local/lib/arshim/../../bin/arshim".to_vec()
             ]
         );
+        let installed = "/usr/local/lib/arshim/arshim-reap";
+        assert_eq!(find_with(None, lib, &Only(installed)), Some(installed.as_bytes().to_vec()));
+        let build = Some(&b"/w/target/release/libarshim.so"[..]);
         assert_eq!(
-            find_with(None, lib, &Only("/usr/local/lib/arshim/../../bin/arshim")),
-            Some(b"/usr/local/lib/arshim/../../bin/arshim".to_vec())
-        );
-        assert_eq!(
-            find_with(
-                None,
-                Some(b"/w/target/release/libarshim.so"),
-                &Only("/w/target/release/arshim")
-            ),
-            Some(b"/w/target/release/arshim".to_vec())
+            find_with(None, build, &Only("/w/target/release/arshim")),
+            Some(b"/w/target/release/arshim".to_vec()),
+            "without arshim-reap, the companion's own __reap mode"
         );
         assert_eq!(find_with(Some(b"/missing"), lib, &Only("/nowhere")), None);
-        assert_eq!(
-            find_with(Some(b"relative/arshim"), None, &Only("relative/arshim")),
-            None,
-            "only absolute paths"
-        );
+        assert_eq!(find_with(Some(b"relative/arshim"), None, &Only("relative/arshim")), None, "only absolute paths");
     }
 }

@@ -88,39 +88,54 @@ fn version_line(ar: &Path) -> Result<String, String> {
     }
 }
 
-/// Where the library looks for the companion, as shim/src/companion.rs does.
+/// Where the library looks for the reaper, as shim/src/companion.rs does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
-    Variable,
+    /// `arshim-reap` next to the library (build tree, or PREFIX/lib/arshim/).
     NextToLibrary,
+    /// `arshim-reap` next to `$ARSHIM_COMPANION`.
+    NextToCompanion,
+    /// `$ARSHIM_COMPANION` itself (its `__reap` mode).
+    Variable,
+    /// `arshim` next to the library.
+    CompanionNextToLibrary,
+    /// `../../bin/arshim` from the library.
     Installed,
 }
 
 impl Source {
     fn describe(self) -> String {
         match self {
-            Source::Variable => format!("from ${}", var::COMPANION),
-            Source::NextToLibrary => "next to the library".to_string(),
+            Source::NextToLibrary => "arshim-reap next to the library".to_string(),
+            Source::NextToCompanion => format!("arshim-reap next to ${}", var::COMPANION),
+            Source::Variable => format!("${}", var::COMPANION),
+            Source::CompanionNextToLibrary => "arshim next to the library".to_string(),
             Source::Installed => "../../bin/arshim from the library".to_string(),
         }
     }
 }
 
-/// The companion the library would exec as the reaper: the first candidate
-/// that is an absolute path to an executable ELF file. Also returns the
-/// candidates it skipped, in order.
-pub fn choose_companion(
+/// The reaper the library would exec: the first candidate that is an
+/// absolute path to an executable ELF file. Also returns the candidates it
+/// skipped, in order.
+pub fn choose_reaper(
     configured: Option<&Path>,
     library: Option<&Path>,
     usable: impl Fn(&Path) -> bool,
 ) -> (Option<(PathBuf, Source)>, Vec<PathBuf>) {
+    let configured = configured.filter(|c| !c.as_os_str().is_empty());
+    let lib_dir = library.map(|lib| lib.parent().unwrap_or(Path::new(".")));
     let mut candidates = Vec::new();
-    if let Some(c) = configured.filter(|c| !c.as_os_str().is_empty()) {
+    if let Some(dir) = lib_dir {
+        candidates.push((dir.join("arshim-reap"), Source::NextToLibrary));
+    }
+    if let Some(c) = configured {
+        let dir = c.parent().unwrap_or(Path::new("."));
+        candidates.push((dir.join("arshim-reap"), Source::NextToCompanion));
         candidates.push((c.to_path_buf(), Source::Variable));
     }
-    if let Some(lib) = library {
-        let dir = lib.parent().unwrap_or(Path::new("."));
-        candidates.push((dir.join("arshim"), Source::NextToLibrary));
+    if let Some(dir) = lib_dir {
+        candidates.push((dir.join("arshim"), Source::CompanionNextToLibrary));
         // Lexical `..`, like the library: PREFIX/lib/arshim → PREFIX/bin.
         candidates.push((dir.join("../../bin/arshim"), Source::Installed));
     }
@@ -132,6 +147,11 @@ pub fn choose_companion(
         skipped.push(path);
     }
     (None, skipped)
+}
+
+/// The reaper the library will exec, given the companion `arshim run` exports.
+pub fn expected_reaper(library: Option<&Path>, companion: &Path) -> Option<PathBuf> {
+    choose_reaper(Some(companion), library, executable_elf).0.map(|(p, _)| p)
 }
 
 fn executable_elf(path: &Path) -> bool {
@@ -149,11 +169,11 @@ fn executable_elf(path: &Path) -> bool {
 /// `$ARSHIM_COMPANION`.
 pub fn reaper(library: Option<&Path>, companion: &Path) -> Vec<Finding> {
     let configured = std::env::var_os(var::COMPANION).map(PathBuf::from);
-    let (chosen, skipped) = choose_companion(configured.as_deref(), library, executable_elf);
+    let (chosen, skipped) = choose_reaper(configured.as_deref(), library, executable_elf);
     let mut out = Vec::new();
     if let Some(c) = configured
         .as_deref()
-        .filter(|c| skipped.iter().any(|s| s == c))
+        .filter(|c| skipped.iter().any(|s| s == c) && !c.is_absolute())
     {
         out.push(Finding::new(
             Status::Warn,
@@ -172,7 +192,7 @@ pub fn reaper(library: Option<&Path>, companion: &Path) -> Vec<Finding> {
                 Status::Ok,
                 "reaper",
                 format!(
-                    "{} ({}) answers `arshim __reap`",
+                    "{} ({}) answers `__reap`",
                     path.display(),
                     source.describe()
                 ),
@@ -251,37 +271,38 @@ mod tests {
     }
 
     #[test]
-    fn companion_lookup_follows_the_library() {
+    fn reaper_lookup_follows_the_library() {
         let lib = Some(Path::new("/p/lib/arshim/libarshim.so"));
-        let (c, skipped) = choose_companion(
-            Some(Path::new("/opt/arshim")),
+        let (c, skipped) = choose_reaper(
+            Some(Path::new("/opt/bin/arshim")),
             lib,
-            only(&["/opt/arshim", "/p/lib/arshim/arshim"]),
+            only(&["/p/lib/arshim/arshim-reap", "/opt/bin/arshim"]),
         );
-        assert_eq!(c, Some(("/opt/arshim".into(), Source::Variable)));
+        assert_eq!(c, Some(("/p/lib/arshim/arshim-reap".into(), Source::NextToLibrary)));
         assert!(skipped.is_empty());
 
-        let (c, skipped) = choose_companion(
+        let (c, skipped) = choose_reaper(
+            Some(Path::new("/opt/bin/arshim")),
+            lib,
+            only(&["/opt/bin/arshim-reap", "/opt/bin/arshim"]),
+        );
+        assert_eq!(c, Some(("/opt/bin/arshim-reap".into(), Source::NextToCompanion)));
+        assert_eq!(skipped, [PathBuf::from("/p/lib/arshim/arshim-reap")]);
+
+        let (c, skipped) = choose_reaper(
             Some(Path::new("rel/arshim")),
             lib,
-            only(&["rel/arshim", "/p/lib/arshim/../../bin/arshim"]),
+            only(&["rel/arshim", "rel/arshim-reap", "/p/lib/arshim/../../bin/arshim"]),
         );
-        assert_eq!(
-            c,
-            Some(("/p/lib/arshim/../../bin/arshim".into(), Source::Installed))
-        );
-        assert_eq!(
-            skipped,
-            [PathBuf::from("rel/arshim"), "/p/lib/arshim/arshim".into()],
-            "relative paths are never used"
-        );
+        assert_eq!(c, Some(("/p/lib/arshim/../../bin/arshim".into(), Source::Installed)));
+        assert!(skipped.contains(&PathBuf::from("rel/arshim")), "relative paths are never used");
 
-        let (c, _) = choose_companion(
+        let (c, _) = choose_reaper(
             None,
             Some(Path::new("/t/release/libarshim.so")),
             only(&["/t/release/arshim"]),
         );
-        assert_eq!(c, Some(("/t/release/arshim".into(), Source::NextToLibrary)));
-        assert_eq!(choose_companion(None, None, only(&[])), (None, vec![]));
+        assert_eq!(c, Some(("/t/release/arshim".into(), Source::CompanionNextToLibrary)));
+        assert_eq!(choose_reaper(None, None, only(&[])), (None, vec![]));
     }
 }

@@ -196,7 +196,7 @@ pub struct Observed {
     pub ended: Ended,
     pub record: Option<Record>,
     pub events: Vec<Event>,
-    /// The companion, i.e. the reaper the library must exec.
+    /// The reaper the library must exec (arshim-reap, or the companion).
     pub companion: String,
     pub stderr: String,
     pub host_error: Option<String>,
@@ -204,7 +204,7 @@ pub struct Observed {
 
 /// Runs one probe: `arshim run --trace T -- HOST __probe host MODE DIR`,
 /// with the stand-in `ar` first on PATH — the way a user runs a linker.
-pub fn convert(mode: Mode, work: &Workdir, companion: &Path) -> Vec<Finding> {
+pub fn convert(mode: Mode, work: &Workdir, companion: &Path, library: &Path) -> Vec<Finding> {
     let trace_path = work.join(&format!("{}.jsonl", mode.word()));
     let mut cmd = Command::new(companion);
     cmd.arg("run")
@@ -222,7 +222,9 @@ pub fn convert(mode: Mode, work: &Workdir, companion: &Path) -> Vec<Finding> {
         Ok(outcome) => outcome,
         Err(e) => return vec![Finding::new(Status::Problem, mode.check(), e)],
     };
-    let companion = fs::canonicalize(companion).unwrap_or_else(|_| companion.to_path_buf());
+    let reaper = super::install::expected_reaper(Some(library), companion)
+        .unwrap_or_else(|| companion.to_path_buf());
+    let companion = fs::canonicalize(&reaper).unwrap_or(reaper);
     judge(&Observed {
         mode,
         host_pid,

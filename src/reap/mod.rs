@@ -83,7 +83,7 @@ pub fn main(args: impl Iterator<Item = OsString>) -> ! {
             match wait(pid) {
                 Ok(status) => {
                     delete::perform(deletions, &trace);
-                    exit_like(pid, status, &trace)
+                    exit_like(pid, status, request.failure_status, &trace)
                 }
                 Err(error) => {
                     delete::skip(deletions, &trace, "the archiver could not be waited for");
@@ -113,7 +113,7 @@ pub fn main(args: impl Iterator<Item = OsString>) -> ! {
                         fail(1, &format!("cannot wait for {pid}: {error}"))
                     });
                     delete::perform(deletions, &trace);
-                    exit_like(pid, status, &trace)
+                    exit_like(pid, status, request.failure_status, &trace)
                 }
                 Err(error) => {
                     trace.emit(|| {
@@ -187,8 +187,28 @@ fn retry(mut f: impl FnMut() -> libc::c_int) -> io::Result<()> {
     }
 }
 
-/// Ends the reaper the way the archiver ended.
-fn exit_like(pid: libc::pid_t, status: libc::c_int, trace: &Trace) -> ! {
+/// Ends the reaper the way the archiver ended — or, when the host is known
+/// to report any archiver failure with its own status, the way the host would.
+fn exit_like(
+    pid: libc::pid_t,
+    status: libc::c_int,
+    failure_status: Option<u8>,
+    trace: &Trace,
+) -> ! {
+    let failed = libc::WIFSIGNALED(status) || libc::WEXITSTATUS(status) != 0;
+    if let (true, Some(code)) = (failed, failure_status) {
+        let how = if libc::WIFSIGNALED(status) {
+            format!("was killed by signal {}", libc::WTERMSIG(status))
+        } else {
+            format!("failed with exit status {}", libc::WEXITSTATUS(status))
+        };
+        trace.emit(|| {
+            exit_event(pid)
+                .num("status", code.into())
+                .str("archiver", how.clone())
+        });
+        fail(code, &format!("the archiver (pid {pid}) {how}"))
+    }
     if libc::WIFSIGNALED(status) {
         let sig = libc::WTERMSIG(status);
         trace.emit(|| exit_event(pid).num("signal", sig.into()));

@@ -7,7 +7,8 @@ use std::ffi::{CStr, CString};
 use std::io;
 use std::ptr;
 
-use crate::settings::var;
+/// The loader's variable (the reaper binary has no `settings` module).
+const PRELOAD: &str = "LD_PRELOAD";
 
 /// Where the library keeps the host's `LD_PRELOAD` while the reaper runs
 /// without the library (it must never load the library's hooks itself).
@@ -42,7 +43,7 @@ pub fn environment<'a>(entries: &[&'a CStr]) -> Vec<Cow<'a, CStr>> {
     let Some(stashed) = entries.iter().find_map(|e| value(e, REAP_PRELOAD)) else {
         return entries.iter().map(|&e| Cow::Borrowed(e)).collect();
     };
-    let preload = [var::PRELOAD.as_bytes(), b"=", stashed].concat();
+    let preload = [PRELOAD.as_bytes(), b"=", stashed].concat();
     // From an environment string: no NUL inside.
     let mut preload = Some(CString::new(preload).expect("no NUL in the environment"));
     let mut env = Vec::with_capacity(entries.len() + 1);
@@ -50,7 +51,7 @@ pub fn environment<'a>(entries: &[&'a CStr]) -> Vec<Cow<'a, CStr>> {
         if value(entry, REAP_PRELOAD).is_some() {
             continue;
         }
-        if value(entry, var::PRELOAD).is_some() {
+        if value(entry, PRELOAD).is_some() {
             // The first LD_PRELOAD is replaced; duplicates are dropped.
             env.extend(preload.take().map(Cow::Owned));
             continue;

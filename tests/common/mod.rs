@@ -71,6 +71,12 @@ pub fn companion() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_arshim"))
 }
 
+/// The reaper the library execs in place of a host (`arshim-reap`, next to
+/// the library).
+pub fn reaper() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_arshim-reap"))
+}
+
 // ---------------------------------------------------------------------------
 // Temp dirs
 

@@ -1,0 +1,28 @@
+//! `arshim-reap`: the reaper on its own. The library execs it in place of a
+//! big host (same pid), so it must hold as little as possible while the
+//! archiver runs: this binary carries the reaper and nothing else (no CLI,
+//! no plotting, no ELF reader). `arshim __reap …` runs the same code.
+//!
+//! Interface (as the library writes it): `arshim-reap __reap wait|run …`.
+
+#![allow(dead_code)] // failure.rs serves the companion; the reaper uses its exit codes
+
+#[path = "../failure.rs"]
+mod failure;
+#[path = "../reap/mod.rs"]
+mod reap;
+
+// Dispatched from .init_array, before Rust's runtime start-up (see reap.rs).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[used]
+#[link_section = ".init_array"]
+static REAP_EARLY: reap::InitHook = reap::dispatch_early;
+
+fn main() {
+    let mut args = std::env::args_os();
+    if args.nth(1).is_some_and(|arg| arg == "__reap") {
+        reap::main(args)
+    }
+    eprintln!("arshim-reap: internal helper of libarshim.so; not meant to be run by hand");
+    std::process::exit(2);
+}
