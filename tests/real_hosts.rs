@@ -1039,8 +1039,17 @@ fn strace_proof(host: Host) {
             let ar_idx = execs
                 .iter()
                 .position(|e| e.ok && e.pid == child && e.path == archiver)
-                .unwrap_or_else(|| panic!("strace shows no execve of {archiver} in the reaper's child {child}\n{}", ctx()));
-            assert!(reap_idx < ar_idx, "the archiver ran before the reaper replaced the host\n{}", ctx());
+                .unwrap_or_else(|| {
+                    panic!(
+                        "strace shows no execve of {archiver} in the reaper's child {child}\n{}",
+                        ctx()
+                    )
+                });
+            assert!(
+                reap_idx < ar_idx,
+                "the archiver ran before the reaper replaced the host\n{}",
+                ctx()
+            );
             let elsewhere: Vec<_> = execs
                 .iter()
                 .filter(|e| e.ok && e.path == archiver && e.pid != child)

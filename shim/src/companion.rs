@@ -50,7 +50,11 @@ pub fn find(configured: Option<&[u8]>) -> Option<Vec<u8>> {
     find_with(configured, library_path().as_deref(), &RealProbe)
 }
 
-fn find_with(configured: Option<&[u8]>, library: Option<&[u8]>, probe: &impl Probe) -> Option<Vec<u8>> {
+fn find_with(
+    configured: Option<&[u8]>,
+    library: Option<&[u8]>,
+    probe: &impl Probe,
+) -> Option<Vec<u8>> {
     candidates(configured, library)
         .into_iter()
         .find(|c| c.first() == Some(&b'/') && resolve_exact(c, probe).is_ok())
@@ -86,7 +90,10 @@ mod tests {
             ]
         );
         let installed = "/usr/local/lib/arshim/arshim-reap";
-        assert_eq!(find_with(None, lib, &Only(installed)), Some(installed.as_bytes().to_vec()));
+        assert_eq!(
+            find_with(None, lib, &Only(installed)),
+            Some(installed.as_bytes().to_vec())
+        );
         let build = Some(&b"/w/target/release/libarshim.so"[..]);
         assert_eq!(
             find_with(None, build, &Only("/w/target/release/arshim")),
@@ -94,6 +101,10 @@ mod tests {
             "without arshim-reap, the companion's own __reap mode"
         );
         assert_eq!(find_with(Some(b"/missing"), lib, &Only("/nowhere")), None);
-        assert_eq!(find_with(Some(b"relative/arshim"), None, &Only("relative/arshim")), None, "only absolute paths");
+        assert_eq!(
+            find_with(Some(b"relative/arshim"), None, &Only("relative/arshim")),
+            None,
+            "only absolute paths"
+        );
     }
 }

@@ -151,9 +151,18 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, Confi
         .map(|v| non_empty("ARSHIM_COMPANION", v, "the path of the arshim binary"))
         .transpose()?;
     let failure_status = get("ARSHIM_FAILURE_STATUS")
-        .map(|v| match std::str::from_utf8(v).ok().and_then(|s| s.parse::<u8>().ok()) {
-            Some(code) if code > 0 && v[0] != b'+' => Ok(code),
-            _ => Err(error("ARSHIM_FAILURE_STATUS", v, "an exit status from 1 to 255")),
+        .map(|v| {
+            match std::str::from_utf8(v)
+                .ok()
+                .and_then(|s| s.parse::<u8>().ok())
+            {
+                Some(code) if code > 0 && v[0] != b'+' => Ok(code),
+                _ => Err(error(
+                    "ARSHIM_FAILURE_STATUS",
+                    v,
+                    "an exit status from 1 to 255",
+                )),
+            }
         })
         .transpose()?;
     Ok(Config {

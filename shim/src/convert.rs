@@ -351,10 +351,19 @@ unsafe fn convert(
         exec
     } else {
         trace_deferred(config, &deferred);
-        let job = Job::Run { path: &exec.path, argv: &exec.argv };
+        let job = Job::Run {
+            path: &exec.path,
+            argv: &exec.argv,
+        };
         Exec {
             path: CString::new(companion).unwrap_or_default(),
-            argv: reaper::argv(companion, &job, config.trace.as_deref(), config.failure_status, &deferred),
+            argv: reaper::argv(
+                companion,
+                &job,
+                config.trace.as_deref(),
+                config.failure_status,
+                &deferred,
+            ),
             envp: reaper::env(exec.envp, &library, libc::getpid()),
         }
     };

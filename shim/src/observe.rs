@@ -5,7 +5,13 @@
 //! spawns and forks, files opened for writing, writes to files and to
 //! stdout/stderr, renames and links (deletions are recorded too, as allowed).
 //! Writes that glibc's stdio makes internally (out of our hooks' sight) are
-//! caught at exit by comparing the sizes of the files the host had open.
+//! caught at exit by comparing the sizes of the files the host had open,
+//! counting what sat in stdio buffers at each point (glibc's public FILE).
+//!
+//! Once `exit` starts (a handler registered when the archiver ended runs
+//! first), events are marked `"phase":"exit"`: a conversion runs the exit
+//! handlers too, so what they do is not lost. Nothing is flushed early:
+//! observing never changes the order of the host's output.
 //!
 //! Before that point every hook here costs one atomic load.
 
@@ -16,12 +22,95 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 static AFTER: AtomicBool = AtomicBool::new(false);
+/// `exit` has started: the host's exit handlers run now.
+static EXITING: AtomicBool = AtomicBool::new(false);
 static ARCHIVER_PIDS: [AtomicI32; 8] = [const { AtomicI32::new(0) }; 8];
 /// fds already reported as written to (0..1024), so a loop of writes is one event.
 static WRITTEN: [AtomicU64; 16] = [const { AtomicU64::new(0) }; 16];
 
-/// Regular files open when the archiver ended: (fd, dev, ino, size).
-static SNAPSHOT: Mutex<Vec<(i32, u64, u64, i64)>> = Mutex::new(Vec::new());
+/// A regular file the host had open, and how much of it was written or
+/// waiting in stdio buffers for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FdState {
+    fd: i32,
+    dev: u64,
+    ino: u64,
+    /// File size plus bytes buffered for this fd in stdio streams.
+    written: i64,
+}
+
+/// When the archiver ended, and when exit started.
+static AT_DONE: Mutex<Vec<FdState>> = Mutex::new(Vec::new());
+static AT_EXIT: Mutex<Option<Vec<FdState>>> = Mutex::new(None);
+
+/// glibc's `struct _IO_FILE` up to `_fileno` (<bits/types/struct_FILE.h>,
+/// a public header, unchanged for decades).
+#[repr(C)]
+struct IoFile {
+    flags: libc::c_int,
+    read_ptr: *mut libc::c_char,
+    read_end: *mut libc::c_char,
+    read_base: *mut libc::c_char,
+    write_base: *mut libc::c_char,
+    write_ptr: *mut libc::c_char,
+    write_end: *mut libc::c_char,
+    buf_base: *mut libc::c_char,
+    buf_end: *mut libc::c_char,
+    save_base: *mut libc::c_char,
+    backup_base: *mut libc::c_char,
+    save_end: *mut libc::c_char,
+    markers: *mut libc::c_void,
+    chain: *mut IoFile,
+    fileno: libc::c_int,
+}
+
+extern "C" {
+    /// glibc's list of open streams (exported, GLIBC_2.2.5).
+    static _IO_list_all: *mut IoFile;
+}
+
+/// Bytes waiting in stdio output buffers, per fd.
+fn buffered() -> Vec<(i32, i64)> {
+    let mut out = Vec::new();
+    // SAFETY: walks glibc's stream list without its lock, reading two
+    // pointers per stream: only in the observed process, at the archiver's
+    // end and at exit, where a racing fopen/fclose is the host's own race.
+    unsafe {
+        let mut f = _IO_list_all;
+        let mut guard = 0;
+        while !f.is_null() && guard < 4096 {
+            let (base, ptr) = ((*f).write_base, (*f).write_ptr);
+            if !base.is_null() && ptr > base {
+                out.push(((*f).fileno, ptr.offset_from(base) as i64));
+            }
+            f = (*f).chain;
+            guard += 1;
+        }
+    }
+    out
+}
+
+/// The regular files open now, with what was written to each so far.
+fn fd_states() -> Vec<FdState> {
+    let pending = buffered();
+    sys::open_fds()
+        .into_iter()
+        .filter_map(|fd| {
+            let st = fstat(fd).filter(is_regular)?;
+            let queued: i64 = pending
+                .iter()
+                .filter(|(f, _)| *f == fd)
+                .map(|(_, n)| n)
+                .sum();
+            Some(FdState {
+                fd,
+                dev: st.st_dev,
+                ino: st.st_ino,
+                written: st.st_size + queued,
+            })
+        })
+        .collect()
+}
 
 /// A spawn-time archiver's pid, to recognise its wait.
 pub fn note_archiver_pid(pid: i32) {
@@ -83,22 +172,25 @@ pub fn archiver_done(child: i32, status: Option<i32>) {
         .int("child", child as i64)
         .wait_status(status)
         .emit(config.trace.as_deref());
-    // Pending stdio output was written before the archiver ended, as far as
-    // the user can tell: flush it now so it does not count as "after".
-    // SAFETY: fflush(NULL) flushes all output streams.
-    unsafe { libc::fflush(std::ptr::null_mut()) };
-    let snapshot = sys::open_fds()
-        .into_iter()
-        .filter_map(|fd| {
-            fstat(fd)
-                .filter(is_regular)
-                .map(|st| (fd, st.st_dev, st.st_ino, st.st_size))
-        })
-        .collect();
-    if let Ok(mut s) = SNAPSHOT.lock() {
-        *s = snapshot;
+    if let Ok(mut s) = AT_DONE.lock() {
+        *s = fd_states();
     }
+    // Registered now, so it runs before the host's earlier handlers: it
+    // marks where `exit` starts.
+    // SAFETY: registering a plain extern "C" function.
+    unsafe { libc::atexit(exit_starts) };
     AFTER.store(true, Ordering::Release);
+}
+
+extern "C" fn exit_starts() {
+    if !AFTER.load(Ordering::Relaxed) || state::scope_config().is_none() {
+        return;
+    }
+    if let Ok(mut s) = AT_EXIT.lock() {
+        *s = Some(fd_states());
+    }
+    EXITING.store(true, Ordering::Release);
+    Event::new("exiting").emit(trace_path());
 }
 
 /// One `after` event. Nothing when re-entered: our own writes (log, trace)
@@ -107,7 +199,19 @@ pub fn after(what: &str, path: &[u8], detail: &str) {
     let Some(_guard) = state::Reentry::enter() else {
         return;
     };
-    let e = Event::new("after").str("what", what).str("path", path);
+    let phase = if EXITING.load(Ordering::Relaxed) {
+        "exit"
+    } else {
+        "main"
+    };
+    after_in(phase, what, path, detail);
+}
+
+fn after_in(phase: &str, what: &str, path: &[u8], detail: &str) {
+    let e = Event::new("after")
+        .str("what", what)
+        .str("path", path)
+        .str("phase", phase);
     let e = if detail.is_empty() {
         e
     } else {
@@ -134,24 +238,53 @@ pub fn wrote(fd: i32, call: &str) {
     }
 }
 
-/// At exit: flush stdio (exit would, right after us), then any file that
-/// was open when the archiver ended and has grown was written to after it.
+/// At the very end of exit (our handler, registered first, runs last):
+/// flush stdio (exit would, right after us), then compare each file open
+/// when the archiver ended: what grew before `exit` started was written
+/// after the archiver; what grew since, by the exit handlers.
 pub fn at_exit() {
     if !AFTER.load(Ordering::Relaxed) {
         return;
     }
     // SAFETY: fflush(NULL) flushes all output streams.
     unsafe { libc::fflush(std::ptr::null_mut()) };
-    let snapshot = SNAPSHOT.lock().map(|s| s.clone()).unwrap_or_default();
-    for (fd, dev, ino, size) in snapshot {
-        if let Some(st) = fstat(fd) {
-            if st.st_dev == dev && st.st_ino == ino && st.st_size > size {
-                after(
-                    "write",
-                    &fd_path(fd),
-                    &format!("fd {fd} grew from {size} to {} bytes", st.st_size),
-                );
-            }
+    let done = AT_DONE.lock().map(|s| s.clone()).unwrap_or_default();
+    let exiting = AT_EXIT.lock().ok().and_then(|s| s.clone());
+    let now = fd_states();
+    let same = |list: &[FdState], d: &FdState| {
+        list.iter()
+            .find(|s| s.fd == d.fd && s.dev == d.dev && s.ino == d.ino)
+            .map(|s| s.written)
+    };
+    for d in &done {
+        let Some(end) = same(&now, d) else { continue };
+        // Without an `exiting` mark (exit via _exit, or exit called before our
+        // handler got registered), everything counts as before exit.
+        let before_exit = exiting.as_deref().and_then(|e| same(e, d)).unwrap_or(end);
+        let path = fd_path(d.fd);
+        if before_exit > d.written {
+            after_in(
+                "main",
+                "write",
+                &path,
+                &format!(
+                    "fd {} grew by {} bytes after the archiver ended",
+                    d.fd,
+                    before_exit - d.written
+                ),
+            );
+        }
+        if end > before_exit {
+            after_in(
+                "exit",
+                "write",
+                &path,
+                &format!(
+                    "fd {} grew by {} bytes in the exit handlers",
+                    d.fd,
+                    end - before_exit
+                ),
+            );
         }
     }
 }

@@ -31,6 +31,8 @@ impl After {
             Event::new("wait")
                 .int("child", child.pid as i64)
                 .str("program", &child.exe)
+                .list("argv", child.argv.iter().map(|a| a.as_slice()))
+                .str("cwd", &child.cwd)
                 .int("result", result as i64)
                 .wait_status(status)
                 .emit(config.trace.as_deref());

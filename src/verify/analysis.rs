@@ -139,8 +139,15 @@ pub fn analyse(events: &[Event], outputs: &[(&Path, &str)]) -> Analysis {
     let later = &mine[done + 1..];
     let mut reasons = Vec::new();
     let mut deletions = 0;
+    let mut in_exit_handlers = 0;
     for (i, e) in later.iter().enumerate() {
         if e.event != "after" {
+            continue;
+        }
+        // What the exit handlers do is kept by a conversion: it runs them
+        // (atexit, C++ destructors, stdio flush) before the exec.
+        if e.str("phase") == Some("exit") && e.str("what") != Some("delete") {
+            in_exit_handlers += 1;
             continue;
         }
         match e.str("what") {
@@ -150,6 +157,12 @@ pub fn analyse(events: &[Event], outputs: &[(&Path, &str)]) -> Analysis {
                 describe_after(e, &later[i + 1..], outputs)
             )),
         }
+    }
+    if in_exit_handlers > 0 {
+        notes.push(format!(
+            "{in_exit_handlers} thing(s) done by the exit handlers after {tool} exited: a \
+             conversion runs those handlers before the exec, so they are kept"
+        ));
     }
     Analysis {
         host,
@@ -358,6 +371,32 @@ mod tests {
             Finality::NotFinal(r) => r.clone(),
             other => panic!("expected NotFinal, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn exit_handlers_output_is_kept_by_a_conversion() {
+        let printed = r#"{"ts":7,"pid":10,"event":"after","what":"write","path":"/tmp/v/stdout","phase":"exit","detail":"fd 1 grew by 17 bytes in the exit handlers"}"#;
+        let exiting = r#"{"ts":6,"pid":10,"event":"exiting"}"#;
+        let a = analyse_lines(&[LOAD, SPAWN_AR, AR_LOAD, WAIT, DONE, exiting, printed, EXIT]);
+        assert_eq!(a.finality, Finality::Final);
+        assert!(
+            a.notes.iter().any(|n| n.contains("exit handlers")),
+            "{:?}",
+            a.notes
+        );
+        let before_exit = r#"{"ts":7,"pid":10,"event":"after","what":"write","path":"/tmp/v/stdout","phase":"main","detail":"fd 1 grew by 11 bytes after the archiver ended"}"#;
+        let a = analyse_lines(&[
+            LOAD,
+            SPAWN_AR,
+            AR_LOAD,
+            WAIT,
+            DONE,
+            before_exit,
+            exiting,
+            printed,
+            EXIT,
+        ]);
+        assert_eq!(reasons(&a).len(), 1, "{:?}", a.finality);
     }
 
     #[test]
