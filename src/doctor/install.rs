@@ -151,7 +151,9 @@ pub fn choose_reaper(
 
 /// The reaper the library will exec, given the companion `arshim run` exports.
 pub fn expected_reaper(library: Option<&Path>, companion: &Path) -> Option<PathBuf> {
-    choose_reaper(Some(companion), library, executable_elf).0.map(|(p, _)| p)
+    choose_reaper(Some(companion), library, executable_elf)
+        .0
+        .map(|(p, _)| p)
 }
 
 fn executable_elf(path: &Path) -> bool {
@@ -278,7 +280,10 @@ mod tests {
             lib,
             only(&["/p/lib/arshim/arshim-reap", "/opt/bin/arshim"]),
         );
-        assert_eq!(c, Some(("/p/lib/arshim/arshim-reap".into(), Source::NextToLibrary)));
+        assert_eq!(
+            c,
+            Some(("/p/lib/arshim/arshim-reap".into(), Source::NextToLibrary))
+        );
         assert!(skipped.is_empty());
 
         let (c, skipped) = choose_reaper(
@@ -286,23 +291,39 @@ mod tests {
             lib,
             only(&["/opt/bin/arshim-reap", "/opt/bin/arshim"]),
         );
-        assert_eq!(c, Some(("/opt/bin/arshim-reap".into(), Source::NextToCompanion)));
+        assert_eq!(
+            c,
+            Some(("/opt/bin/arshim-reap".into(), Source::NextToCompanion))
+        );
         assert_eq!(skipped, [PathBuf::from("/p/lib/arshim/arshim-reap")]);
 
         let (c, skipped) = choose_reaper(
             Some(Path::new("rel/arshim")),
             lib,
-            only(&["rel/arshim", "rel/arshim-reap", "/p/lib/arshim/../../bin/arshim"]),
+            only(&[
+                "rel/arshim",
+                "rel/arshim-reap",
+                "/p/lib/arshim/../../bin/arshim",
+            ]),
         );
-        assert_eq!(c, Some(("/p/lib/arshim/../../bin/arshim".into(), Source::Installed)));
-        assert!(skipped.contains(&PathBuf::from("rel/arshim")), "relative paths are never used");
+        assert_eq!(
+            c,
+            Some(("/p/lib/arshim/../../bin/arshim".into(), Source::Installed))
+        );
+        assert!(
+            skipped.contains(&PathBuf::from("rel/arshim")),
+            "relative paths are never used"
+        );
 
         let (c, _) = choose_reaper(
             None,
             Some(Path::new("/t/release/libarshim.so")),
             only(&["/t/release/arshim"]),
         );
-        assert_eq!(c, Some(("/t/release/arshim".into(), Source::CompanionNextToLibrary)));
+        assert_eq!(
+            c,
+            Some(("/t/release/arshim".into(), Source::CompanionNextToLibrary))
+        );
         assert_eq!(choose_reaper(None, None, only(&[])), (None, vec![]));
     }
 }
