@@ -4,7 +4,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 RELEASE := target/release
 
-.PHONY: all build test demo install clean
+.PHONY: all build test demo bench install clean
 
 all: build
 
@@ -20,12 +20,22 @@ build:
 test: build
 	$(CARGO) test --release --workspace --no-fail-fast
 
+# The demo linker without and with the shim: who ran ar and what the linker
+# held meanwhile, then `arshim bench` on it (table + target/bench-demo.svg).
 demo: build
 	bash examples/demo.sh
+	bash examples/bench-demo.sh
+
+# Issue 6's four measurements (load cost, hooked calls when off, the
+# conversion path, the demo linker end to end) in one table, also written to
+# benches/RESULTS.md. BENCH_QUICK=1 for a smaller run (1 GiB, fewer iterations).
+bench: build
+	bash benches/run.sh
 
 install: build
 	install -Dm755 $(RELEASE)/arshim $(DESTDIR)$(PREFIX)/bin/arshim
 	install -Dm755 $(RELEASE)/libarshim.so $(DESTDIR)$(PREFIX)/lib/arshim/libarshim.so
+	install -Dm755 $(RELEASE)/arshim-reap $(DESTDIR)$(PREFIX)/lib/arshim/arshim-reap
 
 clean:
 	$(CARGO) clean
