@@ -14,6 +14,10 @@ mod quote;
 mod reap;
 mod run;
 mod settings;
+// The library's glob matcher, shared as source: one definition of which
+// program names are archivers.
+#[path = "../shim/src/glob.rs"]
+mod shim_glob;
 mod verdicts;
 mod verify;
 

@@ -240,7 +240,7 @@ pub mod glob {
     /// matched as the library matches `ARSHIM_TOOLS`.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct Tools {
-        globs: Vec<Vec<u8>>,
+        globs: crate::shim_glob::GlobList,
     }
 
     impl Default for Tools {
@@ -255,13 +255,13 @@ pub mod glob {
     impl Tools {
         pub fn parse(list: &str) -> Result<Tools, String> {
             let list = glob_list(list)?;
-            Ok(Tools {
-                globs: list.split(',').map(|g| g.as_bytes().to_vec()).collect(),
-            })
+            let globs = crate::shim_glob::GlobList::parse(list.as_bytes())
+                .ok_or_else(|| format!("not a valid glob list: {list}"))?;
+            Ok(Tools { globs })
         }
 
         pub fn matches(&self, name: &[u8]) -> bool {
-            self.globs.iter().any(|g| glob_match(g, name))
+            self.globs.matches(name)
         }
 
         /// Is a process the archiver? Its `comm` (the basename it was exec'd
@@ -286,67 +286,10 @@ pub mod glob {
         path.rsplit(|&b| b == b'/').next().unwrap_or(path)
     }
 
-    /// Backtracking matcher: on a mismatch, retry after the last `*`.
-    pub fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
-        let (mut p, mut n) = (0, 0);
-        let mut star: Option<(usize, usize)> = None;
-        while n < name.len() {
-            let step = match pattern.get(p) {
-                Some(b'*') => {
-                    star = Some((p, n));
-                    p += 1;
-                    continue;
-                }
-                Some(b'?') => Some(p + 1),
-                Some(b'[') => match class(pattern, p, name[n]) {
-                    Some((end, true)) => Some(end),
-                    Some((_, false)) => None,
-                    // An unclosed `[` is a literal.
-                    None => (name[n] == b'[').then_some(p + 1),
-                },
-                Some(&c) if c == name[n] => Some(p + 1),
-                _ => None,
-            };
-            match (step, star) {
-                (Some(next), _) => {
-                    p = next;
-                    n += 1;
-                }
-                (None, Some((sp, sn))) => {
-                    star = Some((sp, sn + 1));
-                    p = sp + 1;
-                    n = sn + 1;
-                }
-                (None, None) => return false,
-            }
-        }
-        pattern[p..].iter().all(|&c| c == b'*')
-    }
-
-    /// The class opening at `open`: the index after its `]` and whether it
-    /// contains `c`; `None` if it is not closed. A `]` first is a member.
-    fn class(pattern: &[u8], open: usize, c: u8) -> Option<(usize, bool)> {
-        let mut i = open + 1;
-        let negate = matches!(pattern.get(i), Some(b'!' | b'^'));
-        if negate {
-            i += 1;
-        }
-        let first = i;
-        let mut found = false;
-        while i < pattern.len() {
-            if pattern[i] == b']' && i > first {
-                return Some((i + 1, found != negate));
-            }
-            if pattern.get(i + 1) == Some(&b'-') && pattern.get(i + 2).is_some_and(|&e| e != b']') {
-                found |= (pattern[i]..=pattern[i + 2]).contains(&c);
-                i += 3;
-            } else {
-                found |= pattern[i] == c;
-                i += 1;
-            }
-        }
-        None
-    }
+    /// The library's own matcher (shim/src/glob.rs), so `bench` and
+    /// `verify` recognise the archiver exactly as the library does.
+    #[cfg(test)]
+    pub use crate::shim_glob::glob_match;
 }
 
 /// Reading processes from /proc.
