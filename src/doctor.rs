@@ -18,7 +18,6 @@ mod classify;
 mod command;
 mod elf;
 mod install;
-mod pathsearch;
 mod probe;
 mod probe_modes;
 mod report;

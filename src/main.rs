@@ -9,6 +9,7 @@ mod failure;
 mod known_hosts;
 mod locate;
 mod measure;
+mod pathsearch;
 mod preload;
 mod quote;
 mod reap;

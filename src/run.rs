@@ -115,9 +115,7 @@ fn known_host(program: &OsStr) -> Option<(String, &'static KnownHost)> {
     if let Some(host) = known_hosts::lookup(&called) {
         return Some((called, host));
     }
-    let resolved = crate::verify::resolve::resolve(program, std::env::var_os("PATH").as_deref())?
-        .canonicalize()
-        .ok()?;
+    let resolved = crate::pathsearch::found(program)?.canonicalize().ok()?;
     let name = resolved.file_name()?.to_string_lossy().into_owned();
     known_hosts::lookup(&name).map(|host| (name, host))
 }

@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Map, Value};
 
 use crate::verify::identity::{identify, HostId};
-use crate::verify::resolve;
 
 const FILE: &str = "verdicts.json";
 const FORMAT_VERSION: u64 = 1;
@@ -244,7 +243,7 @@ pub enum HostStatus {
 
 /// Resolves `program` like execvp and looks its verdict up.
 pub fn status_of_command(program: &OsStr) -> HostStatus {
-    let Some(path) = resolve::resolve(program, std::env::var_os("PATH").as_deref()) else {
+    let Some(path) = crate::pathsearch::found(program) else {
         return HostStatus::Unknown(format!("{}: not found on PATH", program.to_string_lossy()));
     };
     let host = match identify(&path) {

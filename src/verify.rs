@@ -19,7 +19,6 @@ pub mod analysis;
 pub mod archive;
 pub mod identity;
 mod report;
-pub mod resolve;
 mod trace;
 
 use std::ffi::OsString;
@@ -50,7 +49,7 @@ pub fn verify(args: VerifyArgs) -> Result<(), Failure> {
     let companion = locate::companion()?;
     locate::library()?; // the usual message now, not a CANNOT TELL later
     let (program, _) = args.command.split_first().expect("clap requires CMD");
-    if resolve::resolve(program, std::env::var_os("PATH").as_deref()).is_none() {
+    if crate::pathsearch::found(program).is_none() {
         return Err(Failure::usage(format!(
             "cannot run {}: not found, or not executable",
             program.to_string_lossy()
@@ -230,7 +229,7 @@ fn remember(command: &[OsString], found: &Analysis, report: &mut Report) {
         Err(e) => return report.note(format!("the verdict was not remembered: {e}")),
     };
     let mut paths = vec![PathBuf::from(host)];
-    if let Some(cmd) = resolve::resolve(&command[0], std::env::var_os("PATH").as_deref()) {
+    if let Some(cmd) = crate::pathsearch::found(&command[0]) {
         paths.push(cmd);
     }
     let mut stored = Vec::new();

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use super::classify::{self, Content, FileFacts, LibraryArch, Role};
 use super::elf;
-use super::pathsearch::{self, Resolved};
 use super::report::{Finding, Status};
+use crate::pathsearch::{self, Resolved};
 
 /// Linux reads this much of a file to find a `#!` line.
 const HEAD_BYTES: u64 = 256;

@@ -8,9 +8,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::pathsearch::{self, Resolved};
 use super::report::{Finding, Status};
 use crate::locate;
+use crate::pathsearch::{self, Resolved};
 use crate::settings::var;
 
 /// The library `arshim run` would use, or the problem with finding it.

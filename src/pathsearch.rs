@@ -93,6 +93,14 @@ pub fn resolve(name: &OsStr) -> Resolved {
     resolve_with(name, std::env::var_os("PATH").as_deref(), entry)
 }
 
+/// The executable `name` runs, if any (what `arshim run` will exec).
+pub fn found(name: &OsStr) -> Option<PathBuf> {
+    match resolve(name) {
+        Resolved::Found(path) => Some(path),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
