@@ -60,6 +60,10 @@ pub enum Verdict {
     Archiver { operands: usize },
     /// Still the host's own image (forked, not exec'd yet).
     NotYetExeced,
+    /// In the middle of an execve: the new image is in place but its
+    /// arguments are not yet (the kernel first frees the child's copy of the
+    /// host's address space: hundreds of ms for a host of several GiB).
+    Execing,
     /// Anything else: the real wait, unchanged.
     Pass(&'static str),
 }
@@ -81,7 +85,11 @@ pub fn judge(
     if child.argv.is_empty() {
         // Mid-execve: the new image is in place (exe changed) before its
         // argument area is set up, and we need its operands.
-        return Verdict::NotYetExeced;
+        return if child.exe == my_exe {
+            Verdict::NotYetExeced
+        } else {
+            Verdict::Execing
+        };
     }
     let argv0 = child.argv.first().map(|a| a.as_slice()).unwrap_or(b"");
     let names = [basename(&child.exe), basename(argv0)];
@@ -190,7 +198,7 @@ mod tests {
         starting.argv.clear();
         assert_eq!(
             judge(&starting, 10, b"/ld", &c),
-            Verdict::NotYetExeced,
+            Verdict::Execing,
             "exec in progress"
         );
         // a `#!/bin/sh -e` script named ar: /bin/sh -e /w/bin/ar rcs x.a

@@ -12,6 +12,21 @@ use crate::{defer, mirror, observe, state, wait};
 use libc::{c_char, c_int, mode_t, pid_t, posix_spawn_file_actions_t, posix_spawnattr_t};
 use std::ffi::CStr;
 
+/// The shape of every hook: when `quiet` holds (the shim has nothing to do
+/// here) and the real function is already resolved, one or two loads and a
+/// tail call — no register saved, nothing called first. Everything else (the
+/// first resolution, the shim's own work) is in the out-of-line `slow` body.
+macro_rules! fast_path {
+    ($quiet:expr, $real:ident, $f:ident($($arg:expr),*)) => {
+        if $quiet {
+            if let Some(real) = $real.fast() {
+                return real($($arg),*);
+            }
+        }
+        return $f($($arg),*);
+    };
+}
+
 /// Both spawn calls: `posix_spawn` (path as given) and `posix_spawnp` (PATH search).
 /// Edge cases kept: NULL file actions/attributes/envp are passed through
 /// untouched; a forked child of the host (other pid) never decides; a
@@ -28,8 +43,14 @@ unsafe fn spawn(
     argv: *const *mut c_char,
     envp: *const *mut c_char,
 ) -> c_int {
+    let Some(real_fn) = real.get() else {
+        return real::enosys();
+    };
+    if !state::is_on() {
+        return real_fn(pid, path, actions, attr, argv, envp);
+    }
     let mut archiver = false;
-    if state::is_on() {
+    {
         if observe::recording() {
             observe::after(
                 "spawn",
@@ -56,10 +77,7 @@ unsafe fn spawn(
             );
         }
     }
-    let rc = match real.get() {
-        Some(f) => f(pid, path, actions, attr, argv, envp),
-        None => real::enosys(),
-    };
+    let rc = real_fn(pid, path, actions, attr, argv, envp);
     if archiver && rc == 0 && !pid.is_null() {
         observe::note_archiver_pid(*pid);
     }
@@ -69,6 +87,23 @@ unsafe fn spawn(
 /// Mirrors glibc `posix_spawn` (returns an error number, never sets errno).
 #[no_mangle]
 pub unsafe extern "C" fn posix_spawn(
+    pid: *mut pid_t,
+    path: *const c_char,
+    actions: *const posix_spawn_file_actions_t,
+    attr: *const posix_spawnattr_t,
+    argv: *const *mut c_char,
+    envp: *const *mut c_char,
+) -> c_int {
+    fast_path!(
+        !state::is_on(),
+        POSIX_SPAWN,
+        posix_spawn_slow(pid, path, actions, attr, argv, envp)
+    );
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn posix_spawn_slow(
     pid: *mut pid_t,
     path: *const c_char,
     actions: *const posix_spawn_file_actions_t,
@@ -100,6 +135,23 @@ pub unsafe extern "C" fn posix_spawnp(
     argv: *const *mut c_char,
     envp: *const *mut c_char,
 ) -> c_int {
+    fast_path!(
+        !state::is_on(),
+        POSIX_SPAWNP,
+        posix_spawnp_slow(pid, file, actions, attr, argv, envp)
+    );
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn posix_spawnp_slow(
+    pid: *mut pid_t,
+    file: *const c_char,
+    actions: *const posix_spawn_file_actions_t,
+    attr: *const posix_spawnattr_t,
+    argv: *const *mut c_char,
+    envp: *const *mut c_char,
+) -> c_int {
     spawn(
         &POSIX_SPAWNP,
         "posix_spawnp",
@@ -118,6 +170,12 @@ pub unsafe extern "C" fn posix_spawnp(
 /// glibc spawns it through an internal call that the posix_spawn hook cannot see.
 #[no_mangle]
 pub unsafe extern "C" fn system(command: *const c_char) -> c_int {
+    fast_path!(!state::is_on(), SYSTEM, system_slow(command));
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn system_slow(command: *const c_char) -> c_int {
     let mut archiver = false;
     if state::is_on() {
         if observe::recording() && !command.is_null() {
@@ -144,6 +202,10 @@ macro_rules! mirrored {
         $(#[$doc])*
         #[no_mangle]
         pub unsafe extern "C" fn $name(fa: *mut posix_spawn_file_actions_t $(, $arg: $ty)*) -> c_int {
+            fast_path!(!state::is_on(), $real, slow(fa $(, $arg)*));
+            #[cold]
+            #[inline(never)]
+            unsafe fn slow(fa: *mut posix_spawn_file_actions_t $(, $arg: $ty)*) -> c_int {
             let rc = match $real.get() {
                 Some(f) => f(fa $(, $arg)*),
                 None => return real::enosys(),
@@ -153,6 +215,7 @@ macro_rules! mirrored {
                 $record;
             }
             rc
+            }
         }
     };
 }
@@ -231,9 +294,18 @@ unsafe fn status_of(result: i32, status: *mut c_int) -> Option<i32> {
 /// one child, or on -1 with exactly one child, that runs an archiver.
 #[no_mangle]
 pub unsafe extern "C" fn waitpid(pid: pid_t, status: *mut c_int, options: c_int) -> pid_t {
+    fast_path!(!state::is_on(), WAITPID, waitpid_slow(pid, status, options));
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn waitpid_slow(pid: pid_t, status: *mut c_int, options: c_int) -> pid_t {
     let Some(real) = WAITPID.get() else {
         return real::enosys_errno();
     };
+    if !state::is_on() {
+        return real(pid, status, options);
+    }
     around_wait(awaited_by_waitpid(pid, options), || {
         let r = real(pid, status, options);
         (r, status_of(r, status))
@@ -243,9 +315,18 @@ pub unsafe extern "C" fn waitpid(pid: pid_t, status: *mut c_int, options: c_int)
 /// Mirrors `wait` (= waitpid(-1, status, 0)).
 #[no_mangle]
 pub unsafe extern "C" fn wait(status: *mut c_int) -> pid_t {
+    fast_path!(!state::is_on(), WAIT, wait_slow(status));
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn wait_slow(status: *mut c_int) -> pid_t {
     let Some(real) = WAIT.get() else {
         return real::enosys_errno();
     };
+    if !state::is_on() {
+        return real(status);
+    }
     around_wait(awaited_by_waitpid(-1, 0), || {
         let r = real(status);
         (r, status_of(r, status))
@@ -259,9 +340,18 @@ pub unsafe extern "C" fn wait3(
     options: c_int,
     usage: *mut libc::rusage,
 ) -> pid_t {
+    fast_path!(!state::is_on(), WAIT3, wait3_slow(status, options, usage));
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn wait3_slow(status: *mut c_int, options: c_int, usage: *mut libc::rusage) -> pid_t {
     let Some(real) = WAIT3.get() else {
         return real::enosys_errno();
     };
+    if !state::is_on() {
+        return real(status, options, usage);
+    }
     around_wait(awaited_by_waitpid(-1, options), || {
         let r = real(status, options, usage);
         (r, status_of(r, status))
@@ -276,9 +366,27 @@ pub unsafe extern "C" fn wait4(
     options: c_int,
     usage: *mut libc::rusage,
 ) -> pid_t {
+    fast_path!(
+        !state::is_on(),
+        WAIT4,
+        wait4_slow(pid, status, options, usage)
+    );
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn wait4_slow(
+    pid: pid_t,
+    status: *mut c_int,
+    options: c_int,
+    usage: *mut libc::rusage,
+) -> pid_t {
     let Some(real) = WAIT4.get() else {
         return real::enosys_errno();
     };
+    if !state::is_on() {
+        return real(pid, status, options, usage);
+    }
     around_wait(awaited_by_waitpid(pid, options), || {
         let r = real(pid, status, options, usage);
         (r, status_of(r, status))
@@ -293,9 +401,27 @@ pub unsafe extern "C" fn waitid(
     info: *mut libc::siginfo_t,
     options: c_int,
 ) -> c_int {
+    fast_path!(
+        !state::is_on(),
+        WAITID,
+        waitid_slow(idtype, id, info, options)
+    );
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn waitid_slow(
+    idtype: libc::idtype_t,
+    id: libc::id_t,
+    info: *mut libc::siginfo_t,
+    options: c_int,
+) -> c_int {
     let Some(real) = WAITID.get() else {
         return real::enosys_errno();
     };
+    if !state::is_on() {
+        return real(idtype, id, info, options);
+    }
     around_wait(awaited_by_waitid(idtype, id, options), || {
         (real(idtype, id, info, options), None)
     })
@@ -329,6 +455,16 @@ unsafe fn deletion(
 /// Mirrors `unlink`.
 #[no_mangle]
 pub unsafe extern "C" fn unlink(path: *const c_char) -> c_int {
+    fast_path!(
+        !defer::is_active() && observe::quiet(),
+        UNLINK,
+        unlink_slow(path)
+    );
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn unlink_slow(path: *const c_char) -> c_int {
     let Some(real) = UNLINK.get() else {
         return real::enosys_errno();
     };
@@ -338,6 +474,16 @@ pub unsafe extern "C" fn unlink(path: *const c_char) -> c_int {
 /// Mirrors `unlinkat`, AT_REMOVEDIR included.
 #[no_mangle]
 pub unsafe extern "C" fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
+    fast_path!(
+        !defer::is_active() && observe::quiet(),
+        UNLINKAT,
+        unlinkat_slow(dirfd, path, flags)
+    );
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn unlinkat_slow(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
     let Some(real) = UNLINKAT.get() else {
         return real::enosys_errno();
     };
@@ -349,6 +495,16 @@ pub unsafe extern "C" fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_in
 /// Mirrors `rmdir`.
 #[no_mangle]
 pub unsafe extern "C" fn rmdir(path: *const c_char) -> c_int {
+    fast_path!(
+        !defer::is_active() && observe::quiet(),
+        RMDIR,
+        rmdir_slow(path)
+    );
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn rmdir_slow(path: *const c_char) -> c_int {
     let Some(real) = RMDIR.get() else {
         return real::enosys_errno();
     };
@@ -359,6 +515,16 @@ pub unsafe extern "C" fn rmdir(path: *const c_char) -> c_int {
 /// so it is hooked by name; a directory is an rmdir.
 #[no_mangle]
 pub unsafe extern "C" fn remove(path: *const c_char) -> c_int {
+    fast_path!(
+        !defer::is_active() && observe::quiet(),
+        REMOVE,
+        remove_slow(path)
+    );
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn remove_slow(path: *const c_char) -> c_int {
     let Some(real) = REMOVE.get() else {
         return real::enosys_errno();
     };
@@ -381,6 +547,12 @@ pub unsafe extern "C" fn remove(path: *const c_char) -> c_int {
 /// Mirrors `fork` (only watched: a process forked after the archiver).
 #[no_mangle]
 pub unsafe extern "C" fn fork() -> pid_t {
+    fast_path!(observe::quiet(), FORK, fork_slow());
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn fork_slow() -> pid_t {
     if observe::recording() {
         observe::after("fork", b"", "fork");
     }
@@ -393,6 +565,12 @@ pub unsafe extern "C" fn fork() -> pid_t {
 /// Mirrors `popen` (glibc spawns its shell internally).
 #[no_mangle]
 pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> *mut libc::FILE {
+    fast_path!(observe::quiet(), POPEN, popen_slow(command, mode));
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn popen_slow(command: *const c_char, mode: *const c_char) -> *mut libc::FILE {
     if observe::recording() && !command.is_null() {
         observe::after("spawn", CStr::from_ptr(command).to_bytes(), "popen");
     }
@@ -416,6 +594,10 @@ macro_rules! watched_open {
         $(#[$doc])*
         #[no_mangle]
         pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
+            fast_path!(observe::quiet(), $real, slow($($arg),*));
+            #[cold]
+            #[inline(never)]
+            unsafe fn slow($($arg: $ty),*) -> c_int {
             if observe::recording() {
                 let ($path, $flags) = $watch;
                 watch_open($path, $flags, stringify!($name));
@@ -423,6 +605,7 @@ macro_rules! watched_open {
             match $real.get() {
                 Some(f) => f($($arg),*),
                 None => real::enosys_errno(),
+            }
             }
         }
     };
@@ -469,6 +652,10 @@ macro_rules! watched_fopen {
         $(#[$doc])*
         #[no_mangle]
         pub unsafe extern "C" fn $name($path: *const c_char, $mode: *const c_char $(, $arg: $ty)*) -> *mut libc::FILE {
+            fast_path!(observe::quiet(), $real, slow($path, $mode $(, $arg)*));
+            #[cold]
+            #[inline(never)]
+            unsafe fn slow($path: *const c_char, $mode: *const c_char $(, $arg: $ty)*) -> *mut libc::FILE {
             if observe::recording()
                 && !$path.is_null()
                 && !$mode.is_null()
@@ -482,6 +669,7 @@ macro_rules! watched_fopen {
                     real::enosys_errno();
                     std::ptr::null_mut()
                 }
+            }
             }
         }
     };
@@ -505,12 +693,17 @@ macro_rules! watched_write {
         $(#[$doc])*
         #[no_mangle]
         pub unsafe extern "C" fn $name($fd: c_int $(, $arg: $ty)*) -> libc::ssize_t {
-            if observe::recording() {
-                observe::wrote($fd, stringify!($name));
-            }
-            match $real.get() {
-                Some(f) => f($fd $(, $arg)*),
-                None => real::enosys_errno() as libc::ssize_t,
+            fast_path!(observe::quiet(), $real, slow($fd $(, $arg)*));
+            #[cold]
+            #[inline(never)]
+            unsafe fn slow($fd: c_int $(, $arg: $ty)*) -> libc::ssize_t {
+                if observe::recording() {
+                    observe::wrote($fd, stringify!($name));
+                }
+                match $real.get() {
+                    Some(f) => f($fd $(, $arg)*),
+                    None => real::enosys_errno() as libc::ssize_t,
+                }
             }
         }
     };
@@ -542,12 +735,17 @@ macro_rules! watched_path_op {
         $(#[$doc])*
         #[no_mangle]
         pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
-            if observe::recording() && !$watched.is_null() {
-                observe::after($what, CStr::from_ptr($watched).to_bytes(), stringify!($name));
-            }
-            match $real.get() {
-                Some(f) => f($($arg),*),
-                None => real::enosys_errno(),
+            fast_path!(observe::quiet(), $real, slow($($arg),*));
+            #[cold]
+            #[inline(never)]
+            unsafe fn slow($($arg: $ty),*) -> c_int {
+                if observe::recording() && !$watched.is_null() {
+                    observe::after($what, CStr::from_ptr($watched).to_bytes(), stringify!($name));
+                }
+                match $real.get() {
+                    Some(f) => f($($arg),*),
+                    None => real::enosys_errno(),
+                }
             }
         }
     };

@@ -133,9 +133,21 @@ pub fn is_archiver_pid(pid: i32) -> bool {
 
 /// Recording, in the observed process itself (never in a forked child:
 /// the events allocate).
+/// The hooks' fast-path test: nothing to record yet in any process.
+#[inline(always)]
+pub fn quiet() -> bool {
+    !AFTER.load(Ordering::Relaxed)
+}
+
 #[inline(always)]
 pub fn recording() -> bool {
-    AFTER.load(Ordering::Relaxed) && state::scope_config().is_some()
+    AFTER.load(Ordering::Relaxed) && in_observed_process()
+}
+
+#[cold]
+#[inline(never)]
+fn in_observed_process() -> bool {
+    state::scope_config().is_some()
 }
 
 fn trace_path() -> Option<&'static [u8]> {

@@ -30,21 +30,40 @@ impl<F: Copy> Real<F> {
         }
     }
 
-    /// The next definition, or `None` if the C library has none.
+    /// The next definition, or `None` if the C library has none. The hot
+    /// path is one load; resolving is out of line.
+    #[inline(always)]
     pub fn get(&self) -> Option<F> {
-        let mut p = self.ptr.load(Ordering::Relaxed);
+        let p = self.ptr.load(Ordering::Relaxed);
         if p.is_null() {
-            // SAFETY: dlsym with a NUL-terminated name; RTLD_NEXT skips our own definition.
-            p = unsafe { libc::dlsym(libc::RTLD_NEXT, self.name.as_ptr()) };
-            if p.is_null() {
-                return None;
-            }
-            // Racing threads store the same value.
-            self.ptr.store(p, Ordering::Relaxed);
+            return self.resolve();
         }
-        debug_assert_eq!(std::mem::size_of::<F>(), std::mem::size_of::<*mut c_void>());
         // SAFETY: F is the C signature of the symbol named `name`, a fn pointer
         // of pointer size, and `p` is that symbol's address.
+        Some(unsafe { std::mem::transmute_copy::<*mut c_void, F>(&p) })
+    }
+
+    /// The cached pointer only (`None` before the first resolution): for the
+    /// hooks' fast path, which must not call anything before its tail call.
+    #[inline(always)]
+    pub fn fast(&self) -> Option<F> {
+        let p = self.ptr.load(Ordering::Relaxed);
+        // SAFETY: as in `get`.
+        (!p.is_null()).then(|| unsafe { std::mem::transmute_copy::<*mut c_void, F>(&p) })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn resolve(&self) -> Option<F> {
+        // SAFETY: dlsym with a NUL-terminated name; RTLD_NEXT skips our own definition.
+        let p = unsafe { libc::dlsym(libc::RTLD_NEXT, self.name.as_ptr()) };
+        if p.is_null() {
+            return None;
+        }
+        // Racing threads store the same value.
+        self.ptr.store(p, Ordering::Relaxed);
+        debug_assert_eq!(std::mem::size_of::<F>(), std::mem::size_of::<*mut c_void>());
+        // SAFETY: as in `get`.
         Some(unsafe { std::mem::transmute_copy::<*mut c_void, F>(&p) })
     }
 }

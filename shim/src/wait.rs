@@ -12,8 +12,12 @@ use crate::{cleanup, companion, replay, state, sys};
 use std::ffi::CString;
 use std::time::{Duration, Instant};
 
-/// How long a forked child may take to exec before we give up on it.
+/// How long a forked child may take to start its exec before we give up on it.
 const EXEC_GRACE: Duration = Duration::from_millis(200);
+/// How long an exec already under way may take to finish: the kernel frees
+/// the child's copy of the host's page tables first (~40 ms per GiB of host
+/// here, several times that when the CPUs are busy).
+const EXEC_FINISH_GRACE: Duration = Duration::from_secs(10);
 
 /// What the hook does after the real wait returned.
 pub struct After {
@@ -71,19 +75,33 @@ pub unsafe fn at_wait(config: &'static Config, awaited: Option<Awaited>) -> Opti
     let me = libc::getpid();
     let my_exe = sys::self_exe();
     let mut child = sys::child(pid)?;
-    let deadline = Instant::now() + EXEC_GRACE;
+    let start = Instant::now();
     let verdict = loop {
         let cwd = child.cwd.clone();
         let is_script = |p: &[u8]| sys::is_script(&crate::defer::absolute(&cwd, p));
-        match judge(&child, me, &my_exe, config, is_script) {
-            Verdict::NotYetExeced if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(2));
-                child = sys::child(pid)?;
-            }
+        let v = judge(&child, me, &my_exe, config, is_script);
+        let waited = start.elapsed();
+        match v {
+            Verdict::NotYetExeced if waited < EXEC_GRACE => {}
+            Verdict::Execing if waited < EXEC_FINISH_GRACE => {}
             v => break v,
         }
+        std::thread::sleep(Duration::from_millis(2));
+        child = sys::child(pid)?;
     };
     let Verdict::Archiver { operands } = verdict else {
+        if matches!(verdict, Verdict::NotYetExeced | Verdict::Execing) {
+            let reason = format!(
+                "the child did not finish an exec within {} ms",
+                start.elapsed().as_millis()
+            );
+            Event::new("fallback")
+                .str("call", "wait")
+                .str("program", &child.exe)
+                .str("reason", &reason)
+                .emit(config.trace.as_deref());
+            info!("wait for pid {pid}: not handed off: {reason}");
+        }
         return pass(Some(child));
     };
     let program = child.argv[operands - 1].clone();
