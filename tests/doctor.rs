@@ -226,6 +226,37 @@ fn static_program_cannot_be_preloaded() {
     assert_contains(&out.stderr, &["1 problem"], &out);
 }
 
+/// Go's own linker and compiler (Debian's golang-go, installed by .ci/run):
+/// statically linked, they spawn `ar` with a raw clone from the Go runtime;
+/// no preload can reach them, and doctor must say so and point at the Go patch.
+#[test]
+fn go_toolchain_cannot_be_preloaded() {
+    let out = Command::new("go")
+        .args(["env", "GOTOOLDIR"])
+        .output()
+        .expect("go is not installed (.ci/run installs golang-go)");
+    assert!(out.status.success(), "go env GOTOOLDIR failed");
+    let tooldir = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    for tool in ["link", "compile"] {
+        let dir = TestDir::new(&format!("doctor-go-{tool}"));
+        let prog = tooldir.join(tool);
+        assert!(prog.is_file(), "{} missing", prog.display());
+        let out = doctor(&dir, &[s(&prog)], "doctor");
+        out.assert_code(1);
+        assert_well_formed(&out);
+        assert_contains(
+            line(&out, "problem", "command"),
+            &[
+                "statically linked",
+                "LD_PRELOAD",
+                "Go program",
+                "exec the archiver itself",
+            ],
+            &out,
+        );
+    }
+}
+
 #[test]
 fn dynamic_glibc_program_found_on_path_is_ok() {
     let dir = TestDir::new("doctor-dynamic");
