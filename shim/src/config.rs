@@ -178,6 +178,17 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, Confi
     })
 }
 
+/// The cheap test for the common out-of-scope case: `ARSHIM_PID` is a valid
+/// pid other than `me`, and neither `ARSHIM_HOSTS` (which could still bring
+/// this process into scope) nor `ARSHIM_TRACE` (whose `load` event the user
+/// asked for) is set.
+pub fn names_another_process(env: &[&[u8]], me: i32) -> bool {
+    if lookup(env, "ARSHIM_HOSTS").is_some() || lookup(env, "ARSHIM_TRACE").is_some() {
+        return false;
+    }
+    matches!(lookup(env, "ARSHIM_PID").map(|v| parse_pid("ARSHIM_PID", v)), Some(Ok(pid)) if pid != me)
+}
+
 /// Finds `NAME=value` in a list of raw environment entries.
 pub fn lookup<'a>(env: &[&'a [u8]], name: &str) -> Option<&'a [u8]> {
     let name = name.as_bytes();
@@ -270,6 +281,30 @@ mod tests {
             let err = parse_env(&["ARSHIM=1", entry]).unwrap_err();
             assert_eq!(err.var, var, "{entry}");
         }
+    }
+
+    #[test]
+    fn descendants_are_recognised_cheaply() {
+        let env: Vec<&[u8]> = vec![b"ARSHIM=1", b"ARSHIM_PID=10"];
+        assert!(names_another_process(&env, 11));
+        assert!(
+            !names_another_process(&env, 10),
+            "the claimed process itself"
+        );
+        let env: Vec<&[u8]> = vec![b"ARSHIM=1", b"ARSHIM_PID=10", b"ARSHIM_HOSTS=ld"];
+        assert!(!names_another_process(&env, 11), "hosts may still match");
+        let env: Vec<&[u8]> = vec![b"ARSHIM=1", b"ARSHIM_PID=10", b"ARSHIM_TRACE=/t"];
+        assert!(
+            !names_another_process(&env, 11),
+            "its load event was asked for"
+        );
+        let env: Vec<&[u8]> = vec![b"ARSHIM=1", b"ARSHIM_PID=x"];
+        assert!(
+            !names_another_process(&env, 11),
+            "a bad value still gets its warning"
+        );
+        let env: Vec<&[u8]> = vec![b"ARSHIM=1"];
+        assert!(!names_another_process(&env, 11), "the first loader claims");
     }
 
     #[test]

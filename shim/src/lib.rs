@@ -43,22 +43,28 @@ extern "C" {
     static program_invocation_name: *const c_char;
 }
 
+/// At most this many `ARSHIM*` variables are read (there are 11).
+const MAX_ENTRIES: usize = 32;
+
 /// The raw `ARSHIM*` entries of the environment the process started with.
-/// Reads `environ` directly: no std::env (its lock), nothing lazy.
-unsafe fn arshim_entries() -> Vec<&'static [u8]> {
-    let mut out = Vec::new();
+/// Reads `environ` directly: no std::env (its lock), nothing lazy, and no
+/// heap (the out-of-scope processes of a build stop right after this).
+unsafe fn arshim_entries() -> ([&'static [u8]; MAX_ENTRIES], usize) {
+    let mut out: [&[u8]; MAX_ENTRIES] = [&[]; MAX_ENTRIES];
+    let mut n = 0;
     let mut p = environ;
     if p.is_null() {
-        return out;
+        return (out, 0);
     }
-    while !(*p).is_null() {
+    while !(*p).is_null() && n < MAX_ENTRIES {
         let entry = CStr::from_ptr(*p).to_bytes();
         if entry.starts_with(b"ARSHIM") {
-            out.push(entry);
+            out[n] = entry;
+            n += 1;
         }
         p = p.add(1);
     }
-    out
+    (out, n)
 }
 
 /// Is `ARSHIM=` present at all? The common case (absent) allocates nothing.
@@ -98,12 +104,19 @@ unsafe fn on_load() {
     if !mentions_arshim() {
         return;
     }
-    let entries = arshim_entries();
-    let config = match config::parse(|name| config::lookup(&entries, name)) {
+    let (found, n) = arshim_entries();
+    let entries = &found[..n];
+    if config::names_another_process(entries, libc::getpid()) {
+        // A descendant of the claimed process, in a build that exported the
+        // variables: nothing could bring it into scope, so skip the rest
+        // (parsing, /proc/self/exe) — it runs in every compiler of the build.
+        return;
+    }
+    let config = match config::parse(|name| config::lookup(entries, name)) {
         Ok(c) => c,
         Err(e) => {
             // One warning for the whole process tree: descendants inherit the mark.
-            if config::lookup(&entries, "ARSHIM_WARNED").is_none() {
+            if config::lookup(entries, "ARSHIM_WARNED").is_none() {
                 logging::warn_line(&e.to_string());
                 libc::setenv(c"ARSHIM_WARNED".as_ptr(), c"1".as_ptr(), 1);
             }
