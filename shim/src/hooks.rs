@@ -84,86 +84,45 @@ unsafe fn spawn(
     rc
 }
 
-/// Mirrors glibc `posix_spawn` (returns an error number, never sets errno).
-#[no_mangle]
-pub unsafe extern "C" fn posix_spawn(
-    pid: *mut pid_t,
-    path: *const c_char,
-    actions: *const posix_spawn_file_actions_t,
-    attr: *const posix_spawnattr_t,
-    argv: *const *mut c_char,
-    envp: *const *mut c_char,
-) -> c_int {
-    fast_path!(
-        !state::is_on(),
-        POSIX_SPAWN,
-        posix_spawn_slow(pid, path, actions, attr, argv, envp)
-    );
+/// The two spawn hooks differ only in the real function and the PATH search.
+macro_rules! spawn_hook {
+    ($(#[$doc:meta])* $name:ident, $real:ident, search: $search:literal) => {
+        $(#[$doc])*
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(
+            pid: *mut pid_t,
+            path: *const c_char,
+            actions: *const posix_spawn_file_actions_t,
+            attr: *const posix_spawnattr_t,
+            argv: *const *mut c_char,
+            envp: *const *mut c_char,
+        ) -> c_int {
+            fast_path!(!state::is_on(), $real, slow(pid, path, actions, attr, argv, envp));
+            #[cold]
+            #[inline(never)]
+            unsafe fn slow(
+                pid: *mut pid_t,
+                path: *const c_char,
+                actions: *const posix_spawn_file_actions_t,
+                attr: *const posix_spawnattr_t,
+                argv: *const *mut c_char,
+                envp: *const *mut c_char,
+            ) -> c_int {
+                spawn(&$real, stringify!($name), $search, pid, path, actions, attr, argv, envp)
+            }
+        }
+    };
 }
 
-#[cold]
-#[inline(never)]
-unsafe fn posix_spawn_slow(
-    pid: *mut pid_t,
-    path: *const c_char,
-    actions: *const posix_spawn_file_actions_t,
-    attr: *const posix_spawnattr_t,
-    argv: *const *mut c_char,
-    envp: *const *mut c_char,
-) -> c_int {
-    spawn(
-        &POSIX_SPAWN,
-        "posix_spawn",
-        false,
-        pid,
-        path,
-        actions,
-        attr,
-        argv,
-        envp,
-    )
-}
-
-/// Mirrors glibc `posix_spawnp`: PATH from the caller's environment, default
-/// `/bin:/usr/bin`, no shell retry for ENOEXEC.
-#[no_mangle]
-pub unsafe extern "C" fn posix_spawnp(
-    pid: *mut pid_t,
-    file: *const c_char,
-    actions: *const posix_spawn_file_actions_t,
-    attr: *const posix_spawnattr_t,
-    argv: *const *mut c_char,
-    envp: *const *mut c_char,
-) -> c_int {
-    fast_path!(
-        !state::is_on(),
-        POSIX_SPAWNP,
-        posix_spawnp_slow(pid, file, actions, attr, argv, envp)
-    );
-}
-
-#[cold]
-#[inline(never)]
-unsafe fn posix_spawnp_slow(
-    pid: *mut pid_t,
-    file: *const c_char,
-    actions: *const posix_spawn_file_actions_t,
-    attr: *const posix_spawnattr_t,
-    argv: *const *mut c_char,
-    envp: *const *mut c_char,
-) -> c_int {
-    spawn(
-        &POSIX_SPAWNP,
-        "posix_spawnp",
-        true,
-        pid,
-        file,
-        actions,
-        attr,
-        argv,
-        envp,
-    )
-}
+spawn_hook!(
+    /// Mirrors glibc `posix_spawn` (returns an error number, never sets errno).
+    posix_spawn, POSIX_SPAWN, search: false
+);
+spawn_hook!(
+    /// Mirrors glibc `posix_spawnp`: PATH from the caller's environment,
+    /// default `/bin:/usr/bin`, no shell retry for ENOEXEC.
+    posix_spawnp, POSIX_SPAWNP, search: true
+);
 
 /// Mirrors glibc `system`: `system(NULL)` asks whether a shell exists and is
 /// passed through; a converted command runs as `/bin/sh -c CMD` in this pid.
