@@ -50,6 +50,13 @@ impl Event {
         }
     }
 
+    #[allow(dead_code)] // the reaper's (src/reap/trace.rs shares this file)
+    pub fn null(mut self, key: &str) -> Event {
+        self.key(key);
+        self.line.push_str("null");
+        self
+    }
+
     pub fn bool(mut self, key: &str, value: bool) -> Event {
         self.key(key);
         self.line.push_str(if value { "true" } else { "false" });
@@ -116,6 +123,7 @@ fn push_str(out: &mut String, raw: &[u8]) {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             c if (c as u32) < 0x20 => {
                 let _ = write!(out, "\\u{:04x}", c as u32);

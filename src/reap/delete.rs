@@ -108,7 +108,7 @@ fn event(p: &Pending, error: Option<&str>) -> Event {
     let d = &p.deletion;
     let mut event = Event::new("delete").str("op", d.op.name());
     if let Some(fd) = d.dirfd {
-        event = event.num("dirfd", fd.into());
+        event = event.int("dirfd", fd.into());
     }
     event = event
         .str("name", d.name.as_bytes())

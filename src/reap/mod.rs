@@ -125,7 +125,7 @@ pub fn main(args: impl Iterator<Item = OsString>) -> ! {
                         io::ErrorKind::NotFound => EXIT_NOT_FOUND,
                         _ => EXIT_CANNOT_EXECUTE,
                     };
-                    trace.emit(|| Event::new("exit").null("child").num("status", code.into()));
+                    trace.emit(|| Event::new("exit").null("child").int("status", code.into()));
                     let path = path.to_string_lossy();
                     fail(code, &format!("cannot run {path}: {error}"))
                 }
@@ -138,7 +138,7 @@ pub fn main(args: impl Iterator<Item = OsString>) -> ! {
 fn reap_event(mode: &str, child: Option<libc::pid_t>, path: Option<&OsStr>) -> Event {
     let event = Event::new("reap").str("mode", mode);
     let event = match child {
-        Some(pid) => event.num("child", pid.into()),
+        Some(pid) => event.int("child", pid.into()),
         None => event.null("child"),
     };
     match path {
@@ -148,7 +148,7 @@ fn reap_event(mode: &str, child: Option<libc::pid_t>, path: Option<&OsStr>) -> E
 }
 
 fn exit_event(pid: libc::pid_t) -> Event {
-    Event::new("exit").num("child", pid.into())
+    Event::new("exit").int("child", pid.into())
 }
 
 /// Waits for the archiver to end and returns its wait status.
@@ -204,19 +204,19 @@ fn exit_like(
         };
         trace.emit(|| {
             exit_event(pid)
-                .num("status", code.into())
+                .int("status", code.into())
                 .str("archiver", how.clone())
         });
         fail(code, &format!("the archiver (pid {pid}) {how}"))
     }
     if libc::WIFSIGNALED(status) {
         let sig = libc::WTERMSIG(status);
-        trace.emit(|| exit_event(pid).num("signal", sig.into()));
+        trace.emit(|| exit_event(pid).int("signal", sig.into()));
         signals::die_by(sig)
     }
     // waitpid without WUNTRACED only reports ended children.
     let code = libc::WEXITSTATUS(status);
-    trace.emit(|| exit_event(pid).num("status", code.into()));
+    trace.emit(|| exit_event(pid).int("status", code.into()));
     // SAFETY: _exit ends the process; nothing of ours needs flushing.
     unsafe { libc::_exit(code) }
 }

@@ -3,9 +3,15 @@
 //! so that lines from several processes stay whole.
 
 use std::ffi::{CString, OsStr};
-use std::fmt::Write as _;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::io::RawFd;
+
+// The library's own event builder, shared as source: one JSON writer for
+// both ends of a handoff.
+#[allow(dead_code)] // its `emit` (path per event) is the library's; the reaper keeps one fd
+#[path = "../../shim/src/trace.rs"]
+mod shared;
+pub use shared::Event;
 
 /// The trace file, opened once; `None` when tracing is off or the file cannot
 /// be opened (tracing never changes what the reaper does).
@@ -44,85 +50,6 @@ impl Trace {
 }
 
 /// One JSON object, built field by field.
-pub struct Event {
-    line: String,
-}
-
-impl Event {
-    pub fn new(event: &str) -> Event {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: clock_gettime writes into the timespec we own.
-        unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
-        let mut line = String::with_capacity(160);
-        let _ = write!(
-            line,
-            "{{\"ts\":{}.{:06},\"pid\":{},\"event\":",
-            ts.tv_sec,
-            ts.tv_nsec / 1000,
-            std::process::id()
-        );
-        push_str(&mut line, event.as_bytes());
-        Event { line }
-    }
-
-    pub fn str(mut self, key: &str, value: impl AsRef<[u8]>) -> Event {
-        self.key(key);
-        push_str(&mut self.line, value.as_ref());
-        self
-    }
-
-    pub fn num(mut self, key: &str, value: i64) -> Event {
-        self.key(key);
-        let _ = write!(self.line, "{value}");
-        self
-    }
-
-    pub fn bool(mut self, key: &str, value: bool) -> Event {
-        self.key(key);
-        self.line.push_str(if value { "true" } else { "false" });
-        self
-    }
-
-    pub fn null(mut self, key: &str) -> Event {
-        self.key(key);
-        self.line.push_str("null");
-        self
-    }
-
-    fn key(&mut self, key: &str) {
-        self.line.push(',');
-        push_str(&mut self.line, key.as_bytes());
-        self.line.push(':');
-    }
-
-    pub fn finish(mut self) -> String {
-        self.line.push_str("}\n");
-        self.line
-    }
-}
-
-/// A JSON string. Bytes that are not UTF-8 become U+FFFD, as in the library.
-fn push_str(out: &mut String, raw: &[u8]) {
-    out.push('"');
-    for c in String::from_utf8_lossy(raw).chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,7 +59,7 @@ mod tests {
         let line = Event::new("delete")
             .str("op", "unlink")
             .str("name", b"q\"b\\n\nt\tc\x01r\r\xff")
-            .num("child", -3)
+            .int("child", -3)
             .bool("ok", false)
             .null("path")
             .finish();
