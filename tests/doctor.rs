@@ -23,20 +23,8 @@ const INSTALL_CHECKS: &[&str] = &[
     "reaper",
 ];
 
-/// Variables of the library or of a hand-made setup that must not leak in
-/// from the environment running the tests.
-const SCRUBBED: &[&str] = &[
-    "LD_PRELOAD",
-    "ARSHIM",
-    "ARSHIM_TOOLS",
-    "ARSHIM_PID",
-    "ARSHIM_HOSTS",
-    "ARSHIM_LOG",
-    "ARSHIM_TRACE",
-    "ARSHIM_SPENT",
-    "ARSHIM_COMPANION",
-    "ARSHIM_LIB",
-];
+/// `ARSHIM_LIB` too: doctor must find the library as a user's install would.
+const EXTRA_ENV: &[&str] = &["ARSHIM_LIB"];
 
 /// `arshim doctor ARGS…` with a clean environment and its temp files in
 /// `dir/tmp` (checked empty afterwards: doctor cleans up).
@@ -53,9 +41,7 @@ fn doctor_with(
     let tmp = dir.join("tmp");
     fs::create_dir_all(&tmp).unwrap();
     let mut cmd = Command::new(companion());
-    for v in SCRUBBED {
-        cmd.env_remove(v);
-    }
+    common::scrub(&mut cmd, EXTRA_ENV);
     cmd.arg("doctor")
         .args(args)
         .env("TMPDIR", &tmp)

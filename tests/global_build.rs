@@ -32,29 +32,8 @@ use std::time::{Duration, Instant};
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
-const SCRUBBED_ENV: &[&str] = &[
-    "ARSHIM",
-    "ARSHIM_TOOLS",
-    "ARSHIM_PID",
-    "ARSHIM_HOSTS",
-    "ARSHIM_LOG",
-    "ARSHIM_TRACE",
-    "ARSHIM_SPENT",
-    "ARSHIM_WARNED",
-    "ARSHIM_COMPANION",
-    "ARSHIM_REAP_PRELOAD",
-    "LD_PRELOAD",
-    "MAKEFLAGS",
-    "MFLAGS",
-    "MAKELEVEL",
-    "MAKEFILES",
-    "GNUMAKEFLAGS",
-    "CARGO_MAKEFLAGS",
-    "CC",
-    "CFLAGS",
-    "AR",
-    "ARFLAGS",
-];
+/// Make variables that would change the build, on top of `common::SCRUBBED_ENV`.
+const EXTRA_ENV: &[&str] = &["CC", "CFLAGS", "AR", "ARFLAGS"];
 
 fn project_src() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/real/cproj")
@@ -117,9 +96,7 @@ fn fnv(bytes: &[u8]) -> u64 {
 
 fn make_j2(work: &Path, dir: &TestDir, label: &str, preload: Option<&Path>) -> Outcome {
     let mut cmd = Command::new("make");
-    for v in SCRUBBED_ENV {
-        cmd.env_remove(v);
-    }
+    common::scrub(&mut cmd, EXTRA_ENV);
     cmd.arg("-j2")
         .current_dir(work)
         .env("LC_ALL", "C")

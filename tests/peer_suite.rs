@@ -32,24 +32,8 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 const SUITES: &[&str] = &["test_subprocess", "test_posix"];
 
-const SCRUBBED_ENV: &[&str] = &[
-    "ARSHIM",
-    "ARSHIM_TOOLS",
-    "ARSHIM_PID",
-    "ARSHIM_HOSTS",
-    "ARSHIM_LOG",
-    "ARSHIM_TRACE",
-    "ARSHIM_SPENT",
-    "ARSHIM_WARNED",
-    "ARSHIM_COMPANION",
-    "ARSHIM_REAP_PRELOAD",
-    "LD_PRELOAD",
-    "MAKEFLAGS",
-    "MFLAGS",
-    "MAKELEVEL",
-    "MAKEFILES",
-    "GNUMAKEFLAGS",
-    "CARGO_MAKEFLAGS",
+/// Python variables that would change the suite, on top of `common::SCRUBBED_ENV`.
+const EXTRA_ENV: &[&str] = &[
     "PYTHONSTARTUP",
     "PYTHONPATH",
     "PYTHONHOME",
@@ -99,9 +83,7 @@ fn find_python() -> PathBuf {
 
 fn clean(program: impl AsRef<std::ffi::OsStr>, cwd: &Path) -> Command {
     let mut cmd = Command::new(program);
-    for v in SCRUBBED_ENV {
-        cmd.env_remove(v);
-    }
+    common::scrub(&mut cmd, EXTRA_ENV);
     let tmp = cwd.join("tmp");
     fs::create_dir_all(&tmp).unwrap();
     cmd.env("LC_ALL", "C")

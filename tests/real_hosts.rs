@@ -42,27 +42,6 @@ use std::time::{Duration, Instant};
 /// Every run is killed (with its process group) and fails after this.
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// Variables of the library and of an outer make, removed from every command.
-const SCRUBBED_ENV: &[&str] = &[
-    "ARSHIM",
-    "ARSHIM_TOOLS",
-    "ARSHIM_PID",
-    "ARSHIM_HOSTS",
-    "ARSHIM_LOG",
-    "ARSHIM_TRACE",
-    "ARSHIM_SPENT",
-    "ARSHIM_WARNED",
-    "ARSHIM_COMPANION",
-    "ARSHIM_REAP_PRELOAD",
-    "LD_PRELOAD",
-    "MAKEFLAGS",
-    "MFLAGS",
-    "MAKELEVEL",
-    "MAKEFILES",
-    "GNUMAKEFLAGS",
-    "CARGO_MAKEFLAGS",
-];
-
 // ---------------------------------------------------------------------------
 // Tools, commands, runs
 
@@ -97,9 +76,7 @@ fn require(name: &str, package: &str) -> PathBuf {
 /// them, so the user's own ~/.cache neither leaks in nor gets written.
 fn clean(program: impl AsRef<std::ffi::OsStr>, cwd: &Path) -> Command {
     let mut cmd = Command::new(program);
-    for v in SCRUBBED_ENV {
-        cmd.env_remove(v);
-    }
+    common::scrub(&mut cmd, &[]);
     cmd.env("LC_ALL", "C")
         .env("XDG_CACHE_HOME", prep_root().join("xdg-cache"))
         .current_dir(cwd);

@@ -25,15 +25,21 @@ pub const HELD_KIB: u64 = 200 * 1024;
 /// A converted host (now the archiver) must be below this while ar runs.
 pub const FREED_KIB: u64 = 50 * 1024;
 
-/// Environment variables of the library and of an outer `make`, removed from
-/// every command so the tests' own environment cannot leak in.
-const SCRUBBED_ENV: &[&str] = &[
+/// Environment variables of the library (its internal ones too) and of an
+/// outer `make`, removed from every command so the tests' own environment
+/// cannot leak in.
+pub const SCRUBBED_ENV: &[&str] = &[
     "ARSHIM",
     "ARSHIM_TOOLS",
     "ARSHIM_PID",
     "ARSHIM_HOSTS",
     "ARSHIM_LOG",
     "ARSHIM_TRACE",
+    "ARSHIM_SPENT",
+    "ARSHIM_WARNED",
+    "ARSHIM_COMPANION",
+    "ARSHIM_REAP_PRELOAD",
+    "ARSHIM_FAILURE_STATUS",
     "LD_PRELOAD",
     "MAKEFLAGS",
     "MFLAGS",
@@ -47,6 +53,14 @@ const SCRUBBED_ENV: &[&str] = &[
     "STANDIN_EXIT",
     "STANDIN_READ_STDIN",
 ];
+
+/// Removes `SCRUBBED_ENV` and a test's own `extra` variables from `cmd`.
+pub fn scrub<'a>(cmd: &'a mut Command, extra: &[&str]) -> &'a mut Command {
+    for v in SCRUBBED_ENV.iter().chain(extra) {
+        cmd.env_remove(v);
+    }
+    cmd
+}
 
 // ---------------------------------------------------------------------------
 // The pieces under test
@@ -325,9 +339,7 @@ pub fn rust_host() -> &'static Path {
 pub fn command(program: impl AsRef<OsStr>, dir: &TestDir) -> Command {
     let fx = fixtures();
     let mut cmd = Command::new(program);
-    for v in SCRUBBED_ENV {
-        cmd.env_remove(v);
-    }
+    scrub(&mut cmd, &[]);
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut dirs = vec![fx.bin.clone()];
     dirs.extend(std::env::split_paths(&path).filter(|d| d != &fx.bin));
