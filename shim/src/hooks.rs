@@ -411,14 +411,16 @@ unsafe fn deletion(
     real()
 }
 
+/// The deletion hooks' fast-path test: nothing to defer, nothing to record.
+#[inline(always)]
+fn deletions_quiet() -> bool {
+    !defer::is_active() && observe::quiet()
+}
+
 /// Mirrors `unlink`.
 #[no_mangle]
 pub unsafe extern "C" fn unlink(path: *const c_char) -> c_int {
-    fast_path!(
-        !defer::is_active() && observe::quiet(),
-        UNLINK,
-        unlink_slow(path)
-    );
+    fast_path!(deletions_quiet(), UNLINK, unlink_slow(path));
 }
 
 #[cold]
@@ -434,7 +436,7 @@ unsafe fn unlink_slow(path: *const c_char) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
     fast_path!(
-        !defer::is_active() && observe::quiet(),
+        deletions_quiet(),
         UNLINKAT,
         unlinkat_slow(dirfd, path, flags)
     );
@@ -454,11 +456,7 @@ unsafe fn unlinkat_slow(dirfd: c_int, path: *const c_char, flags: c_int) -> c_in
 /// Mirrors `rmdir`.
 #[no_mangle]
 pub unsafe extern "C" fn rmdir(path: *const c_char) -> c_int {
-    fast_path!(
-        !defer::is_active() && observe::quiet(),
-        RMDIR,
-        rmdir_slow(path)
-    );
+    fast_path!(deletions_quiet(), RMDIR, rmdir_slow(path));
 }
 
 #[cold]
@@ -474,11 +472,7 @@ unsafe fn rmdir_slow(path: *const c_char) -> c_int {
 /// so it is hooked by name; a directory is an rmdir.
 #[no_mangle]
 pub unsafe extern "C" fn remove(path: *const c_char) -> c_int {
-    fast_path!(
-        !defer::is_active() && observe::quiet(),
-        REMOVE,
-        remove_slow(path)
-    );
+    fast_path!(deletions_quiet(), REMOVE, remove_slow(path));
 }
 
 #[cold]
