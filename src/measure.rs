@@ -240,7 +240,7 @@ pub mod glob {
     /// matched as the library matches `ARSHIM_TOOLS`.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct Tools {
-        globs: crate::shim_glob::GlobList,
+        globs: Vec<u8>,
     }
 
     impl Default for Tools {
@@ -255,13 +255,16 @@ pub mod glob {
     impl Tools {
         pub fn parse(list: &str) -> Result<Tools, String> {
             let list = glob_list(list)?;
-            let globs = crate::shim_glob::GlobList::parse(list.as_bytes())
-                .ok_or_else(|| format!("not a valid glob list: {list}"))?;
-            Ok(Tools { globs })
+            if !crate::shim_glob::list_is_valid(list.as_bytes()) {
+                return Err(format!("not a valid glob list: {list}"));
+            }
+            Ok(Tools {
+                globs: list.as_bytes().to_vec(),
+            })
         }
 
         pub fn matches(&self, name: &[u8]) -> bool {
-            self.globs.matches(name)
+            crate::shim_glob::list_matches(&self.globs, name)
         }
 
         /// Is a process the archiver? Its `comm` (the basename it was exec'd

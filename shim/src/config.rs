@@ -4,7 +4,7 @@
 //! warning line naming the variable, the value and what is accepted. Guessing
 //! what a user meant inside their linker is never worth it.
 
-use crate::glob::GlobList;
+use crate::glob;
 
 pub const DEFAULT_TOOLS: &str = "ar,*-ar,llvm-ar*,gcc-ar*";
 
@@ -16,6 +16,20 @@ pub enum Mode {
     Observe,
     /// Convert the final archiver spawn.
     Exec,
+}
+
+/// A validated comma-separated list of globs (`ARSHIM_TOOLS`, `ARSHIM_HOSTS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlobList(Vec<u8>);
+
+impl GlobList {
+    pub fn parse(text: &[u8]) -> Option<GlobList> {
+        glob::list_is_valid(text).then(|| GlobList(text.to_vec()))
+    }
+
+    pub fn matches(&self, name: &[u8]) -> bool {
+        glob::list_matches(&self.0, name)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,13 +76,13 @@ impl std::fmt::Display for ConfigError {
 /// `ARSHIM` alone, so that the common case (variable absent) costs one scan of
 /// the environment and nothing else.
 pub fn parse_mode(value: Option<&[u8]>) -> Result<Mode, ConfigError> {
-    let Some(v) = value else { return Ok(Mode::Off) };
-    let lower = v.to_ascii_lowercase();
-    match lower.as_slice() {
-        b"" | b"0" | b"off" => Ok(Mode::Off),
-        b"1" | b"on" | b"exec" => Ok(Mode::Exec),
-        b"observe" => Ok(Mode::Observe),
-        _ => Err(error("ARSHIM", v, "one of 0, off, 1, on, exec, observe")),
+    use crate::gate::{is_one_of, MODE_EXEC, MODE_OBSERVE, MODE_OFF};
+    match value {
+        None => Ok(Mode::Off),
+        Some(v) if is_one_of(v, MODE_OFF) => Ok(Mode::Off),
+        Some(v) if is_one_of(v, MODE_EXEC) => Ok(Mode::Exec),
+        Some(v) if is_one_of(v, MODE_OBSERVE) => Ok(Mode::Observe),
+        Some(v) => Err(error("ARSHIM", v, "one of 0, off, 1, on, exec, observe")),
     }
 }
 
@@ -81,15 +95,8 @@ fn error(var: &'static str, value: &[u8], accepted: &'static str) -> ConfigError
 }
 
 fn parse_pid(var: &'static str, v: &[u8]) -> Result<i32, ConfigError> {
-    let accepted = "a process id (a positive decimal integer)";
-    let s = std::str::from_utf8(v).map_err(|_| error(var, v, accepted))?;
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(error(var, v, accepted));
-    }
-    match s.parse::<i32>() {
-        Ok(p) if p > 0 => Ok(p),
-        _ => Err(error(var, v, accepted)),
-    }
+    crate::gate::parse_pid(v)
+        .ok_or_else(|| error(var, v, "a process id (a positive decimal integer)"))
 }
 
 fn parse_globs(var: &'static str, v: &[u8]) -> Result<GlobList, ConfigError> {
@@ -178,28 +185,8 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, Confi
     })
 }
 
-/// The cheap test for the common out-of-scope case: `ARSHIM_PID` is a valid
-/// pid other than `me`, and neither `ARSHIM_HOSTS` (which could still bring
-/// this process into scope) nor `ARSHIM_TRACE` (whose `load` event the user
-/// asked for) is set.
-pub fn names_another_process(env: &[&[u8]], me: i32) -> bool {
-    if lookup(env, "ARSHIM_HOSTS").is_some() || lookup(env, "ARSHIM_TRACE").is_some() {
-        return false;
-    }
-    matches!(lookup(env, "ARSHIM_PID").map(|v| parse_pid("ARSHIM_PID", v)), Some(Ok(pid)) if pid != me)
-}
-
-/// Finds `NAME=value` in a list of raw environment entries.
-pub fn lookup<'a>(env: &[&'a [u8]], name: &str) -> Option<&'a [u8]> {
-    let name = name.as_bytes();
-    env.iter().find_map(|entry| {
-        if entry.len() > name.len() && entry.starts_with(name) && entry[name.len()] == b'=' {
-            Some(&entry[name.len() + 1..])
-        } else {
-            None
-        }
-    })
-}
+/// Finds `NAME=value` in the raw `ARSHIM*` entries (shared with the preload).
+pub use crate::gate::lookup;
 
 #[cfg(test)]
 mod tests {
@@ -281,38 +268,5 @@ mod tests {
             let err = parse_env(&["ARSHIM=1", entry]).unwrap_err();
             assert_eq!(err.var, var, "{entry}");
         }
-    }
-
-    #[test]
-    fn descendants_are_recognised_cheaply() {
-        let env: Vec<&[u8]> = vec![b"ARSHIM=1", b"ARSHIM_PID=10"];
-        assert!(names_another_process(&env, 11));
-        assert!(
-            !names_another_process(&env, 10),
-            "the claimed process itself"
-        );
-        let env: Vec<&[u8]> = vec![b"ARSHIM=1", b"ARSHIM_PID=10", b"ARSHIM_HOSTS=ld"];
-        assert!(!names_another_process(&env, 11), "hosts may still match");
-        let env: Vec<&[u8]> = vec![b"ARSHIM=1", b"ARSHIM_PID=10", b"ARSHIM_TRACE=/t"];
-        assert!(
-            !names_another_process(&env, 11),
-            "its load event was asked for"
-        );
-        let env: Vec<&[u8]> = vec![b"ARSHIM=1", b"ARSHIM_PID=x"];
-        assert!(
-            !names_another_process(&env, 11),
-            "a bad value still gets its warning"
-        );
-        let env: Vec<&[u8]> = vec![b"ARSHIM=1"];
-        assert!(!names_another_process(&env, 11), "the first loader claims");
-    }
-
-    #[test]
-    fn lookup_needs_exact_name() {
-        let env: Vec<&[u8]> = vec![b"ARSHIM_PIDX=1", b"ARSHIM_PID=2", b"ARSHIM"];
-        assert_eq!(lookup(&env, "ARSHIM_PID"), Some(&b"2"[..]));
-        assert_eq!(lookup(&env, "ARSHIM"), None);
-        let env: Vec<&[u8]> = vec![b"ARSHIM="];
-        assert_eq!(lookup(&env, "ARSHIM"), Some(&b""[..]));
     }
 }

@@ -1,32 +1,25 @@
 //! Shell-style globs on program basenames (`ar`, `*-ar`, `llvm-ar*`, `gcc-ar[0-9]`).
 //!
 //! Matching works on bytes: basenames are not always UTF-8. Supported: `*`, `?`,
-//! bracket sets with ranges and `!`/`^` negation. No allocation while matching.
+//! bracket sets with ranges and `!`/`^` negation. `no_std` and allocation-free:
+//! the preload (`preload/`) matches `ARSHIM_HOSTS` with it before any heap
+//! exists, and the companion includes it too, so that all three agree.
 
-/// A comma-separated list of globs, as given in `ARSHIM_TOOLS` / `ARSHIM_HOSTS`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GlobList {
-    patterns: Vec<Vec<u8>>,
+/// The entries of a comma-separated list (`ARSHIM_TOOLS`, `ARSHIM_HOSTS`),
+/// with surrounding spaces trimmed.
+fn entries(list: &[u8]) -> impl Iterator<Item = &[u8]> {
+    list.split(|&b| b == b',').map(trim)
 }
 
-impl GlobList {
-    /// Parses `a,b,c`. Every entry must be non-empty (after trimming spaces):
-    /// an empty entry is almost always a typo (`ar,,*-ar`) and is refused.
-    pub fn parse(text: &[u8]) -> Option<GlobList> {
-        let mut patterns = Vec::new();
-        for entry in text.split(|&b| b == b',') {
-            let entry = trim(entry);
-            if entry.is_empty() || !brackets_balanced(entry) {
-                return None;
-            }
-            patterns.push(entry.to_vec());
-        }
-        Some(GlobList { patterns })
-    }
+/// Every entry must be a non-empty glob with its brackets closed: an empty
+/// entry is almost always a typo (`ar,,*-ar`) and is refused.
+pub fn list_is_valid(list: &[u8]) -> bool {
+    entries(list).all(|e| !e.is_empty() && brackets_balanced(e))
+}
 
-    pub fn matches(&self, name: &[u8]) -> bool {
-        self.patterns.iter().any(|p| glob_match(p, name))
-    }
+/// Does any glob of a valid list match `name`?
+pub fn list_matches(list: &[u8], name: &[u8]) -> bool {
+    entries(list).any(|p| glob_match(p, name))
 }
 
 fn trim(s: &[u8]) -> &[u8] {
@@ -188,19 +181,19 @@ mod tests {
 
     #[test]
     fn lists() {
-        let l = GlobList::parse(b"ar,*-ar, llvm-ar* ,gcc-ar*").unwrap();
-        assert!(l.matches(b"ar"));
-        assert!(l.matches(b"llvm-ar-14"));
-        assert!(l.matches(b"gcc-ar-12"));
+        let l = b"ar,*-ar, llvm-ar* ,gcc-ar*";
+        assert!(list_is_valid(l));
+        assert!(list_matches(l, b"ar"));
+        assert!(list_matches(l, b"llvm-ar-14"));
+        assert!(list_matches(l, b"gcc-ar-12"));
         assert!(
-            !l.matches(b"x86_64-linux-gnu-gcc-ar-12"),
+            !list_matches(l, b"x86_64-linux-gnu-gcc-ar-12"),
             "the default globs are on the name called"
         );
-        assert!(!l.matches(b"ranlib"));
-        assert!(!l.matches(b"arshim"));
-        assert_eq!(GlobList::parse(b"ar,,x"), None);
-        assert_eq!(GlobList::parse(b""), None);
-        assert_eq!(GlobList::parse(b"ar,"), None);
-        assert_eq!(GlobList::parse(b"[ar"), None);
+        assert!(!list_matches(l, b"ranlib"));
+        assert!(!list_matches(l, b"arshim"));
+        for bad in [&b"ar,,x"[..], b"", b"ar,", b"[ar", b" , ar"] {
+            assert!(!list_is_valid(bad), "{bad:?}");
+        }
     }
 }
