@@ -9,7 +9,8 @@ RELEASE := target/release
 all: build
 
 # Release build of both deliverables into target/release/:
-# the companion `arshim` and the preload library `libarshim.so`.
+# the companion `arshim`, the preload library `libarshim.so` and the core it
+# loads where it has work, `libarshim_core.so`.
 build:
 	$(CARGO) build --release --workspace
 
@@ -35,6 +36,7 @@ bench: build
 install: build
 	install -Dm755 $(RELEASE)/arshim $(DESTDIR)$(PREFIX)/bin/arshim
 	install -Dm755 $(RELEASE)/libarshim.so $(DESTDIR)$(PREFIX)/lib/arshim/libarshim.so
+	install -Dm755 $(RELEASE)/libarshim_core.so $(DESTDIR)$(PREFIX)/lib/arshim/libarshim_core.so
 	install -Dm755 $(RELEASE)/arshim-reap $(DESTDIR)$(PREFIX)/lib/arshim/arshim-reap
 
 clean:

@@ -52,6 +52,7 @@ pub fn doctor(args: DoctorArgs) -> Result<(), Failure> {
     let library = match install::library(&companion) {
         Ok((path, finding)) => {
             report.add(finding);
+            report.add(install::core(&path));
             Some(path)
         }
         Err(finding) => {

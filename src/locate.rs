@@ -12,6 +12,9 @@ use crate::settings::var;
 
 pub const LIBRARY_FILE: &str = "libarshim.so";
 
+/// The shim's core, loaded by the library from its own directory.
+pub const CORE_FILE: &str = "libarshim_core.so";
+
 /// Why no library could be chosen.
 #[derive(Debug, PartialEq, Eq)]
 pub enum LocateError {
@@ -108,6 +111,15 @@ mod tests {
 
     fn only(existing: &'static [&'static str]) -> impl Fn(&Path) -> bool {
         move |p| existing.iter().any(|e| Path::new(e) == p)
+    }
+
+    #[test]
+    fn core_file_is_the_one_the_library_loads() {
+        let abi = include_str!("../shim/src/preload_abi.rs");
+        assert!(
+            abi.contains(&format!("CORE_FILE: &[u8] = b\"{CORE_FILE}\";")),
+            "shim/src/preload_abi.rs names another core file"
+        );
     }
 
     #[test]

@@ -3,20 +3,24 @@
 
 use crate::resolve::{resolve_exact, Probe};
 use crate::sys::RealProbe;
+use libc::c_char;
 use std::ffi::CStr;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
-/// The path this library was loaded from (dladdr on one of our own symbols).
+/// The path the preload (`libarshim.so`) was loaded from, as the loader
+/// keeps it (set once by `arshim_core_init`).
+static LIBRARY: AtomicPtr<c_char> = AtomicPtr::new(std::ptr::null_mut());
+
+pub fn set_library_path(path: &'static CStr) {
+    LIBRARY.store(path.as_ptr().cast_mut(), Ordering::Release);
+}
+
+/// The preload's path: the entry the reaper takes out of `LD_PRELOAD`, and
+/// the directory its companions are looked for in (the core sits there too).
 pub fn library_path() -> Option<Vec<u8>> {
-    // SAFETY: dladdr fills `info` for an address inside a loaded object; the
-    // returned name points into the loader's data, copied at once.
-    unsafe {
-        let mut info: libc::Dl_info = std::mem::zeroed();
-        let here = library_path as *const libc::c_void;
-        if libc::dladdr(here, &mut info) == 0 || info.dli_fname.is_null() {
-            return None;
-        }
-        Some(CStr::from_ptr(info.dli_fname).to_bytes().to_vec())
-    }
+    let p = LIBRARY.load(Ordering::Acquire);
+    // SAFETY: set from a `&'static CStr`.
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_bytes().to_vec())
 }
 
 /// Candidates in order: `arshim-reap` next to the library (the build tree's

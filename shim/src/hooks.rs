@@ -1,9 +1,12 @@
-//! The exported interposers. Each mirrors one libc function, keeps its exact
-//! signature and return convention, and when the shim is off or out of scope
-//! costs one atomic load and a tail call to the real function.
+//! The core's side of each hook. The preload's `NAME` (an interposer on the
+//! C library's `NAME`) jumps to `arshim_hook_NAME` here once this process is
+//! in scope. Each mirrors one libc function, keeps its exact signature and
+//! return convention, and while it has nothing to do (the conversion under
+//! way, a forked child, observe mode not yet recording) costs one atomic load
+//! and a tail call to the real function.
 //!
 //! Compiled only into the cdylib: the crate's unit-test binary must not
-//! interpose on itself.
+//! export them.
 
 use crate::convert::{self, Request};
 use crate::handoff::{awaited_by_waitid, awaited_by_waitpid, Awaited};
@@ -88,7 +91,7 @@ unsafe fn spawn(
 macro_rules! spawn_hook {
     ($(#[$doc:meta])* $name:ident, $real:ident, search: $search:literal) => {
         $(#[$doc])*
-        #[no_mangle]
+        #[export_name = concat!("arshim_hook_", stringify!($name))]
         pub unsafe extern "C" fn $name(
             pid: *mut pid_t,
             path: *const c_char,
@@ -127,7 +130,7 @@ spawn_hook!(
 /// Mirrors glibc `system`: `system(NULL)` asks whether a shell exists and is
 /// passed through; a converted command runs as `/bin/sh -c CMD` in this pid.
 /// glibc spawns it through an internal call that the posix_spawn hook cannot see.
-#[no_mangle]
+#[export_name = "arshim_hook_system"]
 pub unsafe extern "C" fn system(command: *const c_char) -> c_int {
     fast_path!(!state::is_on(), SYSTEM, system_slow(command));
 }
@@ -159,7 +162,7 @@ unsafe fn system_slow(command: *const c_char) -> c_int {
 macro_rules! mirrored {
     ($(#[$doc:meta])* $name:ident, $real:ident, ($($arg:ident : $ty:ty),*), |$fa:ident| $record:expr) => {
         $(#[$doc])*
-        #[no_mangle]
+        #[export_name = concat!("arshim_hook_", stringify!($name))]
         pub unsafe extern "C" fn $name(fa: *mut posix_spawn_file_actions_t $(, $arg: $ty)*) -> c_int {
             fast_path!(!state::is_on(), $real, slow(fa $(, $arg)*));
             #[cold]
@@ -251,7 +254,7 @@ unsafe fn status_of(result: i32, status: *mut c_int) -> Option<i32> {
 
 /// Mirrors `waitpid`. Taken over only for a blocking wait (no WNOHANG) on
 /// one child, or on -1 with exactly one child, that runs an archiver.
-#[no_mangle]
+#[export_name = "arshim_hook_waitpid"]
 pub unsafe extern "C" fn waitpid(pid: pid_t, status: *mut c_int, options: c_int) -> pid_t {
     fast_path!(!state::is_on(), WAITPID, waitpid_slow(pid, status, options));
 }
@@ -272,7 +275,7 @@ unsafe fn waitpid_slow(pid: pid_t, status: *mut c_int, options: c_int) -> pid_t 
 }
 
 /// Mirrors `wait` (= waitpid(-1, status, 0)).
-#[no_mangle]
+#[export_name = "arshim_hook_wait"]
 pub unsafe extern "C" fn wait(status: *mut c_int) -> pid_t {
     fast_path!(!state::is_on(), WAIT, wait_slow(status));
 }
@@ -293,7 +296,7 @@ unsafe fn wait_slow(status: *mut c_int) -> pid_t {
 }
 
 /// Mirrors `wait3` (= wait4(-1, …)); the rusage is the real call's.
-#[no_mangle]
+#[export_name = "arshim_hook_wait3"]
 pub unsafe extern "C" fn wait3(
     status: *mut c_int,
     options: c_int,
@@ -318,7 +321,7 @@ unsafe fn wait3_slow(status: *mut c_int, options: c_int, usage: *mut libc::rusag
 }
 
 /// Mirrors `wait4`.
-#[no_mangle]
+#[export_name = "arshim_hook_wait4"]
 pub unsafe extern "C" fn wait4(
     pid: pid_t,
     status: *mut c_int,
@@ -353,7 +356,7 @@ unsafe fn wait4_slow(
 }
 
 /// Mirrors `waitid`: only P_PID / P_ALL with WEXITED, blocking, consuming.
-#[no_mangle]
+#[export_name = "arshim_hook_waitid"]
 pub unsafe extern "C" fn waitid(
     idtype: libc::idtype_t,
     id: libc::id_t,
@@ -418,7 +421,7 @@ fn deletions_quiet() -> bool {
 }
 
 /// Mirrors `unlink`.
-#[no_mangle]
+#[export_name = "arshim_hook_unlink"]
 pub unsafe extern "C" fn unlink(path: *const c_char) -> c_int {
     fast_path!(deletions_quiet(), UNLINK, unlink_slow(path));
 }
@@ -433,7 +436,7 @@ unsafe fn unlink_slow(path: *const c_char) -> c_int {
 }
 
 /// Mirrors `unlinkat`, AT_REMOVEDIR included.
-#[no_mangle]
+#[export_name = "arshim_hook_unlinkat"]
 pub unsafe extern "C" fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
     fast_path!(
         deletions_quiet(),
@@ -454,7 +457,7 @@ unsafe fn unlinkat_slow(dirfd: c_int, path: *const c_char, flags: c_int) -> c_in
 }
 
 /// Mirrors `rmdir`.
-#[no_mangle]
+#[export_name = "arshim_hook_rmdir"]
 pub unsafe extern "C" fn rmdir(path: *const c_char) -> c_int {
     fast_path!(deletions_quiet(), RMDIR, rmdir_slow(path));
 }
@@ -470,7 +473,7 @@ unsafe fn rmdir_slow(path: *const c_char) -> c_int {
 
 /// Mirrors `remove`: glibc's calls unlink/rmdir internally, out of our sight,
 /// so it is hooked by name; a directory is an rmdir.
-#[no_mangle]
+#[export_name = "arshim_hook_remove"]
 pub unsafe extern "C" fn remove(path: *const c_char) -> c_int {
     fast_path!(deletions_quiet(), REMOVE, remove_slow(path));
 }
@@ -498,7 +501,7 @@ unsafe fn remove_slow(path: *const c_char) -> c_int {
 // still does is recorded. Behaviour is never changed.
 
 /// Mirrors `fork` (only watched: a process forked after the archiver).
-#[no_mangle]
+#[export_name = "arshim_hook_fork"]
 pub unsafe extern "C" fn fork() -> pid_t {
     fast_path!(observe::quiet(), FORK, fork_slow());
 }
@@ -516,7 +519,7 @@ unsafe fn fork_slow() -> pid_t {
 }
 
 /// Mirrors `popen` (glibc spawns its shell internally).
-#[no_mangle]
+#[export_name = "arshim_hook_popen"]
 pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> *mut libc::FILE {
     fast_path!(observe::quiet(), POPEN, popen_slow(command, mode));
 }
@@ -545,7 +548,7 @@ unsafe fn watch_open(path: *const c_char, flags: c_int, call: &str) {
 macro_rules! watched_open {
     ($(#[$doc:meta])* $name:ident, $real:ident, ($($arg:ident : $ty:ty),*), |$path:ident, $flags:ident| $watch:expr) => {
         $(#[$doc])*
-        #[no_mangle]
+        #[export_name = concat!("arshim_hook_", stringify!($name))]
         pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
             fast_path!(observe::quiet(), $real, slow($($arg),*));
             #[cold]
@@ -603,7 +606,7 @@ watched_open!(
 macro_rules! watched_fopen {
     ($(#[$doc:meta])* $name:ident, $real:ident, ($path:ident, $mode:ident $(, $arg:ident : $ty:ty)*)) => {
         $(#[$doc])*
-        #[no_mangle]
+        #[export_name = concat!("arshim_hook_", stringify!($name))]
         pub unsafe extern "C" fn $name($path: *const c_char, $mode: *const c_char $(, $arg: $ty)*) -> *mut libc::FILE {
             fast_path!(observe::quiet(), $real, slow($path, $mode $(, $arg)*));
             #[cold]
@@ -644,7 +647,7 @@ watched_fopen!(
 macro_rules! watched_write {
     ($(#[$doc:meta])* $name:ident, $real:ident, ($fd:ident : c_int $(, $arg:ident : $ty:ty)*)) => {
         $(#[$doc])*
-        #[no_mangle]
+        #[export_name = concat!("arshim_hook_", stringify!($name))]
         pub unsafe extern "C" fn $name($fd: c_int $(, $arg: $ty)*) -> libc::ssize_t {
             fast_path!(observe::quiet(), $real, slow($fd $(, $arg)*));
             #[cold]
@@ -686,7 +689,7 @@ watched_write!(
 macro_rules! watched_path_op {
     ($(#[$doc:meta])* $name:ident, $real:ident, $what:literal, ($($arg:ident : $ty:ty),*), $watched:ident) => {
         $(#[$doc])*
-        #[no_mangle]
+        #[export_name = concat!("arshim_hook_", stringify!($name))]
         pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
             fast_path!(observe::quiet(), $real, slow($($arg),*));
             #[cold]

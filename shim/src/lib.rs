@@ -1,4 +1,7 @@
-//! libarshim.so — preloaded into a legacy linker, turns its final archiver
+//! libarshim_core.so — the shim's core. The preload (`libarshim.so`, crate
+//! `preload/`) loads it only into a process where there is work to do, calls
+//! `arshim_core_init` from its constructor, and routes its hooks to the
+//! `arshim_hook_*` functions here. In that process, it turns the final archiver
 //! spawn into an `execve` of the same process after the pending cleanups ran.
 //!
 //! Layout: `config` (environment), `scope` (who may convert), `glob`,
@@ -16,6 +19,10 @@ mod companion;
 mod config;
 mod convert;
 mod defer;
+// Shared with the preload, which uses the whole gate; the core re-reads the
+// environment and the agreed names.
+#[allow(dead_code)]
+mod gate;
 mod glob;
 mod handoff;
 #[cfg(not(test))]
@@ -24,6 +31,8 @@ mod logging;
 mod mirror;
 mod observe;
 mod plan;
+#[allow(dead_code)]
+mod preload_abi;
 mod python;
 mod real;
 mod reaper;
@@ -43,45 +52,6 @@ extern "C" {
     static program_invocation_name: *const c_char;
 }
 
-/// At most this many `ARSHIM*` variables are read (there are 11).
-const MAX_ENTRIES: usize = 32;
-
-/// The raw `ARSHIM*` entries of the environment the process started with.
-/// Reads `environ` directly: no std::env (its lock), nothing lazy, and no
-/// heap (the out-of-scope processes of a build stop right after this).
-unsafe fn arshim_entries() -> ([&'static [u8]; MAX_ENTRIES], usize) {
-    let mut out: [&[u8]; MAX_ENTRIES] = [&[]; MAX_ENTRIES];
-    let mut n = 0;
-    let mut p = environ;
-    if p.is_null() {
-        return (out, 0);
-    }
-    while !(*p).is_null() && n < MAX_ENTRIES {
-        let entry = CStr::from_ptr(*p).to_bytes();
-        if entry.starts_with(b"ARSHIM") {
-            out[n] = entry;
-            n += 1;
-        }
-        p = p.add(1);
-    }
-    (out, n)
-}
-
-/// Is `ARSHIM=` present at all? The common case (absent) allocates nothing.
-unsafe fn mentions_arshim() -> bool {
-    let mut p = environ;
-    if p.is_null() {
-        return false;
-    }
-    while !(*p).is_null() {
-        if CStr::from_ptr(*p).to_bytes().starts_with(b"ARSHIM=") {
-            return true;
-        }
-        p = p.add(1);
-    }
-    false
-}
-
 fn exe_path() -> Vec<u8> {
     let mut buf = [0u8; 4096];
     // SAFETY: readlink into a buffer we own, bounded by its length.
@@ -98,20 +68,22 @@ fn exe_path() -> Vec<u8> {
     buf[..n as usize].to_vec()
 }
 
-/// Runs in the loader, before the host's `main`: raw libc only (no logger,
-/// no std::thread, no `Once`; rust-lang/rust#130210).
-unsafe fn on_load() {
-    if !mentions_arshim() {
-        return;
+/// Called by the preload's constructor, inside the loader, before the host's
+/// `main`: raw libc only (no logger, no std::thread, no `Once`;
+/// rust-lang/rust#130210). Returns whether this process is in scope, i.e.
+/// whether the preload must route its hooks here.
+unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
+    if preload.version != preload_abi::VERSION {
+        logging::warn_line("libarshim_core.so does not match libarshim.so (version); the shim stays off");
+        return false;
     }
-    let (found, n) = arshim_entries();
-    let entries = &found[..n];
-    if config::names_another_process(entries, libc::getpid()) {
-        // A descendant of the claimed process, in a build that exported the
-        // variables: nothing could bring it into scope, so skip the rest
-        // (parsing, /proc/self/exe) — it runs in every compiler of the build.
-        return;
-    }
+    companion::set_library_path(CStr::from_ptr(preload.path));
+    real::init(preload.next);
+    // The preload's gate already answered the processes with nothing to do.
+    let Some(found) = gate::scan(environ) else {
+        return false;
+    };
+    let entries = found.as_slice();
     let config = match config::parse(|name| config::lookup(entries, name)) {
         Ok(c) => c,
         Err(e) => {
@@ -120,11 +92,11 @@ unsafe fn on_load() {
                 logging::warn_line(&e.to_string());
                 libc::setenv(c"ARSHIM_WARNED".as_ptr(), c"1".as_ptr(), 1);
             }
-            return;
+            return false;
         }
     };
     if config.mode == config::Mode::Off {
-        return;
+        return false;
     }
     let pid = libc::getpid();
     let exe = exe_path();
@@ -180,7 +152,9 @@ unsafe fn on_load() {
             // Registered first, so it runs after the host's own handlers.
             libc::atexit(trace_exit);
         }
+        return true;
     }
+    false
 }
 
 /// `{"event":"exit"}` when the host exits normally (not when it converted:
@@ -192,9 +166,17 @@ extern "C" fn trace_exit() {
     }
 }
 
+/// The core's entry point (`preload_abi::INIT_SYMBOL`): 1 when the hooks
+/// must be routed here, 0 when the process stays as without the shim.
+///
+/// # Safety
+/// Called once, by the preload's constructor, single-threaded, with a valid
+/// `Preload` whose `path` lives as long as the process.
 #[cfg(not(test))]
-#[ctor::ctor(unsafe)]
-fn arshim_load() {
-    // SAFETY: called once by the loader, single-threaded, with environ set up.
-    unsafe { on_load() }
+#[no_mangle]
+pub unsafe extern "C" fn arshim_core_init(preload: *const preload_abi::Preload) -> libc::c_int {
+    match preload.as_ref() {
+        Some(p) => on_load(p) as libc::c_int,
+        None => 0,
+    }
 }

@@ -1,4 +1,6 @@
-//! The next definition of each function we interpose on (`dlsym(RTLD_NEXT)`).
+//! The next definition of each function we interpose on: `dlsym(RTLD_NEXT)`
+//! performed by the preload (`Preload::next`), which sits in the global
+//! search order where the core, loaded with RTLD_LOCAL, does not.
 //!
 //! Not redhook's `hook!`/`real!`: redhook 2.0.0 resolves through `std::sync::Once`
 //! and panics when a symbol is missing, and its `catch_unwind` calls the real
@@ -11,6 +13,26 @@ use libc::{c_char, c_int, c_void, mode_t, pid_t, posix_spawn_file_actions_t, pos
 use std::ffi::CStr;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicPtr, Ordering};
+
+/// The preload's `next`, set once by `init` before any hook is routed here.
+static NEXT: AtomicPtr<c_void> = AtomicPtr::new(std::ptr::null_mut());
+
+type NextFn = unsafe extern "C" fn(*const c_char) -> *mut c_void;
+
+pub fn init(next: NextFn) {
+    NEXT.store(next as *mut c_void, Ordering::Release);
+}
+
+/// The next definition of `name` after the preload's, or null.
+fn next(name: &CStr) -> *mut c_void {
+    let f = NEXT.load(Ordering::Acquire);
+    if f.is_null() {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: NEXT only ever holds a `NextFn` (see `init`), and the name is
+    // NUL-terminated.
+    unsafe { std::mem::transmute::<*mut c_void, NextFn>(f)(name.as_ptr()) }
+}
 
 pub struct Real<F> {
     ptr: AtomicPtr<c_void>,
@@ -55,8 +77,7 @@ impl<F: Copy> Real<F> {
     #[cold]
     #[inline(never)]
     fn resolve(&self) -> Option<F> {
-        // SAFETY: dlsym with a NUL-terminated name; RTLD_NEXT skips our own definition.
-        let p = unsafe { libc::dlsym(libc::RTLD_NEXT, self.name.as_ptr()) };
+        let p = next(self.name);
         if p.is_null() {
             return None;
         }

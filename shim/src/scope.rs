@@ -163,13 +163,7 @@ pub fn decide(config: &Config, me: &Identity<'_>) -> Scope {
     }
 }
 
-/// The last path component.
-pub fn basename(path: &[u8]) -> &[u8] {
-    match path.iter().rposition(|&b| b == b'/') {
-        Some(i) => &path[i + 1..],
-        None => path,
-    }
-}
+pub use crate::gate::basename;
 
 #[cfg(test)]
 mod tests {

@@ -35,6 +35,26 @@ pub fn library(companion: &Path) -> Result<(PathBuf, Finding), Finding> {
     Ok((chosen, finding))
 }
 
+/// The core the preload loads into the process it takes in scope, which
+/// must sit next to it (`make install` copies both).
+pub fn core(library: &Path) -> Finding {
+    let core = library.with_file_name(locate::CORE_FILE);
+    if core.is_file() {
+        Finding::new(Status::Ok, "core", core.display().to_string())
+    } else {
+        Finding::new(
+            Status::Problem,
+            "core",
+            format!(
+                "no {} next to {}: the library loads it where it has work, and \
+                 stays off without it (`make install` copies both)",
+                locate::CORE_FILE,
+                library.display()
+            ),
+        )
+    }
+}
+
 fn same_file(a: &Path, b: &Path) -> bool {
     match (fs::canonicalize(a), fs::canonicalize(b)) {
         (Ok(a), Ok(b)) => a == b,

@@ -1,0 +1,201 @@
+//! libarshim.so — the preload. Every process of a build that inherits
+//! `LD_PRELOAD` loads this, so it is kept to what such a process must pay:
+//! `no_std`, no heap, a few imports, and a constructor that reads the
+//! environment once.
+//!
+//! Where the shim has work (the process that claims the scope, a host glob
+//! to match, a value to warn about, a trace to write) it loads the core,
+//! `libarshim_core.so`, from its own directory and routes its hooks there.
+//! Everywhere else the hooks stay tail jumps to the C library.
+
+#![no_std]
+
+#[path = "../../shim/src/gate.rs"]
+mod gate;
+#[path = "../../shim/src/glob.rs"]
+mod glob;
+mod hooks;
+#[path = "../../shim/src/preload_abi.rs"]
+mod preload_abi;
+
+use core::ffi::{c_char, c_int, c_void, CStr};
+use core::ptr::null_mut;
+use preload_abi::{Preload, CORE_FILE, INIT_SYMBOL, VERSION};
+
+extern "C" {
+    static environ: *const *const c_char;
+    static program_invocation_name: *const c_char;
+}
+
+/// Nothing here can panic in practice (no indexing out of bounds, no
+/// arithmetic that overflows); if it did, stopping is the only sound
+/// answer inside someone else's process: nothing may unwind into the host.
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    // SAFETY: abort has no preconditions.
+    unsafe { libc::abort() }
+}
+
+#[ctor::ctor(unsafe)]
+fn arshim_load() {
+    // SAFETY: run once by the loader, single-threaded, with `environ` set up.
+    unsafe { on_load() }
+}
+
+/// Raw libc only: this runs inside the loader, before the host's `main`
+/// (no std in any case; see rust-lang/rust#130210 for why that matters).
+unsafe fn on_load() {
+    let Some(entries) = gate::scan(environ) else {
+        return;
+    };
+    let env = entries.as_slice();
+    if !gate::needs_core(env, libc::getpid()) {
+        return;
+    }
+    if let Some(hosts) = gate::hosts_to_match(env) {
+        // The name called first (no syscall), then the executable's.
+        let argv0 = if program_invocation_name.is_null() {
+            &b""[..]
+        } else {
+            CStr::from_ptr(program_invocation_name).to_bytes()
+        };
+        if !gate::names_a_host(hosts, argv0) {
+            let mut buf = [0u8; 4096];
+            let n = libc::readlink(c"/proc/self/exe".as_ptr(), buf.as_mut_ptr().cast(), buf.len());
+            let exe = if n > 0 { &buf[..n as usize] } else { &b""[..] };
+            if !gate::names_a_host(hosts, exe) {
+                return;
+            }
+        }
+    }
+    load_core(env);
+}
+
+/// `dlsym(RTLD_NEXT, name)` from this object: what the core's real-function
+/// table is filled from (`Preload::next`).
+unsafe extern "C" fn next(name: *const c_char) -> *mut c_void {
+    libc::dlsym(libc::RTLD_NEXT, name)
+}
+
+/// Loads the core next to this file and, if it takes the process in scope,
+/// routes every hook to it. Any failure leaves the process exactly as
+/// without the shim, with one warning per process tree.
+unsafe fn load_core(env: &[&[u8]]) {
+    let mut info: libc::Dl_info = core::mem::zeroed();
+    // SAFETY: dladdr only reads the loader's tables for an address of ours.
+    if libc::dladdr(next as *const c_void, &mut info) == 0 || info.dli_fname.is_null() {
+        return warn(env, b"cannot tell where libarshim.so was loaded from", None);
+    }
+    // The loader keeps this name for as long as we are loaded (for good).
+    let own: &'static CStr = CStr::from_ptr(info.dli_fname);
+    let mut path = [0u8; 4096];
+    let Some(core_path) = sibling(own.to_bytes(), CORE_FILE, &mut path) else {
+        return warn(env, b"the path of libarshim.so is too long", None);
+    };
+    let handle = libc::dlopen(core_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
+    if handle.is_null() {
+        return warn(env, b"cannot load libarshim_core.so", last_dl_error());
+    }
+    // Every counterpart first: routing some hooks and not others would be
+    // worse than routing none.
+    let mut targets = [null_mut(); hooks::COUNT];
+    for (target, symbol) in targets.iter_mut().zip(hooks::CORE_SYMBOLS.iter()) {
+        *target = libc::dlsym(handle, symbol.as_ptr().cast());
+        if target.is_null() {
+            return warn(env, b"libarshim_core.so does not match libarshim.so (a hook is missing)", None);
+        }
+    }
+    let init = libc::dlsym(handle, INIT_SYMBOL.as_ptr());
+    if init.is_null() {
+        return warn(env, b"libarshim_core.so does not match libarshim.so (no init)", None);
+    }
+    // SAFETY: the core defines `arshim_core_init` with this signature
+    // (shim/src/preload_abi.rs), checked by the VERSION it compares.
+    let init: unsafe extern "C" fn(*const Preload) -> c_int = core::mem::transmute(init);
+    let preload = Preload {
+        version: VERSION,
+        path: own.as_ptr(),
+        next,
+    };
+    if init(&preload) == 1 {
+        hooks::route_to_core(&targets);
+    }
+}
+
+/// `dir(own)/file` NUL-terminated in `buf`, or None if it does not fit.
+fn sibling<'a>(own: &[u8], file: &[u8], buf: &'a mut [u8]) -> Option<&'a CStr> {
+    let dir: &[u8] = match own.iter().rposition(|&b| b == b'/') {
+        Some(i) => &own[..i],
+        None => b".",
+    };
+    let len = dir.len() + 1 + file.len();
+    if len + 1 > buf.len() {
+        return None;
+    }
+    buf[..dir.len()].copy_from_slice(dir);
+    buf[dir.len()] = b'/';
+    buf[dir.len() + 1..len].copy_from_slice(file);
+    buf[len] = 0;
+    CStr::from_bytes_with_nul(&buf[..=len]).ok()
+}
+
+unsafe fn last_dl_error() -> Option<&'static [u8]> {
+    let e = libc::dlerror();
+    (!e.is_null()).then(|| CStr::from_ptr(e).to_bytes())
+}
+
+/// One line on stderr, `arshim[PID]: …; the shim stays off`, once per
+/// process tree (the mark `ARSHIM_WARNED` is inherited), written with a raw
+/// syscall: libc's `write` is one of our own hooks.
+unsafe fn warn(env: &[&[u8]], what: &[u8], detail: Option<&[u8]>) {
+    if gate::lookup(env, "ARSHIM_WARNED").is_some() {
+        return;
+    }
+    let mut line = Line::new();
+    line.push(b"arshim[");
+    line.push_number(libc::getpid() as u32);
+    line.push(b"]: ");
+    line.push(what);
+    if let Some(d) = detail {
+        line.push(b" (");
+        line.push(d);
+        line.push(b")");
+    }
+    line.push(b"; the shim stays off\n");
+    libc::syscall(libc::SYS_write, 2, line.buf.as_ptr(), line.len);
+    libc::setenv(c"ARSHIM_WARNED".as_ptr(), c"1".as_ptr(), 1);
+}
+
+/// A fixed buffer that truncates instead of allocating.
+struct Line {
+    buf: [u8; 512],
+    len: usize,
+}
+
+impl Line {
+    fn new() -> Self {
+        Line { buf: [0; 512], len: 0 }
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        let room = self.buf.len() - self.len;
+        let n = bytes.len().min(room);
+        self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+        self.len += n;
+    }
+
+    fn push_number(&mut self, mut n: u32) {
+        let mut digits = [0u8; 10];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.push(&digits[i..]);
+    }
+}

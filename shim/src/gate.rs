@@ -1,0 +1,231 @@
+//! The gate every process passes at load: is there anything for the shim to
+//! do here at all? Most processes that inherit the library (every compiler
+//! and shell of a build) are answered here, by the small preload
+//! (`preload/`, which includes this file as source) before the core library
+//! is even loaded.
+//!
+//! `no_std` and allocation-free: the preload has no heap and no std.
+
+use crate::glob;
+use core::ffi::{c_char, CStr};
+
+/// At most this many `ARSHIM*` variables are read (the contract has 11).
+pub const MAX_ENTRIES: usize = 32;
+
+/// The raw `ARSHIM*` entries of an environment.
+pub struct Entries {
+    found: [&'static [u8]; MAX_ENTRIES],
+    len: usize,
+}
+
+impl Entries {
+    pub fn as_slice(&self) -> &[&'static [u8]] {
+        &self.found[..self.len]
+    }
+}
+
+/// Reads a NULL-terminated `environ`-style array: the `ARSHIM*` entries, or
+/// `None` when `ARSHIM=` itself is absent (the common case, one pass and
+/// nothing else).
+///
+/// # Safety
+/// `env` is NULL or a NULL-terminated array of NUL-terminated strings that
+/// stay alive and unchanged for the rest of the process (the loader's
+/// `environ` before `main`).
+pub unsafe fn scan(env: *const *const c_char) -> Option<Entries> {
+    let mut out = Entries {
+        found: [&[]; MAX_ENTRIES],
+        len: 0,
+    };
+    let mut on = false;
+    let mut p = env;
+    if p.is_null() {
+        return None;
+    }
+    while !(*p).is_null() {
+        let entry: &'static [u8] = CStr::from_ptr(*p).to_bytes();
+        if entry.starts_with(b"ARSHIM") {
+            on |= entry.starts_with(b"ARSHIM=");
+            if out.len < MAX_ENTRIES {
+                out.found[out.len] = entry;
+                out.len += 1;
+            }
+        }
+        p = p.add(1);
+    }
+    on.then_some(out)
+}
+
+/// Finds `NAME=value` in a list of raw environment entries.
+pub fn lookup<'a>(env: &[&'a [u8]], name: &str) -> Option<&'a [u8]> {
+    let name = name.as_bytes();
+    env.iter().find_map(|entry| {
+        if entry.len() > name.len() && entry.starts_with(name) && entry[name.len()] == b'=' {
+            Some(&entry[name.len() + 1..])
+        } else {
+            None
+        }
+    })
+}
+
+/// A process id as the contract writes it: a positive decimal integer.
+pub fn parse_pid(v: &[u8]) -> Option<i32> {
+    if v.is_empty() {
+        return None;
+    }
+    let mut n: i32 = 0;
+    for &b in v {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(i32::from(b - b'0'))?;
+    }
+    (n > 0).then_some(n)
+}
+
+/// The cheap test for the common out-of-scope case: `ARSHIM_PID` is a valid
+/// pid other than `me`, and neither `ARSHIM_HOSTS` (which could still bring
+/// this process into scope) nor `ARSHIM_TRACE` (whose `load` event the user
+/// asked for) is set. A bad value answers `false`: the core warns about it.
+pub fn names_another_process(env: &[&[u8]], me: i32) -> bool {
+    if lookup(env, "ARSHIM_HOSTS").is_some() || lookup(env, "ARSHIM_TRACE").is_some() {
+        return false;
+    }
+    matches!(lookup(env, "ARSHIM_PID").and_then(parse_pid), Some(pid) if pid != me)
+}
+
+/// The values `ARSHIM` accepts (any case), by the mode they select.
+pub const MODE_OFF: &[&[u8]] = &[b"", b"0", b"off"];
+pub const MODE_EXEC: &[&[u8]] = &[b"1", b"on", b"exec"];
+pub const MODE_OBSERVE: &[&[u8]] = &[b"observe"];
+
+pub fn is_one_of(value: &[u8], words: &[&[u8]]) -> bool {
+    words.iter().any(|w| value.eq_ignore_ascii_case(w))
+}
+
+/// `ARSHIM` explicitly off (`0`, `off` or empty, any case): valid, so no
+/// warning is owed, and nothing to load.
+pub fn switched_off(env: &[&[u8]]) -> bool {
+    match lookup(env, "ARSHIM") {
+        Some(v) => is_one_of(v, MODE_OFF),
+        None => true,
+    }
+}
+
+/// With `ARSHIM_HOSTS`, being in scope is a matter of names: the list to
+/// match this process's names against, when the gate may settle it alone —
+/// the list and `ARSHIM` are valid (else the core owes a warning) and no
+/// trace was asked for (else the core writes the `load` event).
+pub fn hosts_to_match<'a>(env: &[&'a [u8]]) -> Option<&'a [u8]> {
+    if lookup(env, "ARSHIM_TRACE").is_some() {
+        return None;
+    }
+    let mode = lookup(env, "ARSHIM")?;
+    if !is_one_of(mode, MODE_EXEC) && !is_one_of(mode, MODE_OBSERVE) {
+        return None;
+    }
+    lookup(env, "ARSHIM_HOSTS").filter(|list| glob::list_is_valid(list))
+}
+
+/// Does `path`'s basename match the `ARSHIM_HOSTS` list? As the core's scope
+/// decision asks of `/proc/self/exe` and of `argv[0]`.
+pub fn names_a_host(hosts: &[u8], path: &[u8]) -> bool {
+    let name = basename(path);
+    !name.is_empty() && glob::list_matches(hosts, name)
+}
+
+/// The last path component.
+pub fn basename(path: &[u8]) -> &[u8] {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(i) => &path[i + 1..],
+        None => path,
+    }
+}
+
+/// Must the core library be loaded into this process, as far as the
+/// environment tells? Everything the gate cannot settle (a claim to make, a
+/// bad value to warn about, a trace to write) is the core's to decide; host
+/// globs are matched next, by the caller, with [`hosts_to_match`].
+pub fn needs_core(env: &[&[u8]], me: i32) -> bool {
+    !switched_off(env) && !names_another_process(env, me)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descendants_are_recognised_cheaply() {
+        let env: &[&[u8]] = &[b"ARSHIM=1", b"ARSHIM_PID=10"];
+        assert!(names_another_process(env, 11));
+        assert!(!names_another_process(env, 10), "the claimed process itself");
+        let env: &[&[u8]] = &[b"ARSHIM=1", b"ARSHIM_PID=10", b"ARSHIM_HOSTS=ld"];
+        assert!(!names_another_process(env, 11), "hosts may still match");
+        let env: &[&[u8]] = &[b"ARSHIM=1", b"ARSHIM_PID=10", b"ARSHIM_TRACE=/t"];
+        assert!(!names_another_process(env, 11), "its load event was asked for");
+        let env: &[&[u8]] = &[b"ARSHIM=1", b"ARSHIM_PID=x"];
+        assert!(!names_another_process(env, 11), "a bad value still gets its warning");
+        let env: &[&[u8]] = &[b"ARSHIM=1"];
+        assert!(!names_another_process(env, 11), "the first loader claims");
+    }
+
+    #[test]
+    fn pids_are_strict() {
+        assert_eq!(parse_pid(b"42"), Some(42));
+        for bad in [&b""[..], b"0", b"-1", b"+1", b"1x", b" 1", b"99999999999"] {
+            assert_eq!(parse_pid(bad), None, "{:?}", bad);
+        }
+    }
+
+    #[test]
+    fn lookup_needs_exact_name() {
+        let env: &[&[u8]] = &[b"ARSHIM_PIDX=1", b"ARSHIM_PID=2", b"ARSHIM"];
+        assert_eq!(lookup(env, "ARSHIM_PID"), Some(&b"2"[..]));
+        assert_eq!(lookup(env, "ARSHIM"), None);
+        let env: &[&[u8]] = &[b"ARSHIM="];
+        assert_eq!(lookup(env, "ARSHIM"), Some(&b""[..]));
+    }
+
+    #[test]
+    fn only_what_the_core_must_see_loads_it() {
+        assert!(!needs_core(&[b"ARSHIM=0"], 5));
+        assert!(!needs_core(&[b"ARSHIM=Off", b"ARSHIM_PID=x"], 5));
+        assert!(!needs_core(&[b"ARSHIM=1", b"ARSHIM_PID=4"], 5));
+        assert!(needs_core(&[b"ARSHIM=1", b"ARSHIM_PID=5"], 5));
+        assert!(needs_core(&[b"ARSHIM=1"], 5), "the first process claims");
+        assert!(needs_core(&[b"ARSHIM=maybe"], 5), "a bad value is warned about");
+        assert!(needs_core(&[b"ARSHIM=observe", b"ARSHIM_PID=4", b"ARSHIM_HOSTS=ld"], 5));
+    }
+
+    #[test]
+    fn host_globs_are_matched_by_the_gate_when_nothing_else_is_owed() {
+        let hosts = |env: &[&'static [u8]]| hosts_to_match(env);
+        assert_eq!(hosts(&[b"ARSHIM=1", b"ARSHIM_HOSTS=ld*,gold"]), Some(&b"ld*,gold"[..]));
+        assert_eq!(hosts(&[b"ARSHIM=Observe", b"ARSHIM_HOSTS=ld"]), Some(&b"ld"[..]));
+        assert_eq!(hosts(&[b"ARSHIM=1"]), None, "no list: the first process claims");
+        assert_eq!(hosts(&[b"ARSHIM=1", b"ARSHIM_HOSTS=ld,,x"]), None, "a bad list is warned about");
+        assert_eq!(hosts(&[b"ARSHIM=yes", b"ARSHIM_HOSTS=ld"]), None, "a bad mode is warned about");
+        assert_eq!(hosts(&[b"ARSHIM=1", b"ARSHIM_HOSTS=ld", b"ARSHIM_TRACE=/t"]), None);
+        assert!(names_a_host(b"ld*", b"/usr/bin/ld.bfd"));
+        assert!(!names_a_host(b"ld*", b"/usr/bin/cc1"));
+        assert!(!names_a_host(b"*", b"/usr/bin/"), "an empty name matches nothing");
+    }
+
+    #[test]
+    fn scan_reads_a_raw_environment() {
+        let raw = [
+            c"PATH=/bin".as_ptr(),
+            c"ARSHIM_PID=3".as_ptr(),
+            c"ARSHIM=1".as_ptr(),
+            core::ptr::null(),
+        ];
+        // SAFETY: a NULL-terminated array of static C strings.
+        let found = unsafe { scan(raw.as_ptr()) }.expect("ARSHIM= present");
+        assert_eq!(found.as_slice(), &[&b"ARSHIM_PID=3"[..], b"ARSHIM=1"]);
+        let raw = [c"ARSHIMX=1".as_ptr(), core::ptr::null()];
+        // SAFETY: as above.
+        assert!(unsafe { scan(raw.as_ptr()) }.is_none());
+        // SAFETY: NULL is allowed.
+        assert!(unsafe { scan(core::ptr::null()) }.is_none());
+    }
+}
