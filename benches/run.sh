@@ -90,14 +90,15 @@ row() { rows+=("$(printf '%s\t' "$@")"); }
 verdict() { if [ "$1" = 1 ]; then echo yes; else echo NO; fi; }
 
 # ---- goal 1: per-process load cost --------------------------------------
-say "goal 1: $target x $g1_n x $g1_rounds rounds, 4 interleaved configurations"
+say "goal 1: $target x $g1_n x $g1_rounds rounds, 5 interleaved configurations"
 declare -A g1_env=(
 	[none]=""
 	[empty]="LD_PRELOAD=$empty"
 	[shim_off]="LD_PRELOAD=$lib"
 	[shim_oos]="LD_PRELOAD=$lib ARSHIM=1 ARSHIM_PID=1"
+	[shim_hosts]="LD_PRELOAD=$lib ARSHIM=1 ARSHIM_HOSTS=no-such-host"
 )
-for c in none empty shim_off shim_oos; do
+for c in none empty shim_off shim_oos shim_hosts; do
 	# shellcheck disable=SC2086
 	"${clean_env[@]}" ${g1_env[$c]} "$target" 2>"$raw/g1.stderr.$c" || die "$target failed with $c"
 	[ -s "$raw/g1.stderr.$c" ] && say "warning: $target printed on stderr with $c: $(head -c 200 "$raw/g1.stderr.$c")"
@@ -115,7 +116,7 @@ while read -r kind name rest; do
 	minflt) flt[$name]=$rest ;;
 	esac
 done <"$raw/g1.spawnloop"
-for c in none shim_off shim_oos; do
+for c in none shim_off shim_oos shim_hosts; do
 	ratio[$c]=$(paste "$raw/g1.wall.$c" "$raw/g1.wall.empty" | awk '{ printf "%.4f\n", $1 / $2 }' | median)
 	cratio[$c]=$(paste "$raw/g1.cpu.$c" "$raw/g1.cpu.empty" | awk '{ printf "%.4f\n", $1 / $2 }' | median)
 done
@@ -123,7 +124,7 @@ done
 # bindings; callgrind: user-space instructions per process, with the part in
 # ld.so's relocation (_dl_relocate_object) and in constructors (call_init).
 declare -A relocs relrel binds sysc irtot irreloc irinit
-for c in none empty shim_off shim_oos; do
+for c in none empty shim_off shim_oos shim_hosts; do
 	# shellcheck disable=SC2086
 	"${clean_env[@]}" ${g1_env[$c]} LD_DEBUG=statistics "$target" 2>"$raw/g1.lddebug.$c" || true
 	# shellcheck disable=SC2086
@@ -156,6 +157,7 @@ needed() { readelf -d "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' 
 
 g1_ratio_off=$(calc '%.3f' "${ratio[shim_off]}")
 g1_ratio_oos=$(calc '%.3f' "${ratio[shim_oos]}")
+g1_ratio_hosts=$(calc '%.3f' "${ratio[shim_hosts]}")
 extra() { calc '%.1f' "${us[$1]} - ${us[none]}"; }
 div() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) print "n/a"; else printf "%.2f\n", a / b }'; }
 g1_extra_ratio_off=$(div "$(extra shim_off)" "$(extra empty)")
@@ -164,6 +166,7 @@ le() { awk -v a="$1" -v b="$2" 'BEGIN { print (a <= b) ? 1 : 0 }'; }
 n_g1=$((g1_n * g1_rounds))
 row "1" "/bin/true x$n_g1 ($g1_rounds rounds), us/process (no preload: ${us[none]})" "${us[empty]} (empty .so)" "${us[shim_off]} (off)" "${g1_ratio_off}x" "<= 1.05x" "$(verdict "$(le "$g1_ratio_off" 1.05)")"
 row "1" "same, ARSHIM=1 but out of scope (ARSHIM_PID=1)" "${us[empty]} (empty .so)" "${us[shim_oos]} (out of scope)" "${g1_ratio_oos}x" "<= 1.05x" "$(verdict "$(le "$g1_ratio_oos" 1.05)")"
+row "1" "same, ARSHIM_HOSTS naming another program" "${us[empty]} (empty .so)" "${us[shim_hosts]} (out of scope)" "${g1_ratio_hosts}x" "<= 1.05x" "$(verdict "$(le "$g1_ratio_hosts" 1.05)")"
 row "1" "extra us/process above no preload (off / out of scope)" "$(extra empty)" "$(extra shim_off) / $(extra shim_oos)" "${g1_extra_ratio_off}x / ${g1_extra_ratio_oos}x" "info" ""
 row "1" "children's CPU us/process, none ${cpu[none]} (off / oos)" "${cpu[empty]}" "${cpu[shim_off]} / ${cpu[shim_oos]}" "$(calc '%.3f' "${cratio[shim_off]}")x / $(calc '%.3f' "${cratio[shim_oos]}")x" "info" ""
 row "1" "minor page faults/process, none ${flt[none]} (off / oos)" "${flt[empty]}" "${flt[shim_off]} / ${flt[shim_oos]}" "" "info" ""
@@ -174,6 +177,8 @@ row "1" "user instructions/process (callgrind), none ${irtot[none]} (off / oos)"
 row "1" "  of which ld.so relocation, none ${irreloc[none]} (off / oos)" "${irreloc[empty]}" "${irreloc[shim_off]} / ${irreloc[shim_oos]}" "" "info" ""
 row "1" "  of which constructors, none ${irinit[none]} (off / oos)" "${irinit[empty]}" "${irinit[shim_off]} / ${irinit[shim_oos]}" "" "info" ""
 row "1" ".so size in bytes; NEEDED: $(needed "$lib")" "$(so_size "$empty")" "$(so_size "$lib")" "" "info" ""
+core=$release/libarshim_core.so
+row "1" "core loaded only in scope: bytes; NEEDED: $(needed "$core")" "" "$(so_size "$core")" "" "info" ""
 
 # ---- goal 2: hooked calls when off --------------------------------------
 say "goal 2: hooked calls with the library off vs not preloaded (interleaved)"

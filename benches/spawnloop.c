@@ -4,12 +4,14 @@
  *   spawnloop N ROUNDS TARGET EMPTY_SO SHIM_SO
  *
  * Spawns TARGET (e.g. /bin/true) N times per block with posix_spawn + wait4,
- * in four environments, interleaved (one block of each per round, the order
+ * in five environments, interleaved (one block of each per round, the order
  * rotated every round so no configuration always runs first):
  *   none      no LD_PRELOAD
  *   empty     LD_PRELOAD=EMPTY_SO   (an empty C shared library)
  *   shim_off  LD_PRELOAD=SHIM_SO    (ARSHIM unset: off)
  *   shim_oos  LD_PRELOAD=SHIM_SO ARSHIM=1 ARSHIM_PID=1  (on, out of scope)
+ *   shim_hosts LD_PRELOAD=SHIM_SO ARSHIM=1 ARSHIM_HOSTS=no-such-host
+ *             (on, out of scope, but only the core can tell: it is loaded)
  * The spawner itself is not preloaded: only the children's environment differs.
  * Prints three lines per configuration (the blocks of one round ran back to
  * back: compare within a round):
@@ -30,8 +32,8 @@
 
 extern char **environ;
 
-#define NCONF 4
-static const char *names[NCONF] = {"none", "empty", "shim_off", "shim_oos"};
+#define NCONF 5
+static const char *names[NCONF] = {"none", "empty", "shim_off", "shim_oos", "shim_hosts"};
 
 static double now_us(void)
 {
@@ -82,6 +84,7 @@ int main(int argc, char **argv)
 		make_env(pre_empty, NULL, NULL),
 		make_env(pre_shim, NULL, NULL),
 		make_env(pre_shim, "ARSHIM=1", "ARSHIM_PID=1"),
+		make_env(pre_shim, "ARSHIM=1", "ARSHIM_HOSTS=no-such-host"),
 	};
 	char *cargv[] = {(char *)target, NULL};
 	long minflt[NCONF] = {0};

@@ -16,6 +16,7 @@ use std::process::Command;
 /// The checks of the installation, in the order doctor prints them.
 const INSTALL_CHECKS: &[&str] = &[
     "library",
+    "core",
     "loads",
     "spawn-time probe",
     "wait-time probe",
@@ -350,6 +351,29 @@ fn missing_library_is_a_problem() {
     );
     assert_contains(line(&out, "note", "loads"), &["not tried"], &out);
     line(&out, "ok", "ar");
+}
+
+/// A copy of libarshim.so without libarshim_core.so next to it: doctor
+/// names the missing core, and the live probe shows the shim stays off.
+#[test]
+fn library_without_its_core_is_a_problem() {
+    let dir = TestDir::new("doctor-nocore");
+    let lib_dir = dir.join("lib");
+    fs::create_dir_all(&lib_dir).unwrap();
+    let lib = lib_dir.join("libarshim.so");
+    fs::copy(common::library(), &lib).unwrap();
+    let out = doctor_with(&dir, &[], "doctor", |c| {
+        c.env("ARSHIM_LIB", &lib);
+    });
+    out.assert_code(1);
+    assert_well_formed(&out);
+    line(&out, "ok", "library");
+    assert_contains(
+        line(&out, "problem", "core"),
+        &["no libarshim_core.so next to", "stays off"],
+        &out,
+    );
+    line(&out, "problem", "loads");
 }
 
 #[test]

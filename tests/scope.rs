@@ -197,3 +197,66 @@ fn shell_claimer_child_never_converts() {
 fn shell_claimer_exec_in_place_never_converts() {
     shell_claimer(true);
 }
+
+/// `ARSHIM_HOSTS` exported for a whole make run: make and the shells of its
+/// recipes load only the preload (the gate matches the globs itself); the
+/// host the globs name converts: ar runs in its pid, which no longer holds
+/// its memory, and make goes on with the next recipe.
+#[test]
+fn hosts_glob_converts_the_named_host_inside_make() {
+    let dir = TestDir::new("hosts-make");
+    let fx = fixtures();
+    let host_name = fx.host.file_name().unwrap().to_str().unwrap().to_string();
+    let makefile = dir.join("Makefile");
+    std::fs::write(
+        &makefile,
+        format!(
+            "all: marker\n\
+             lib.a:\n\
+             \tgrep -c libarshim_core /proc/self/maps > shell-maps-core || true\n\
+             \t{} spawnp plain ar $@ {} {}\n\
+             marker: lib.a\n\
+             \techo built > $@\n",
+            sh_quote(&fx.host),
+            fx.objs[0].display(),
+            fx.objs[1].display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = preloaded("make", &dir);
+    cmd.env("ARSHIM", "1")
+        .env("ARSHIM_HOSTS", format!("ld-legacy,{host_name}"))
+        .arg("-f")
+        .arg(&makefile);
+    let run = run(cmd, &dir, "make");
+    run.assert_code(0);
+    let host = host_pid(&dir, "host", &run);
+    let call = single_standin_call(&dir, &run);
+    assert_eq!(
+        call.pid, host,
+        "the host named by ARSHIM_HOSTS was not converted: ar ran as pid {}, the host is {host}\n{}",
+        call.pid,
+        run.describe()
+    );
+    assert!(
+        call.self_rss_kib < FREED_KIB,
+        "the host's pid held {} KiB while ar ran\n{}",
+        call.self_rss_kib,
+        run.describe()
+    );
+    assert_archive_ok(&dir.join("lib.a"), &run);
+    assert_cleanups_ran(&run);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("marker")).unwrap_or_default(),
+        "built\n",
+        "{}",
+        run.describe()
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("shell-maps-core")).unwrap_or_default(),
+        "0\n",
+        "the core was loaded into a process ARSHIM_HOSTS does not name (grep)\n{}",
+        run.describe()
+    );
+    assert_silent(&run);
+}

@@ -80,7 +80,7 @@ static int maps_has_shim(pid_t pid)
 	char line[4096];
 	int found = 0;
 	while (fgets(line, sizeof line, f) != NULL)
-		if (strstr(line, "libarshim.so") != NULL)
+		if (strstr(line, "/libarshim.so") != NULL || strstr(line, "/libarshim_core.so") != NULL)
 			found = 1;
 	fclose(f);
 	return found;

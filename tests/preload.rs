@@ -1,0 +1,156 @@
+//! The split between the preload (`libarshim.so`, loaded into every process
+//! that inherits `LD_PRELOAD`) and the core (`libarshim_core.so`, loaded by
+//! the preload only where the shim has work). What a user sees: the core is
+//! mapped only in the process that may convert; a broken install (no core,
+//! or a core from another build) leaves every run exactly as without the
+//! shim, with one warning line.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `cat /proc/self/maps` with the library preloaded and `vars` set: which
+/// of our two objects the process mapped.
+fn mapped(dir: &TestDir, label: &str, vars: &[(&str, &str)]) -> (bool, bool, Outcome) {
+    let mut cmd = preloaded("cat", dir);
+    cmd.arg("/proc/self/maps");
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let run = run(cmd, dir, label);
+    run.assert_code(0);
+    let preload = run.stdout.lines().any(|l| l.ends_with("/libarshim.so"));
+    let core = run.stdout.lines().any(|l| l.ends_with("/libarshim_core.so"));
+    (preload, core, run)
+}
+
+#[test]
+fn the_core_is_loaded_only_where_the_shim_has_work() {
+    let dir = TestDir::new("preload-maps");
+    // (variables, is the core expected?, why)
+    let cases: &[(&[(&str, &str)], bool, &str)] = &[
+        (&[], false, "ARSHIM unset"),
+        (&[("ARSHIM", "0")], false, "ARSHIM=0"),
+        (&[("ARSHIM", "off"), ("ARSHIM_PID", "junk")], false, "off, whatever else is set"),
+        (&[("ARSHIM", "1"), ("ARSHIM_PID", "1")], false, "a descendant of the claimed process"),
+        (&[("ARSHIM", "1")], true, "the first process claims the scope"),
+        (&[("ARSHIM", "1"), ("ARSHIM_HOSTS", "ld*,gold")], false, "a host glob that names another program"),
+        (&[("ARSHIM", "1"), ("ARSHIM_HOSTS", "ld*,c[a]t")], true, "a host glob that names this one"),
+        (&[("ARSHIM", "1"), ("ARSHIM_HOSTS", "ld,,")], true, "a bad host list is warned about"),
+        (&[("ARSHIM", "1"), ("ARSHIM_PID", "1"), ("ARSHIM_TRACE", "t.jsonl")], true, "a trace was asked for"),
+    ];
+    for (i, (vars, core_expected, why)) in cases.iter().enumerate() {
+        let (preload, core, run) = mapped(&dir, &format!("maps-{i}"), vars);
+        assert!(preload, "{why}: libarshim.so not mapped\n{}", run.describe());
+        assert_eq!(
+            core,
+            *core_expected,
+            "{why}: libarshim_core.so mapped = {core}\n{}",
+            run.describe()
+        );
+        let warned = !library_lines(&run.stderr).is_empty();
+        assert_eq!(
+            warned,
+            vars.contains(&("ARSHIM_HOSTS", "ld,,")),
+            "{why}: output from the library\n{}",
+            run.describe()
+        );
+    }
+}
+
+/// `libarshim.so` copied alone into a directory, with `core` (if any) as the
+/// `libarshim_core.so` next to it.
+fn install_without_the_real_core(dir: &TestDir, core: Option<&Path>) -> PathBuf {
+    let lib_dir = dir.join("lib");
+    std::fs::create_dir_all(&lib_dir).unwrap();
+    let lib = lib_dir.join("libarshim.so");
+    std::fs::copy(library(), &lib).unwrap();
+    if let Some(core) = core {
+        std::fs::copy(core, lib_dir.join("libarshim_core.so")).unwrap();
+    }
+    lib
+}
+
+/// The host spawns ar with the shim on but a broken install: not converted,
+/// the archive and the exit status as without the shim, one warning line for
+/// the whole tree (ar, a child that loads the library too, stays silent).
+fn broken_install_is_as_without_the_shim(dir: &TestDir, lib: &Path, warning: &str) {
+    let fx = fixtures();
+    let archive = dir.join("lib.a");
+    let mut cmd = command(&fx.host, dir);
+    cmd.env("LD_PRELOAD", lib).env("ARSHIM", "1").args([
+        "spawnp".as_ref(),
+        "plain".as_ref(),
+        "ar".as_ref(),
+        archive.as_os_str(),
+        fx.objs[0].as_os_str(),
+        fx.objs[1].as_os_str(),
+    ]);
+    let run = run(cmd, dir, "broken");
+    run.assert_code(0);
+    assert_not_converted(dir, &run, run.pid);
+    assert_archive_ok(&archive, &run);
+    assert_cleanups_ran(&run);
+    let lines = library_lines(&run.stderr);
+    assert_eq!(lines.len(), 1, "one warning expected, got {lines:?}\n{}", run.describe());
+    assert!(
+        lines[0].contains(warning) && lines[0].ends_with("the shim stays off"),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn a_missing_core_leaves_the_run_as_without_the_shim() {
+    let dir = TestDir::new("preload-nocore");
+    let lib = install_without_the_real_core(&dir, None);
+    broken_install_is_as_without_the_shim(&dir, &lib, "cannot load libarshim_core.so");
+}
+
+#[test]
+fn a_core_from_another_build_is_refused() {
+    let dir = TestDir::new("preload-othercore");
+    let src = dir.join("other.c");
+    std::fs::write(&src, "int arshim_core_version_of_another_build = 7;\n").unwrap();
+    let other = dir.join("other.so");
+    let status = Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&other)
+        .arg(&src)
+        .status()
+        .expect("the C compiler `cc` is required by these tests");
+    assert!(status.success());
+    let lib = install_without_the_real_core(&dir, Some(&other));
+    broken_install_is_as_without_the_shim(&dir, &lib, "libarshim_core.so does not match libarshim.so");
+}
+
+fn exported(object: &Path) -> Vec<String> {
+    let out = Command::new("nm")
+        .args(["-D", "--defined-only", "--format=posix"])
+        .arg(object)
+        .output()
+        .expect("nm (binutils) is required by these tests");
+    assert!(out.status.success(), "nm {}", object.display());
+    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Each interposer of the preload has its `arshim_hook_NAME` in the core,
+/// and the core serves no hook the preload does not route.
+#[test]
+fn every_hook_of_the_preload_has_its_counterpart_in_the_core() {
+    let preload = exported(&library());
+    let core_lib = library().with_file_name("libarshim_core.so");
+    let core: Vec<String> = exported(&core_lib)
+        .into_iter()
+        .filter_map(|n| n.strip_prefix("arshim_hook_").map(str::to_string))
+        .collect();
+    assert!(preload.len() >= 40, "{preload:?}");
+    assert_eq!(preload, core);
+}
