@@ -9,7 +9,7 @@ use crate::defer::Deferred;
 use crate::logging::{info, warn_line};
 use crate::plan::{self, Attrs, FileAction};
 use crate::reaper::{self, Job};
-use crate::replay;
+use crate::{release, replay};
 use crate::resolve::{self, Unresolved};
 use crate::scope::basename;
 use crate::sys::{RealFacts, RealProbe};
@@ -372,9 +372,7 @@ unsafe fn convert(
         libc::_exit(127);
     }
     replay::disarm_timers();
-    let err = execve(&target);
-    warn_line(&format!("{message}: {err}; exiting 127"));
-    libc::_exit(127);
+    release::execve_after_release(config.trace.as_deref(), &target, &message)
 }
 
 pub fn trace_deferred(config: &Config, deferred: &[Deferred]) {

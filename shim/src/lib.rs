@@ -36,6 +36,7 @@ mod preload_abi;
 mod python;
 mod real;
 mod reaper;
+mod release;
 mod replay;
 mod resolve;
 mod scope;
