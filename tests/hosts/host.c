@@ -18,6 +18,10 @@
  *   stdin    the archiver's stdin is a pipe; the host writes one line
  *            ("host input") after the spawn, then closes its end.
  *
+ * Half of the memory is one big block (its own mapping), half is small
+ * blocks in the brk heap, next to malloc's own data and the stdio buffers,
+ * as in a real linker. HOST_THREADS=N starts N idle threads first.
+ *
  * The host appends "host PID" (or "parent PID") to $HOST_PID_FILE if set, so
  * the tests know its pid.  Failing spawn calls: "host: spawn failed: ERR" on
  * stderr, exit status 3.  An archiver killed by signal N: exit status 128+N.
@@ -25,6 +29,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +42,7 @@ extern char **environ;
 
 /* Written through a volatile pointer so the compiler keeps every page. */
 static unsigned char *volatile ballast;
+static void **volatile small_chain;
 
 static void at_exit_handler(void)
 {
@@ -70,14 +76,44 @@ static void touch_memory(void)
 	long mib = env != NULL && *env != '\0' ? atol(env) : 208;
 	if (mib <= 0)
 		return;
-	size_t size = (size_t)mib << 20;
-	unsigned char *p = malloc(size);
+	size_t size = (size_t)mib << 20, big = size / 2, small = 16 << 10;
+	unsigned char *p = malloc(big);
 	if (p == NULL) {
 		fprintf(stderr, "host: cannot allocate %ld MiB\n", mib);
 		exit(4);
 	}
-	memset(p, 0x5a, size);
+	memset(p, 0x5a, big);
 	ballast = p;
+	/* The small blocks: a chain, each pointing to the one before. */
+	void **chain = NULL;
+	for (size_t done = big; done + small <= size; done += small) {
+		void **q = malloc(small);
+		if (q == NULL)
+			exit(4);
+		memset(q, 0x5b, small);
+		q[0] = chain;
+		chain = q;
+	}
+	small_chain = chain;
+}
+
+static void *idle_thread(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+static void start_threads(void)
+{
+	const char *env = getenv("HOST_THREADS");
+	long n = env != NULL ? atol(env) : 0;
+	for (long i = 0; i < n; i++) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, idle_thread, NULL) != 0)
+			exit(4);
+	}
 }
 
 static int exit_code(int status)
@@ -161,6 +197,7 @@ int main(int argc, char **argv)
 		usage();
 
 	touch_memory();
+	start_threads();
 	record_pid("host");
 	if (atexit(at_exit_handler) != 0)
 		exit(4);
