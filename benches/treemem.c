@@ -209,14 +209,14 @@ int main(int argc, char **argv)
 			next = now;
 		}
 	}
-	long long wall = now_ns() - t0;
+	long long end = now_ns(), wall = end - t0;
 	FILE *out = fopen(argv[2], "w");
 	if (!out) {
 		fprintf(stderr, "treemem: cannot write %s: %s\n", argv[2], strerror(errno));
 		return 1;
 	}
-	fprintf(out, "wall_ns=%lld status=%d samples=%ld peak_tree_kib=%ld ar_samples=%ld ar_tree_kib=%ld ar_own_kib=%ld ar_excess_kib=%ld\n",
-	       wall, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), samples, peak, ar_samples, ar_tree,
+	fprintf(out, "wall_ns=%lld end_mono_ns=%lld status=%d samples=%ld peak_tree_kib=%ld ar_samples=%ld ar_tree_kib=%ld ar_own_kib=%ld ar_excess_kib=%ld\n",
+	       wall, end, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), samples, peak, ar_samples, ar_tree,
 	       ar_own, ar_excess);
 	if (fclose(out) != 0)
 		return 1;
