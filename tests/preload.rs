@@ -14,7 +14,11 @@ use std::process::Command;
 /// `cat /proc/self/maps` with the library preloaded and `vars` set: which
 /// of our two objects the process mapped.
 fn mapped(dir: &TestDir, label: &str, vars: &[(&str, &str)]) -> (bool, bool, Outcome) {
-    let mut cmd = preloaded("cat", dir);
+    mapped_in("cat".as_ref(), dir, label, vars)
+}
+
+fn mapped_in(program: &Path, dir: &TestDir, label: &str, vars: &[(&str, &str)]) -> (bool, bool, Outcome) {
+    let mut cmd = preloaded(program, dir);
     cmd.arg("/proc/self/maps");
     for (k, v) in vars {
         cmd.env(k, v);
@@ -58,6 +62,44 @@ fn the_core_is_loaded_only_where_the_shim_has_work() {
             run.describe()
         );
     }
+}
+
+/// `ARSHIM_HOSTS` is matched against the executable's own name, as the core
+/// reads it from /proc/self/exe, whatever it was called by: through a
+/// symlink with another name, or as the interpreter of a `#!` script.
+#[test]
+fn host_globs_name_the_executable_behind_symlinks_and_scripts() {
+    let dir = TestDir::new("preload-exe");
+    let cat = which("cat");
+    let alias = dir.join("alias");
+    std::os::unix::fs::symlink(&cat, &alias).unwrap();
+    let kitty = dir.join("kitty"); // a symlink the script's #! line names
+    std::os::unix::fs::symlink(&cat, &kitty).unwrap();
+    let script = dir.join("script");
+    std::fs::write(&script, format!("#!{}\n", kitty.display())).unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let cat_name = cat.file_name().unwrap().to_str().unwrap().to_string();
+    for (program, what) in [(&alias, "a symlink"), (&script, "a script")] {
+        // Neither argv[0] (alias; for the script, its interpreter as the #!
+        // line names it: kitty) nor the executable (cat): "script" names
+        // only the file executed.
+        for (hosts, expected) in [(cat_name.as_str(), true), ("script,kitty?,cat?", false)] {
+            let label = format!("{}-{expected}", program.file_name().unwrap().to_str().unwrap());
+            let vars = [("ARSHIM", "1"), ("ARSHIM_HOSTS", hosts)];
+            let (_, core, run) = mapped_in(program, &dir, &label, &vars);
+            assert_eq!(core, expected, "{what}, ARSHIM_HOSTS={hosts}\n{}", run.describe());
+        }
+    }
+}
+
+fn which(program: &str) -> PathBuf {
+    let out = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .unwrap();
+    let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    assert!(path.is_absolute(), "{program} not found");
+    std::fs::canonicalize(path).unwrap()
 }
 
 /// `libarshim.so` copied alone into a directory, with `core` (if any) as the

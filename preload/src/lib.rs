@@ -12,6 +12,7 @@
 
 #[path = "../../shim/src/gate.rs"]
 mod gate;
+mod exe;
 #[path = "../../shim/src/glob.rs"]
 mod glob;
 mod hooks;
@@ -60,13 +61,9 @@ unsafe fn on_load() {
         } else {
             CStr::from_ptr(program_invocation_name).to_bytes()
         };
-        if !gate::names_a_host(hosts, argv0) {
-            let mut buf = [0u8; 4096];
-            let n = libc::readlink(c"/proc/self/exe".as_ptr(), buf.as_mut_ptr().cast(), buf.len());
-            let exe = if n > 0 { &buf[..n as usize] } else { &b""[..] };
-            if !gate::names_a_host(hosts, exe) {
-                return;
-            }
+        let mut buf = [0u8; 4096];
+        if !gate::names_a_host(hosts, argv0) && !gate::names_a_host(hosts, exe::path(&mut buf)) {
+            return;
         }
     }
     load_core(env);

@@ -134,6 +134,27 @@ pub fn names_a_host(hosts: &[u8], path: &[u8]) -> bool {
     !name.is_empty() && glob::list_matches(hosts, name)
 }
 
+/// Where a symlink at `link` that reads `target` points, written to `out`
+/// (an absolute target as is, a relative one from the link's directory);
+/// its length, or None if it does not fit.
+pub fn follow(link: &[u8], target: &[u8], out: &mut [u8]) -> Option<usize> {
+    let dir: &[u8] = if target.first() == Some(&b'/') {
+        b""
+    } else {
+        match link.iter().rposition(|&b| b == b'/') {
+            Some(i) => &link[..=i],
+            None => b"",
+        }
+    };
+    let len = dir.len() + target.len();
+    if len >= out.len() {
+        return None;
+    }
+    out[..dir.len()].copy_from_slice(dir);
+    out[dir.len()..len].copy_from_slice(target);
+    Some(len)
+}
+
 /// The last path component.
 pub fn basename(path: &[u8]) -> &[u8] {
     match path.iter().rposition(|&b| b == b'/') {
@@ -209,6 +230,17 @@ mod tests {
         assert!(names_a_host(b"ld*", b"/usr/bin/ld.bfd"));
         assert!(!names_a_host(b"ld*", b"/usr/bin/cc1"));
         assert!(!names_a_host(b"*", b"/usr/bin/"), "an empty name matches nothing");
+    }
+
+    #[test]
+    fn symlinks_are_followed_from_their_directory() {
+        let mut out = [0u8; 64];
+        let mut f = |link: &[u8], target: &[u8]| follow(link, target, &mut out).map(|n| out[..n].to_vec());
+        assert_eq!(f(b"/usr/bin/ld", b"x86_64-linux-gnu-ld"), Some(b"/usr/bin/x86_64-linux-gnu-ld".to_vec()));
+        assert_eq!(f(b"/usr/bin/cc", b"/etc/alternatives/cc"), Some(b"/etc/alternatives/cc".to_vec()));
+        assert_eq!(f(b"ld", b"../lib/ld.bfd"), Some(b"../lib/ld.bfd".to_vec()));
+        assert_eq!(f(b"./bin/ld", b"ld.gold"), Some(b"./bin/ld.gold".to_vec()));
+        assert_eq!(f(b"/a", &[b'x'; 80]), None, "too long");
     }
 
     #[test]
