@@ -627,3 +627,42 @@ fn converted_host_with_threads_leaves_its_memory_to_the_execve() {
         run.describe()
     );
 }
+
+/// An archiver that passes every check made before the cleanups (an
+/// executable ELF) but that the kernel refuses to run (its program
+/// interpreter does not exist): the execve fails after the memory was
+/// released, and the process ends as documented — one line, exit 127 —
+/// written from the release's own mapping.
+#[test]
+fn execve_failing_after_the_release_exits_127_with_one_line() {
+    let dir = TestDir::new("release-execve-fails");
+    let src = dir.join("broken.c");
+    std::fs::write(&src, "int main(void) { return 0; }\n").unwrap();
+    let broken = dir.join("broken-ar");
+    let status = std::process::Command::new("cc")
+        .args(["-o"])
+        .arg(&broken)
+        .arg(&src)
+        .arg("-Wl,--dynamic-linker=/nonexistent/ld-arshim-test.so.2")
+        .status()
+        .expect("the C compiler `cc` is required by these tests");
+    assert!(status.success());
+    let archive = archive_in(&dir);
+    let trace = dir.join("trace.jsonl");
+    let mut cmd = arshim_run(&["--trace", trace.to_str().unwrap()], &fixtures().host, &dir);
+    cmd.args(host_args(Call::Spawn, "plain", broken.clone().into(), &archive));
+    let run = run(cmd, &dir, "converted");
+    run.assert_code(127);
+    assert_cleanups_ran(&run);
+    let lines = library_lines(&run.stderr);
+    let expected = format!(
+        "arshim[{}]: execve of {} failed after the host's cleanups ran: errno 2; exiting 127",
+        run.pid,
+        broken.display()
+    );
+    assert_eq!(lines, vec![expected.as_str()], "{}", run.describe());
+    if cpus() >= 2 {
+        let event = release_event(&trace, &run);
+        assert!(event.contains("\"parallel\":true"), "{event}");
+    }
+}
