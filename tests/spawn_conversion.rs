@@ -628,14 +628,49 @@ fn converted_host_with_threads_leaves_its_memory_to_the_execve() {
     );
 }
 
-/// An archiver that passes every check made before the cleanups (an
-/// executable ELF) but that the kernel refuses to run (its program
-/// interpreter does not exist): the execve fails after the memory was
-/// released, and the process ends as documented — one line, exit 127 —
-/// written from the release's own mapping.
+/// An archiver that passes every check made before the cleanups but that
+/// the kernel refuses to run: it is open for writing elsewhere (ETXTBSY).
+/// The execve fails after the memory was released, and the process ends as
+/// documented — one line, exit 127 — written from the release's own mapping.
 #[test]
 fn execve_failing_after_the_release_exits_127_with_one_line() {
     let dir = TestDir::new("release-execve-fails");
+    let busy = dir.join("busy-ar");
+    std::fs::copy(&fixtures().standin, &busy).unwrap();
+    // Held open for writing by this test for the whole run.
+    let _writer = std::fs::OpenOptions::new().write(true).open(&busy).unwrap();
+    let archive = archive_in(&dir);
+    let trace = dir.join("trace.jsonl");
+    let mut cmd = arshim_run(&["--trace", trace.to_str().unwrap()], &fixtures().host, &dir);
+    cmd.args(host_args(Call::Spawn, "plain", busy.clone().into(), &archive));
+    let run = run(cmd, &dir, "converted");
+    run.assert_code(127);
+    assert_cleanups_ran(&run);
+    let lines = library_lines(&run.stderr);
+    let expected = format!(
+        "arshim[{}]: execve of {} failed after the host's cleanups ran: errno {}; exiting 127",
+        run.pid,
+        busy.display(),
+        libc_etxtbsy()
+    );
+    assert_eq!(lines, vec![expected.as_str()], "{}", run.describe());
+    if cpus() >= 2 {
+        let event = release_event(&trace, &run);
+        assert!(event.contains("\"parallel\":true"), "{event}");
+    }
+}
+
+/// ETXTBSY on Linux (all architectures).
+fn libc_etxtbsy() -> i32 {
+    26
+}
+
+/// An ELF archiver whose program interpreter does not exist: execve would
+/// fail (ENOENT) only after the cleanups, so it is found out before them and
+/// the real call reports the error as without the shim.
+#[test]
+fn archiver_with_a_missing_interpreter_falls_back_before_the_cleanups() {
+    let dir = TestDir::new("missing-interpreter");
     let src = dir.join("broken.c");
     std::fs::write(&src, "int main(void) { return 0; }\n").unwrap();
     let broken = dir.join("broken-ar");
@@ -648,21 +683,15 @@ fn execve_failing_after_the_release_exits_127_with_one_line() {
         .expect("the C compiler `cc` is required by these tests");
     assert!(status.success());
     let archive = archive_in(&dir);
-    let trace = dir.join("trace.jsonl");
-    let mut cmd = arshim_run(&["--trace", trace.to_str().unwrap()], &fixtures().host, &dir);
+    let mut cmd = command(&fixtures().host, &dir);
     cmd.args(host_args(Call::Spawn, "plain", broken.clone().into(), &archive));
-    let run = run(cmd, &dir, "converted");
-    run.assert_code(127);
-    assert_cleanups_ran(&run);
-    let lines = library_lines(&run.stderr);
-    let expected = format!(
-        "arshim[{}]: execve of {} failed after the host's cleanups ran: errno 2; exiting 127",
-        run.pid,
-        broken.display()
-    );
-    assert_eq!(lines, vec![expected.as_str()], "{}", run.describe());
-    if cpus() >= 2 {
-        let event = release_event(&trace, &run);
-        assert!(event.contains("\"parallel\":true"), "{event}");
-    }
+    let base = run(cmd, &dir, "without");
+    let mut cmd = arshim_run(&[], &fixtures().host, &dir);
+    cmd.args(host_args(Call::Spawn, "plain", broken.clone().into(), &archive));
+    let shim = run(cmd, &dir, "with");
+    let both = format!("{}\n{}", base.describe(), shim.describe());
+    assert_eq!(base.code(), Some(3), "the host reports the failed spawn\n{both}");
+    assert_eq!(shim.code(), base.code(), "{both}");
+    assert_eq!(shim.stdout, base.stdout, "{both}");
+    assert_eq!(shim.stderr, base.stderr, "{both}");
 }

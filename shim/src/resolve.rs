@@ -169,6 +169,58 @@ pub fn simple_words(command: &[u8]) -> Option<Vec<&[u8]>> {
     Some(words)
 }
 
+/// The program interpreter an ELF file names (`PT_INTERP`, e.g.
+/// `/lib64/ld-linux-x86-64.so.2`), if its header and that segment lie within
+/// `head`. When the interpreter is missing, `execve` fails with ENOENT
+/// exactly as for a missing file — and only after our cleanups, unless the
+/// probe asks first.
+pub fn elf_interpreter(head: &[u8]) -> Option<&[u8]> {
+    if !head.starts_with(b"\x7fELF") || head.len() < 0x34 {
+        return None;
+    }
+    let wide = match head[4] {
+        1 => false,
+        2 => true,
+        _ => return None,
+    };
+    let little = match head[5] {
+        1 => true,
+        2 => false,
+        _ => return None,
+    };
+    let num = |at: usize, len: usize| -> Option<u64> {
+        let bytes = head.get(at..at.checked_add(len)?)?;
+        let mut v: u64 = 0;
+        for i in 0..len {
+            let b = if little { bytes[len - 1 - i] } else { bytes[i] };
+            v = v << 8 | u64::from(b);
+        }
+        Some(v)
+    };
+    let (phoff, phentsize, phnum) = if wide {
+        (num(0x20, 8)?, num(0x36, 2)?, num(0x38, 2)?)
+    } else {
+        (num(0x1c, 4)?, num(0x2a, 2)?, num(0x2c, 2)?)
+    };
+    const PT_INTERP: u64 = 3;
+    for i in 0..phnum {
+        let ph = usize::try_from(phoff.checked_add(i.checked_mul(phentsize)?)?).ok()?;
+        if num(ph, 4)? != PT_INTERP {
+            continue;
+        }
+        let (offset, size) = if wide {
+            (num(ph + 0x08, 8)?, num(ph + 0x20, 8)?)
+        } else {
+            (num(ph + 0x04, 4)?, num(ph + 0x10, 4)?)
+        };
+        let start = usize::try_from(offset).ok()?;
+        let path = head.get(start..start.checked_add(usize::try_from(size).ok()?)?)?;
+        let path = &path[..path.iter().position(|&b| b == 0).unwrap_or(path.len())];
+        return (!path.is_empty()).then_some(path);
+    }
+    None
+}
+
 /// The interpreter path of a `#!` line (first word after `#!`).
 pub fn shebang_interpreter(head: &[u8]) -> Option<&[u8]> {
     let line = head.strip_prefix(b"#!")?;
@@ -186,6 +238,19 @@ pub fn shebang_interpreter(head: &[u8]) -> Option<&[u8]> {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn elf_interpreters_are_read_from_the_program_headers() {
+        // This very test binary: a dynamically linked ELF.
+        let me = std::fs::read("/proc/self/exe").unwrap();
+        let interp = elf_interpreter(&me[..me.len().min(4096)]).expect("PT_INTERP");
+        assert!(interp.starts_with(b"/") && interp.windows(3).any(|w| w == b"ld-"), "{interp:?}");
+        assert_eq!(elf_interpreter(b"#!/bin/sh\n"), None);
+        assert_eq!(elf_interpreter(&me[..0x40]), None, "headers cut short");
+        let mut bad = me[..4096.min(me.len())].to_vec();
+        bad[4] = 9;
+        assert_eq!(elf_interpreter(&bad), None, "unknown class");
+    }
 
     struct Map(HashMap<&'static str, Candidate>);
     impl Probe for Map {

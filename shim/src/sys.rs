@@ -29,10 +29,11 @@ fn is_reg(st: &libc::stat) -> bool {
     st.st_mode & libc::S_IFMT == libc::S_IFREG
 }
 
-/// The first bytes of a file (for ELF magic and `#!`).
+/// The first bytes of a file (ELF magic, program headers and interpreter;
+/// `#!` line).
 fn head(path: &[u8]) -> Option<Vec<u8>> {
     let c = CString::new(path).ok()?;
-    let mut buf = vec![0u8; 256];
+    let mut buf = vec![0u8; 4096];
     // SAFETY: reading into a buffer we own from an fd we opened and close.
     unsafe {
         let fd = libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
@@ -64,7 +65,12 @@ impl Probe for RealProbe {
             return Candidate::Unknown;
         };
         if head.starts_with(b"\x7fELF") {
-            return Candidate::Elf;
+            // A missing program interpreter: execve says ENOENT, as for a
+            // missing file (and execvp goes on along PATH).
+            return match crate::resolve::elf_interpreter(&head) {
+                Some(interp) if stat(interp).map(|st| !is_reg(&st)).unwrap_or(true) => Candidate::Missing,
+                _ => Candidate::Elf,
+            };
         }
         match shebang_interpreter(&head) {
             Some(interp) => {
