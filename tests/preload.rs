@@ -17,7 +17,12 @@ fn mapped(dir: &TestDir, label: &str, vars: &[(&str, &str)]) -> (bool, bool, Out
     mapped_in("cat".as_ref(), dir, label, vars)
 }
 
-fn mapped_in(program: &Path, dir: &TestDir, label: &str, vars: &[(&str, &str)]) -> (bool, bool, Outcome) {
+fn mapped_in(
+    program: &Path,
+    dir: &TestDir,
+    label: &str,
+    vars: &[(&str, &str)],
+) -> (bool, bool, Outcome) {
     let mut cmd = preloaded(program, dir);
     cmd.arg("/proc/self/maps");
     for (k, v) in vars {
@@ -26,7 +31,10 @@ fn mapped_in(program: &Path, dir: &TestDir, label: &str, vars: &[(&str, &str)]) 
     let run = run(cmd, dir, label);
     run.assert_code(0);
     let preload = run.stdout.lines().any(|l| l.ends_with("/libarshim.so"));
-    let core = run.stdout.lines().any(|l| l.ends_with("/libarshim_core.so"));
+    let core = run
+        .stdout
+        .lines()
+        .any(|l| l.ends_with("/libarshim_core.so"));
     (preload, core, run)
 }
 
@@ -37,17 +45,53 @@ fn the_core_is_loaded_only_where_the_shim_has_work() {
     let cases: &[(&[(&str, &str)], bool, &str)] = &[
         (&[], false, "ARSHIM unset"),
         (&[("ARSHIM", "0")], false, "ARSHIM=0"),
-        (&[("ARSHIM", "off"), ("ARSHIM_PID", "junk")], false, "off, whatever else is set"),
-        (&[("ARSHIM", "1"), ("ARSHIM_PID", "1")], false, "a descendant of the claimed process"),
-        (&[("ARSHIM", "1")], true, "the first process claims the scope"),
-        (&[("ARSHIM", "1"), ("ARSHIM_HOSTS", "ld*,gold")], false, "a host glob that names another program"),
-        (&[("ARSHIM", "1"), ("ARSHIM_HOSTS", "ld*,c[a]t")], true, "a host glob that names this one"),
-        (&[("ARSHIM", "1"), ("ARSHIM_HOSTS", "ld,,")], true, "a bad host list is warned about"),
-        (&[("ARSHIM", "1"), ("ARSHIM_PID", "1"), ("ARSHIM_TRACE", "t.jsonl")], true, "a trace was asked for"),
+        (
+            &[("ARSHIM", "off"), ("ARSHIM_PID", "junk")],
+            false,
+            "off, whatever else is set",
+        ),
+        (
+            &[("ARSHIM", "1"), ("ARSHIM_PID", "1")],
+            false,
+            "a descendant of the claimed process",
+        ),
+        (
+            &[("ARSHIM", "1")],
+            true,
+            "the first process claims the scope",
+        ),
+        (
+            &[("ARSHIM", "1"), ("ARSHIM_HOSTS", "ld*,gold")],
+            false,
+            "a host glob that names another program",
+        ),
+        (
+            &[("ARSHIM", "1"), ("ARSHIM_HOSTS", "ld*,c[a]t")],
+            true,
+            "a host glob that names this one",
+        ),
+        (
+            &[("ARSHIM", "1"), ("ARSHIM_HOSTS", "ld,,")],
+            true,
+            "a bad host list is warned about",
+        ),
+        (
+            &[
+                ("ARSHIM", "1"),
+                ("ARSHIM_PID", "1"),
+                ("ARSHIM_TRACE", "t.jsonl"),
+            ],
+            true,
+            "a trace was asked for",
+        ),
     ];
     for (i, (vars, core_expected, why)) in cases.iter().enumerate() {
         let (preload, core, run) = mapped(&dir, &format!("maps-{i}"), vars);
-        assert!(preload, "{why}: libarshim.so not mapped\n{}", run.describe());
+        assert!(
+            preload,
+            "{why}: libarshim.so not mapped\n{}",
+            run.describe()
+        );
         assert_eq!(
             core,
             *core_expected,
@@ -84,10 +128,18 @@ fn host_globs_name_the_executable_behind_symlinks_and_scripts() {
         // line names it: kitty) nor the executable (cat): "script" names
         // only the file executed.
         for (hosts, expected) in [(cat_name.as_str(), true), ("script,kitty?,cat?", false)] {
-            let label = format!("{}-{expected}", program.file_name().unwrap().to_str().unwrap());
+            let label = format!(
+                "{}-{expected}",
+                program.file_name().unwrap().to_str().unwrap()
+            );
             let vars = [("ARSHIM", "1"), ("ARSHIM_HOSTS", hosts)];
             let (_, core, run) = mapped_in(program, &dir, &label, &vars);
-            assert_eq!(core, expected, "{what}, ARSHIM_HOSTS={hosts}\n{}", run.describe());
+            assert_eq!(
+                core,
+                expected,
+                "{what}, ARSHIM_HOSTS={hosts}\n{}",
+                run.describe()
+            );
         }
     }
 }
@@ -136,7 +188,12 @@ fn broken_install_is_as_without_the_shim(dir: &TestDir, lib: &Path, warning: &st
     assert_archive_ok(&archive, &run);
     assert_cleanups_ran(&run);
     let lines = library_lines(&run.stderr);
-    assert_eq!(lines.len(), 1, "one warning expected, got {lines:?}\n{}", run.describe());
+    assert_eq!(
+        lines.len(),
+        1,
+        "one warning expected, got {lines:?}\n{}",
+        run.describe()
+    );
     assert!(
         lines[0].contains(warning) && lines[0].ends_with("the shim stays off"),
         "{}",
@@ -157,15 +214,13 @@ fn a_core_from_another_build_is_refused() {
     let src = dir.join("other.c");
     std::fs::write(&src, "int arshim_core_version_of_another_build = 7;\n").unwrap();
     let other = dir.join("other.so");
-    let status = Command::new("cc")
-        .args(["-shared", "-fPIC", "-o"])
-        .arg(&other)
-        .arg(&src)
-        .status()
-        .expect("the C compiler `cc` is required by these tests");
-    assert!(status.success());
+    compile_c_with(&src, &other, &["-shared", "-fPIC"]);
     let lib = install_without_the_real_core(&dir, Some(&other));
-    broken_install_is_as_without_the_shim(&dir, &lib, "libarshim_core.so does not match libarshim.so");
+    broken_install_is_as_without_the_shim(
+        &dir,
+        &lib,
+        "libarshim_core.so does not match libarshim.so",
+    );
 }
 
 fn exported(object: &Path) -> Vec<String> {

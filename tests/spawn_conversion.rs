@@ -554,6 +554,28 @@ fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// `arshim run --trace` on the host making `call` of `tool`, with `vars`:
+/// the run, its directory and its trace.
+fn traced(
+    name: &str,
+    call: Call,
+    tool: OsString,
+    vars: &[(&str, &str)],
+) -> (TestDir, PathBuf, Outcome) {
+    let dir = TestDir::new(name);
+    let archive = archive_in(&dir);
+    let trace = dir.join("trace.jsonl");
+    let mut cmd = arshim_run(
+        &["--trace", trace.to_str().unwrap()],
+        &fixtures().host,
+        &dir,
+    );
+    cmd.envs(vars.iter().copied())
+        .args(host_args(call, "plain", tool, &archive));
+    let run = run(cmd, &dir, "converted");
+    (dir, trace, run)
+}
+
 /// One `release` event, whatever it says.
 fn release_event(trace: &Path, run: &Outcome) -> String {
     let events = trace_events(trace, "release");
@@ -573,25 +595,28 @@ fn release_event(trace: &Path, run: &Outcome) -> String {
 /// lost — the buffered line and the atexit output come first.
 #[test]
 fn converted_host_memory_is_released_on_two_cpus() {
-    let dir = TestDir::new("release-parallel");
-    let archive = archive_in(&dir);
-    let trace = dir.join("trace.jsonl");
-    let mut cmd = arshim_run(&["--trace", trace.to_str().unwrap()], &fixtures().host, &dir);
-    cmd.args(host_args(Call::Spawnp, "plain", Call::Spawnp.tool(), &archive));
-    let run = run(cmd, &dir, "converted");
+    let (dir, trace, run) = traced("release-parallel", Call::Spawnp, Call::Spawnp.tool(), &[]);
     run.assert_code(0);
     assert_converted(&dir, &run);
-    assert_archive_ok(&archive, &run);
+    assert_archive_ok(&archive_in(&dir), &run);
     assert_in_order(
         &run.stdout,
-        &["host: buffered line\n", "host: atexit ran\n", "standin: archiving\n"],
+        &[
+            "host: buffered line\n",
+            "host: atexit ran\n",
+            "standin: archiving\n",
+        ],
         "stdout",
         &run,
     );
     assert_silent(&run);
     let event = release_event(&trace, &run);
     if cpus() >= 2 {
-        assert!(event.contains("\"parallel\":true"), "{event}\n{}", run.describe());
+        assert!(
+            event.contains("\"parallel\":true"),
+            "{event}\n{}",
+            run.describe()
+        );
         let mib: u64 = event
             .split("\"mib\":")
             .nth(1)
@@ -609,16 +634,15 @@ fn converted_host_memory_is_released_on_two_cpus() {
 /// otherwise the same.
 #[test]
 fn converted_host_with_threads_leaves_its_memory_to_the_execve() {
-    let dir = TestDir::new("release-threads");
-    let archive = archive_in(&dir);
-    let trace = dir.join("trace.jsonl");
-    let mut cmd = arshim_run(&["--trace", trace.to_str().unwrap()], &fixtures().host, &dir);
-    cmd.env("HOST_THREADS", "2")
-        .args(host_args(Call::Spawn, "plain", Call::Spawn.tool(), &archive));
-    let run = run(cmd, &dir, "converted");
+    let (dir, trace, run) = traced(
+        "release-threads",
+        Call::Spawn,
+        Call::Spawn.tool(),
+        &[("HOST_THREADS", "2")],
+    );
     run.assert_code(0);
     assert_converted(&dir, &run);
-    assert_archive_ok(&archive, &run);
+    assert_archive_ok(&archive_in(&dir), &run);
     assert_cleanups_ran(&run);
     let event = release_event(&trace, &run);
     assert!(
@@ -634,16 +658,17 @@ fn converted_host_with_threads_leaves_its_memory_to_the_execve() {
 /// documented — one line, exit 127 — written from the release's own mapping.
 #[test]
 fn execve_failing_after_the_release_exits_127_with_one_line() {
-    let dir = TestDir::new("release-execve-fails");
-    let busy = dir.join("busy-ar");
+    let scratch = TestDir::new("release-execve-fails-bin");
+    let busy = scratch.join("busy-ar");
     std::fs::copy(&fixtures().standin, &busy).unwrap();
     // Held open for writing by this test for the whole run.
     let _writer = std::fs::OpenOptions::new().write(true).open(&busy).unwrap();
-    let archive = archive_in(&dir);
-    let trace = dir.join("trace.jsonl");
-    let mut cmd = arshim_run(&["--trace", trace.to_str().unwrap()], &fixtures().host, &dir);
-    cmd.args(host_args(Call::Spawn, "plain", busy.clone().into(), &archive));
-    let run = run(cmd, &dir, "converted");
+    let (_dir, trace, run) = traced(
+        "release-execve-fails",
+        Call::Spawn,
+        busy.clone().into(),
+        &[],
+    );
     run.assert_code(127);
     assert_cleanups_ran(&run);
     let lines = library_lines(&run.stderr);
@@ -674,23 +699,34 @@ fn archiver_with_a_missing_interpreter_falls_back_before_the_cleanups() {
     let src = dir.join("broken.c");
     std::fs::write(&src, "int main(void) { return 0; }\n").unwrap();
     let broken = dir.join("broken-ar");
-    let status = std::process::Command::new("cc")
-        .args(["-o"])
-        .arg(&broken)
-        .arg(&src)
-        .arg("-Wl,--dynamic-linker=/nonexistent/ld-arshim-test.so.2")
-        .status()
-        .expect("the C compiler `cc` is required by these tests");
-    assert!(status.success());
+    compile_c_with(
+        &src,
+        &broken,
+        &["-Wl,--dynamic-linker=/nonexistent/ld-arshim-test.so.2"],
+    );
     let archive = archive_in(&dir);
     let mut cmd = command(&fixtures().host, &dir);
-    cmd.args(host_args(Call::Spawn, "plain", broken.clone().into(), &archive));
+    cmd.args(host_args(
+        Call::Spawn,
+        "plain",
+        broken.clone().into(),
+        &archive,
+    ));
     let base = run(cmd, &dir, "without");
     let mut cmd = arshim_run(&[], &fixtures().host, &dir);
-    cmd.args(host_args(Call::Spawn, "plain", broken.clone().into(), &archive));
+    cmd.args(host_args(
+        Call::Spawn,
+        "plain",
+        broken.clone().into(),
+        &archive,
+    ));
     let shim = run(cmd, &dir, "with");
     let both = format!("{}\n{}", base.describe(), shim.describe());
-    assert_eq!(base.code(), Some(3), "the host reports the failed spawn\n{both}");
+    assert_eq!(
+        base.code(),
+        Some(3),
+        "the host reports the failed spawn\n{both}"
+    );
     assert_eq!(shim.code(), base.code(), "{both}");
     assert_eq!(shim.stdout, base.stdout, "{both}");
     assert_eq!(shim.stderr, base.stderr, "{both}");

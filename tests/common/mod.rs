@@ -212,11 +212,17 @@ fn check_tool(cmd: &mut Command, what: &str) -> std::process::Output {
 
 /// `cc -O1 -Wall -Werror -o OUT SRC`
 pub fn compile_c(src: &Path, out: &Path) {
+    compile_c_with(src, out, &[]);
+}
+
+/// `cc -O1 -Wall -Werror -o OUT SRC FLAGS…`
+pub fn compile_c_with(src: &Path, out: &Path, flags: &[&str]) {
     check_tool(
         Command::new("cc")
             .args(["-O1", "-Wall", "-Werror", "-o"])
             .arg(out)
-            .arg(src),
+            .arg(src)
+            .args(flags),
         "the C compiler `cc`",
     );
 }
