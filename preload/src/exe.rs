@@ -22,7 +22,13 @@ unsafe fn readlink(path: &[u8], out: &mut [u8]) -> Result<usize, i32> {
         return Err(libc::ENAMETOOLONG);
     }
     z[..path.len()].copy_from_slice(path);
-    let n = libc::syscall(libc::SYS_readlinkat, libc::AT_FDCWD, z.as_ptr(), out.as_mut_ptr(), out.len());
+    let n = libc::syscall(
+        libc::SYS_readlinkat,
+        libc::AT_FDCWD,
+        z.as_ptr(),
+        out.as_mut_ptr(),
+        out.len(),
+    );
     if n < 0 {
         Err(*libc::__errno_location())
     } else {
@@ -37,7 +43,12 @@ unsafe fn is_elf(path: &[u8]) -> bool {
         return false;
     }
     z[..path.len()].copy_from_slice(path);
-    let fd = libc::syscall(libc::SYS_openat, libc::AT_FDCWD, z.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+    let fd = libc::syscall(
+        libc::SYS_openat,
+        libc::AT_FDCWD,
+        z.as_ptr(),
+        libc::O_RDONLY | libc::O_CLOEXEC,
+    );
     if fd < 0 {
         return false;
     }

@@ -10,9 +10,9 @@
 
 #![no_std]
 
+mod exe;
 #[path = "../../shim/src/gate.rs"]
 mod gate;
-mod exe;
 #[path = "../../shim/src/glob.rs"]
 mod glob;
 mod hooks;
@@ -100,12 +100,20 @@ unsafe fn load_core(env: &[&[u8]]) {
     for (target, symbol) in targets.iter_mut().zip(hooks::CORE_SYMBOLS.iter()) {
         *target = libc::dlsym(handle, symbol.as_ptr().cast());
         if target.is_null() {
-            return warn(env, b"libarshim_core.so does not match libarshim.so (a hook is missing)", None);
+            return warn(
+                env,
+                b"libarshim_core.so does not match libarshim.so (a hook is missing)",
+                None,
+            );
         }
     }
     let init = libc::dlsym(handle, INIT_SYMBOL.as_ptr());
     if init.is_null() {
-        return warn(env, b"libarshim_core.so does not match libarshim.so (no init)", None);
+        return warn(
+            env,
+            b"libarshim_core.so does not match libarshim.so (no init)",
+            None,
+        );
     }
     // SAFETY: the core defines `arshim_core_init` with this signature
     // (shim/src/preload_abi.rs), checked by the VERSION it compares.
@@ -172,7 +180,10 @@ struct Line {
 
 impl Line {
     fn new() -> Self {
-        Line { buf: [0; 512], len: 0 }
+        Line {
+            buf: [0; 512],
+            len: 0,
+        }
     }
 
     fn push(&mut self, bytes: &[u8]) {

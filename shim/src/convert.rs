@@ -9,12 +9,12 @@ use crate::defer::Deferred;
 use crate::logging::{info, warn_line};
 use crate::plan::{self, Attrs, FileAction};
 use crate::reaper::{self, Job};
-use crate::{release, replay};
 use crate::resolve::{self, Unresolved};
 use crate::scope::basename;
 use crate::sys::{RealFacts, RealProbe};
 use crate::trace::Event;
 use crate::{cleanup, companion, defer, mirror, state, sys};
+use crate::{release, replay};
 use libc::{c_char, posix_spawn_file_actions_t, posix_spawnattr_t};
 use std::ffi::{CStr, CString};
 

@@ -179,13 +179,22 @@ mod tests {
     fn descendants_are_recognised_cheaply() {
         let env: &[&[u8]] = &[b"ARSHIM=1", b"ARSHIM_PID=10"];
         assert!(names_another_process(env, 11));
-        assert!(!names_another_process(env, 10), "the claimed process itself");
+        assert!(
+            !names_another_process(env, 10),
+            "the claimed process itself"
+        );
         let env: &[&[u8]] = &[b"ARSHIM=1", b"ARSHIM_PID=10", b"ARSHIM_HOSTS=ld"];
         assert!(!names_another_process(env, 11), "hosts may still match");
         let env: &[&[u8]] = &[b"ARSHIM=1", b"ARSHIM_PID=10", b"ARSHIM_TRACE=/t"];
-        assert!(!names_another_process(env, 11), "its load event was asked for");
+        assert!(
+            !names_another_process(env, 11),
+            "its load event was asked for"
+        );
         let env: &[&[u8]] = &[b"ARSHIM=1", b"ARSHIM_PID=x"];
-        assert!(!names_another_process(env, 11), "a bad value still gets its warning");
+        assert!(
+            !names_another_process(env, 11),
+            "a bad value still gets its warning"
+        );
         let env: &[&[u8]] = &[b"ARSHIM=1"];
         assert!(!names_another_process(env, 11), "the first loader claims");
     }
@@ -214,30 +223,67 @@ mod tests {
         assert!(!needs_core(&[b"ARSHIM=1", b"ARSHIM_PID=4"], 5));
         assert!(needs_core(&[b"ARSHIM=1", b"ARSHIM_PID=5"], 5));
         assert!(needs_core(&[b"ARSHIM=1"], 5), "the first process claims");
-        assert!(needs_core(&[b"ARSHIM=maybe"], 5), "a bad value is warned about");
-        assert!(needs_core(&[b"ARSHIM=observe", b"ARSHIM_PID=4", b"ARSHIM_HOSTS=ld"], 5));
+        assert!(
+            needs_core(&[b"ARSHIM=maybe"], 5),
+            "a bad value is warned about"
+        );
+        assert!(needs_core(
+            &[b"ARSHIM=observe", b"ARSHIM_PID=4", b"ARSHIM_HOSTS=ld"],
+            5
+        ));
     }
 
     #[test]
     fn host_globs_are_matched_by_the_gate_when_nothing_else_is_owed() {
         let hosts = |env: &[&'static [u8]]| hosts_to_match(env);
-        assert_eq!(hosts(&[b"ARSHIM=1", b"ARSHIM_HOSTS=ld*,gold"]), Some(&b"ld*,gold"[..]));
-        assert_eq!(hosts(&[b"ARSHIM=Observe", b"ARSHIM_HOSTS=ld"]), Some(&b"ld"[..]));
-        assert_eq!(hosts(&[b"ARSHIM=1"]), None, "no list: the first process claims");
-        assert_eq!(hosts(&[b"ARSHIM=1", b"ARSHIM_HOSTS=ld,,x"]), None, "a bad list is warned about");
-        assert_eq!(hosts(&[b"ARSHIM=yes", b"ARSHIM_HOSTS=ld"]), None, "a bad mode is warned about");
-        assert_eq!(hosts(&[b"ARSHIM=1", b"ARSHIM_HOSTS=ld", b"ARSHIM_TRACE=/t"]), None);
+        assert_eq!(
+            hosts(&[b"ARSHIM=1", b"ARSHIM_HOSTS=ld*,gold"]),
+            Some(&b"ld*,gold"[..])
+        );
+        assert_eq!(
+            hosts(&[b"ARSHIM=Observe", b"ARSHIM_HOSTS=ld"]),
+            Some(&b"ld"[..])
+        );
+        assert_eq!(
+            hosts(&[b"ARSHIM=1"]),
+            None,
+            "no list: the first process claims"
+        );
+        assert_eq!(
+            hosts(&[b"ARSHIM=1", b"ARSHIM_HOSTS=ld,,x"]),
+            None,
+            "a bad list is warned about"
+        );
+        assert_eq!(
+            hosts(&[b"ARSHIM=yes", b"ARSHIM_HOSTS=ld"]),
+            None,
+            "a bad mode is warned about"
+        );
+        assert_eq!(
+            hosts(&[b"ARSHIM=1", b"ARSHIM_HOSTS=ld", b"ARSHIM_TRACE=/t"]),
+            None
+        );
         assert!(names_a_host(b"ld*", b"/usr/bin/ld.bfd"));
         assert!(!names_a_host(b"ld*", b"/usr/bin/cc1"));
-        assert!(!names_a_host(b"*", b"/usr/bin/"), "an empty name matches nothing");
+        assert!(
+            !names_a_host(b"*", b"/usr/bin/"),
+            "an empty name matches nothing"
+        );
     }
 
     #[test]
     fn symlinks_are_followed_from_their_directory() {
         let mut out = [0u8; 64];
-        let mut f = |link: &[u8], target: &[u8]| follow(link, target, &mut out).map(|n| out[..n].to_vec());
-        assert_eq!(f(b"/usr/bin/ld", b"x86_64-linux-gnu-ld"), Some(b"/usr/bin/x86_64-linux-gnu-ld".to_vec()));
-        assert_eq!(f(b"/usr/bin/cc", b"/etc/alternatives/cc"), Some(b"/etc/alternatives/cc".to_vec()));
+        let mut f =
+            |link: &[u8], target: &[u8]| follow(link, target, &mut out).map(|n| out[..n].to_vec());
+        assert_eq!(
+            f(b"/usr/bin/ld", b"x86_64-linux-gnu-ld"),
+            Some(b"/usr/bin/x86_64-linux-gnu-ld".to_vec())
+        );
+        assert_eq!(
+            f(b"/usr/bin/cc", b"/etc/alternatives/cc"),
+            Some(b"/etc/alternatives/cc".to_vec())
+        );
         assert_eq!(f(b"ld", b"../lib/ld.bfd"), Some(b"../lib/ld.bfd".to_vec()));
         assert_eq!(f(b"./bin/ld", b"ld.gold"), Some(b"./bin/ld.gold".to_vec()));
         assert_eq!(f(b"/a", &[b'x'; 80]), None, "too long");

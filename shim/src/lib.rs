@@ -75,7 +75,9 @@ fn exe_path() -> Vec<u8> {
 /// whether the preload must route its hooks here.
 unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
     if preload.version != preload_abi::VERSION {
-        logging::warn_line("libarshim_core.so does not match libarshim.so (version); the shim stays off");
+        logging::warn_line(
+            "libarshim_core.so does not match libarshim.so (version); the shim stays off",
+        );
         return false;
     }
     companion::set_library_path(CStr::from_ptr(preload.path));

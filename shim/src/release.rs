@@ -91,10 +91,16 @@ pub fn subtract(range: Range, keep: &[Range], page: usize) -> Vec<Range> {
                 }
                 let mut left = Vec::new();
                 if p.start < k.start {
-                    left.push(Range { start: p.start, end: k.start });
+                    left.push(Range {
+                        start: p.start,
+                        end: k.start,
+                    });
                 }
                 if k.end < p.end {
-                    left.push(Range { start: k.end, end: p.end });
+                    left.push(Range {
+                        start: k.end,
+                        end: p.end,
+                    });
                 }
                 left
             })
@@ -131,8 +137,14 @@ pub fn split(ranges: &[Range], page: usize) -> [Vec<Range>; 2] {
             taken += r.len();
         } else {
             let cut = r.start + (half - taken);
-            first.push(Range { start: r.start, end: cut });
-            second.push(Range { start: cut, end: r.end });
+            first.push(Range {
+                start: r.start,
+                end: cut,
+            });
+            second.push(Range {
+                start: cut,
+                end: r.end,
+            });
             taken = half;
         }
     }
@@ -142,7 +154,9 @@ pub fn split(ranges: &[Range], page: usize) -> [Vec<Range>; 2] {
 /// Why the memory is left to the execve alone, if it is.
 pub fn refusal(threads: usize, cpus: usize, bytes: usize) -> Option<String> {
     if threads != 1 {
-        Some(format!("{threads} threads: another one could still read the memory"))
+        Some(format!(
+            "{threads} threads: another one could still read the memory"
+        ))
     } else if cpus < 2 {
         Some("one CPU: nothing to gain".into())
     } else if bytes < MIN_BYTES {
@@ -260,7 +274,12 @@ unsafe fn furnish(exec: &Exec, message: &[u8]) -> Option<(Arena, *mut Shared, *m
 
 /// Bytes the arena needs, generously rounded.
 fn needed(exec: &Exec, message: &[u8]) -> usize {
-    let strings: usize = exec.argv.iter().chain(&exec.envp).map(|s| s.as_bytes().len() + 17).sum();
+    let strings: usize = exec
+        .argv
+        .iter()
+        .chain(&exec.envp)
+        .map(|s| s.as_bytes().len() + 17)
+        .sum();
     let vectors = (exec.argv.len() + exec.envp.len() + 2) * 8;
     let fixed = std::mem::size_of::<Shared>() + exec.path.as_bytes().len() + message.len() + 4096;
     let page = 4096;
@@ -393,8 +412,14 @@ fn this_thread() -> [Range; 2] {
     let tcb = unsafe { libc::pthread_self() } as usize;
     const WINDOW: usize = 1 << 20;
     [
-        Range { start: sp.saturating_sub(WINDOW), end: sp.saturating_add(WINDOW) },
-        Range { start: tcb.saturating_sub(WINDOW), end: tcb.saturating_add(WINDOW / 4) },
+        Range {
+            start: sp.saturating_sub(WINDOW),
+            end: sp.saturating_add(WINDOW),
+        },
+        Range {
+            start: tcb.saturating_sub(WINDOW),
+            end: tcb.saturating_add(WINDOW / 4),
+        },
     ]
 }
 
@@ -410,7 +435,10 @@ pub unsafe fn execve_after_release(trace: Option<&[u8]>, exec: &Exec, message: &
     let (threads, cpus) = (threads(), cpus());
     // A first look, for the decision (the arena and helper are not there yet).
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
-    let bytes: usize = plan(&maps, &this_thread(), page).iter().map(Range::len).sum();
+    let bytes: usize = plan(&maps, &this_thread(), page)
+        .iter()
+        .map(Range::len)
+        .sum();
     let refused = refusal(threads, cpus, bytes);
     if let Some(reason) = refused {
         Event::new("release")
@@ -446,7 +474,10 @@ pub unsafe fn execve_after_release(trace: Option<&[u8]>, exec: &Exec, message: &
     }
     Event::new("release")
         .bool("parallel", true)
-        .int("mib", (ranges.iter().map(Range::len).sum::<usize>() >> 20) as i64)
+        .int(
+            "mib",
+            (ranges.iter().map(Range::len).sum::<usize>() >> 20) as i64,
+        )
         .int("ranges", ranges.len() as i64)
         .emit(trace);
     drop(maps);
@@ -540,7 +571,10 @@ mod tests {
 
     #[test]
     fn kept_pages_are_cut_out_and_the_largest_come_first() {
-        let keep = [r(0x7f0060000010, 0x7f0060000020), r(0x7f0000001000, 0x7f0000001001)];
+        let keep = [
+            r(0x7f0060000010, 0x7f0060000020),
+            r(0x7f0000001000, 0x7f0000001001),
+        ];
         assert_eq!(
             plan(MAPS, &keep, 4096),
             vec![
@@ -556,7 +590,11 @@ mod tests {
     fn subtracting_keeps_what_is_outside() {
         let big = r(0x10000, 0x20000);
         assert_eq!(subtract(big, &[], 4096), vec![big]);
-        assert_eq!(subtract(big, &[r(0, 0x10000)], 4096), vec![big], "touching is not overlapping");
+        assert_eq!(
+            subtract(big, &[r(0, 0x10000)], 4096),
+            vec![big],
+            "touching is not overlapping"
+        );
         assert_eq!(subtract(big, &[r(0x8000, 0x30000)], 4096), vec![]);
         assert_eq!(
             subtract(big, &[r(0x12001, 0x12002), r(0x1f000, 0x1f001)], 4096),
@@ -570,7 +608,11 @@ mod tests {
         let [a, b] = split(&one, 4096);
         assert_eq!(a, vec![r(0x10000, 0x10000 + 5 * 4096)]);
         assert_eq!(b, vec![r(0x10000 + 5 * 4096, 0x10000 + 10 * 4096)]);
-        let many = [r(0, 8 * 4096), r(0x100000, 0x100000 + 4 * 4096), r(0x200000, 0x200000 + 4 * 4096)];
+        let many = [
+            r(0, 8 * 4096),
+            r(0x100000, 0x100000 + 4 * 4096),
+            r(0x200000, 0x200000 + 4 * 4096),
+        ];
         let [a, b] = split(&many, 4096);
         assert_eq!(a, vec![r(0, 8 * 4096)]);
         assert_eq!(b, vec![many[1], many[2]]);

@@ -244,7 +244,10 @@ mod tests {
         // This very test binary: a dynamically linked ELF.
         let me = std::fs::read("/proc/self/exe").unwrap();
         let interp = elf_interpreter(&me[..me.len().min(4096)]).expect("PT_INTERP");
-        assert!(interp.starts_with(b"/") && interp.windows(3).any(|w| w == b"ld-"), "{interp:?}");
+        assert!(
+            interp.starts_with(b"/") && interp.windows(3).any(|w| w == b"ld-"),
+            "{interp:?}"
+        );
         assert_eq!(elf_interpreter(b"#!/bin/sh\n"), None);
         assert_eq!(elf_interpreter(&me[..0x40]), None, "headers cut short");
         let mut bad = me[..4096.min(me.len())].to_vec();

@@ -68,7 +68,9 @@ impl Probe for RealProbe {
             // A missing program interpreter: execve says ENOENT, as for a
             // missing file (and execvp goes on along PATH).
             return match crate::resolve::elf_interpreter(&head) {
-                Some(interp) if stat(interp).map(|st| !is_reg(&st)).unwrap_or(true) => Candidate::Missing,
+                Some(interp) if stat(interp).map(|st| !is_reg(&st)).unwrap_or(true) => {
+                    Candidate::Missing
+                }
                 _ => Candidate::Elf,
             };
         }
