@@ -20,6 +20,7 @@
 //! unit-tested; the FFI is below them.
 
 use crate::convert::Exec;
+use crate::raw_line::Line;
 use crate::trace::Event;
 use libc::{c_char, c_void};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -185,7 +186,8 @@ struct Shared {
     message_len: usize,
 }
 
-/// One anonymous mapping, filled front to back.
+/// One anonymous mapping, filled front to back. Never unmapped: every path
+/// after it is made ends in an execve or an exit.
 struct Arena {
     base: *mut u8,
     len: usize,
@@ -248,14 +250,6 @@ impl Arena {
             unsafe { *v.add(i) = s };
         }
         Some(v)
-    }
-}
-
-impl Drop for Arena {
-    fn drop(&mut self) {
-        // SAFETY: our own mapping, no longer used (only reached on the
-        // plain path, before anything was released).
-        unsafe { libc::munmap(self.base.cast(), self.len) };
     }
 }
 
@@ -433,12 +427,10 @@ fn this_thread() -> [Range; 2] {
 pub unsafe fn execve_after_release(trace: Option<&[u8]>, exec: &Exec, message: &str) -> ! {
     let page = usize::try_from(libc::sysconf(libc::_SC_PAGESIZE)).unwrap_or(4096);
     let (threads, cpus) = (threads(), cpus());
-    // A first look, for the decision (the arena and helper are not there yet).
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
-    let bytes: usize = plan(&maps, &this_thread(), page)
-        .iter()
-        .map(Range::len)
-        .sum();
+    let planned = plan(&maps, &this_thread(), page);
+    drop(maps);
+    let bytes: usize = planned.iter().map(Range::len).sum();
     let refused = refusal(threads, cpus, bytes);
     if let Some(reason) = refused {
         Event::new("release")
@@ -459,10 +451,13 @@ pub unsafe fn execve_after_release(trace: Option<&[u8]>, exec: &Exec, message: &
             .emit(trace);
         plain(exec, message)
     }
-    // Now, with the helper's stack in the arena, the final list.
-    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
-    let [me, my_tcb] = this_thread();
-    let ranges = plan(&maps, &[me, my_tcb, arena.range()], page);
+    // The arena (the helper's stack included) was mapped after the look at
+    // the maps: it can only lie in a planned range if that was unmapped
+    // since, and then it must stay out of it.
+    let ranges: Vec<Range> = planned
+        .into_iter()
+        .flat_map(|r| subtract(r, &[arena.range()], page))
+        .collect();
     let [first, second] = split(&ranges, page);
     // Written through raw pointers: the helper holds a reference to `go`
     // only until it sees it set.
@@ -480,7 +475,6 @@ pub unsafe fn execve_after_release(trace: Option<&[u8]>, exec: &Exec, message: &
         )
         .int("ranges", ranges.len() as i64)
         .emit(trace);
-    drop(maps);
     drop(ranges);
 
     // From here: the arena, the stack and raw system calls only.
@@ -492,37 +486,17 @@ pub unsafe fn execve_after_release(trace: Option<&[u8]>, exec: &Exec, message: &
         futex_wait(&shared.done, 0);
     }
     libc::syscall(libc::SYS_execve, shared.path, shared.argv, shared.envp);
-    std::mem::forget(arena); // never unmapped: it is what this thread reads
     fail_raw(shared, *libc::__errno_location())
 }
 
 /// The execve failed after the release: one line built from the arena and
 /// the stack (`arshim[PID]: MESSAGE: errno N; exiting 127`), then exit 127.
 unsafe fn fail_raw(shared: &Shared, errno: i32) -> ! {
-    let mut tail = [0u8; 32];
-    let mut n = 0;
-    let mut e = errno.unsigned_abs();
-    let mut digits = [0u8; 10];
-    let mut d = 0;
-    loop {
-        digits[d] = b'0' + (e % 10) as u8;
-        d += 1;
-        e /= 10;
-        if e == 0 || d == digits.len() {
-            break;
-        }
-    }
-    while d > 0 {
-        d -= 1;
-        tail[n] = digits[d];
-        n += 1;
-    }
-    for &b in b"; exiting 127\n" {
-        tail[n] = b;
-        n += 1;
-    }
+    let mut tail = Line::new();
+    tail.push_number(errno.unsigned_abs());
+    tail.push(b"; exiting 127\n");
     libc::syscall(libc::SYS_write, 2, shared.message, shared.message_len);
-    libc::syscall(libc::SYS_write, 2, tail.as_ptr(), n);
+    tail.write_to_stderr();
     libc::syscall(libc::SYS_exit_group, 127);
     libc::_exit(127)
 }
