@@ -18,10 +18,13 @@ mod glob;
 mod hooks;
 #[path = "../../shim/src/preload_abi.rs"]
 mod preload_abi;
+#[path = "../../shim/src/raw_line.rs"]
+mod raw_line;
 
 use core::ffi::{c_char, c_int, c_void, CStr};
 use core::ptr::null_mut;
 use preload_abi::{Preload, CORE_FILE, INIT_SYMBOL, VERSION};
+use raw_line::Line;
 
 extern "C" {
     static environ: *const *const c_char;
@@ -151,8 +154,7 @@ unsafe fn last_dl_error() -> Option<&'static [u8]> {
 }
 
 /// One line on stderr, `arshim[PID]: …; the shim stays off`, once per
-/// process tree (the mark `ARSHIM_WARNED` is inherited), written with a raw
-/// syscall: libc's `write` is one of our own hooks.
+/// process tree (the mark `ARSHIM_WARNED` is inherited).
 unsafe fn warn(env: &[&[u8]], what: &[u8], detail: Option<&[u8]>) {
     if gate::lookup(env, "ARSHIM_WARNED").is_some() {
         return;
@@ -168,42 +170,6 @@ unsafe fn warn(env: &[&[u8]], what: &[u8], detail: Option<&[u8]>) {
         line.push(b")");
     }
     line.push(b"; the shim stays off\n");
-    libc::syscall(libc::SYS_write, 2, line.buf.as_ptr(), line.len);
+    line.write_to_stderr();
     libc::setenv(c"ARSHIM_WARNED".as_ptr(), c"1".as_ptr(), 1);
-}
-
-/// A fixed buffer that truncates instead of allocating.
-struct Line {
-    buf: [u8; 512],
-    len: usize,
-}
-
-impl Line {
-    fn new() -> Self {
-        Line {
-            buf: [0; 512],
-            len: 0,
-        }
-    }
-
-    fn push(&mut self, bytes: &[u8]) {
-        let room = self.buf.len() - self.len;
-        let n = bytes.len().min(room);
-        self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
-        self.len += n;
-    }
-
-    fn push_number(&mut self, mut n: u32) {
-        let mut digits = [0u8; 10];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        self.push(&digits[i..]);
-    }
 }

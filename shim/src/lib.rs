@@ -34,6 +34,7 @@ mod plan;
 #[allow(dead_code)]
 mod preload_abi;
 mod python;
+mod raw_line;
 mod real;
 mod reaper;
 mod release;
