@@ -15,13 +15,18 @@ const PATH_MAX: usize = 4096;
 /// As the kernel's own limit on symlinks followed.
 const MAX_LINKS: usize = 40;
 
+/// `path` NUL-terminated, for a system call; None if it is too long.
+fn c_path(path: &[u8]) -> Option<[u8; PATH_MAX + 1]> {
+    let mut z = [0u8; PATH_MAX + 1];
+    z.get_mut(..path.len())?.copy_from_slice(path);
+    (path.len() <= PATH_MAX).then_some(z)
+}
+
 /// `readlink(path)` into `out`: Ok(len), or Err(errno).
 unsafe fn readlink(path: &[u8], out: &mut [u8]) -> Result<usize, i32> {
-    let mut z = [0u8; PATH_MAX + 1];
-    if path.len() > PATH_MAX {
+    let Some(z) = c_path(path) else {
         return Err(libc::ENAMETOOLONG);
-    }
-    z[..path.len()].copy_from_slice(path);
+    };
     let n = libc::syscall(
         libc::SYS_readlinkat,
         libc::AT_FDCWD,
@@ -38,11 +43,9 @@ unsafe fn readlink(path: &[u8], out: &mut [u8]) -> Result<usize, i32> {
 
 /// Does `path` start with the ELF magic?
 unsafe fn is_elf(path: &[u8]) -> bool {
-    let mut z = [0u8; PATH_MAX + 1];
-    if path.len() > PATH_MAX {
+    let Some(z) = c_path(path) else {
         return false;
-    }
-    z[..path.len()].copy_from_slice(path);
+    };
     let fd = libc::syscall(
         libc::SYS_openat,
         libc::AT_FDCWD,
