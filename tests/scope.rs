@@ -14,26 +14,33 @@ fn sh_quote(p: &Path) -> String {
     format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
 }
 
+/// A Makefile whose first target, `lib.a`, runs `archive_recipe` (recipe
+/// lines without their tab), and whose second writes `marker` after it.
+fn archive_then_marker(dir: &TestDir, archive_recipe: &[String]) -> std::path::PathBuf {
+    let makefile = dir.join("Makefile");
+    let recipe: String = archive_recipe.iter().map(|l| format!("\t{l}\n")).collect();
+    std::fs::write(
+        &makefile,
+        format!("all: marker\nlib.a:\n{recipe}marker: lib.a\n\techo built > $@\n"),
+    )
+    .unwrap();
+    makefile
+}
+
 /// `ARSHIM=1 LD_PRELOAD=<lib> make -f Makefile`: the first recipe is the
 /// stand-in `ar` (make spawns it), the second writes a marker after it.
 #[test]
 fn make_is_never_converted() {
     let dir = TestDir::new("make");
     let fx = fixtures();
-    let makefile = dir.join("Makefile");
-    std::fs::write(
-        &makefile,
-        format!(
-            "all: marker\n\
-             lib.a:\n\
-             \tar rcs $@ {} {}\n\
-             marker: lib.a\n\
-             \techo built > $@\n",
+    let makefile = archive_then_marker(
+        &dir,
+        &[format!(
+            "ar rcs $@ {} {}",
             fx.objs[0].display(),
             fx.objs[1].display()
-        ),
-    )
-    .unwrap();
+        )],
+    );
     let mut cmd = preloaded("make", &dir);
     cmd.env("ARSHIM", "1").arg("-f").arg(&makefile);
     let run = run(cmd, &dir, "make");
@@ -207,22 +214,18 @@ fn hosts_glob_converts_the_named_host_inside_make() {
     let dir = TestDir::new("hosts-make");
     let fx = fixtures();
     let host_name = fx.host.file_name().unwrap().to_str().unwrap().to_string();
-    let makefile = dir.join("Makefile");
-    std::fs::write(
-        &makefile,
-        format!(
-            "all: marker\n\
-             lib.a:\n\
-             \tgrep -c libarshim_core /proc/self/maps > shell-maps-core || true\n\
-             \t{} spawnp plain ar $@ {} {}\n\
-             marker: lib.a\n\
-             \techo built > $@\n",
-            sh_quote(&fx.host),
-            fx.objs[0].display(),
-            fx.objs[1].display()
-        ),
-    )
-    .unwrap();
+    let makefile = archive_then_marker(
+        &dir,
+        &[
+            "grep -c libarshim_core /proc/self/maps > shell-maps-core || true".to_string(),
+            format!(
+                "{} spawnp plain ar $@ {} {}",
+                sh_quote(&fx.host),
+                fx.objs[0].display(),
+                fx.objs[1].display()
+            ),
+        ],
+    );
     let mut cmd = preloaded("make", &dir);
     cmd.env("ARSHIM", "1")
         .env("ARSHIM_HOSTS", format!("ld-legacy,{host_name}"))
