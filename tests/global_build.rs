@@ -25,10 +25,9 @@ use common::{json_str_field, library, trace_lines, Outcome, TestDir};
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -97,50 +96,14 @@ fn fnv(bytes: &[u8]) -> u64 {
 fn make_j2(work: &Path, dir: &TestDir, label: &str, preload: Option<&Path>) -> Outcome {
     let mut cmd = Command::new("make");
     common::scrub(&mut cmd, EXTRA_ENV);
-    cmd.arg("-j2")
-        .current_dir(work)
-        .env("LC_ALL", "C")
-        .stdin(Stdio::null())
-        .process_group(0);
+    cmd.arg("-j2").current_dir(work).env("LC_ALL", "C");
     if let Some(trace) = preload {
         cmd.env("LD_PRELOAD", library())
             .env("ARSHIM", "1")
             .env("ARSHIM_TRACE", trace);
     }
-    let out_path = dir.join(format!("{label}.stdout"));
-    let err_path = dir.join(format!("{label}.stderr"));
-    cmd.stdout(fs::File::create(&out_path).unwrap())
-        .stderr(fs::File::create(&err_path).unwrap());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start make: {e}"));
-    let pid = child.id();
-    let deadline = Instant::now() + RUN_TIMEOUT;
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = Command::new("kill")
-                .args(["-s", "KILL", "--", &format!("-{pid}")])
-                .status();
-            let _ = child.wait();
-            panic!(
-                "[{label}] make hung: killed after {} s (dir {})",
-                RUN_TIMEOUT.as_secs(),
-                dir.path.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Outcome {
-        label: label.to_string(),
-        dir: dir.path.clone(),
-        pid,
-        status,
-        stdout: String::from_utf8_lossy(&fs::read(&out_path).unwrap()).into_owned(),
-        stderr: String::from_utf8_lossy(&fs::read(&err_path).unwrap()).into_owned(),
-    }
+    // In its own process group, killed with it after RUN_TIMEOUT.
+    common::run_timed(cmd, dir, label, RUN_TIMEOUT).outcome_lossy()
 }
 
 fn basename(p: &str) -> &str {

@@ -22,10 +22,9 @@ mod common;
 use common::{companion, json_str_field, library, trace_lines, Outcome, TestDir};
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// One run of the two suites takes ~25 s here; generous for slow machines.
 const RUN_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -93,49 +92,10 @@ fn clean(program: impl AsRef<std::ffi::OsStr>, cwd: &Path) -> Command {
     cmd
 }
 
-fn run(mut cmd: Command, dir: &TestDir, label: &str) -> (Outcome, Duration) {
-    let out_path = dir.join(format!("{label}.stdout"));
-    let err_path = dir.join(format!("{label}.stderr"));
-    cmd.stdin(Stdio::null())
-        .stdout(fs::File::create(&out_path).unwrap())
-        .stderr(fs::File::create(&err_path).unwrap())
-        .process_group(0);
-    let started = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    let pid = child.id();
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if started.elapsed() > RUN_TIMEOUT {
-            let _ = Command::new("kill")
-                .args(["-s", "KILL", "--", &format!("-{pid}")])
-                .status();
-            let _ = child.wait();
-            panic!(
-                "[{label}] hung: killed after {} s: {cmd:?}\n--- stdout ---\n{}--- stderr ---\n{}(dir {})",
-                RUN_TIMEOUT.as_secs(),
-                fs::read_to_string(&out_path).unwrap_or_default(),
-                fs::read_to_string(&err_path).unwrap_or_default(),
-                dir.path.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let took = started.elapsed();
-    (
-        Outcome {
-            label: label.to_string(),
-            dir: dir.path.clone(),
-            pid,
-            status,
-            stdout: String::from_utf8_lossy(&fs::read(&out_path).unwrap()).into_owned(),
-            stderr: String::from_utf8_lossy(&fs::read(&err_path).unwrap()).into_owned(),
-        },
-        took,
-    )
+fn run(cmd: Command, dir: &TestDir, label: &str) -> (Outcome, Duration) {
+    let finished = common::run_timed(cmd, dir, label, RUN_TIMEOUT);
+    let took = finished.took;
+    (finished.outcome_lossy(), took)
 }
 
 /// regrtest's final summary: the lines from "== Tests result" on, without

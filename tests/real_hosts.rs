@@ -33,11 +33,11 @@ use common::{companion, json_str_field, reaper, trace_lines, Outcome, TestDir};
 use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Every run is killed (with its process group) and fails after this.
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
@@ -106,48 +106,10 @@ fn checked(cmd: &mut Command, what: &str) -> std::process::Output {
     out
 }
 
-/// Run `cmd` with stdin from /dev/null and stdout/stderr into files of `dir`,
-/// in its own process group; after [`RUN_TIMEOUT`] the group is killed and
-/// the test fails.
-fn run(mut cmd: Command, dir: &TestDir, label: &str) -> Outcome {
-    let out_path = dir.join(format!("{label}.stdout"));
-    let err_path = dir.join(format!("{label}.stderr"));
-    cmd.stdin(Stdio::null())
-        .stdout(fs::File::create(&out_path).unwrap())
-        .stderr(fs::File::create(&err_path).unwrap())
-        .process_group(0);
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    let pid = child.id();
-    let deadline = Instant::now() + RUN_TIMEOUT;
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = Command::new("kill")
-                .args(["-s", "KILL", "--", &format!("-{pid}")])
-                .status();
-            let _ = child.wait();
-            panic!(
-                "[{label}] hung: killed after {} s: {cmd:?}\n--- stdout ---\n{}--- stderr ---\n{}(dir {})",
-                RUN_TIMEOUT.as_secs(),
-                fs::read_to_string(&out_path).unwrap_or_default(),
-                fs::read_to_string(&err_path).unwrap_or_default(),
-                dir.path.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Outcome {
-        label: label.to_string(),
-        dir: dir.path.clone(),
-        pid,
-        status,
-        stdout: String::from_utf8_lossy(&fs::read(&out_path).unwrap()).into_owned(),
-        stderr: String::from_utf8_lossy(&fs::read(&err_path).unwrap()).into_owned(),
-    }
+/// [`common::run_timed`] with [`RUN_TIMEOUT`]; real toolchains' output
+/// need not be UTF-8.
+fn run(cmd: Command, dir: &TestDir, label: &str) -> Outcome {
+    common::run_timed(cmd, dir, label, RUN_TIMEOUT).outcome_lossy()
 }
 
 /// Copies the regular files of `from` (not recursive) into a new dir `to`,

@@ -421,31 +421,72 @@ fn kill_group(pgid: u32) {
         .status();
 }
 
+/// What a timed run left: the process, its status, where its output went
+/// and how long it took.
+pub struct Finished {
+    pub label: String,
+    pub dir: PathBuf,
+    pub pid: u32,
+    pub status: ExitStatus,
+    pub stdout: PathBuf,
+    pub stderr: PathBuf,
+    pub took: Duration,
+}
+
+impl Finished {
+    /// The run with its output as text (it must be UTF-8).
+    pub fn outcome(self) -> Outcome {
+        let (stdout, stderr) = (
+            fs::read_to_string(&self.stdout).unwrap(),
+            fs::read_to_string(&self.stderr).unwrap(),
+        );
+        self.with(stdout, stderr)
+    }
+
+    /// The same for real toolchains, whose output need not be UTF-8.
+    pub fn outcome_lossy(self) -> Outcome {
+        let lossy = |p: &Path| String::from_utf8_lossy(&fs::read(p).unwrap()).into_owned();
+        let (stdout, stderr) = (lossy(&self.stdout), lossy(&self.stderr));
+        self.with(stdout, stderr)
+    }
+
+    fn with(self, stdout: String, stderr: String) -> Outcome {
+        Outcome {
+            label: self.label,
+            dir: self.dir,
+            pid: self.pid,
+            status: self.status,
+            stdout,
+            stderr,
+        }
+    }
+}
+
 /// Run `cmd` with stdin from /dev/null and stdout/stderr into files of `dir`
 /// (so the host's stdout is fully buffered), in its own process group; after
-/// [`TIMEOUT`] the group is killed and the test fails.
-pub fn run(mut cmd: Command, dir: &TestDir, label: &str) -> Outcome {
+/// `timeout` the group is killed and the test fails.
+pub fn run_timed(mut cmd: Command, dir: &TestDir, label: &str, timeout: Duration) -> Finished {
     let out_path = dir.join(format!("{label}.stdout"));
     let err_path = dir.join(format!("{label}.stderr"));
     cmd.stdin(Stdio::null())
         .stdout(fs::File::create(&out_path).unwrap())
         .stderr(fs::File::create(&err_path).unwrap())
         .process_group(0);
+    let started = Instant::now();
     let mut child = cmd
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
     let pid = child.id();
-    let deadline = Instant::now() + TIMEOUT;
     let status = loop {
         if let Some(st) = child.try_wait().unwrap() {
             break st;
         }
-        if Instant::now() > deadline {
+        if started.elapsed() > timeout {
             kill_group(pid);
             let _ = child.wait();
             panic!(
                 "[{label}] hung: killed after {} s: {cmd:?}\n--- stdout ---\n{}--- stderr ---\n{}(dir {})",
-                TIMEOUT.as_secs(),
+                timeout.as_secs(),
                 fs::read_to_string(&out_path).unwrap_or_default(),
                 fs::read_to_string(&err_path).unwrap_or_default(),
                 dir.path.display()
@@ -453,14 +494,20 @@ pub fn run(mut cmd: Command, dir: &TestDir, label: &str) -> Outcome {
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    Outcome {
+    Finished {
         label: label.to_string(),
         dir: dir.path.clone(),
         pid,
         status,
-        stdout: fs::read_to_string(&out_path).unwrap(),
-        stderr: fs::read_to_string(&err_path).unwrap(),
+        stdout: out_path,
+        stderr: err_path,
+        took: started.elapsed(),
     }
+}
+
+/// [`run_timed`] with [`TIMEOUT`], output as text.
+pub fn run(cmd: Command, dir: &TestDir, label: &str) -> Outcome {
+    run_timed(cmd, dir, label, TIMEOUT).outcome()
 }
 
 // ---------------------------------------------------------------------------
