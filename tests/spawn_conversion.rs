@@ -123,16 +123,7 @@ fn converted(call: Call) {
     assert_converted(&dir, &run);
     assert_archive_ok(&archive, &run);
     // The cleanups are flushed before the exec: their output precedes ar's.
-    assert_in_order(
-        &run.stdout,
-        &[
-            "host: buffered line\n",
-            "host: atexit ran\n",
-            "standin: archiving\n",
-        ],
-        "stdout",
-        &run,
-    );
+    assert_cleanups_before_archiver(&run);
     assert!(
         run.stderr.contains("standin: note on stderr\n"),
         "{}",
@@ -599,16 +590,7 @@ fn converted_host_memory_is_released_on_two_cpus() {
     run.assert_code(0);
     assert_converted(&dir, &run);
     assert_archive_ok(&archive_in(&dir), &run);
-    assert_in_order(
-        &run.stdout,
-        &[
-            "host: buffered line\n",
-            "host: atexit ran\n",
-            "standin: archiving\n",
-        ],
-        "stdout",
-        &run,
-    );
+    assert_cleanups_before_archiver(&run);
     assert_silent(&run);
     let event = release_event(&trace, &run);
     if cpus() >= 2 {

@@ -723,6 +723,21 @@ pub fn assert_cleanups_ran(run: &Outcome) {
     );
 }
 
+/// A conversion or handoff: the host's cleanups (its buffered line, then
+/// its atexit output) came out before the archiver's output.
+pub fn assert_cleanups_before_archiver(run: &Outcome) {
+    assert_in_order(
+        &run.stdout,
+        &[
+            "host: buffered line\n",
+            "host: atexit ran\n",
+            "standin: archiving\n",
+        ],
+        "stdout",
+        run,
+    );
+}
+
 pub fn assert_silent(run: &Outcome) {
     let lines = library_lines(&run.stderr);
     assert!(
