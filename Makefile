@@ -4,7 +4,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 RELEASE := target/release
 
-.PHONY: all build test demo bench install clean
+.PHONY: all build lint test demo bench install clean
 
 all: build
 
@@ -18,8 +18,13 @@ build:
 # tests that preload $(RELEASE)/libarshim.so into real host programs.
 # The cdylib must exist before the integration tests run (cargo does not
 # build it for them), hence the dependency on `build`.
-test: build
+test: build lint
 	$(CARGO) test --release --workspace --no-fail-fast
+
+# Clippy over every crate and target, warnings as errors (release profile,
+# so that it shares the build's dependencies).
+lint:
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
 # The demo linker without and with the shim: who ran ar and what the linker
 # held meanwhile, then `arshim bench` on it (table + target/bench-demo.svg).

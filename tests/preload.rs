@@ -38,11 +38,14 @@ fn mapped_in(
     (preload, core, run)
 }
 
+/// Variables set for one run.
+type Vars<'a> = &'a [(&'a str, &'a str)];
+
 #[test]
 fn the_core_is_loaded_only_where_the_shim_has_work() {
     let dir = TestDir::new("preload-maps");
     // (variables, is the core expected?, why)
-    let cases: &[(&[(&str, &str)], bool, &str)] = &[
+    let cases: &[(Vars, bool, &str)] = &[
         (&[], false, "ARSHIM unset"),
         (&[("ARSHIM", "0")], false, "ARSHIM=0"),
         (
