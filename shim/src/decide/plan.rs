@@ -1,4 +1,5 @@
-//! Can a spawn's file actions and attributes be replayed in this process, and how?
+//! Can a spawn's file actions and attributes be replayed in this process, and
+//! how? Pure: the real process is asked through `Facts`.
 //!
 //! glibc's child (sysdeps/unix/sysv/linux/spawni.c) does, in order: signal
 //! dispositions, scheduling, setsid, setpgid, reset ids, the file actions in

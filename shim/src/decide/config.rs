@@ -1,4 +1,5 @@
-//! The environment contract (SPEC "Environment"), parsed once at load time.
+//! The environment contract (docs/DESIGN.md, "Environment"), parsed once at
+//! load time from the values it is given: pure.
 //!
 //! Parsing is strict: a value we do not understand turns the shim off with one
 //! warning line naming the variable, the value and what is accepted. Guessing

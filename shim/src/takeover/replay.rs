@@ -1,7 +1,7 @@
 //! Doing a plan's steps in this process, right before `execve`. Raw syscalls
 //! only: the host's cleanups have run, nothing of theirs may be relied upon.
 
-use crate::plan::Step;
+use crate::decide::plan::Step;
 use std::ffi::CString;
 
 fn errno() -> i32 {

@@ -1,20 +1,23 @@
-//! The decision at a spawn call, and the conversion itself.
+//! The spawn-time entry point (docs/DESIGN.md, "Conversion" 1): copies the
+//! host's spawn arguments, decides, prepares, and converts.
 //!
 //! `consider` returns only when the real call must be made (not an archiver,
 //! observe mode, or any doubt). When it converts, it never returns: the
 //! archiver replaces this process, keeping its pid.
 
-use crate::config::Config;
-use crate::defer::Deferred;
-use crate::logging::{info, warn_line};
-use crate::plan::{self, Attrs, FileAction};
-use crate::reaper::{self, Job};
-use crate::resolve::{self, Unresolved};
-use crate::scope::basename;
-use crate::sys::{RealFacts, RealProbe};
-use crate::trace::Event;
-use crate::{cleanup, companion, defer, mirror, state, sys};
-use crate::{release, replay};
+use crate::decide::config::Config;
+use crate::decide::plan::{self, Attrs, FileAction};
+use crate::decide::resolve::{self, Unresolved};
+use crate::decide::scope::basename;
+use crate::facts::fs::{RealFacts, RealProbe};
+use crate::facts::proc;
+use crate::record::logging::{info, warn_line};
+use crate::record::mirror;
+use crate::record::trace::Event;
+use crate::state;
+use crate::takeover::defer::Deferred;
+use crate::takeover::reaper::{self, Job};
+use crate::takeover::{cleanup, companion, defer, release, replay};
 use libc::{c_char, posix_spawn_file_actions_t, posix_spawnattr_t};
 use std::ffi::{CStr, CString};
 
@@ -245,7 +248,7 @@ unsafe fn prepare(request: &Request, program: &[u8], argv: Vec<CString>) -> Resu
             let cwd = plan
                 .final_dir()
                 .map(|d| d.to_vec())
-                .unwrap_or_else(sys::cwd);
+                .unwrap_or_else(proc::cwd);
             Ok(Ready {
                 exec,
                 steps: replay::prepare(&plan.steps)?,
@@ -288,7 +291,7 @@ unsafe fn prepare(request: &Request, program: &[u8], argv: Vec<CString>) -> Resu
                 exec,
                 steps: replay::prepare(&[])?,
                 notes: Vec::new(),
-                cwd: sys::cwd(),
+                cwd: proc::cwd(),
             })
         }
     }

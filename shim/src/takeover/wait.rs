@@ -1,14 +1,17 @@
-//! The wait-time handoff, orchestrated: which child, is it the archiver, and
-//! the hand-over to the reaper. Returns only when the real wait must run.
+//! The wait-time entry point (docs/DESIGN.md, "Conversion" 2): which child,
+//! is it the archiver, and the hand-over to the reaper. Returns only when the real wait must run.
 
-use crate::config::Config;
-use crate::convert::{execve, trace_deferred, Exec};
-use crate::defer::{self, Deferred};
-use crate::handoff::{judge, Awaited, Child, Verdict};
-use crate::logging::{info, warn_line};
-use crate::reaper::{self, Job};
-use crate::trace::Event;
-use crate::{cleanup, companion, replay, state, sys};
+use crate::decide::child::{judge, Awaited, Child, Verdict};
+use crate::decide::config::Config;
+use crate::decide::protect::absolute;
+use crate::facts::{fs, proc};
+use crate::record::logging::{info, warn_line};
+use crate::record::trace::Event;
+use crate::state;
+use crate::takeover::convert::{execve, trace_deferred, Exec};
+use crate::takeover::defer::{self, Deferred};
+use crate::takeover::reaper::{self, Job};
+use crate::takeover::{cleanup, companion, replay};
 use std::ffi::CString;
 use std::time::{Duration, Instant};
 
@@ -40,8 +43,10 @@ impl After {
                 .int("result", result as i64)
                 .wait_status(status)
                 .emit(config.trace.as_deref());
-            if result == child.pid && (self.archiver || crate::observe::is_archiver_pid(result)) {
-                crate::observe::archiver_done(result, status);
+            if result == child.pid
+                && (self.archiver || crate::record::observe::is_archiver_pid(result))
+            {
+                crate::record::observe::archiver_done(result, status);
             }
         }
         if !self.deferred.is_empty() {
@@ -61,7 +66,7 @@ fn pass(child: Option<Child>) -> Option<After> {
 fn the_child(awaited: Awaited) -> Option<i32> {
     match awaited {
         Awaited::Pid(p) => Some(p),
-        Awaited::AnyChild => match sys::children()?.as_slice() {
+        Awaited::AnyChild => match proc::children()?.as_slice() {
             [only] => Some(*only),
             _ => None, // none, or several: wait(-1) could return any of them
         },
@@ -73,12 +78,12 @@ fn the_child(awaited: Awaited) -> Option<i32> {
 pub unsafe fn at_wait(config: &'static Config, awaited: Option<Awaited>) -> Option<After> {
     let pid = the_child(awaited?)?;
     let me = libc::getpid();
-    let my_exe = sys::self_exe();
-    let mut child = sys::child(pid)?;
+    let my_exe = proc::self_exe();
+    let mut child = proc::child(pid)?;
     let start = Instant::now();
     let verdict = loop {
         let cwd = child.cwd.clone();
-        let is_script = |p: &[u8]| sys::is_script(&crate::defer::absolute(&cwd, p));
+        let is_script = |p: &[u8]| fs::is_script(&absolute(&cwd, p));
         let v = judge(&child, me, &my_exe, config, is_script);
         let waited = start.elapsed();
         match v {
@@ -87,7 +92,7 @@ pub unsafe fn at_wait(config: &'static Config, awaited: Option<Awaited>) -> Opti
             v => break v,
         }
         std::thread::sleep(Duration::from_millis(2));
-        child = sys::child(pid)?;
+        child = proc::child(pid)?;
     };
     let Verdict::Archiver { operands } = verdict else {
         if matches!(verdict, Verdict::NotYetExeced | Verdict::Execing) {
@@ -127,7 +132,7 @@ pub unsafe fn at_wait(config: &'static Config, awaited: Option<Awaited>) -> Opti
             deferred: Vec::new(),
         });
     }
-    if sys::children_autoreaped() {
+    if proc::children_autoreaped() {
         fallback("SIGCHLD is ignored: the archiver's status could not be collected");
         return pass(Some(child));
     }
@@ -169,7 +174,7 @@ unsafe fn hand_off(
     );
     let protected = defer::protected_for(child.argv.get(operands..).unwrap_or(&[]), &child.cwd);
     let library = companion::library_path().unwrap_or_default();
-    let environ = crate::convert::environ_copy();
+    let environ = crate::takeover::convert::environ_copy();
     let pid = libc::getpid();
 
     state::deactivate();

@@ -1,9 +1,10 @@
-//! Which process may convert (SPEC "Environment" and "Never in scope").
+//! Which process may convert (docs/DESIGN.md, "Scope"): pure, from the
+//! configuration and this process's identity.
 //!
 //! Decided once at load time from the configuration, this process's pid, its
 //! executable's name and whether the loader runs it in secure-execution mode.
 
-use crate::config::{Config, Mode};
+use crate::decide::config::{Config, Mode};
 
 /// Shells and build drivers: they spawn `ar` in the middle of their work, never
 /// as their last act, so they are never in scope whatever the variables say.
@@ -168,7 +169,7 @@ pub use crate::gate::basename;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{lookup, parse};
+    use crate::decide::config::{lookup, parse};
 
     fn cfg(entries: &[&str]) -> Config {
         let raw: Vec<&[u8]> = entries.iter().map(|e| e.as_bytes()).collect();
