@@ -11,13 +11,14 @@ use crate::decide::resolve::{self, Unresolved};
 use crate::decide::scope::basename;
 use crate::facts::fs::{RealFacts, RealProbe};
 use crate::facts::proc;
-use crate::record::logging::{info, warn_line};
+use crate::record::logging::info;
 use crate::record::mirror;
 use crate::record::trace::Event;
 use crate::state;
-use crate::takeover::defer::Deferred;
-use crate::takeover::reaper::{self, Job};
-use crate::takeover::{cleanup, companion, defer, release, replay};
+use crate::takeover::exec::{copy_vector, environ_copy, mark_spent, Exec};
+use crate::takeover::replay;
+use crate::takeover::report::{fallback, Attempt};
+use crate::takeover::tail::{self, Archiver, Kit, Run};
 use libc::{c_char, posix_spawn_file_actions_t, posix_spawnattr_t};
 use std::ffi::{CStr, CString};
 
@@ -45,34 +46,6 @@ struct PublicFileActions {
     used: libc::c_int,
 }
 
-/// A NULL-terminated array of C strings, copied.
-unsafe fn copy_vector(v: *const *mut c_char) -> Vec<CString> {
-    let mut out = Vec::new();
-    if v.is_null() {
-        return out;
-    }
-    let mut i = 0;
-    loop {
-        let p = *v.add(i);
-        if p.is_null() {
-            return out;
-        }
-        out.push(CStr::from_ptr(p).to_owned());
-        i += 1;
-    }
-}
-
-extern "C" {
-    static environ: *const *mut c_char;
-}
-
-/// What to `execve`, fully built before the cleanups run.
-pub struct Exec {
-    pub path: CString,
-    pub argv: Vec<CString>,
-    pub envp: Vec<CString>,
-}
-
 /// Everything a conversion needs, gathered before the point of no return.
 struct Ready {
     exec: Exec,
@@ -80,20 +53,6 @@ struct Ready {
     notes: Vec<String>,
     /// The archiver's working directory, for its relative operands.
     cwd: Vec<u8>,
-}
-
-/// The environment for the new image: the host's claim is marked spent so
-/// the image (same pid) never converts again.
-pub fn mark_spent(mut envp: Vec<CString>, pid: i32) -> Vec<CString> {
-    envp.retain(|e| !e.as_bytes().starts_with(b"ARSHIM_SPENT="));
-    envp.push(CString::new(format!("ARSHIM_SPENT={pid}")).expect("no NUL in a number"));
-    envp
-}
-
-/// A copy of this process's environment.
-pub fn environ_copy() -> Vec<CString> {
-    // SAFETY: environ is a NULL-terminated array of C strings.
-    unsafe { copy_vector(environ) }
 }
 
 fn path_var() -> Option<Vec<u8>> {
@@ -125,18 +84,6 @@ unsafe fn attrs_of(attr: *const posix_spawnattr_t) -> Attrs {
         sigdefault: replay::mask_of(&sd),
         sigmask: replay::mask_of(&ss),
     }
-}
-
-fn fallback(config: &Config, call: &str, program: &[u8], reason: &str) {
-    Event::new("fallback")
-        .str("call", call)
-        .str("program", program)
-        .str("reason", reason)
-        .emit(config.trace.as_deref());
-    info!(
-        "{call} of {}: not converted: {reason}",
-        String::from_utf8_lossy(program)
-    );
 }
 
 /// Returns whether the program is an archiver (when it returns at all).
@@ -189,17 +136,17 @@ pub unsafe fn consider(config: &'static Config, request: &Request) -> bool {
         );
         return true;
     }
-    let ready = prepare(request, &program, argv).and_then(|ready| {
-        let companion = companion::find(config.companion.as_deref())
-            .ok_or("the companion (arshim, for the reaper) was not found; set ARSHIM_COMPANION")?;
-        let cleanups = cleanup::prepare()?;
-        Ok((ready, companion, cleanups))
-    });
+    let ready = prepare(request, &program, argv).and_then(|ready| Ok((ready, tail::kit(config)?)));
     match ready {
-        Ok((ready, companion, cleanups)) => {
-            convert(config, call, &program, ready, &companion, cleanups)
-        }
-        Err(reason) => fallback(config, call, &program, &reason),
+        Ok((ready, kit)) => convert(config, call, &program, ready, kit),
+        Err(reason) => fallback(
+            config,
+            &Attempt::Spawn {
+                call,
+                program: &program,
+            },
+            &reason,
+        ),
     }
     true
 }
@@ -264,7 +211,7 @@ unsafe fn prepare(request: &Request, program: &[u8], argv: Vec<CString>) -> Resu
             if resolved == Err(Unresolved::NotFound) {
                 return Err("program not found on PATH (the shell would report it)".into());
             }
-            let envp = mark_spent(copy_vector(environ), pid);
+            let envp = mark_spent(environ_copy(), pid);
             let words = resolve::simple_words(CStr::from_ptr(command).to_bytes());
             let exec = match (resolved, words) {
                 // What the shell would exec itself, without the fork dash adds.
@@ -310,17 +257,9 @@ fn operands(exec: &Exec) -> Vec<Vec<u8>> {
     }
 }
 
-/// The point of no return: cleanups (deletions of the archiver's files
-/// deferred), replay, then execve of the archiver — or of the reaper, which
-/// runs the archiver and then does the deferred deletions.
-unsafe fn convert(
-    config: &Config,
-    call: &str,
-    program: &[u8],
-    ready: Ready,
-    companion: &[u8],
-    cleanups: cleanup::Cleanups,
-) -> ! {
+/// The point of no return: the tail, to the archiver (or the reaper, which
+/// runs the archiver and then does the deferred deletions).
+unsafe fn convert(config: &Config, call: &str, program: &[u8], ready: Ready, kit: Kit) -> ! {
     let Ready {
         exec,
         steps,
@@ -338,84 +277,17 @@ unsafe fn convert(
         String::from_utf8_lossy(program),
         exec.path.to_string_lossy()
     );
-    let protected = defer::protected_for(&operands(&exec), &cwd);
-    let library = companion::library_path().unwrap_or_default();
-    let message = format!(
-        "execve of {} failed after the host's cleanups ran",
-        exec.path.to_string_lossy()
-    );
-
-    // Whatever the cleanups spawn goes straight to the real calls.
-    state::deactivate();
-    let deferred = cleanups.run(protected);
-    // Straight to the archiver, unless someone must stay behind it: the
-    // deferred deletions, or a host status to report if the archiver fails.
-    let target = if deferred.is_empty() && config.failure_status.is_none() {
-        exec
-    } else {
-        trace_deferred(config, &deferred);
-        let job = Job::Run {
-            path: &exec.path,
-            argv: &exec.argv,
-        };
-        Exec {
-            path: CString::new(companion).unwrap_or_default(),
-            argv: reaper::argv(
-                companion,
-                &job,
-                config.trace.as_deref(),
-                config.failure_status,
-                &deferred,
-            ),
-            envp: reaper::env(exec.envp, &library, libc::getpid()),
-        }
+    let operands = operands(&exec);
+    let archiver = Archiver {
+        operands: &operands,
+        cwd: &cwd,
     };
-    if let Err(e) = replay::run(&steps) {
-        warn_line(&format!("{message}: {e}; exiting 127"));
-        libc::_exit(127);
-    }
-    replay::disarm_timers();
-    release::execve_after_release(config.trace.as_deref(), &target, &message)
-}
-
-pub fn trace_deferred(config: &Config, deferred: &[Deferred]) {
-    for d in deferred {
-        Event::new("defer")
-            .str("op", if d.rmdir { "rmdir" } else { "unlink" })
-            .str("path", &d.path)
-            .emit(config.trace.as_deref());
-        info!(
-            "deferred {} of {} until the archiver ends",
-            if d.rmdir { "rmdir" } else { "unlink" },
-            String::from_utf8_lossy(&d.path)
-        );
-    }
-}
-
-/// execve; returns only the error.
-pub unsafe fn execve(exec: &Exec) -> std::io::Error {
-    let mut argv: Vec<*const c_char> = exec.argv.iter().map(|a| a.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    let mut envp: Vec<*const c_char> = exec.envp.iter().map(|e| e.as_ptr()).collect();
-    envp.push(std::ptr::null());
-    libc::execve(exec.path.as_ptr(), argv.as_ptr(), envp.as_ptr());
-    std::io::Error::last_os_error()
+    match tail::take_over(config, kit, archiver, Run::new(exec, steps)) {}
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn spent_marker_replaces_an_old_one() {
-        let env = vec![
-            CString::new("A=1").unwrap(),
-            CString::new("ARSHIM_SPENT=3").unwrap(),
-        ];
-        let out = mark_spent(env, 42);
-        let out: Vec<_> = out.iter().map(|c| c.to_str().unwrap()).collect();
-        assert_eq!(out, ["A=1", "ARSHIM_SPENT=42"]);
-    }
 
     #[test]
     fn archiver_operands() {

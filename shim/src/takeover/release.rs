@@ -24,7 +24,7 @@ use crate::decide::memory::{plan, refusal, split, subtract, Range, CAPACITY};
 use crate::facts::proc::{cpus, memory_maps, threads};
 use crate::raw_line::Line;
 use crate::record::trace::Event;
-use crate::takeover::convert::Exec;
+use crate::takeover::exec::{execve, Exec};
 use libc::{c_char, c_void};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -343,7 +343,7 @@ unsafe fn fail_raw(shared: &Shared, errno: i32) -> ! {
 
 /// The execve alone (the memory left to it).
 unsafe fn plain(exec: &Exec, message: &str) -> ! {
-    let err = crate::takeover::convert::execve(exec);
+    let err = execve(exec);
     crate::record::logging::warn_line(&format!("{message}: {err}; exiting 127"));
     libc::_exit(127);
 }

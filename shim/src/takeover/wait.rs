@@ -5,14 +5,12 @@ use crate::decide::child::{judge, Awaited, Child, Verdict};
 use crate::decide::config::Config;
 use crate::decide::protect::absolute;
 use crate::facts::{fs, proc};
-use crate::record::logging::{info, warn_line};
+use crate::record::logging::info;
 use crate::record::trace::Event;
 use crate::state;
-use crate::takeover::convert::{execve, trace_deferred, Exec};
 use crate::takeover::defer::{self, Deferred};
-use crate::takeover::reaper::{self, Job};
-use crate::takeover::{cleanup, companion, replay};
-use std::ffi::CString;
+use crate::takeover::report::{fallback, Attempt};
+use crate::takeover::tail::{self, Archiver, Kit, Wait};
 use std::time::{Duration, Instant};
 
 /// How long a forked child may take to start its exec before we give up on it.
@@ -100,27 +98,15 @@ pub unsafe fn at_wait(config: &'static Config, awaited: Option<Awaited>) -> Opti
                 "the child did not finish an exec within {} ms",
                 start.elapsed().as_millis()
             );
-            Event::new("fallback")
-                .str("call", "wait")
-                .str("program", &child.exe)
-                .str("reason", &reason)
-                .emit(config.trace.as_deref());
-            info!("wait for pid {pid}: not handed off: {reason}");
+            let attempt = Attempt::WaitBeforeExec {
+                pid,
+                exe: &child.exe,
+            };
+            fallback(config, &attempt, &reason);
         }
         return pass(Some(child));
     };
     let program = child.argv[operands - 1].clone();
-    let fallback = |reason: &str| {
-        Event::new("fallback")
-            .str("call", "wait")
-            .str("program", &program)
-            .str("reason", reason)
-            .emit(config.trace.as_deref());
-        info!(
-            "wait for {} (pid {pid}): not handed off: {reason}",
-            String::from_utf8_lossy(&program)
-        );
-    };
     if !state::is_exec(config) {
         info!(
             "wait for {} (pid {pid}): archiver (observe mode)",
@@ -132,34 +118,35 @@ pub unsafe fn at_wait(config: &'static Config, awaited: Option<Awaited>) -> Opti
             deferred: Vec::new(),
         });
     }
-    if proc::children_autoreaped() {
-        fallback("SIGCHLD is ignored: the archiver's status could not be collected");
-        return pass(Some(child));
-    }
-    let Some(companion) = companion::find(config.companion.as_deref()) else {
-        fallback("the companion (arshim, for the reaper) was not found; set ARSHIM_COMPANION");
-        return pass(Some(child));
-    };
-    let cleanups = match cleanup::prepare() {
-        Ok(c) => c,
+    match kit(config) {
+        Ok(kit) => Some(hand_off(config, child, operands, &program, kit)),
         Err(reason) => {
-            fallback(reason);
-            return pass(Some(child));
+            let attempt = Attempt::Wait {
+                pid,
+                program: &program,
+            };
+            fallback(config, &attempt, reason);
+            pass(Some(child))
         }
-    };
-    Some(hand_off(
-        config, child, operands, &program, &companion, cleanups,
-    ))
+    }
 }
 
-/// Cleanups, then execve of the reaper. Returns only if execve failed.
+/// What the handoff needs, or why the host is left to its own wait.
+fn kit(config: &Config) -> Result<Kit, &'static str> {
+    if proc::children_autoreaped() {
+        return Err("SIGCHLD is ignored: the archiver's status could not be collected");
+    }
+    tail::kit(config)
+}
+
+/// The point of no return: the tail, to the reaper. Returns only if its
+/// execve failed.
 unsafe fn hand_off(
     config: &Config,
     child: Child,
     operands: usize,
     program: &[u8],
-    companion: &[u8],
-    cleanups: cleanup::Cleanups,
+    kit: Kit,
 ) -> After {
     Event::new("handoff")
         .int("child", child.pid as i64)
@@ -172,33 +159,11 @@ unsafe fn hand_off(
         String::from_utf8_lossy(program),
         child.pid
     );
-    let protected = defer::protected_for(child.argv.get(operands..).unwrap_or(&[]), &child.cwd);
-    let library = companion::library_path().unwrap_or_default();
-    let environ = crate::takeover::convert::environ_copy();
-    let pid = libc::getpid();
-
-    state::deactivate();
-    let deferred = cleanups.run(protected);
-    trace_deferred(config, &deferred);
-    let exec = Exec {
-        path: CString::new(companion).unwrap_or_default(),
-        argv: reaper::argv(
-            companion,
-            &Job::Wait { child: child.pid },
-            config.trace.as_deref(),
-            config.failure_status,
-            &deferred,
-        ),
-        envp: reaper::env(environ, &library, pid),
+    let archiver = Archiver {
+        operands: child.argv.get(operands..).unwrap_or(&[]),
+        cwd: &child.cwd,
     };
-    replay::disarm_timers();
-    let err = execve(&exec);
-    // The host's cleanups ran, but it can still go on: its own wait follows,
-    // then the deletions it asked for.
-    warn_line(&format!(
-        "execve of the reaper {} failed: {err}; the host goes on",
-        String::from_utf8_lossy(companion)
-    ));
+    let deferred = tail::take_over(config, kit, archiver, Wait::new(child.pid));
     After {
         child: Some(child),
         archiver: true,
