@@ -38,7 +38,10 @@ mod record;
 mod state;
 mod takeover;
 
+use decide::config::{self, Config, Mode};
+use decide::scope::{self, Identity, Scope};
 use libc::c_char;
+use record::{logging, trace};
 use std::ffi::CStr;
 
 extern "C" {
@@ -68,51 +71,84 @@ fn exe_path() -> Vec<u8> {
 /// whether the preload must route its hooks here.
 unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
     if preload.version != preload_abi::VERSION {
-        record::logging::warn_line(
+        logging::warn_line(
             "libarshim_core.so does not match libarshim.so (version); the shim stays off",
         );
         return false;
     }
     takeover::companion::set_library_path(CStr::from_ptr(preload.path));
     real::init(preload.next);
-    // The preload's gate already answered the processes with nothing to do.
-    let Some(found) = gate::scan(environ) else {
+    let Some(config) = configuration() else {
         return false;
     };
-    let entries = found.as_slice();
-    let config = match decide::config::parse(|name| decide::config::lookup(entries, name)) {
-        Ok(c) => c,
-        Err(e) => {
-            // One warning for the whole process tree: descendants inherit the mark.
-            if decide::config::lookup(entries, "ARSHIM_WARNED").is_none() {
-                record::logging::warn_line(&e.to_string());
-                libc::setenv(c"ARSHIM_WARNED".as_ptr(), c"1".as_ptr(), 1);
-            }
-            return false;
-        }
-    };
-    if config.mode == decide::config::Mode::Off {
+    if config.mode == Mode::Off {
         return false;
     }
     let pid = libc::getpid();
     let exe = exe_path();
+    let decision = scope::decide(&config, &identity(pid, &exe));
+    announce(&config, &decision, pid, &exe);
+    if decision.mode == Mode::Off {
+        return false;
+    }
+    real::resolve_all();
+    let traced = config.trace.is_some();
+    state::activate(
+        Config {
+            mode: decision.mode,
+            ..config
+        },
+        pid,
+    );
+    if traced {
+        // Registered first, so it runs after the host's own handlers.
+        libc::atexit(trace_exit);
+    }
+    true
+}
+
+/// The configuration from the `ARSHIM*` variables, or `None` when there are
+/// none (the preload's gate already answered the processes with nothing to
+/// do) or one is bad: then one warning for the whole process tree, since
+/// descendants inherit the mark.
+unsafe fn configuration() -> Option<Config> {
+    let found = gate::scan(environ)?;
+    let entries = found.as_slice();
+    match config::parse(|name| config::lookup(entries, name)) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            if config::lookup(entries, "ARSHIM_WARNED").is_none() {
+                logging::warn_line(&e.to_string());
+                libc::setenv(c"ARSHIM_WARNED".as_ptr(), c"1".as_ptr(), 1);
+            }
+            None
+        }
+    }
+}
+
+/// Who this process is, as the scope decision sees it.
+unsafe fn identity(pid: i32, exe: &[u8]) -> Identity<'_> {
     let argv0 = if program_invocation_name.is_null() {
         &b""[..]
     } else {
         CStr::from_ptr(program_invocation_name).to_bytes()
     };
-    let me = decide::scope::Identity {
+    Identity {
         pid,
-        exe: decide::scope::basename(&exe),
-        argv0: decide::scope::basename(argv0),
+        exe: scope::basename(exe),
+        argv0: scope::basename(argv0),
         secure: libc::getauxval(libc::AT_SECURE) != 0,
-    };
-    let decision = decide::scope::decide(&config, &me);
+    }
+}
+
+/// The decision made known: its warning or note on stderr, the claim marked
+/// in the environment descendants inherit, and the `load` trace event.
+unsafe fn announce(config: &Config, decision: &Scope, pid: i32, exe: &[u8]) {
     if let Some(w) = &decision.warning {
-        record::logging::warn_line(w);
+        logging::warn_line(w);
     }
     if let (Some(n), Some(_)) = (&decision.note, &config.log) {
-        record::logging::warn_line(n);
+        logging::warn_line(n);
     }
     let pid_text = std::ffi::CString::new(pid.to_string()).expect("digits");
     if decision.claim {
@@ -121,36 +157,19 @@ unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
     if decision.spend {
         libc::setenv(c"ARSHIM_SPENT".as_ptr(), pid_text.as_ptr(), 1);
     }
-    record::trace::Event::new("load")
-        .str("exe", &exe)
+    trace::Event::new("load")
+        .str("exe", exe)
         .str(
             "mode",
             match decision.mode {
-                decide::config::Mode::Off => "off",
-                decide::config::Mode::Observe => "observe",
-                decide::config::Mode::Exec => "exec",
+                Mode::Off => "off",
+                Mode::Observe => "observe",
+                Mode::Exec => "exec",
             },
         )
-        .bool("in_scope", decision.mode != decide::config::Mode::Off)
+        .bool("in_scope", decision.mode != Mode::Off)
         .str("reason", decision.reason)
         .emit(config.trace.as_deref());
-    if decision.mode != decide::config::Mode::Off {
-        real::resolve_all();
-        let traced = config.trace.is_some();
-        state::activate(
-            decide::config::Config {
-                mode: decision.mode,
-                ..config
-            },
-            pid,
-        );
-        if traced {
-            // Registered first, so it runs after the host's own handlers.
-            libc::atexit(trace_exit);
-        }
-        return true;
-    }
-    false
 }
 
 /// `{"event":"exit"}` when the host exits normally (not when it converted:
@@ -158,7 +177,7 @@ unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
 extern "C" fn trace_exit() {
     if let Some(config) = state::scope_config() {
         record::observe::at_exit();
-        record::trace::Event::new("exit").emit(config.trace.as_deref());
+        trace::Event::new("exit").emit(config.trace.as_deref());
     }
 }
 

@@ -91,33 +91,8 @@ unsafe fn attrs_of(attr: *const posix_spawnattr_t) -> Attrs {
 /// # Safety
 /// The pointers are the host's arguments to the spawn call, valid for its duration.
 pub unsafe fn consider(config: &'static Config, request: &Request) -> bool {
-    let (call, program, argv): (&str, Vec<u8>, Vec<CString>) = match *request {
-        Request::Spawn {
-            call, path, argv, ..
-        } => {
-            if path.is_null() {
-                return false;
-            }
-            (
-                call,
-                CStr::from_ptr(path).to_bytes().to_vec(),
-                copy_vector(argv),
-            )
-        }
-        Request::System { command } => {
-            if command.is_null() {
-                return false; // system(NULL) only asks whether a shell exists
-            }
-            let cmd = CStr::from_ptr(command);
-            let word = resolve::system_program(cmd.to_bytes())
-                .unwrap_or_default()
-                .to_vec();
-            (
-                "system",
-                word,
-                vec![CString::from(c"sh"), CString::from(c"-c"), cmd.to_owned()],
-            )
-        }
+    let Some((call, program, argv)) = the_call(request) else {
+        return false;
     };
     let archiver = !program.is_empty() && config.tools.matches(basename(&program));
     Event::new("spawn")
@@ -151,9 +126,41 @@ pub unsafe fn consider(config: &'static Config, request: &Request) -> bool {
     true
 }
 
+/// The call's name, the program it names (for `system`, the command's first
+/// word) and its argument vector, copied; `None` when it names no program.
+unsafe fn the_call(request: &Request) -> Option<(&'static str, Vec<u8>, Vec<CString>)> {
+    match *request {
+        Request::Spawn {
+            call, path, argv, ..
+        } => {
+            if path.is_null() {
+                return None;
+            }
+            Some((
+                call,
+                CStr::from_ptr(path).to_bytes().to_vec(),
+                copy_vector(argv),
+            ))
+        }
+        Request::System { command } => {
+            if command.is_null() {
+                return None; // system(NULL) only asks whether a shell exists
+            }
+            let cmd = CStr::from_ptr(command);
+            let word = resolve::system_program(cmd.to_bytes())
+                .unwrap_or_default()
+                .to_vec();
+            Some((
+                "system",
+                word,
+                vec![CString::from(c"sh"), CString::from(c"-c"), cmd.to_owned()],
+            ))
+        }
+    }
+}
+
 /// Everything that can fail, checked while the host can still be returned to.
 unsafe fn prepare(request: &Request, program: &[u8], argv: Vec<CString>) -> Result<Ready, String> {
-    let pid = libc::getpid();
     match *request {
         Request::Spawn {
             search,
@@ -161,87 +168,107 @@ unsafe fn prepare(request: &Request, program: &[u8], argv: Vec<CString>) -> Resu
             attr,
             envp,
             ..
-        } => {
-            let path_var = path_var();
-            let resolved = if search {
-                resolve::resolve_search(program, path_var.as_deref(), &RealProbe)
-            } else {
-                resolve::resolve_exact(program, &RealProbe)
-            }
-            .map_err(|e| e.reason().to_string())?;
-
-            let recorded: Vec<FileAction> = if actions.is_null() {
-                Vec::new()
-            } else {
-                let used = (*(actions as *const PublicFileActions)).used;
-                match mirror::snapshot(actions as usize) {
-                    Some(v) if v.len() == used as usize => v,
-                    _ => return Err("file actions were not all seen by the shim".into()),
-                }
-            };
-            let attrs = (!attr.is_null()).then(|| attrs_of(attr));
-            let plan = plan::plan(&recorded, attrs.as_ref(), &RealFacts)?;
-            let relative_search = search
-                && !program.contains(&b'/')
-                && path_var.as_deref().is_some_and(has_relative_entry);
-            if plan.changes_cwd && (resolved.first() != Some(&b'/') || relative_search) {
-                return Err("relative program path with a working-directory change".into());
-            }
-            let exec = Exec {
-                path: CString::new(resolved).map_err(|_| "NUL in path")?,
-                argv,
-                envp: mark_spent(copy_vector(envp), pid),
-            };
-            let cwd = plan
-                .final_dir()
-                .map(|d| d.to_vec())
-                .unwrap_or_else(proc::cwd);
-            Ok(Ready {
-                exec,
-                steps: replay::prepare(&plan.steps)?,
-                notes: plan.notes,
-                cwd,
-            })
-        }
-        Request::System { command } => {
-            if program.is_empty() {
-                return Err("command does not start with a plain program name".into());
-            }
-            let resolved = resolve::resolve_search(program, path_var().as_deref(), &RealProbe);
-            if resolved == Err(Unresolved::NotFound) {
-                return Err("program not found on PATH (the shell would report it)".into());
-            }
-            let envp = mark_spent(environ_copy(), pid);
-            let words = resolve::simple_words(CStr::from_ptr(command).to_bytes());
-            let exec = match (resolved, words) {
-                // What the shell would exec itself, without the fork dash adds.
-                (Ok(path), Some(words)) => Exec {
-                    path: CString::new(path).map_err(|_| "NUL in path")?,
-                    argv: words
-                        .into_iter()
-                        .map(|w| CString::new(w).expect("from a C string"))
-                        .collect(),
-                    envp,
-                },
-                // Anything else is the shell's business, in this pid.
-                _ => {
-                    resolve::resolve_exact(b"/bin/sh", &RealProbe)
-                        .map_err(|_| "/bin/sh is not executable")?;
-                    Exec {
-                        path: CString::from(c"/bin/sh"),
-                        argv,
-                        envp,
-                    }
-                }
-            };
-            Ok(Ready {
-                exec,
-                steps: replay::prepare(&[])?,
-                notes: Vec::new(),
-                cwd: proc::cwd(),
-            })
-        }
+        } => prepare_spawn(program, argv, search, actions, attr, envp),
+        Request::System { command } => prepare_system(program, CStr::from_ptr(command), argv),
     }
+}
+
+/// `posix_spawn`/`posix_spawnp`: the program resolved as the call would, the
+/// file actions (all of them seen by the mirror) and attributes planned.
+unsafe fn prepare_spawn(
+    program: &[u8],
+    argv: Vec<CString>,
+    search: bool,
+    actions: *const posix_spawn_file_actions_t,
+    attr: *const posix_spawnattr_t,
+    envp: *const *mut c_char,
+) -> Result<Ready, String> {
+    let pid = libc::getpid();
+    let path_var = path_var();
+    let resolved = if search {
+        resolve::resolve_search(program, path_var.as_deref(), &RealProbe)
+    } else {
+        resolve::resolve_exact(program, &RealProbe)
+    }
+    .map_err(|e| e.reason().to_string())?;
+    let recorded = recorded_actions(actions)?;
+    let attrs = (!attr.is_null()).then(|| attrs_of(attr));
+    let plan = plan::plan(&recorded, attrs.as_ref(), &RealFacts)?;
+    let relative_search =
+        search && !program.contains(&b'/') && path_var.as_deref().is_some_and(has_relative_entry);
+    if plan.changes_cwd && (resolved.first() != Some(&b'/') || relative_search) {
+        return Err("relative program path with a working-directory change".into());
+    }
+    let exec = Exec {
+        path: CString::new(resolved).map_err(|_| "NUL in path")?,
+        argv,
+        envp: mark_spent(copy_vector(envp), pid),
+    };
+    let cwd = plan
+        .final_dir()
+        .map(|d| d.to_vec())
+        .unwrap_or_else(proc::cwd);
+    Ok(Ready {
+        exec,
+        steps: replay::prepare(&plan.steps)?,
+        notes: plan.notes,
+        cwd,
+    })
+}
+
+/// The file actions the mirror recorded for `actions`, if it saw them all.
+unsafe fn recorded_actions(
+    actions: *const posix_spawn_file_actions_t,
+) -> Result<Vec<FileAction>, String> {
+    if actions.is_null() {
+        return Ok(Vec::new());
+    }
+    let used = (*(actions as *const PublicFileActions)).used;
+    match mirror::snapshot(actions as usize) {
+        Some(v) if v.len() == used as usize => Ok(v),
+        _ => Err("file actions were not all seen by the shim".into()),
+    }
+}
+
+/// `system(command)`: the program exec'd directly when the command is simple
+/// words, else `/bin/sh -c command` in this pid.
+fn prepare_system(program: &[u8], command: &CStr, argv: Vec<CString>) -> Result<Ready, String> {
+    if program.is_empty() {
+        return Err("command does not start with a plain program name".into());
+    }
+    let resolved = resolve::resolve_search(program, path_var().as_deref(), &RealProbe);
+    if resolved == Err(Unresolved::NotFound) {
+        return Err("program not found on PATH (the shell would report it)".into());
+    }
+    // SAFETY: getpid has no preconditions.
+    let envp = mark_spent(environ_copy(), unsafe { libc::getpid() });
+    let exec = match (resolved, resolve::simple_words(command.to_bytes())) {
+        // What the shell would exec itself, without the fork dash adds.
+        (Ok(path), Some(words)) => Exec {
+            path: CString::new(path).map_err(|_| "NUL in path")?,
+            argv: words
+                .into_iter()
+                .map(|w| CString::new(w).expect("from a C string"))
+                .collect(),
+            envp,
+        },
+        // Anything else is the shell's business, in this pid.
+        _ => {
+            resolve::resolve_exact(b"/bin/sh", &RealProbe)
+                .map_err(|_| "/bin/sh is not executable")?;
+            Exec {
+                path: CString::from(c"/bin/sh"),
+                argv,
+                envp,
+            }
+        }
+    };
+    Ok(Ready {
+        exec,
+        steps: replay::prepare(&[])?,
+        notes: Vec::new(),
+        cwd: proc::cwd(),
+    })
 }
 
 /// The operands of the archiver: for `sh -c CMD`, the words of CMD.

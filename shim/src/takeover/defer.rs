@@ -82,63 +82,90 @@ pub fn consider(dirfd: i32, path: &[u8], rmdir: bool) -> bool {
     if OWNER_PID.load(Ordering::Relaxed) != unsafe { libc::getpid() } {
         return false; // a child forked by a cleanup: never ours
     }
-    let Some(base) = (if path.first() == Some(&b'/') {
-        Some(Vec::new())
-    } else {
-        dir_of(dirfd)
-    }) else {
+    let Some(doomed) = Doomed::of(dirfd, path) else {
         return false;
     };
-    let abs = absolute(&base, path);
-    let Some((dir, name)) = split_parent(&abs) else {
-        return false;
-    };
-    let Some(real_dir) = canonical(dir) else {
-        return false;
-    };
-    let mut target = real_dir.clone();
-    if target != b"/" {
-        target.push(b'/');
-    }
-    target.extend_from_slice(name);
-
     let Ok(mut guard) = SESSION.lock() else {
         return false;
     };
     let Some(session) = guard.as_mut() else {
         return false;
     };
-    if !is_protected(&target, &session.protected) && !is_protected(&abs, &session.protected) {
+    if !is_protected(&doomed.target, &session.protected)
+        && !is_protected(&doomed.abs, &session.protected)
+    {
         return false;
     }
-    let fd = match session.dirs.iter().find(|(d, _)| *d == real_dir) {
-        Some(&(_, fd)) => fd,
-        None => {
-            let Ok(c) = CString::new(real_dir.clone()) else {
-                return false;
-            };
-            // SAFETY: open of a NUL-terminated path; without O_CLOEXEC on purpose
-            // (the reaper inherits it across execve).
-            let fd = unsafe {
-                libc::open(
-                    c.as_ptr(),
-                    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
-                )
-            };
-            if fd < 0 {
-                return false;
-            }
-            session.dirs.push((real_dir, fd));
-            fd
-        }
+    let Some(fd) = session.dir_fd(&doomed.real_dir) else {
+        return false;
     };
     session.records.push(Deferred {
         dirfd: fd,
-        name: name.to_vec(),
+        name: doomed.name,
         rmdir,
-        path: target,
+        path: doomed.target,
     });
     true
+}
+
+/// What a deletion would delete, named both ways.
+struct Doomed {
+    /// As given, made absolute lexically.
+    abs: Vec<u8>,
+    /// Its directory, every symlink resolved.
+    real_dir: Vec<u8>,
+    /// Its last component.
+    name: Vec<u8>,
+    /// `real_dir/name`.
+    target: Vec<u8>,
+}
+
+impl Doomed {
+    fn of(dirfd: i32, path: &[u8]) -> Option<Doomed> {
+        let base = if path.first() == Some(&b'/') {
+            Vec::new()
+        } else {
+            dir_of(dirfd)?
+        };
+        let abs = absolute(&base, path);
+        let (dir, name) = split_parent(&abs)?;
+        let real_dir = canonical(dir)?;
+        let mut target = real_dir.clone();
+        if target != b"/" {
+            target.push(b'/');
+        }
+        target.extend_from_slice(name);
+        let name = name.to_vec();
+        Some(Doomed {
+            abs,
+            real_dir,
+            name,
+            target,
+        })
+    }
+}
+
+impl Session {
+    /// An fd on `real_dir`, opened once per directory.
+    fn dir_fd(&mut self, real_dir: &[u8]) -> Option<i32> {
+        if let Some(&(_, fd)) = self.dirs.iter().find(|(d, _)| *d == real_dir) {
+            return Some(fd);
+        }
+        let c = CString::new(real_dir).ok()?;
+        // SAFETY: open of a NUL-terminated path; without O_CLOEXEC on purpose
+        // (the reaper inherits it across execve).
+        let fd = unsafe {
+            libc::open(
+                c.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+            )
+        };
+        if fd < 0 {
+            return None;
+        }
+        self.dirs.push((real_dir.to_vec(), fd));
+        Some(fd)
+    }
 }
 
 /// Performs deletions in this process (when the handoff could not happen and

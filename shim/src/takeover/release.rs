@@ -266,31 +266,67 @@ fn this_thread() -> [Range; 2] {
 /// The host's cleanups have run and nothing of the host may run again.
 pub unsafe fn execve_after_release(trace: Option<&[u8]>, exec: &Exec, message: &str) -> ! {
     let page = usize::try_from(libc::sysconf(libc::_SC_PAGESIZE)).unwrap_or(4096);
-    let (threads, cpus) = (threads(), cpus());
-    let maps = memory_maps();
-    let planned = plan(&maps, &this_thread(), page);
-    drop(maps);
-    let bytes: usize = planned.iter().map(Range::len).sum();
-    let refused = refusal(threads, cpus, bytes);
-    if let Some(reason) = refused {
-        Event::new("release")
-            .bool("parallel", false)
-            .str("reason", reason)
-            .emit(trace);
-        plain(exec, message)
-    }
+    let planned = match survey(&this_thread(), page) {
+        Ok(planned) => planned,
+        Err(reason) => {
+            not_parallel(trace, &reason);
+            plain(exec, message)
+        }
+    };
     let full_message = format!("arshim[{}]: {message}: errno ", libc::getpid());
     let Some((arena, shared, stack)) = furnish(exec, full_message.as_bytes()) else {
         plain(exec, message)
     };
     default_handlers();
     if !start_helper(stack, shared) {
-        Event::new("release")
-            .bool("parallel", false)
-            .str("reason", "no helper thread")
-            .emit(trace);
+        not_parallel(trace, "no helper thread");
         plain(exec, message)
     }
+    let ranges = hand_out(shared, planned, &arena, page);
+    Event::new("release")
+        .bool("parallel", true)
+        .int(
+            "mib",
+            (ranges.iter().map(Range::len).sum::<usize>() >> 20) as i64,
+        )
+        .int("ranges", ranges.len() as i64)
+        .emit(trace);
+    drop(ranges);
+    release_and_execve(&*shared)
+}
+
+/// The ranges to release, keeping `keep`; or why the memory is left to the
+/// execve alone.
+fn survey(keep: &[Range], page: usize) -> Result<Vec<Range>, String> {
+    let (threads, cpus) = (threads(), cpus());
+    let maps = memory_maps();
+    let planned = plan(&maps, keep, page);
+    drop(maps);
+    let bytes: usize = planned.iter().map(Range::len).sum();
+    match refusal(threads, cpus, bytes) {
+        Some(reason) => Err(reason),
+        None => Ok(planned),
+    }
+}
+
+fn not_parallel(trace: Option<&[u8]>, reason: &str) {
+    Event::new("release")
+        .bool("parallel", false)
+        .str("reason", reason)
+        .emit(trace);
+}
+
+/// Writes the two shares of `planned` into the arena, for the helper and for
+/// this thread; returns the ranges, for the trace.
+///
+/// # Safety
+/// `shared` is the arena's, and the helper has not been told to go.
+unsafe fn hand_out(
+    shared: *mut Shared,
+    planned: Vec<Range>,
+    arena: &Arena,
+    page: usize,
+) -> Vec<Range> {
     // The arena (the helper's stack included) was mapped after the look at
     // the maps: it can only lie in a planned range if that was unmapped
     // since, and then it must stay out of it.
@@ -307,18 +343,12 @@ pub unsafe fn execve_after_release(trace: Option<&[u8]>, exec: &Exec, message: &
         std::ptr::copy_nonoverlapping(share.as_ptr(), list, n);
         std::ptr::addr_of_mut!((*shared).counts[which]).write(n);
     }
-    Event::new("release")
-        .bool("parallel", true)
-        .int(
-            "mib",
-            (ranges.iter().map(Range::len).sum::<usize>() >> 20) as i64,
-        )
-        .int("ranges", ranges.len() as i64)
-        .emit(trace);
-    drop(ranges);
+    ranges
+}
 
-    // From here: the arena, the stack and raw system calls only.
-    let shared = &*shared;
+/// The release on both threads, then the execve. From here: the arena, the
+/// stack and raw system calls only.
+unsafe fn release_and_execve(shared: &Shared) -> ! {
     shared.go.store(1, Ordering::Release);
     futex_wake(&shared.go);
     release_share(shared, 0);

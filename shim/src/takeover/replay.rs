@@ -9,6 +9,15 @@ fn errno() -> i32 {
     unsafe { *libc::__errno_location() }
 }
 
+/// `Ok` if the call succeeded, else the error errno holds, named after the call.
+fn done(succeeded: bool, what: &str) -> Result<(), String> {
+    if succeeded {
+        Ok(())
+    } else {
+        fail(what)
+    }
+}
+
 fn fail(what: &str) -> Result<(), String> {
     Err(format!(
         "{what}: {}",
@@ -61,72 +70,72 @@ pub fn prepare(steps: &[Step]) -> Result<Prepared, String> {
 /// before `execve`.
 pub unsafe fn run(prepared: &Prepared) -> Result<(), String> {
     for (step, path) in &prepared.steps {
-        let cpath = || {
-            path.as_ref()
-                .map(|p| p.as_ptr())
-                .unwrap_or(std::ptr::null())
-        };
-        match *step {
-            Step::SigDefault(mask) => {
-                for sig in (1..=64).filter(|s| mask & (1u64 << (s - 1)) != 0) {
-                    // SIGKILL/SIGSTOP and the reserved ones refuse: as in glibc, ignored.
-                    libc::signal(sig, libc::SIG_DFL);
-                }
-            }
-            Step::SetSid => {
-                if libc::setsid() == -1 {
-                    return fail("setsid");
-                }
-            }
-            Step::SetPgid(pgid) => {
-                if libc::setpgid(0, pgid) == -1 {
-                    return fail("setpgid");
-                }
-            }
-            Step::ResetIds => {
-                // glibc's order: effective uid, then effective gid.
-                if libc::seteuid(libc::getuid()) != 0 || libc::setegid(libc::getgid()) != 0 {
-                    return fail("POSIX_SPAWN_RESETIDS");
-                }
-            }
-            Step::Close(fd) => {
-                if libc::close(fd) != 0 && errno() != libc::EBADF {
-                    return fail("close");
-                }
-            }
-            Step::Dup2 { fd, newfd } => {
-                if libc::dup2(fd, newfd) == -1 {
-                    return fail("dup2");
-                }
-            }
-            Step::KeepOpen(fd) => {
-                let flags = libc::fcntl(fd, libc::F_GETFD);
-                if flags == -1 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) == -1 {
-                    return fail("fcntl");
-                }
-            }
-            Step::Open {
-                fd, oflag, mode, ..
-            } => open_onto(cpath(), oflag, mode, fd)?,
-            Step::DevNull(fd) => open_onto(c"/dev/null".as_ptr(), libc::O_RDONLY, 0, fd)?,
-            Step::Chdir(_) => {
-                if libc::chdir(cpath()) == -1 {
-                    return fail("chdir");
-                }
-            }
-            Step::Fchdir(fd) => {
-                if libc::fchdir(fd) == -1 {
-                    return fail("fchdir");
-                }
-            }
-            Step::Closefrom(low) => close_from(low),
-            Step::SigMask(mask) => {
-                let set = sigset(mask);
-                libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-            }
+        let cpath = path
+            .as_ref()
+            .map(|p| p.as_ptr())
+            .unwrap_or(std::ptr::null());
+        match step {
+            Step::SigDefault(_)
+            | Step::SetSid
+            | Step::SetPgid(_)
+            | Step::ResetIds
+            | Step::SigMask(_) => process_step(step)?,
+            _ => file_step(step, cpath)?,
         }
     }
     Ok(())
+}
+
+/// Signals, session, process group, ids.
+unsafe fn process_step(step: &Step) -> Result<(), String> {
+    match *step {
+        Step::SigDefault(mask) => {
+            for sig in (1..=64).filter(|s| mask & (1u64 << (s - 1)) != 0) {
+                // SIGKILL/SIGSTOP and the reserved ones refuse: as in glibc, ignored.
+                libc::signal(sig, libc::SIG_DFL);
+            }
+            Ok(())
+        }
+        Step::SetSid => done(libc::setsid() != -1, "setsid"),
+        Step::SetPgid(pgid) => done(libc::setpgid(0, pgid) != -1, "setpgid"),
+        // glibc's order: effective uid, then effective gid.
+        Step::ResetIds => done(
+            libc::seteuid(libc::getuid()) == 0 && libc::setegid(libc::getgid()) == 0,
+            "POSIX_SPAWN_RESETIDS",
+        ),
+        Step::SigMask(mask) => {
+            let set = sigset(mask);
+            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+            Ok(())
+        }
+        _ => Ok(()), // a file action: `file_step`
+    }
+}
+
+/// The file actions: fds and the working directory. `path` is the step's
+/// path, NUL-terminated, or NULL.
+unsafe fn file_step(step: &Step, path: *const libc::c_char) -> Result<(), String> {
+    match *step {
+        Step::Close(fd) => done(libc::close(fd) == 0 || errno() == libc::EBADF, "close"),
+        Step::Dup2 { fd, newfd } => done(libc::dup2(fd, newfd) != -1, "dup2"),
+        Step::KeepOpen(fd) => {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            let kept =
+                flags != -1 && libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) != -1;
+            done(kept, "fcntl")
+        }
+        Step::Open {
+            fd, oflag, mode, ..
+        } => open_onto(path, oflag, mode, fd),
+        Step::DevNull(fd) => open_onto(c"/dev/null".as_ptr(), libc::O_RDONLY, 0, fd),
+        Step::Chdir(_) => done(libc::chdir(path) != -1, "chdir"),
+        Step::Fchdir(fd) => done(libc::fchdir(fd) != -1, "fchdir"),
+        Step::Closefrom(low) => {
+            close_from(low);
+            Ok(())
+        }
+        _ => Ok(()), // signals, session, group, ids: `process_step`
+    }
 }
 
 unsafe fn open_onto(

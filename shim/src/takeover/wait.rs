@@ -71,15 +71,15 @@ fn the_child(awaited: Awaited) -> Option<i32> {
     }
 }
 
-/// # Safety
-/// Called from a wait hook of the host, in scope, before the real call.
-pub unsafe fn at_wait(config: &'static Config, awaited: Option<Awaited>) -> Option<After> {
-    let pid = the_child(awaited?)?;
-    let me = libc::getpid();
+/// The child `pid` as /proc shows it, looked at again until it has finished
+/// an exec or the grace for it ran out; what it runs, and since when we look.
+fn watch(config: &Config, pid: i32) -> Option<(Child, Verdict, Instant)> {
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() };
     let my_exe = proc::self_exe();
     let mut child = proc::child(pid)?;
     let start = Instant::now();
-    let verdict = loop {
+    loop {
         let cwd = child.cwd.clone();
         let is_script = |p: &[u8]| fs::is_script(&absolute(&cwd, p));
         let v = judge(&child, me, &my_exe, config, is_script);
@@ -87,11 +87,18 @@ pub unsafe fn at_wait(config: &'static Config, awaited: Option<Awaited>) -> Opti
         match v {
             Verdict::NotYetExeced if waited < EXEC_GRACE => {}
             Verdict::Execing if waited < EXEC_FINISH_GRACE => {}
-            v => break v,
+            v => return Some((child, v, start)),
         }
         std::thread::sleep(Duration::from_millis(2));
         child = proc::child(pid)?;
-    };
+    }
+}
+
+/// # Safety
+/// Called from a wait hook of the host, in scope, before the real call.
+pub unsafe fn at_wait(config: &'static Config, awaited: Option<Awaited>) -> Option<After> {
+    let pid = the_child(awaited?)?;
+    let (child, verdict, start) = watch(config, pid)?;
     let Verdict::Archiver { operands } = verdict else {
         if matches!(verdict, Verdict::NotYetExeced | Verdict::Execing) {
             let reason = format!(
