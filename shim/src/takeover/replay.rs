@@ -1,5 +1,16 @@
-//! Doing a plan's steps in this process, right before `execve`. Raw syscalls
-//! only: the host's cleanups have run, nothing of theirs may be relied upon.
+//! Doing a plan's steps in this process, right before `execve`: the fds,
+//! working directory, session, process group, ids and signal state the
+//! spawn's child would have had. Touches exactly those.
+//!
+//! Each step is one C library call that wraps a single system call (`dup2`,
+//! `open`, `setsid`, `sigprocmask`, …; `close_range` through `syscall`), or
+//! fills a signal set on the stack. That is safe after the host's cleanups
+//! ran, when nothing of theirs may be relied upon: these calls keep no state
+//! the cleanups could have torn down (no stdio, no lock, no heap — every path
+//! became a C string in `prepare`, before the cleanups), and our hooks are off
+//! by then, so the `open` interposed for observe mode goes straight to the
+//! real one. Only a failing step allocates, for its message; the process then
+//! exits 127.
 
 use crate::decide::plan::Step;
 use std::ffi::CString;
