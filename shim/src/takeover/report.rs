@@ -79,3 +79,48 @@ pub fn deferred(config: &Config, deferred: &[Deferred]) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_the_fallback_names() {
+        let spawn = Attempt::Spawn {
+            call: "posix_spawnp",
+            program: b"ar",
+        };
+        assert_eq!(
+            (spawn.call(), spawn.program(), spawn.to_string().as_str()),
+            (
+                "posix_spawnp",
+                &b"ar"[..],
+                "posix_spawnp of ar: not converted"
+            )
+        );
+        let wait = Attempt::Wait {
+            pid: 7,
+            program: b"/usr/bin/ar",
+        };
+        assert_eq!(
+            (wait.call(), wait.program(), wait.to_string().as_str()),
+            (
+                "wait",
+                &b"/usr/bin/ar"[..],
+                "wait for /usr/bin/ar (pid 7): not handed off"
+            )
+        );
+        let early = Attempt::WaitBeforeExec {
+            pid: 7,
+            exe: b"/usr/bin/ld",
+        };
+        assert_eq!(
+            (early.call(), early.program(), early.to_string().as_str()),
+            (
+                "wait",
+                &b"/usr/bin/ld"[..],
+                "wait for pid 7: not handed off"
+            )
+        );
+    }
+}
