@@ -50,7 +50,7 @@ pub trait Job {
     /// What to `execve`, once the cleanups ran and their deletions are known.
     fn target(&mut self, config: &Config, reaper: &Reaper<'_>, deferred: &[Deferred]) -> Exec;
 
-    /// Steps of the job's own right before the `execve` (none by default).
+    /// The job's own steps right before the `execve` (none by default).
     ///
     /// # Safety
     /// Only in `take_over`, after the cleanups.
