@@ -86,41 +86,37 @@ mod tests {
 
     #[test]
     fn what_the_fallback_names() {
-        let spawn = Attempt::Spawn {
-            call: "posix_spawnp",
-            program: b"ar",
-        };
-        assert_eq!(
-            (spawn.call(), spawn.program(), spawn.to_string().as_str()),
+        let cases = [
             (
-                "posix_spawnp",
-                &b"ar"[..],
-                "posix_spawnp of ar: not converted"
-            )
-        );
-        let wait = Attempt::Wait {
-            pid: 7,
-            program: b"/usr/bin/ar",
-        };
-        assert_eq!(
-            (wait.call(), wait.program(), wait.to_string().as_str()),
+                Attempt::Spawn {
+                    call: "posix_spawnp",
+                    program: b"ar",
+                },
+                ("posix_spawnp", "ar", "posix_spawnp of ar: not converted"),
+            ),
             (
-                "wait",
-                &b"/usr/bin/ar"[..],
-                "wait for /usr/bin/ar (pid 7): not handed off"
-            )
-        );
-        let early = Attempt::WaitBeforeExec {
-            pid: 7,
-            exe: b"/usr/bin/ld",
-        };
-        assert_eq!(
-            (early.call(), early.program(), early.to_string().as_str()),
+                Attempt::Wait {
+                    pid: 7,
+                    program: b"/usr/bin/ar",
+                },
+                (
+                    "wait",
+                    "/usr/bin/ar",
+                    "wait for /usr/bin/ar (pid 7): not handed off",
+                ),
+            ),
             (
-                "wait",
-                &b"/usr/bin/ld"[..],
-                "wait for pid 7: not handed off"
-            )
-        );
+                Attempt::WaitBeforeExec {
+                    pid: 7,
+                    exe: b"/usr/bin/ld",
+                },
+                ("wait", "/usr/bin/ld", "wait for pid 7: not handed off"),
+            ),
+        ];
+        for (attempt, (call, program, subject)) in cases {
+            assert_eq!(attempt.call(), call);
+            assert_eq!(attempt.program(), program.as_bytes());
+            assert_eq!(attempt.to_string(), subject);
+        }
     }
 }
