@@ -4,49 +4,44 @@
 //! `arshim_hook_*` functions here. In that process, it turns the final archiver
 //! spawn into an `execve` of the same process after the pending cleanups ran.
 //!
-//! Layout: `config` (environment), `scope` (who may convert), `glob`,
-//! `resolve` (which program a call runs), `plan` (can the spawn's file actions
-//! and attributes be replayed), `mirror` (side table of file actions),
-//! `convert` (the decision and the conversion), `replay`, `cleanup`, `trace`,
-//! `logging`; FFI stays in `hooks`, `real`, `sys`, `state` and the constructor below.
+//! Layout — the folder says what a file may touch (docs/DESIGN.md, "Layout"):
+//! - `decide/`: pure decisions (config, scope, resolve, plan, child, memory,
+//!   protect); `#![forbid(unsafe_code)]`.
+//! - `facts/`: read-only questions to the kernel and `/proc` (`fs`, `proc`),
+//!   the real side of the traits the decisions take.
+//! - `record/`: the mirror of file actions, observe mode, trace, logging.
+//! - `takeover/`: the spawn-time (`convert`) and wait-time (`wait`) entry
+//!   points and the irreversible steps: cleanups, deferred deletions, replay,
+//!   release, the reaper's command line, the companion's whereabouts.
+//! - here: `hooks` and `real` (where the C library's pointers arrive), `state`
+//!   (the switch every hook reads first), the constructor below; `gate`,
+//!   `glob`, `preload_abi` and `raw_line` are shared with the preload.
 
 // The unit-test build leaves out the exported hooks (they would interpose on
 // the test binary itself), so everything only they reach looks unused there.
 #![cfg_attr(test, allow(dead_code))]
 
-mod cleanup;
-mod companion;
-mod config;
-mod convert;
-mod defer;
+mod decide;
+mod facts;
 // Shared with the preload, which uses the whole gate; the core re-reads the
 // environment and the agreed names.
 #[allow(dead_code)]
 mod gate;
 mod glob;
-mod handoff;
 #[cfg(not(test))]
 mod hooks;
-mod logging;
-mod mirror;
-mod observe;
-mod plan;
 #[allow(dead_code)]
 mod preload_abi;
-mod python;
 mod raw_line;
 mod real;
-mod reaper;
-mod release;
-mod replay;
-mod resolve;
-mod scope;
+mod record;
 mod state;
-mod sys;
-mod trace;
-mod wait;
+mod takeover;
 
+use decide::config::{self, Config, Mode};
+use decide::scope::{self, Identity, Scope};
 use libc::c_char;
+use record::{logging, trace};
 use std::ffi::CStr;
 
 extern "C" {
@@ -81,41 +76,74 @@ unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
         );
         return false;
     }
-    companion::set_library_path(CStr::from_ptr(preload.path));
+    takeover::companion::set_library_path(CStr::from_ptr(preload.path));
     real::init(preload.next);
-    // The preload's gate already answered the processes with nothing to do.
-    let Some(found) = gate::scan(environ) else {
+    let Some(config) = configuration() else {
         return false;
     };
-    let entries = found.as_slice();
-    let config = match config::parse(|name| config::lookup(entries, name)) {
-        Ok(c) => c,
-        Err(e) => {
-            // One warning for the whole process tree: descendants inherit the mark.
-            if config::lookup(entries, "ARSHIM_WARNED").is_none() {
-                logging::warn_line(&e.to_string());
-                libc::setenv(c"ARSHIM_WARNED".as_ptr(), c"1".as_ptr(), 1);
-            }
-            return false;
-        }
-    };
-    if config.mode == config::Mode::Off {
+    if config.mode == Mode::Off {
         return false;
     }
     let pid = libc::getpid();
     let exe = exe_path();
+    let decision = scope::decide(&config, &identity(pid, &exe));
+    announce(&config, &decision, pid, &exe);
+    if decision.mode == Mode::Off {
+        return false;
+    }
+    real::resolve_all();
+    let traced = config.trace.is_some();
+    state::activate(
+        Config {
+            mode: decision.mode,
+            ..config
+        },
+        pid,
+    );
+    if traced {
+        // Registered first, so it runs after the host's own handlers.
+        libc::atexit(trace_exit);
+    }
+    true
+}
+
+/// The configuration from the `ARSHIM*` variables, or `None` when there are
+/// none (the preload's gate already answered the processes with nothing to
+/// do) or one is bad: then one warning for the whole process tree, since
+/// descendants inherit the mark.
+unsafe fn configuration() -> Option<Config> {
+    let found = gate::scan(environ)?;
+    let entries = found.as_slice();
+    match config::parse(|name| config::lookup(entries, name)) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            if config::lookup(entries, "ARSHIM_WARNED").is_none() {
+                logging::warn_line(&e.to_string());
+                libc::setenv(c"ARSHIM_WARNED".as_ptr(), c"1".as_ptr(), 1);
+            }
+            None
+        }
+    }
+}
+
+/// Who this process is, as the scope decision sees it.
+unsafe fn identity(pid: i32, exe: &[u8]) -> Identity<'_> {
     let argv0 = if program_invocation_name.is_null() {
         &b""[..]
     } else {
         CStr::from_ptr(program_invocation_name).to_bytes()
     };
-    let me = scope::Identity {
+    Identity {
         pid,
-        exe: scope::basename(&exe),
+        exe: scope::basename(exe),
         argv0: scope::basename(argv0),
         secure: libc::getauxval(libc::AT_SECURE) != 0,
-    };
-    let decision = scope::decide(&config, &me);
+    }
+}
+
+/// The decision made known: its warning or note on stderr, the claim marked
+/// in the environment descendants inherit, and the `load` trace event.
+unsafe fn announce(config: &Config, decision: &Scope, pid: i32, exe: &[u8]) {
     if let Some(w) = &decision.warning {
         logging::warn_line(w);
     }
@@ -130,42 +158,25 @@ unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
         libc::setenv(c"ARSHIM_SPENT".as_ptr(), pid_text.as_ptr(), 1);
     }
     trace::Event::new("load")
-        .str("exe", &exe)
+        .str("exe", exe)
         .str(
             "mode",
             match decision.mode {
-                config::Mode::Off => "off",
-                config::Mode::Observe => "observe",
-                config::Mode::Exec => "exec",
+                Mode::Off => "off",
+                Mode::Observe => "observe",
+                Mode::Exec => "exec",
             },
         )
-        .bool("in_scope", decision.mode != config::Mode::Off)
+        .bool("in_scope", decision.mode != Mode::Off)
         .str("reason", decision.reason)
         .emit(config.trace.as_deref());
-    if decision.mode != config::Mode::Off {
-        real::resolve_all();
-        let traced = config.trace.is_some();
-        state::activate(
-            config::Config {
-                mode: decision.mode,
-                ..config
-            },
-            pid,
-        );
-        if traced {
-            // Registered first, so it runs after the host's own handlers.
-            libc::atexit(trace_exit);
-        }
-        return true;
-    }
-    false
 }
 
 /// `{"event":"exit"}` when the host exits normally (not when it converted:
 /// the conversion turns the hooks off before running the handlers).
 extern "C" fn trace_exit() {
     if let Some(config) = state::scope_config() {
-        observe::at_exit();
+        record::observe::at_exit();
         trace::Event::new("exit").emit(config.trace.as_deref());
     }
 }

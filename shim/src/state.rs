@@ -1,7 +1,8 @@
 //! The process-wide state every hook reads first: one atomic load decides
-//! whether a hook does anything at all.
+//! whether a hook does anything at all. Touches its own atomics and the
+//! configuration, written once at load.
 
-use crate::config::{Config, Mode};
+use crate::decide::config::{Config, Mode};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 

@@ -81,7 +81,7 @@ pub fn parse_shebang(head: &[u8]) -> Option<Shebang> {
 }
 
 /// Shells and build drivers, which the library never lets convert (keep in
-/// step with `DRIVERS` in shim/src/scope.rs; a unit test checks it).
+/// step with `DRIVERS` in shim/src/decide/scope.rs; a unit test checks it).
 pub const DRIVERS: &[&str] = &[
     "sh", "bash", "dash", "zsh", "ksh", "ksh93", "mksh", "pdksh", "yash", "csh", "tcsh", "fish",
     "busybox", "make", "gmake", "bmake", "pmake", "remake", "ninja", "samu", "cmake", "ctest",
@@ -573,10 +573,10 @@ mod tests {
 
     #[test]
     fn driver_list_matches_the_library() {
-        let src = include_str!("../../shim/src/scope.rs");
+        let src = include_str!("../../shim/src/decide/scope.rs");
         let start = src
             .find("pub const DRIVERS")
-            .expect("DRIVERS in shim/src/scope.rs");
+            .expect("DRIVERS in shim/src/decide/scope.rs");
         let list = &src[start..];
         let list = &list[list.find("= &[").unwrap() + 4..list.find("];").unwrap()];
         let theirs: Vec<&str> = list

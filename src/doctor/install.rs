@@ -108,7 +108,7 @@ fn version_line(ar: &Path) -> Result<String, String> {
     }
 }
 
-/// Where the library looks for the reaper, as shim/src/companion.rs does.
+/// Where the library looks for the reaper, as shim/src/takeover/companion.rs does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     /// `arshim-reap` next to the library (build tree, or PREFIX/lib/arshim/).

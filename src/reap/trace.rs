@@ -9,7 +9,7 @@ use std::os::unix::io::RawFd;
 // The library's own event builder, shared as source: one JSON writer for
 // both ends of a handoff.
 #[allow(dead_code)] // its `emit` (path per event) is the library's; the reaper keeps one fd
-#[path = "../../shim/src/trace.rs"]
+#[path = "../../shim/src/record/trace.rs"]
 mod shared;
 pub use shared::Event;
 

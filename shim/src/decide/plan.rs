@@ -1,4 +1,5 @@
-//! Can a spawn's file actions and attributes be replayed in this process, and how?
+//! Can a spawn's file actions and attributes be replayed in this process, and
+//! how? Pure: the real process is asked through `Facts`.
 //!
 //! glibc's child (sysdeps/unix/sysv/linux/spawni.c) does, in order: signal
 //! dispositions, scheduling, setsid, setpgid, reset ids, the file actions in
@@ -175,171 +176,229 @@ impl Plan {
     }
 }
 
+/// The plan for a spawn's attributes and file actions, in glibc's order, or
+/// why they cannot be replayed exactly.
 pub fn plan(
     actions: &[FileAction],
     attrs: Option<&Attrs>,
     facts: &impl Facts,
 ) -> Result<Plan, String> {
-    let mut out = Plan::default();
     let a = attrs.copied().unwrap_or_default();
-    if a.flags & !KNOWN_FLAGS != 0 {
-        return Err(format!(
-            "unknown spawn attribute flags {:#x}",
-            a.flags & !KNOWN_FLAGS
-        ));
+    let mut planner = Planner {
+        facts,
+        fds: FdTable {
+            facts,
+            changed: BTreeMap::new(),
+            closed_from: None,
+        },
+        cwd: Cwd::Same,
+        out: Plan::default(),
+    };
+    planner.attributes(&a)?;
+    for action in actions {
+        planner.file_action(action)?;
     }
-    if a.flags & (SETSCHEDPARAM | SETSCHEDULER) != 0 {
-        return Err("scheduling attributes are not replayed".into());
+    if a.flags & SETSIGMASK != 0 {
+        planner.out.steps.push(Step::SigMask(a.sigmask));
     }
-    if a.flags & SETSIGDEF != 0 && a.sigdefault != 0 {
-        out.steps.push(Step::SigDefault(a.sigdefault));
-    }
-    if a.flags & SETSID != 0 {
-        // The real child is never a group leader; we may be, and then setsid fails.
-        if facts.is_group_leader() {
-            return Err(
-                "POSIX_SPAWN_SETSID: this process leads its process group, setsid would fail"
-                    .into(),
-            );
-        }
-        out.steps.push(Step::SetSid);
-    }
-    if a.flags & SETPGROUP != 0 {
-        if a.pgroup == 0 {
-            if facts.is_session_leader() && a.flags & SETSID == 0 {
-                return Err("POSIX_SPAWN_SETPGROUP: this process leads its session".into());
-            }
-            out.steps.push(Step::SetPgid(0));
-        } else if a.pgroup != facts.pgrp() {
+    Ok(planner.out)
+}
+
+/// The would-be child followed step by step: its fds, its working directory,
+/// and the plan so far.
+struct Planner<'a, F: Facts> {
+    facts: &'a F,
+    fds: FdTable<'a, F>,
+    cwd: Cwd,
+    out: Plan,
+}
+
+impl<F: Facts> Planner<'_, F> {
+    /// Everything glibc does before the file actions: signal dispositions,
+    /// (scheduling: refused), session, process group, ids.
+    fn attributes(&mut self, a: &Attrs) -> Result<(), String> {
+        if a.flags & !KNOWN_FLAGS != 0 {
             return Err(format!(
-                "POSIX_SPAWN_SETPGROUP into another group ({})",
-                a.pgroup
+                "unknown spawn attribute flags {:#x}",
+                a.flags & !KNOWN_FLAGS
             ));
         }
-    }
-    if a.flags & RESETIDS != 0 {
-        out.steps.push(Step::ResetIds);
+        if a.flags & (SETSCHEDPARAM | SETSCHEDULER) != 0 {
+            return Err("scheduling attributes are not replayed".into());
+        }
+        if a.flags & SETSIGDEF != 0 && a.sigdefault != 0 {
+            self.out.steps.push(Step::SigDefault(a.sigdefault));
+        }
+        self.session_and_group(a)?;
+        if a.flags & RESETIDS != 0 {
+            self.out.steps.push(Step::ResetIds);
+        }
+        Ok(())
     }
 
-    let mut fds = FdTable {
-        facts,
-        changed: BTreeMap::new(),
-        closed_from: None,
-    };
-    let mut cwd = Cwd::Same;
-    for action in actions {
+    fn session_and_group(&mut self, a: &Attrs) -> Result<(), String> {
+        if a.flags & SETSID != 0 {
+            // The real child is never a group leader; we may be, and then setsid fails.
+            if self.facts.is_group_leader() {
+                return Err(
+                    "POSIX_SPAWN_SETSID: this process leads its process group, setsid would fail"
+                        .into(),
+                );
+            }
+            self.out.steps.push(Step::SetSid);
+        }
+        if a.flags & SETPGROUP != 0 {
+            if a.pgroup == 0 {
+                if self.facts.is_session_leader() && a.flags & SETSID == 0 {
+                    return Err("POSIX_SPAWN_SETPGROUP: this process leads its session".into());
+                }
+                self.out.steps.push(Step::SetPgid(0));
+            } else if a.pgroup != self.facts.pgrp() {
+                return Err(format!(
+                    "POSIX_SPAWN_SETPGROUP into another group ({})",
+                    a.pgroup
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn file_action(&mut self, action: &FileAction) -> Result<(), String> {
         match action {
-            FileAction::Close(fd) => {
-                // glibc ignores close() failing on a valid but closed fd.
-                if *fd < 0 {
-                    return Err(format!("close of invalid fd {fd}"));
-                }
-                fds.set(*fd, false);
-                out.steps.push(Step::Close(*fd));
-            }
-            FileAction::Dup2 { fd, newfd } => {
-                if !fds.is_open(*fd) {
-                    return Err(format!(
-                        "dup2 from fd {fd}, which is not open: the spawn would fail"
-                    ));
-                }
-                if *newfd < 0 {
-                    return Err(format!("dup2 onto invalid fd {newfd}"));
-                }
-                let pipe = if fds.changed.contains_key(fd) {
-                    None
-                } else {
-                    facts.pipe(*fd)
-                };
-                match pipe {
-                    Some(p)
-                        if (*newfd == 1 || *newfd == 2)
-                            && p.writable
-                            && facts.holds_pipe_end(p.id, true) =>
-                    {
-                        // Capture: the caller meant to read it. Nobody will once we
-                        // exec, so the archiver writes to our own stdout/stderr.
-                        out.notes.push(format!("fd {newfd}: capture pipe not replayed, archiver writes to the host's own fd {newfd}"));
-                    }
-                    Some(p) if *newfd == 0 && p.readable && facts.holds_pipe_end(p.id, false) => {
-                        out.notes
-                            .push("fd 0: pipe fed by the host replaced by /dev/null".into());
-                        fds.set(0, true);
-                        out.steps.push(Step::DevNull(0));
-                    }
-                    _ if fd == newfd => out.steps.push(Step::KeepOpen(*fd)),
-                    _ => {
-                        fds.set(*newfd, true);
-                        out.steps.push(Step::Dup2 {
-                            fd: *fd,
-                            newfd: *newfd,
-                        });
-                    }
-                }
-            }
+            FileAction::Close(fd) => self.close(*fd),
+            FileAction::Dup2 { fd, newfd } => self.dup2(*fd, *newfd),
             FileAction::Open {
                 fd,
                 path,
                 oflag,
                 mode,
-            } => {
-                if *fd < 0 {
-                    return Err(format!("open onto invalid fd {fd}"));
-                }
-                let Some(full) = join(&cwd, path) else {
-                    return Err("relative open after fchdir cannot be checked".into());
-                };
-                facts.can_open(&full, *oflag).map_err(|why| {
-                    format!(
-                        "open of {} would fail: {why}",
-                        String::from_utf8_lossy(path)
-                    )
-                })?;
-                fds.set(*fd, true);
-                out.steps.push(Step::Open {
-                    fd: *fd,
-                    path: path.clone(),
-                    oflag: *oflag,
-                    mode: *mode,
-                });
-            }
+            } => self.open(*fd, path, *oflag, *mode),
             FileAction::Chdir(path) => {
-                cwd = match join(&cwd, path) {
-                    Some(p) if p.first() == Some(&b'/') => Cwd::Dir(p),
-                    _ => Cwd::Unknown,
-                };
-                out.dir = match &cwd {
-                    Cwd::Dir(d) => Some(d.clone()),
-                    _ => None,
-                };
-                out.changes_cwd = true;
-                out.steps.push(Step::Chdir(path.clone()));
+                self.chdir(path);
+                Ok(())
             }
-            FileAction::Fchdir(fd) => {
-                if !fds.is_open(*fd) {
-                    return Err(format!("fchdir to fd {fd}, which is not open"));
-                }
-                cwd = Cwd::Unknown;
-                out.dir = None;
-                out.changes_cwd = true;
-                out.steps.push(Step::Fchdir(*fd));
-            }
-            FileAction::Closefrom(low) => {
-                if *low < 0 {
-                    return Err(format!("closefrom of invalid fd {low}"));
-                }
-                fds.close_from(*low);
-                out.steps.push(Step::Closefrom(*low));
-            }
-            FileAction::Unsupported(what) => {
-                return Err(format!("file action {what} is not replayed"))
-            }
+            FileAction::Fchdir(fd) => self.fchdir(*fd),
+            FileAction::Closefrom(low) => self.close_from(*low),
+            FileAction::Unsupported(what) => Err(format!("file action {what} is not replayed")),
         }
     }
-    if a.flags & SETSIGMASK != 0 {
-        out.steps.push(Step::SigMask(a.sigmask));
+
+    fn close(&mut self, fd: i32) -> Result<(), String> {
+        // glibc ignores close() failing on a valid but closed fd.
+        if fd < 0 {
+            return Err(format!("close of invalid fd {fd}"));
+        }
+        self.fds.set(fd, false);
+        self.out.steps.push(Step::Close(fd));
+        Ok(())
     }
-    Ok(out)
+
+    fn dup2(&mut self, fd: i32, newfd: i32) -> Result<(), String> {
+        if !self.fds.is_open(fd) {
+            return Err(format!(
+                "dup2 from fd {fd}, which is not open: the spawn would fail"
+            ));
+        }
+        if newfd < 0 {
+            return Err(format!("dup2 onto invalid fd {newfd}"));
+        }
+        if self.host_pipe(fd, newfd) {
+            return Ok(());
+        }
+        if fd == newfd {
+            self.out.steps.push(Step::KeepOpen(fd));
+        } else {
+            self.fds.set(newfd, true);
+            self.out.steps.push(Step::Dup2 { fd, newfd });
+        }
+        Ok(())
+    }
+
+    /// A pipe between the host and the child (docs/DESIGN.md, "Conversion"
+    /// 5): output the host meant to read goes to its own stdout/stderr, input
+    /// it meant to feed becomes /dev/null. Whether `dup2(fd, newfd)` was one.
+    fn host_pipe(&mut self, fd: i32, newfd: i32) -> bool {
+        if self.fds.changed.contains_key(&fd) {
+            return false;
+        }
+        match self.facts.pipe(fd) {
+            Some(p)
+                if (newfd == 1 || newfd == 2)
+                    && p.writable
+                    && self.facts.holds_pipe_end(p.id, true) =>
+            {
+                // Capture: the caller meant to read it. Nobody will once we
+                // exec, so the archiver writes to our own stdout/stderr.
+                self.out.notes.push(format!("fd {newfd}: capture pipe not replayed, archiver writes to the host's own fd {newfd}"));
+                true
+            }
+            Some(p) if newfd == 0 && p.readable && self.facts.holds_pipe_end(p.id, false) => {
+                self.out
+                    .notes
+                    .push("fd 0: pipe fed by the host replaced by /dev/null".into());
+                self.fds.set(0, true);
+                self.out.steps.push(Step::DevNull(0));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn open(&mut self, fd: i32, path: &[u8], oflag: i32, mode: u32) -> Result<(), String> {
+        if fd < 0 {
+            return Err(format!("open onto invalid fd {fd}"));
+        }
+        let Some(full) = join(&self.cwd, path) else {
+            return Err("relative open after fchdir cannot be checked".into());
+        };
+        self.facts.can_open(&full, oflag).map_err(|why| {
+            format!(
+                "open of {} would fail: {why}",
+                String::from_utf8_lossy(path)
+            )
+        })?;
+        self.fds.set(fd, true);
+        self.out.steps.push(Step::Open {
+            fd,
+            path: path.to_vec(),
+            oflag,
+            mode,
+        });
+        Ok(())
+    }
+
+    fn chdir(&mut self, path: &[u8]) {
+        self.cwd = match join(&self.cwd, path) {
+            Some(p) if p.first() == Some(&b'/') => Cwd::Dir(p),
+            _ => Cwd::Unknown,
+        };
+        self.out.dir = match &self.cwd {
+            Cwd::Dir(d) => Some(d.clone()),
+            _ => None,
+        };
+        self.out.changes_cwd = true;
+        self.out.steps.push(Step::Chdir(path.to_vec()));
+    }
+
+    fn fchdir(&mut self, fd: i32) -> Result<(), String> {
+        if !self.fds.is_open(fd) {
+            return Err(format!("fchdir to fd {fd}, which is not open"));
+        }
+        self.cwd = Cwd::Unknown;
+        self.out.dir = None;
+        self.out.changes_cwd = true;
+        self.out.steps.push(Step::Fchdir(fd));
+        Ok(())
+    }
+
+    fn close_from(&mut self, low: i32) -> Result<(), String> {
+        if low < 0 {
+            return Err(format!("closefrom of invalid fd {low}"));
+        }
+        self.fds.close_from(low);
+        self.out.steps.push(Step::Closefrom(low));
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Human lines on stderr, prefixed `arshim[PID]:`.
+//! Human lines on stderr, prefixed `arshim[PID]:`; touches stderr only.
 //!
 //! Warnings always go out (one raw `write`, usable anywhere but in a forked
 //! child). `info`/`debug` go through `log` + `env_logger`, set up on first use
@@ -60,7 +60,7 @@ pub fn ready() -> bool {
 
 macro_rules! info {
     ($($arg:tt)*) => {
-        if $crate::logging::ready() {
+        if $crate::record::logging::ready() {
             log::info!(target: "arshim", $($arg)*);
         }
     };

@@ -1,7 +1,8 @@
-//! Flushing the host's pending cleanups, as `exit` would, but without exiting.
+//! Running the host's pending cleanups, as `exit` would, but without exiting
+//! (docs/DESIGN.md, "Conversion" 3): irreversible, the handlers run once.
 
-use crate::defer::{self, Deferred};
-use crate::python::{self, Host};
+use crate::takeover::defer::{self, Deferred};
+use crate::takeover::python::{self, Host};
 
 extern "C" {
     /// glibc: with NULL, runs every handler registered with `__cxa_atexit`

@@ -1,4 +1,5 @@
-//! The environment contract (SPEC "Environment"), parsed once at load time.
+//! The environment contract (docs/DESIGN.md, "Environment"), parsed once at
+//! load time from the values it is given: pure.
 //!
 //! Parsing is strict: a value we do not understand turns the shim off with one
 //! warning line naming the variable, the value and what is accepted. Guessing
@@ -117,6 +118,26 @@ fn non_empty(var: &'static str, v: &[u8], accepted: &'static str) -> Result<Vec<
     }
 }
 
+fn parse_log(v: &[u8]) -> Result<String, ConfigError> {
+    const ACCEPTED: &str = "an env_logger filter such as info or debug";
+    let v = non_empty("ARSHIM_LOG", v, ACCEPTED)?;
+    String::from_utf8(v).map_err(|e| error("ARSHIM_LOG", e.as_bytes(), ACCEPTED))
+}
+
+fn parse_failure_status(v: &[u8]) -> Result<u8, ConfigError> {
+    match std::str::from_utf8(v)
+        .ok()
+        .and_then(|s| s.parse::<u8>().ok())
+    {
+        Some(code) if code > 0 && v[0] != b'+' => Ok(code),
+        _ => Err(error(
+            "ARSHIM_FAILURE_STATUS",
+            v,
+            "an exit status from 1 to 255",
+        )),
+    }
+}
+
 /// Parses the whole table. `get` looks a variable up in the environment the
 /// process started with.
 pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, ConfigError> {
@@ -131,23 +152,7 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, Confi
     let hosts = get("ARSHIM_HOSTS")
         .map(|v| parse_globs("ARSHIM_HOSTS", v))
         .transpose()?;
-    let log = match get("ARSHIM_LOG") {
-        Some(v) => {
-            let v = non_empty(
-                "ARSHIM_LOG",
-                v,
-                "an env_logger filter such as info or debug",
-            )?;
-            Some(String::from_utf8(v).map_err(|e| {
-                error(
-                    "ARSHIM_LOG",
-                    e.as_bytes(),
-                    "an env_logger filter such as info or debug",
-                )
-            })?)
-        }
-        None => None,
-    };
+    let log = get("ARSHIM_LOG").map(parse_log).transpose()?;
     let trace = get("ARSHIM_TRACE")
         .map(|v| non_empty("ARSHIM_TRACE", v, "a file path"))
         .transpose()?;
@@ -158,19 +163,7 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, Confi
         .map(|v| non_empty("ARSHIM_COMPANION", v, "the path of the arshim binary"))
         .transpose()?;
     let failure_status = get("ARSHIM_FAILURE_STATUS")
-        .map(|v| {
-            match std::str::from_utf8(v)
-                .ok()
-                .and_then(|s| s.parse::<u8>().ok())
-            {
-                Some(code) if code > 0 && v[0] != b'+' => Ok(code),
-                _ => Err(error(
-                    "ARSHIM_FAILURE_STATUS",
-                    v,
-                    "an exit status from 1 to 255",
-                )),
-            }
-        })
+        .map(parse_failure_status)
         .transpose()?;
     Ok(Config {
         mode,

@@ -1,3 +1,6 @@
+//! Running a CPython host's own exit functions (irreversible, part of the
+//! cleanups), found by `dlsym` while the host can still be returned to.
+//!
 //! A CPython host keeps `print()` output in its own buffers and runs its own
 //! `atexit` functions at interpreter shutdown, which a conversion skips. When
 //! the host is CPython, run those through its C API (holding the GIL) before

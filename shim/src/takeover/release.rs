@@ -1,4 +1,5 @@
-//! Releasing the host's memory on two CPUs before the conversion's execve.
+//! Releasing the host's memory on two CPUs before the conversion's execve:
+//! irreversible, raw system calls only once it starts.
 //!
 //! The execve of a spawn-time conversion frees the host's whole address
 //! space on one CPU before the archiver can start (about 70 ms per GiB here),
@@ -16,159 +17,20 @@
 //! From then on only raw system calls are made: no heap, no lock, no errno
 //! of anything but our own.
 //!
-//! The decisions (which mappings, how to split them) are plain functions,
-//! unit-tested; the FFI is below them.
+//! The decisions (which mappings, how to split them) are in `decide::memory`;
+//! the facts (threads, CPUs, maps) in `facts::proc`.
 
-use crate::convert::Exec;
+use crate::decide::memory::{plan, refusal, split, subtract, Range, CAPACITY};
+use crate::facts::proc::{cpus, memory_maps, threads};
 use crate::raw_line::Line;
-use crate::trace::Event;
+use crate::record::trace::Event;
+use crate::takeover::exec::{execve, Exec};
 use libc::{c_char, c_void};
 use std::sync::atomic::{AtomicU32, Ordering};
-
-/// Below this many bytes to release, a helper thread is not worth starting.
-pub const MIN_BYTES: usize = 64 << 20;
-
-/// At most this many ranges per thread (the largest mappings first).
-const CAPACITY: usize = 1024;
 
 /// The helper's stack: glibc also puts its thread control block and static
 /// TLS there. Untouched pages cost nothing.
 const HELPER_STACK: usize = 1 << 20;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(C)]
-pub struct Range {
-    pub start: usize,
-    pub end: usize,
-}
-
-impl Range {
-    pub fn len(&self) -> usize {
-        self.end - self.start
-    }
-
-    fn overlaps(&self, other: &Range) -> bool {
-        self.start < other.end && other.start < self.end
-    }
-}
-
-/// One line of `/proc/self/maps`: the range, if the mapping is private,
-/// anonymous and writable (no file behind it, or the `[heap]`). Shared
-/// mappings (a child may see them), file mappings and the kernel's special
-/// ones (`[stack]`, `[vvar]`, …) are never released.
-pub fn releasable(line: &str) -> Option<Range> {
-    let mut fields = line.split_ascii_whitespace();
-    let (start, end) = fields.next()?.split_once('-')?;
-    let perms = fields.next()?;
-    let _offset = fields.next()?;
-    let _device = fields.next()?;
-    let inode = fields.next()?;
-    let name = fields.next();
-    if perms != "rw-p" || inode != "0" || !matches!(name, None | Some("[heap]")) {
-        return None;
-    }
-    let range = Range {
-        start: usize::from_str_radix(start, 16).ok()?,
-        end: usize::from_str_radix(end, 16).ok()?,
-    };
-    (range.start < range.end).then_some(range)
-}
-
-/// `range` without the parts `keep` covers (widened to whole pages): the
-/// kernel merges neighbouring anonymous mappings, so what must stay may
-/// share one mapping with what may go.
-pub fn subtract(range: Range, keep: &[Range], page: usize) -> Vec<Range> {
-    let mut pieces = vec![range];
-    for k in keep {
-        let k = Range {
-            start: k.start / page * page,
-            end: k.end.div_ceil(page) * page,
-        };
-        pieces = pieces
-            .into_iter()
-            .flat_map(|p| {
-                if !p.overlaps(&k) {
-                    return vec![p];
-                }
-                let mut left = Vec::new();
-                if p.start < k.start {
-                    left.push(Range {
-                        start: p.start,
-                        end: k.start,
-                    });
-                }
-                if k.end < p.end {
-                    left.push(Range {
-                        start: k.end,
-                        end: p.end,
-                    });
-                }
-                left
-            })
-            .collect();
-    }
-    pieces
-}
-
-/// The ranges to release: the releasable mappings without `keep`, the
-/// largest first, at most `2 * CAPACITY` of them.
-pub fn plan(maps: &str, keep: &[Range], page: usize) -> Vec<Range> {
-    let mut out: Vec<Range> = maps
-        .lines()
-        .filter_map(releasable)
-        .flat_map(|r| subtract(r, keep, page))
-        .collect();
-    out.sort_by_key(|r| std::cmp::Reverse(r.len()));
-    out.truncate(2 * CAPACITY);
-    out
-}
-
-/// Two shares of (nearly) equal bytes, cut on page boundaries: a single
-/// huge mapping is split in the middle.
-pub fn split(ranges: &[Range], page: usize) -> [Vec<Range>; 2] {
-    let total: usize = ranges.iter().map(Range::len).sum();
-    let half = total / 2 / page * page;
-    let (mut first, mut second) = (Vec::new(), Vec::new());
-    let mut taken = 0;
-    for r in ranges {
-        if taken >= half {
-            second.push(*r);
-        } else if taken + r.len() <= half {
-            first.push(*r);
-            taken += r.len();
-        } else {
-            let cut = r.start + (half - taken);
-            first.push(Range {
-                start: r.start,
-                end: cut,
-            });
-            second.push(Range {
-                start: cut,
-                end: r.end,
-            });
-            taken = half;
-        }
-    }
-    [first, second]
-}
-
-/// Why the memory is left to the execve alone, if it is.
-pub fn refusal(threads: usize, cpus: usize, bytes: usize) -> Option<String> {
-    if threads != 1 {
-        Some(format!(
-            "{threads} threads: another one could still read the memory"
-        ))
-    } else if cpus < 2 {
-        Some("one CPU: nothing to gain".into())
-    } else if bytes < MIN_BYTES {
-        Some(format!("{} MiB: not worth a thread", bytes >> 20))
-    } else {
-        None
-    }
-}
-
-// ---------------------------------------------------------------------------
-// The arena and the last steps: raw pointers and system calls only.
 
 /// What both threads read once the release has started.
 #[repr(C)]
@@ -278,28 +140,6 @@ fn needed(exec: &Exec, message: &[u8]) -> usize {
     let fixed = std::mem::size_of::<Shared>() + exec.path.as_bytes().len() + message.len() + 4096;
     let page = 4096;
     (HELPER_STACK + strings + vectors + fixed + 16 * 64 + page) / page * page + page
-}
-
-fn threads() -> usize {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Threads:"))
-                .and_then(|v| v.trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-fn cpus() -> usize {
-    // SAFETY: sched_getaffinity fills the set we own.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
-            return 1;
-        }
-        libc::CPU_COUNT(&set) as usize
-    }
 }
 
 /// Every caught signal back to its default action, as the execve is about
@@ -426,31 +266,67 @@ fn this_thread() -> [Range; 2] {
 /// The host's cleanups have run and nothing of the host may run again.
 pub unsafe fn execve_after_release(trace: Option<&[u8]>, exec: &Exec, message: &str) -> ! {
     let page = usize::try_from(libc::sysconf(libc::_SC_PAGESIZE)).unwrap_or(4096);
-    let (threads, cpus) = (threads(), cpus());
-    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
-    let planned = plan(&maps, &this_thread(), page);
-    drop(maps);
-    let bytes: usize = planned.iter().map(Range::len).sum();
-    let refused = refusal(threads, cpus, bytes);
-    if let Some(reason) = refused {
-        Event::new("release")
-            .bool("parallel", false)
-            .str("reason", reason)
-            .emit(trace);
-        plain(exec, message)
-    }
+    let planned = match survey(&this_thread(), page) {
+        Ok(planned) => planned,
+        Err(reason) => {
+            not_parallel(trace, &reason);
+            plain(exec, message)
+        }
+    };
     let full_message = format!("arshim[{}]: {message}: errno ", libc::getpid());
     let Some((arena, shared, stack)) = furnish(exec, full_message.as_bytes()) else {
         plain(exec, message)
     };
     default_handlers();
     if !start_helper(stack, shared) {
-        Event::new("release")
-            .bool("parallel", false)
-            .str("reason", "no helper thread")
-            .emit(trace);
+        not_parallel(trace, "no helper thread");
         plain(exec, message)
     }
+    let ranges = hand_out(shared, planned, &arena, page);
+    Event::new("release")
+        .bool("parallel", true)
+        .int(
+            "mib",
+            (ranges.iter().map(Range::len).sum::<usize>() >> 20) as i64,
+        )
+        .int("ranges", ranges.len() as i64)
+        .emit(trace);
+    drop(ranges);
+    release_and_execve(&*shared)
+}
+
+/// The ranges to release, keeping `keep`; or why the memory is left to the
+/// execve alone.
+fn survey(keep: &[Range], page: usize) -> Result<Vec<Range>, String> {
+    let (threads, cpus) = (threads(), cpus());
+    let maps = memory_maps();
+    let planned = plan(&maps, keep, page);
+    drop(maps);
+    let bytes: usize = planned.iter().map(Range::len).sum();
+    match refusal(threads, cpus, bytes) {
+        Some(reason) => Err(reason),
+        None => Ok(planned),
+    }
+}
+
+fn not_parallel(trace: Option<&[u8]>, reason: &str) {
+    Event::new("release")
+        .bool("parallel", false)
+        .str("reason", reason)
+        .emit(trace);
+}
+
+/// Writes the two shares of `planned` into the arena, for the helper and for
+/// this thread; returns the ranges, for the trace.
+///
+/// # Safety
+/// `shared` is the arena's, and the helper has not been told to go.
+unsafe fn hand_out(
+    shared: *mut Shared,
+    planned: Vec<Range>,
+    arena: &Arena,
+    page: usize,
+) -> Vec<Range> {
     // The arena (the helper's stack included) was mapped after the look at
     // the maps: it can only lie in a planned range if that was unmapped
     // since, and then it must stay out of it.
@@ -467,18 +343,12 @@ pub unsafe fn execve_after_release(trace: Option<&[u8]>, exec: &Exec, message: &
         std::ptr::copy_nonoverlapping(share.as_ptr(), list, n);
         std::ptr::addr_of_mut!((*shared).counts[which]).write(n);
     }
-    Event::new("release")
-        .bool("parallel", true)
-        .int(
-            "mib",
-            (ranges.iter().map(Range::len).sum::<usize>() >> 20) as i64,
-        )
-        .int("ranges", ranges.len() as i64)
-        .emit(trace);
-    drop(ranges);
+    ranges
+}
 
-    // From here: the arena, the stack and raw system calls only.
-    let shared = &*shared;
+/// The release on both threads, then the execve. From here: the arena, the
+/// stack and raw system calls only.
+unsafe fn release_and_execve(shared: &Shared) -> ! {
     shared.go.store(1, Ordering::Release);
     futex_wake(&shared.go);
     release_share(shared, 0);
@@ -503,105 +373,7 @@ unsafe fn fail_raw(shared: &Shared, errno: i32) -> ! {
 
 /// The execve alone (the memory left to it).
 unsafe fn plain(exec: &Exec, message: &str) -> ! {
-    let err = crate::convert::execve(exec);
-    crate::logging::warn_line(&format!("{message}: {err}; exiting 127"));
+    let err = execve(exec);
+    crate::record::logging::warn_line(&format!("{message}: {err}; exiting 127"));
     libc::_exit(127);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MAPS: &str = "\
-55d1c0a00000-55d1c0a02000 r--p 00000000 08:01 1234  /usr/bin/ld-legacy
-55d1c0a02000-55d1c0a03000 rw-p 00002000 08:01 1234  /usr/bin/ld-legacy
-55d1c1000000-55d1c5000000 rw-p 00000000 00:00 0     [heap]
-7f0000000000-7f0040000000 rw-p 00000000 00:00 0
-7f0040000000-7f0040001000 ---p 00000000 00:00 0
-7f0050000000-7f0050100000 rw-s 00000000 00:01 77    /dev/zero (deleted)
-7f0060000000-7f0060021000 rw-p 00000000 00:00 0
-7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0     [stack]
-7ffd00100000-7ffd00102000 r--p 00000000 00:00 0     [vvar]
-";
-
-    fn r(start: usize, end: usize) -> Range {
-        Range { start, end }
-    }
-
-    #[test]
-    fn only_private_anonymous_writable_mappings() {
-        let got: Vec<Range> = MAPS.lines().filter_map(releasable).collect();
-        assert_eq!(
-            got,
-            vec![
-                r(0x55d1c1000000, 0x55d1c5000000),
-                r(0x7f0000000000, 0x7f0040000000),
-                r(0x7f0060000000, 0x7f0060021000),
-            ]
-        );
-        assert_eq!(releasable("garbage"), None);
-        assert_eq!(releasable("2000-1000 rw-p 0 00:00 0"), None);
-    }
-
-    #[test]
-    fn kept_pages_are_cut_out_and_the_largest_come_first() {
-        let keep = [
-            r(0x7f0060000010, 0x7f0060000020),
-            r(0x7f0000001000, 0x7f0000001001),
-        ];
-        assert_eq!(
-            plan(MAPS, &keep, 4096),
-            vec![
-                r(0x7f0000002000, 0x7f0040000000),
-                r(0x55d1c1000000, 0x55d1c5000000),
-                r(0x7f0060001000, 0x7f0060021000),
-                r(0x7f0000000000, 0x7f0000001000),
-            ]
-        );
-    }
-
-    #[test]
-    fn subtracting_keeps_what_is_outside() {
-        let big = r(0x10000, 0x20000);
-        assert_eq!(subtract(big, &[], 4096), vec![big]);
-        assert_eq!(
-            subtract(big, &[r(0, 0x10000)], 4096),
-            vec![big],
-            "touching is not overlapping"
-        );
-        assert_eq!(subtract(big, &[r(0x8000, 0x30000)], 4096), vec![]);
-        assert_eq!(
-            subtract(big, &[r(0x12001, 0x12002), r(0x1f000, 0x1f001)], 4096),
-            vec![r(0x10000, 0x12000), r(0x13000, 0x1f000)]
-        );
-    }
-
-    #[test]
-    fn shares_are_halves_cut_on_pages() {
-        let one = [r(0x10000, 0x10000 + 10 * 4096)];
-        let [a, b] = split(&one, 4096);
-        assert_eq!(a, vec![r(0x10000, 0x10000 + 5 * 4096)]);
-        assert_eq!(b, vec![r(0x10000 + 5 * 4096, 0x10000 + 10 * 4096)]);
-        let many = [
-            r(0, 8 * 4096),
-            r(0x100000, 0x100000 + 4 * 4096),
-            r(0x200000, 0x200000 + 4 * 4096),
-        ];
-        let [a, b] = split(&many, 4096);
-        assert_eq!(a, vec![r(0, 8 * 4096)]);
-        assert_eq!(b, vec![many[1], many[2]]);
-        let total = |v: &[Range]| v.iter().map(Range::len).sum::<usize>();
-        let odd = [r(0, 3 * 4096)];
-        let [a, b] = split(&odd, 4096);
-        assert_eq!((total(&a), total(&b)), (4096, 2 * 4096));
-        assert_eq!(split(&[], 4096), [vec![], vec![]]);
-    }
-
-    #[test]
-    fn refused_unless_single_threaded_multi_cpu_and_big() {
-        assert_eq!(refusal(1, 2, MIN_BYTES), None);
-        assert!(refusal(2, 8, 1 << 40).unwrap().contains("2 threads"));
-        assert!(refusal(1, 1, 1 << 40).unwrap().contains("one CPU"));
-        assert!(refusal(1, 2, MIN_BYTES - 1).unwrap().contains("not worth"));
-    }
 }

@@ -1,7 +1,8 @@
 //! Handing this process over to the companion's reaper: its command line
-//! (the interface of `arshim __reap`) and its environment.
+//! (the interface of `arshim __reap`) and its environment, built for the
+//! tail's `execve` (plain builders).
 
-use crate::defer::Deferred;
+use crate::takeover::defer::Deferred;
 use std::ffi::CString;
 
 pub enum Job<'a> {
@@ -58,7 +59,7 @@ pub fn argv(
 }
 
 fn is_our_library(entry: &[u8], ours: &[u8]) -> bool {
-    entry == ours || crate::scope::basename(entry) == b"libarshim.so"
+    entry == ours || crate::decide::scope::basename(entry) == b"libarshim.so"
 }
 
 /// The reaper's environment: our library taken out of `LD_PRELOAD` (the

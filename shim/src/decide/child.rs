@@ -1,11 +1,14 @@
-//! The wait-time path (SPEC "Conversion" 2): a host that made its archiver
-//! with fork/vfork/clone + exec is caught when it waits for it. The host's
+//! Which child a wait call is for, and whether it runs the archiver: pure,
+//! over what `facts::proc` read about the child.
+//!
+//! The wait-time path (docs/DESIGN.md, "Conversion" 2): a host that made its
+//! archiver with fork/vfork/clone + exec is caught when it waits for it. The host's
 //! cleanups run, then the companion's small reaper replaces the host in the
 //! same pid; the archiver is still its child, so the reaper waits for it and
 //! exits with its status.
 
-use crate::config::Config;
-use crate::scope::basename;
+use crate::decide::config::Config;
+use crate::decide::scope::basename;
 
 /// Which child a wait call waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +119,7 @@ pub fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{lookup, parse};
+    use crate::decide::config::{lookup, parse};
 
     fn config() -> Config {
         let env: Vec<&[u8]> = vec![b"ARSHIM=1"];

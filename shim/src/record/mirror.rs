@@ -1,12 +1,13 @@
 //! A side table of the file actions the host builds, mirrored from its
-//! `posix_spawn_file_actions_*` calls (glibc keeps them in a private layout).
+//! `posix_spawn_file_actions_*` calls (glibc keeps them in a private layout);
+//! touches its own fixed storage only.
 //!
 //! Fixed storage, atomics and a try-lock only: these hooks may run anywhere,
 //! even in a forked child, so they never allocate and never wait. Anything
 //! that does not fit, or any contention, marks the entry broken and the spawn
 //! falls back to the real call.
 
-use crate::plan::FileAction;
+use crate::decide::plan::FileAction;
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 

@@ -1,6 +1,7 @@
 //! Finding the program a spawn call would run, the way the real call would,
 //! and checking that `execve` of it will succeed — BEFORE any cleanup runs,
-//! because after the cleanups there is no way back to the host.
+//! because after the cleanups there is no way back to the host. Pure: the
+//! file system is asked through `Probe`.
 
 /// What a candidate path is, as far as `execve` cares.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,9 +1,10 @@
-//! Which process may convert (SPEC "Environment" and "Never in scope").
+//! Which process may convert (docs/DESIGN.md, "Scope"): pure, from the
+//! configuration and this process's identity.
 //!
 //! Decided once at load time from the configuration, this process's pid, its
 //! executable's name and whether the loader runs it in secure-execution mode.
 
-use crate::config::{Config, Mode};
+use crate::decide::config::{Config, GlobList, Mode};
 
 /// Shells and build drivers: they spawn `ar` in the middle of their work, never
 /// as their last act, so they are never in scope whatever the variables say.
@@ -46,6 +47,19 @@ impl Identity<'_> {
     fn names(&self) -> [&[u8]; 2] {
         [self.exe, self.argv0]
     }
+
+    fn is_driver(&self) -> bool {
+        self.names().iter().any(|n| is_driver(n))
+    }
+
+    /// The name a warning shows: `argv[0]`'s, else the executable's.
+    fn shown(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(if self.argv0.is_empty() {
+            self.exe
+        } else {
+            self.argv0
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,31 +101,36 @@ pub fn decide(config: &Config, me: &Identity<'_>) -> Scope {
     if config.spent == Some(me.pid) {
         return out("this image replaced a converted process: its claim is spent");
     }
-    let driver = me.names().iter().any(|n| is_driver(n));
-    let shown = String::from_utf8_lossy(if me.argv0.is_empty() {
-        me.exe
-    } else {
-        me.argv0
-    });
-
-    if let Some(hosts) = &config.hosts {
-        let matched = me.names().iter().any(|n| !n.is_empty() && hosts.matches(n));
-        return match (matched, driver) {
-            (false, _) => out("executable does not match ARSHIM_HOSTS"),
-            (true, true) => Scope {
-                warning: Some(format!(
-                    "ARSHIM_HOSTS matches {shown}, a shell or build driver: it never converts"
-                )),
-                ..out("shell or build driver")
-            },
-            (true, false) => Scope {
-                mode: config.mode,
-                reason: "executable matches ARSHIM_HOSTS",
-                ..out("")
-            },
-        };
+    match &config.hosts {
+        Some(hosts) => by_hosts(config, hosts, me),
+        None => by_claim(config, me),
     }
+}
 
+/// `ARSHIM_HOSTS` set: every process it matches may convert, but a shell or
+/// build driver never does.
+fn by_hosts(config: &Config, hosts: &GlobList, me: &Identity<'_>) -> Scope {
+    let matched = me.names().iter().any(|n| !n.is_empty() && hosts.matches(n));
+    match (matched, me.is_driver()) {
+        (false, _) => out("executable does not match ARSHIM_HOSTS"),
+        (true, true) => Scope {
+            warning: Some(format!(
+                "ARSHIM_HOSTS matches {}, a shell or build driver: it never converts",
+                me.shown()
+            )),
+            ..out("shell or build driver")
+        },
+        (true, false) => Scope {
+            mode: config.mode,
+            reason: "executable matches ARSHIM_HOSTS",
+            ..out("")
+        },
+    }
+}
+
+/// No `ARSHIM_HOSTS`: the claimed process (`ARSHIM_PID`), or the first one
+/// to load the library, which claims itself.
+fn by_claim(config: &Config, me: &Identity<'_>) -> Scope {
     let claimed_by_us = match config.pid {
         Some(pid) => pid == me.pid,
         None => true,
@@ -126,30 +145,8 @@ pub fn decide(config: &Config, me: &Identity<'_>) -> Scope {
             ..out("exec wrapper: the program it becomes keeps the claim")
         };
     }
-    if driver && claim {
-        // It claimed itself (a global export reached make or a shell first):
-        // spend the claim too, so that nothing converts, as the warning says.
-        return Scope {
-            claim,
-            spend: true,
-            warning: Some(format!(
-                "{shown} is a shell or build driver and claimed the shim: no process will convert \
-                 (put `arshim run` on the linker's own command, or set ARSHIM_HOSTS)"
-            )),
-            ..out("claimed by a shell or build driver")
-        };
-    }
-    if driver {
-        // Named by ARSHIM_PID (`arshim run -- wrapper-script …`): a wrapper that
-        // execs the linker in its own pid (pyenv shims, `exec ld "$@"`) hands the
-        // claim on; its children never match the pid.
-        return Scope {
-            note: Some(format!(
-                "{shown} is a shell or build driver: it never converts; only a program it \
-                 execs in its own place may"
-            )),
-            ..out("shell or build driver named by ARSHIM_PID")
-        };
+    if me.is_driver() {
+        return driver_with_claim(me, claim);
     }
     Scope {
         mode: config.mode,
@@ -163,12 +160,40 @@ pub fn decide(config: &Config, me: &Identity<'_>) -> Scope {
     }
 }
 
+/// A shell or build driver holding the claim: it never converts.
+fn driver_with_claim(me: &Identity<'_>, claim: bool) -> Scope {
+    let shown = me.shown();
+    if claim {
+        // It claimed itself (a global export reached make or a shell first):
+        // spend the claim too, so that nothing converts, as the warning says.
+        return Scope {
+            claim,
+            spend: true,
+            warning: Some(format!(
+                "{shown} is a shell or build driver and claimed the shim: no process will convert \
+                 (put `arshim run` on the linker's own command, or set ARSHIM_HOSTS)"
+            )),
+            ..out("claimed by a shell or build driver")
+        };
+    }
+    // Named by ARSHIM_PID (`arshim run -- wrapper-script …`): a wrapper that
+    // execs the linker in its own pid (pyenv shims, `exec ld "$@"`) hands the
+    // claim on; its children never match the pid.
+    Scope {
+        note: Some(format!(
+            "{shown} is a shell or build driver: it never converts; only a program it \
+             execs in its own place may"
+        )),
+        ..out("shell or build driver named by ARSHIM_PID")
+    }
+}
+
 pub use crate::gate::basename;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{lookup, parse};
+    use crate::decide::config::{lookup, parse};
 
     fn cfg(entries: &[&str]) -> Config {
         let raw: Vec<&[u8]> = entries.iter().map(|e| e.as_bytes()).collect();

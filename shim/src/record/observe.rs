@@ -1,4 +1,5 @@
 //! Observe mode's evidence for `arshim verify`: is the archiver spawn final?
+//! Touches the trace file only (and reads the sizes of the host's files).
 //!
 //! Once the host has waited for its archiver (`archiver_done`), everything it
 //! still does that a conversion would lose is recorded as an `after` event:
@@ -15,9 +16,10 @@
 //!
 //! Before that point every hook here costs one atomic load.
 
-use crate::config::Mode;
-use crate::trace::Event;
-use crate::{state, sys};
+use crate::decide::config::Mode;
+use crate::facts::fs::open_fds;
+use crate::record::trace::Event;
+use crate::state;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -93,7 +95,7 @@ fn buffered() -> Vec<(i32, i64)> {
 /// The regular files open now, with what was written to each so far.
 fn fd_states() -> Vec<FdState> {
     let pending = buffered();
-    sys::open_fds()
+    open_fds()
         .into_iter()
         .filter_map(|fd| {
             let st = fstat(fd).filter(is_regular)?;

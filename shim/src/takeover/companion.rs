@@ -1,8 +1,9 @@
 //! Where the reaper (the companion's small `arshim-reap`, or the companion's
-//! own `__reap` mode) and this library live.
+//! own `__reap` mode) and this library live: looks only (the preload's path,
+//! set once at load, and executables probed).
 
-use crate::resolve::{resolve_exact, Probe};
-use crate::sys::RealProbe;
+use crate::decide::resolve::{resolve_exact, Probe};
+use crate::facts::fs::RealProbe;
 use libc::c_char;
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -67,7 +68,7 @@ fn find_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resolve::Candidate;
+    use crate::decide::resolve::Candidate;
 
     struct Only(&'static str);
     impl Probe for Only {

@@ -1,7 +1,8 @@
-//! The real process and file system behind `resolve::Probe` and `plan::Facts`.
+//! Read-only questions to the file system and this process's fds: the real
+//! side of `resolve::Probe` and `plan::Facts`, `#!` and `realpath`.
 
-use crate::plan::{Facts, PipeEnd};
-use crate::resolve::{shebang_interpreter, Candidate, Probe};
+use crate::decide::plan::{Facts, PipeEnd};
+use crate::decide::resolve::{shebang_interpreter, Candidate, Probe};
 use std::ffi::CString;
 
 fn stat(path: &[u8]) -> Result<libc::stat, i32> {
@@ -67,7 +68,7 @@ impl Probe for RealProbe {
         if head.starts_with(b"\x7fELF") {
             // A missing program interpreter: execve says ENOENT, as for a
             // missing file (and execvp goes on along PATH).
-            return match crate::resolve::elf_interpreter(&head) {
+            return match crate::decide::resolve::elf_interpreter(&head) {
                 Some(interp) if stat(interp).map(|st| !is_reg(&st)).unwrap_or(true) => {
                     Candidate::Missing
                 }
@@ -203,82 +204,22 @@ impl Facts for RealFacts {
     }
 }
 
-fn read_file(path: &str) -> Option<Vec<u8>> {
-    std::fs::read(path).ok()
-}
-
-fn read_link(path: &str) -> Vec<u8> {
-    std::fs::read_link(path)
-        .map(|p| p.into_os_string().into_encoded_bytes())
-        .unwrap_or_default()
-}
-
-/// /proc/PID: parent, state, executable, command line, working directory.
-pub fn child(pid: i32) -> Option<crate::handoff::Child> {
-    let stat = read_file(&format!("/proc/{pid}/stat"))?;
-    // "pid (comm) S ppid …": comm may hold spaces and parentheses; cut at the last ')'.
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
-    let mut fields = rest.split_ascii_whitespace();
-    let state = fields.next()?.bytes().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    let cmdline = read_file(&format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let argv = cmdline
-        .split(|&b| b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| a.to_vec())
-        .collect();
-    Some(crate::handoff::Child {
-        pid,
-        ppid,
-        state,
-        exe: read_link(&format!("/proc/{pid}/exe")),
-        argv,
-        cwd: read_link(&format!("/proc/{pid}/cwd")),
-    })
-}
-
-/// Every child of this process (of all its threads), live or zombie.
-/// `None` when /proc cannot tell.
-pub fn children() -> Option<Vec<i32>> {
-    let mut out = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let path = task.ok()?.path().join("children");
-        let text = std::fs::read_to_string(path).ok()?;
-        out.extend(
-            text.split_ascii_whitespace()
-                .filter_map(|p| p.parse::<i32>().ok()),
-        );
-    }
-    out.sort();
-    out.dedup();
-    Some(out)
-}
-
-/// SIGCHLD ignored or SA_NOCLDWAIT: children are reaped by the kernel, so
-/// nobody could collect the archiver's status.
-pub fn children_autoreaped() -> bool {
-    // SAFETY: sigaction with a NULL new action only reads the current one.
-    unsafe {
-        let mut old: libc::sigaction = std::mem::zeroed();
-        if libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut old) != 0 {
-            return true; // cannot tell: assume the worst
-        }
-        old.sa_sigaction == libc::SIG_IGN || old.sa_flags & libc::SA_NOCLDWAIT != 0
-    }
-}
-
-pub fn self_exe() -> Vec<u8> {
-    read_link("/proc/self/exe")
-}
-
-pub fn cwd() -> Vec<u8> {
-    std::env::current_dir()
-        .map(|p| p.into_os_string().into_encoded_bytes())
-        .unwrap_or_default()
-}
-
 /// Does the file start with `#!`?
 pub fn is_script(path: &[u8]) -> bool {
     head(path).is_some_and(|h| h.starts_with(b"#!"))
+}
+
+/// The path with every symlink resolved (`realpath`), if it exists.
+pub fn canonical(path: &[u8]) -> Option<Vec<u8>> {
+    let c = CString::new(path).ok()?;
+    // SAFETY: realpath with a NULL buffer allocates the result, freed below.
+    unsafe {
+        let p = libc::realpath(c.as_ptr(), std::ptr::null_mut());
+        if p.is_null() {
+            return None;
+        }
+        let out = std::ffi::CStr::from_ptr(p).to_bytes().to_vec();
+        libc::free(p.cast());
+        Some(out)
+    }
 }

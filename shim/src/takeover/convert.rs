@@ -1,0 +1,349 @@
+//! The spawn-time entry point (docs/DESIGN.md, "Conversion" 1): copies the
+//! host's spawn arguments, decides, prepares, and converts.
+//!
+//! `consider` returns only when the real call must be made (not an archiver,
+//! observe mode, or any doubt). When it converts, it never returns: the
+//! archiver replaces this process, keeping its pid.
+
+use crate::decide::config::Config;
+use crate::decide::plan::{self, Attrs, FileAction};
+use crate::decide::resolve::{self, Unresolved};
+use crate::decide::scope::basename;
+use crate::facts::fs::{RealFacts, RealProbe};
+use crate::facts::proc;
+use crate::record::logging::info;
+use crate::record::mirror;
+use crate::record::trace::Event;
+use crate::state;
+use crate::takeover::exec::{copy_vector, environ_copy, mark_spent, Exec};
+use crate::takeover::replay;
+use crate::takeover::report::{fallback, Attempt};
+use crate::takeover::tail::{self, Archiver, Kit, Run};
+use libc::{c_char, posix_spawn_file_actions_t, posix_spawnattr_t};
+use std::ffi::{CStr, CString};
+
+/// The spawn call being considered, with the host's own pointers.
+pub enum Request {
+    Spawn {
+        call: &'static str,
+        path: *const c_char,
+        search: bool,
+        actions: *const posix_spawn_file_actions_t,
+        attr: *const posix_spawnattr_t,
+        argv: *const *mut c_char,
+        envp: *const *mut c_char,
+    },
+    System {
+        command: *const c_char,
+    },
+}
+
+/// glibc's public `posix_spawn_file_actions_t` layout (<spawn.h>): we read
+/// only `__used`, the number of actions, to check our mirror saw them all.
+#[repr(C)]
+struct PublicFileActions {
+    allocated: libc::c_int,
+    used: libc::c_int,
+}
+
+/// Everything a conversion needs, gathered before the point of no return.
+struct Ready {
+    exec: Exec,
+    steps: replay::Prepared,
+    notes: Vec<String>,
+    /// The archiver's working directory, for its relative operands.
+    cwd: Vec<u8>,
+}
+
+fn path_var() -> Option<Vec<u8>> {
+    // SAFETY: getenv on a NUL-terminated name; copied at once.
+    unsafe {
+        let p = libc::getenv(c"PATH".as_ptr());
+        (!p.is_null()).then(|| CStr::from_ptr(p).to_bytes().to_vec())
+    }
+}
+
+fn has_relative_entry(path_var: &[u8]) -> bool {
+    path_var
+        .split(|&b| b == b':')
+        .any(|d| d.first() != Some(&b'/'))
+}
+
+unsafe fn attrs_of(attr: *const posix_spawnattr_t) -> Attrs {
+    let mut flags: libc::c_short = 0;
+    let mut pgroup: libc::pid_t = 0;
+    let mut sd: libc::sigset_t = std::mem::zeroed();
+    let mut ss: libc::sigset_t = std::mem::zeroed();
+    libc::posix_spawnattr_getflags(attr, &mut flags);
+    libc::posix_spawnattr_getpgroup(attr, &mut pgroup);
+    libc::posix_spawnattr_getsigdefault(attr, &mut sd);
+    libc::posix_spawnattr_getsigmask(attr, &mut ss);
+    Attrs {
+        flags,
+        pgroup,
+        sigdefault: replay::mask_of(&sd),
+        sigmask: replay::mask_of(&ss),
+    }
+}
+
+/// Returns whether the program is an archiver (when it returns at all).
+///
+/// # Safety
+/// The pointers are the host's arguments to the spawn call, valid for its duration.
+pub unsafe fn consider(config: &'static Config, request: &Request) -> bool {
+    let Some((call, program, argv)) = the_call(request) else {
+        return false;
+    };
+    let archiver = !program.is_empty() && config.tools.matches(basename(&program));
+    Event::new("spawn")
+        .str("call", call)
+        .str("program", &program)
+        .list("argv", argv.iter().map(|a| a.as_bytes()))
+        .bool("archiver", archiver)
+        .emit(config.trace.as_deref());
+    if !archiver {
+        return false;
+    }
+    if !state::is_exec(config) {
+        info!(
+            "{call} of {}: archiver seen (observe mode)",
+            String::from_utf8_lossy(&program)
+        );
+        return true;
+    }
+    let ready = prepare(request, &program, argv).and_then(|ready| Ok((ready, tail::kit(config)?)));
+    match ready {
+        Ok((ready, kit)) => convert(config, call, &program, ready, kit),
+        Err(reason) => fallback(
+            config,
+            &Attempt::Spawn {
+                call,
+                program: &program,
+            },
+            &reason,
+        ),
+    }
+    true
+}
+
+/// The call's name, the program it names (for `system`, the command's first
+/// word) and its argument vector, copied; `None` when it names no program.
+unsafe fn the_call(request: &Request) -> Option<(&'static str, Vec<u8>, Vec<CString>)> {
+    match *request {
+        Request::Spawn {
+            call, path, argv, ..
+        } => {
+            if path.is_null() {
+                return None;
+            }
+            Some((
+                call,
+                CStr::from_ptr(path).to_bytes().to_vec(),
+                copy_vector(argv),
+            ))
+        }
+        Request::System { command } => {
+            if command.is_null() {
+                return None; // system(NULL) only asks whether a shell exists
+            }
+            let cmd = CStr::from_ptr(command);
+            let word = resolve::system_program(cmd.to_bytes())
+                .unwrap_or_default()
+                .to_vec();
+            Some((
+                "system",
+                word,
+                vec![CString::from(c"sh"), CString::from(c"-c"), cmd.to_owned()],
+            ))
+        }
+    }
+}
+
+/// Everything that can fail, checked while the host can still be returned to.
+unsafe fn prepare(request: &Request, program: &[u8], argv: Vec<CString>) -> Result<Ready, String> {
+    match *request {
+        Request::Spawn {
+            search,
+            actions,
+            attr,
+            envp,
+            ..
+        } => prepare_spawn(program, argv, search, actions, attr, envp),
+        Request::System { command } => prepare_system(program, CStr::from_ptr(command), argv),
+    }
+}
+
+/// `posix_spawn`/`posix_spawnp`: the program resolved as the call would, the
+/// file actions (all of them seen by the mirror) and attributes planned.
+unsafe fn prepare_spawn(
+    program: &[u8],
+    argv: Vec<CString>,
+    search: bool,
+    actions: *const posix_spawn_file_actions_t,
+    attr: *const posix_spawnattr_t,
+    envp: *const *mut c_char,
+) -> Result<Ready, String> {
+    let pid = libc::getpid();
+    let path_var = path_var();
+    let resolved = if search {
+        resolve::resolve_search(program, path_var.as_deref(), &RealProbe)
+    } else {
+        resolve::resolve_exact(program, &RealProbe)
+    }
+    .map_err(|e| e.reason().to_string())?;
+    let recorded = recorded_actions(actions)?;
+    let attrs = (!attr.is_null()).then(|| attrs_of(attr));
+    let plan = plan::plan(&recorded, attrs.as_ref(), &RealFacts)?;
+    let relative_search =
+        search && !program.contains(&b'/') && path_var.as_deref().is_some_and(has_relative_entry);
+    if plan.changes_cwd && (resolved.first() != Some(&b'/') || relative_search) {
+        return Err("relative program path with a working-directory change".into());
+    }
+    let exec = Exec {
+        path: CString::new(resolved).map_err(|_| "NUL in path")?,
+        argv,
+        envp: mark_spent(copy_vector(envp), pid),
+    };
+    let cwd = plan
+        .final_dir()
+        .map(|d| d.to_vec())
+        .unwrap_or_else(proc::cwd);
+    Ok(Ready {
+        exec,
+        steps: replay::prepare(&plan.steps)?,
+        notes: plan.notes,
+        cwd,
+    })
+}
+
+/// The file actions the mirror recorded for `actions`, if it saw them all.
+unsafe fn recorded_actions(
+    actions: *const posix_spawn_file_actions_t,
+) -> Result<Vec<FileAction>, String> {
+    if actions.is_null() {
+        return Ok(Vec::new());
+    }
+    let used = (*(actions as *const PublicFileActions)).used;
+    match mirror::snapshot(actions as usize) {
+        Some(v) if v.len() == used as usize => Ok(v),
+        _ => Err("file actions were not all seen by the shim".into()),
+    }
+}
+
+/// `system(command)`: the program exec'd directly when the command is simple
+/// words, else `/bin/sh -c command` in this pid.
+fn prepare_system(program: &[u8], command: &CStr, argv: Vec<CString>) -> Result<Ready, String> {
+    if program.is_empty() {
+        return Err("command does not start with a plain program name".into());
+    }
+    let resolved = resolve::resolve_search(program, path_var().as_deref(), &RealProbe);
+    if resolved == Err(Unresolved::NotFound) {
+        return Err("program not found on PATH (the shell would report it)".into());
+    }
+    // SAFETY: getpid has no preconditions.
+    let envp = mark_spent(environ_copy(), unsafe { libc::getpid() });
+    let exec = match (resolved, resolve::simple_words(command.to_bytes())) {
+        // What the shell would exec itself, without the fork dash adds.
+        (Ok(path), Some(words)) => Exec {
+            path: CString::new(path).map_err(|_| "NUL in path")?,
+            argv: words
+                .into_iter()
+                .map(|w| CString::new(w).expect("from a C string"))
+                .collect(),
+            envp,
+        },
+        // Anything else is the shell's business, in this pid.
+        _ => {
+            resolve::resolve_exact(b"/bin/sh", &RealProbe)
+                .map_err(|_| "/bin/sh is not executable")?;
+            Exec {
+                path: CString::from(c"/bin/sh"),
+                argv,
+                envp,
+            }
+        }
+    };
+    Ok(Ready {
+        exec,
+        steps: replay::prepare(&[])?,
+        notes: Vec::new(),
+        cwd: proc::cwd(),
+    })
+}
+
+/// The operands of the archiver: for `sh -c CMD`, the words of CMD.
+fn operands(exec: &Exec) -> Vec<Vec<u8>> {
+    let argv: Vec<&[u8]> = exec.argv.iter().map(|a| a.as_bytes()).collect();
+    match argv.as_slice() {
+        [_, flag, cmd] if exec.path.as_bytes() == b"/bin/sh" && *flag == b"-c" => cmd
+            .split(|&b| b == b' ' || b == b'\t')
+            .skip(1)
+            .map(|w| w.to_vec())
+            .collect(),
+        _ => argv.iter().skip(1).map(|a| a.to_vec()).collect(),
+    }
+}
+
+/// The point of no return: the tail, to the archiver (or the reaper, which
+/// runs the archiver and then does the deferred deletions).
+unsafe fn convert(config: &Config, call: &str, program: &[u8], ready: Ready, kit: Kit) -> ! {
+    let Ready {
+        exec,
+        steps,
+        notes,
+        cwd,
+    } = ready;
+    Event::new("convert")
+        .str("call", call)
+        .str("program", program)
+        .str("path", exec.path.as_bytes())
+        .list("notes", notes.iter().map(|n| n.as_bytes()))
+        .emit(config.trace.as_deref());
+    info!(
+        "{call} of {}: converting to execve of {} after the host's cleanups",
+        String::from_utf8_lossy(program),
+        exec.path.to_string_lossy()
+    );
+    let operands = operands(&exec);
+    let archiver = Archiver {
+        operands: &operands,
+        cwd: &cwd,
+    };
+    match tail::take_over(config, kit, archiver, Run::new(exec, steps)) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archiver_operands() {
+        let exec = |path: &str, argv: &[&str]| Exec {
+            path: CString::new(path).unwrap(),
+            argv: argv.iter().map(|a| CString::new(*a).unwrap()).collect(),
+            envp: vec![],
+        };
+        let ops = operands(&exec("/usr/bin/ar", &["ar", "rcs", "lib.a", "a.o"]));
+        assert_eq!(
+            ops,
+            vec![b"rcs".to_vec(), b"lib.a".to_vec(), b"a.o".to_vec()]
+        );
+        let ops = operands(&exec("/bin/sh", &["sh", "-c", "ar rcs lib.a  t/a.o"]));
+        assert_eq!(
+            ops,
+            vec![
+                b"rcs".to_vec(),
+                b"lib.a".to_vec(),
+                b"".to_vec(),
+                b"t/a.o".to_vec()
+            ]
+        );
+    }
+
+    #[test]
+    fn relative_path_entries() {
+        assert!(has_relative_entry(b"/bin::/usr/bin"));
+        assert!(has_relative_entry(b"bin:/usr/bin"));
+        assert!(!has_relative_entry(b"/bin:/usr/bin"));
+    }
+}

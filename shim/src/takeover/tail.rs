@@ -1,0 +1,213 @@
+//! The one irreversible tail of both takeovers (docs/DESIGN.md, "Conversion"
+//! 1 and 2): protect the archiver's paths, run the host's cleanups with those
+//! deletions deferred, then `execve` the archiver or the reaper. Touches
+//! everything: nothing before `state::deactivate` has changed the host, and
+//! nothing after it can be undone. What differs between the spawn-time and
+//! the wait-time takeover is a `Job`.
+
+use crate::decide::config::Config;
+use crate::record::logging::warn_line;
+use crate::state;
+use crate::takeover::cleanup::{self, Cleanups};
+use crate::takeover::defer::{self, Deferred};
+use crate::takeover::exec::{environ_copy, execve, Exec};
+use crate::takeover::{companion, reaper, release, replay, report};
+use std::convert::Infallible;
+use std::ffi::CString;
+
+/// What every takeover needs, found while the host can still be returned to.
+pub struct Kit {
+    /// The reaper to hand over to (`companion::find`).
+    companion: Vec<u8>,
+    cleanups: Cleanups,
+}
+
+/// The reaper and the host's cleanups, or why the host cannot be taken over.
+pub fn kit(config: &Config) -> Result<Kit, &'static str> {
+    let companion = companion::find(config.companion.as_deref())
+        .ok_or("the companion (arshim, for the reaper) was not found; set ARSHIM_COMPANION")?;
+    let cleanups = cleanup::prepare()?;
+    Ok(Kit {
+        companion,
+        cleanups,
+    })
+}
+
+/// The archiver's operands and working directory: what the host's cleanups
+/// must not delete before the archiver has run.
+pub struct Archiver<'a> {
+    pub operands: &'a [Vec<u8>],
+    pub cwd: &'a [u8],
+}
+
+/// What differs between the two takeovers: what the process becomes, and
+/// what happens when that `execve` fails.
+pub trait Job {
+    /// What `take_over` returns: never anything at spawn time, the deferred
+    /// deletions at wait time.
+    type Back;
+
+    /// What to `execve`, once the cleanups ran and their deletions are known.
+    fn target(&mut self, config: &Config, reaper: &Reaper<'_>, deferred: &[Deferred]) -> Exec;
+
+    /// The job's own steps right before the `execve` (none by default).
+    ///
+    /// # Safety
+    /// Only in `take_over`, after the cleanups.
+    unsafe fn replay(&self) {}
+
+    /// The `execve`, and what comes back when it fails.
+    ///
+    /// # Safety
+    /// Only in `take_over`, after the cleanups.
+    unsafe fn end(self, config: &Config, target: &Exec, deferred: Vec<Deferred>) -> Self::Back;
+}
+
+/// The tail, once for both takeovers. `archiver`'s paths are protected while
+/// the cleanups run; then the job says what to `execve`.
+///
+/// # Safety
+/// Past its first steps the host is changed for good: call only once
+/// everything that can fail was checked (`kit`, and the job's preparation).
+pub unsafe fn take_over<J: Job>(
+    config: &Config,
+    kit: Kit,
+    archiver: Archiver<'_>,
+    mut job: J,
+) -> J::Back {
+    let protected = defer::protected_for(archiver.operands, archiver.cwd);
+    let library = companion::library_path().unwrap_or_default();
+    // Whatever the cleanups spawn goes straight to the real calls.
+    state::deactivate();
+    let deferred = kit.cleanups.run(protected);
+    report::deferred(config, &deferred);
+    let reaper = Reaper {
+        path: &kit.companion,
+        library: &library,
+    };
+    let target = job.target(config, &reaper, &deferred);
+    job.replay();
+    replay::disarm_timers();
+    job.end(config, &target, deferred)
+}
+
+/// The reaper the process is handed to, and the preload it must not load.
+pub struct Reaper<'a> {
+    path: &'a [u8],
+    library: &'a [u8],
+}
+
+impl Reaper<'_> {
+    /// `arshim __reap …` doing `job`, with the environment `envp` minus our
+    /// preload, the claim spent.
+    fn exec(
+        &self,
+        config: &Config,
+        job: &reaper::Job<'_>,
+        deferred: &[Deferred],
+        envp: Vec<CString>,
+    ) -> Exec {
+        // SAFETY: getpid has no preconditions.
+        let pid = unsafe { libc::getpid() };
+        Exec {
+            path: CString::new(self.path).unwrap_or_default(),
+            argv: reaper::argv(
+                self.path,
+                job,
+                config.trace.as_deref(),
+                config.failure_status,
+                deferred,
+            ),
+            envp: reaper::env(envp, self.library, pid),
+        }
+    }
+}
+
+/// At spawn time: run the archiver, after the spawn's own steps. If the
+/// `execve` fails, the process exits 127, as a child that failed to exec.
+pub struct Run {
+    exec: Exec,
+    steps: replay::Prepared,
+    /// "execve of PATH failed after the host's cleanups ran"
+    failed: String,
+}
+
+impl Run {
+    pub fn new(exec: Exec, steps: replay::Prepared) -> Run {
+        let failed = format!(
+            "execve of {} failed after the host's cleanups ran",
+            exec.path.to_string_lossy()
+        );
+        Run {
+            exec,
+            steps,
+            failed,
+        }
+    }
+}
+
+impl Job for Run {
+    type Back = Infallible;
+
+    fn target(&mut self, config: &Config, reaper: &Reaper<'_>, deferred: &[Deferred]) -> Exec {
+        let exec = std::mem::take(&mut self.exec);
+        // Straight to the archiver, unless someone must stay behind it: the
+        // deferred deletions, or a host status to report if the archiver fails.
+        if deferred.is_empty() && config.failure_status.is_none() {
+            return exec;
+        }
+        let job = reaper::Job::Run {
+            path: &exec.path,
+            argv: &exec.argv,
+        };
+        reaper.exec(config, &job, deferred, exec.envp)
+    }
+
+    unsafe fn replay(&self) {
+        if let Err(e) = replay::run(&self.steps) {
+            warn_line(&format!("{}: {e}; exiting 127", self.failed));
+            libc::_exit(127);
+        }
+    }
+
+    unsafe fn end(self, config: &Config, target: &Exec, _: Vec<Deferred>) -> Infallible {
+        release::execve_after_release(config.trace.as_deref(), target, &self.failed)
+    }
+}
+
+/// At wait time: the reaper, which waits for `child` (the archiver). If the
+/// `execve` fails, the host goes on.
+pub struct Wait {
+    child: i32,
+    /// The host's environment, copied before its cleanups.
+    envp: Vec<CString>,
+}
+
+impl Wait {
+    pub fn new(child: i32) -> Wait {
+        Wait {
+            child,
+            envp: environ_copy(),
+        }
+    }
+}
+
+impl Job for Wait {
+    type Back = Vec<Deferred>;
+
+    fn target(&mut self, config: &Config, reaper: &Reaper<'_>, deferred: &[Deferred]) -> Exec {
+        let job = reaper::Job::Wait { child: self.child };
+        reaper.exec(config, &job, deferred, std::mem::take(&mut self.envp))
+    }
+
+    unsafe fn end(self, _: &Config, target: &Exec, deferred: Vec<Deferred>) -> Vec<Deferred> {
+        let err = execve(target);
+        // The host's cleanups ran, but it can still go on: its own wait follows,
+        // then the deletions it asked for.
+        warn_line(&format!(
+            "execve of the reaper {} failed: {err}; the host goes on",
+            target.path.to_string_lossy()
+        ));
+        deferred
+    }
+}
