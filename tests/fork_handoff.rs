@@ -1,6 +1,7 @@
-//! The wait-time handoff (SPEC "Conversion" 2, 4 and 6; issue 3), with real
-//! hosts compiled or run at test time: a "legacy linker" holding 320 MiB whose
-//! last act is `ar rcs lib.a one.o two.o`, spawned by hand —
+//! The wait-time handoff (docs/DESIGN.md, "Conversion" 2; with its deferred
+//! deletions, 4, and exit status, 6), with real hosts compiled or run at test
+//! time: a "legacy linker" holding 320 MiB whose last act is
+//! `ar rcs lib.a one.o two.o`, spawned by hand —
 //!
 //! - tests/hosts/fork_host.c: `fork`+`execvp`, `vfork`+`execv` (or
 //!   `posix_spawnp`), then `waitpid`/`wait`/`wait3`/`wait4`/`waitid`;
@@ -209,6 +210,16 @@ impl Case {
     }
 }
 
+/// The fork + waitpid host under `arshim run` with `var=value` set, in
+/// `fh-LABEL`: the case and its run.
+fn fork_host_run(label: &str, var: &str, value: &str) -> (Case, Outcome) {
+    let case = Case::new(&format!("fh-{label}"));
+    let mut cmd = case.shim(&Host::c("fork", "waitpid"), &[], &Host::objs());
+    cmd.env(var, value);
+    let run = case.run(cmd, label);
+    (case, run)
+}
+
 /// `shim` ended as `base` did: status, stdout and stderr (`both` describes them).
 fn assert_same_run(shim: &Outcome, base: &Outcome, both: &str) {
     assert_eq!(shim.code(), base.code(), "exit status differs\n{both}");
@@ -258,27 +269,14 @@ fn seen_all(dir: &TestDir) -> Vec<Seen> {
 }
 
 fn seen_once(dir: &TestDir, run: &Outcome) -> Seen {
-    let all = seen_all(dir);
-    assert_eq!(
-        all.len(),
-        1,
-        "the stand-in ar should have run exactly once: {all:?}\n{}",
-        run.describe()
-    );
-    all[0].clone()
+    only_standin_run(seen_all(dir), run)
 }
 
 /// The handoff happened: the archiver ran as a separate process whose parent
 /// had the host's pid, was blocked waiting for it, was the reaper (`arshim`)
 /// and held ≤ 20 MiB.
 fn assert_handed_off(dir: &TestDir, run: &Outcome) -> Seen {
-    let host = host_pid(dir, "host", run);
-    assert_eq!(
-        host,
-        run.pid,
-        "the host should be the process the test started (`arshim run` execs it)\n{}",
-        run.describe()
-    );
+    let host = started_host_pid(dir, run);
     let seen = seen_once(dir, run);
     assert_ne!(
         seen.pid,
@@ -316,8 +314,7 @@ fn assert_handed_off(dir: &TestDir, run: &Outcome) -> Seen {
 /// No handoff: the archiver's parent was the host itself (its own
 /// executable), waiting for it and still holding its memory.
 fn assert_host_held(dir: &TestDir, run: &Outcome, host_exe: &Path) -> Seen {
-    let host = host_pid(dir, "host", run);
-    assert_eq!(host, run.pid, "{}", run.describe());
+    let host = started_host_pid(dir, run);
     let seen = seen_once(dir, run);
     assert_ne!(seen.pid, host, "{}", run.describe());
     assert_eq!(seen.ppid, host, "{seen:?}\n{}", run.describe());
@@ -630,10 +627,7 @@ fn symlink_planted_after_cleanup_is_not_followed_posix_spawnp_host() {
 
 #[test]
 fn archiver_exit_7_is_the_run_status() {
-    let case = Case::new("fh-exit7");
-    let mut cmd = case.shim(&Host::c("fork", "waitpid"), &[], &Host::objs());
-    cmd.env("STANDIN_EXIT", "7");
-    let run = case.run(cmd, "exit7");
+    let (case, run) = fork_host_run("exit7", "STANDIN_EXIT", "7");
     run.assert_code(7);
     assert_handed_off(&case.dir, &run);
     assert!(!case.archive.exists(), "{}", run.describe());
@@ -642,10 +636,7 @@ fn archiver_exit_7_is_the_run_status() {
 
 #[test]
 fn archiver_killed_by_sigterm_kills_the_run() {
-    let case = Case::new("fh-sigterm");
-    let mut cmd = case.shim(&Host::c("fork", "waitpid"), &[], &Host::objs());
-    cmd.env("STANDIN_KILL", "1");
-    let run = case.run(cmd, "sigterm");
+    let (case, run) = fork_host_run("sigterm", "STANDIN_KILL", "1");
     assert_eq!(
         run.status.signal(),
         Some(SIGTERM),
@@ -765,7 +756,7 @@ fn host_that_never_waits_is_not_converted() {
         "the host's output differs\n{both}"
     );
     assert_cleanups_ran(&shim);
-    assert_eq!(host_pid(&case.dir, "host", &shim), shim.pid);
+    started_host_pid(&case.dir, &shim);
     assert_ne!(
         seen.pid, shim.pid,
         "the archiver ran as the host's pid\n{both}"
@@ -860,10 +851,7 @@ fn observe_mode_changes_nothing_posix_spawnp_host() {
 
 #[test]
 fn handoff_host_with_running_threads() {
-    let case = Case::new("fh-threads");
-    let mut cmd = case.shim(&Host::c("fork", "waitpid"), &[], &Host::objs());
-    cmd.env("HOST_THREADS", "4");
-    let run = case.run(cmd, "threads");
+    let (case, run) = fork_host_run("threads", "HOST_THREADS", "4");
     run.assert_code(0);
     assert_handed_off(&case.dir, &run);
     assert_archive_ok(&case.archive, &run);

@@ -1,6 +1,7 @@
-//! Real toolchains nobody here wrote (issue 5, "Deliver" 1 and 2), installed
-//! from Debian's packages by `.ci/run` (`ldc ghc nim ocaml-nox strace`; gcc-ar
-//! comes with gcc). A missing tool is a test failure, never a skip.
+//! Real toolchains nobody here wrote (README, "Known hosts"; docs/DESIGN.md,
+//! "Conversion" 8, finality and known hosts), installed from Debian's
+//! packages by `.ci/run` (`ldc ghc nim ocaml-nox strace`; gcc-ar comes with
+//! gcc). A missing tool is a test failure, never a skip.
 //!
 //! Must convert — each run through `arshim run` in a temp dir:
 //!
@@ -23,7 +24,7 @@
 //! `execve` in the host's pid. Each host also runs once under `--observe`:
 //! nothing changes (status, bytes, output; the archiver is a child again).
 //!
-//! Must refuse (issue 5, "Deliver" 2, for `arshim verify`): nim and ocamlopt
+//! Must refuse (README, "Checking and proving", `arshim verify`): nim and ocamlopt
 //! do more work after the archiver; `arshim verify` must say NOT SAFE and
 //! name that work.
 

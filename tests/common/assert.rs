@@ -3,7 +3,7 @@
 
 use super::command::HOST_MIB;
 use super::dirs::TestDir;
-use super::records::{ar_members, host_pid, single_standin_call, StandinCall};
+use super::records::{ar_members, single_standin_call, started_host_pid, StandinCall};
 use super::run::Outcome;
 use std::path::Path;
 
@@ -53,13 +53,7 @@ pub fn library_lines(stderr: &str) -> Vec<&str> {
 /// test started: `arshim run` execs the host), and that process no longer held
 /// the host's memory while ar ran.
 pub fn assert_converted(dir: &TestDir, run: &Outcome) -> StandinCall {
-    let host = host_pid(dir, "host", run);
-    assert_eq!(
-        host,
-        run.pid,
-        "the host should be the process the test started (`arshim run` execs it)\n{}",
-        run.describe()
-    );
+    let host = started_host_pid(dir, run);
     let call = single_standin_call(dir, run);
     assert_eq!(
         call.pid,

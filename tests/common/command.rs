@@ -4,7 +4,8 @@
 use super::dirs::TestDir;
 use super::env::{companion, library, path_with, scrub};
 use super::fixtures::fixtures;
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
+use std::path::Path;
 use std::process::Command;
 
 /// What each host holds (every page written) when it spawns the archiver.
@@ -40,4 +41,17 @@ pub fn preloaded(program: impl AsRef<OsStr>, dir: &TestDir) -> Command {
     let mut cmd = command(program, dir);
     cmd.env("LD_PRELOAD", library());
     cmd
+}
+
+/// The C host's arguments `CALL IO TOOL ARCHIVE one.o two.o` (tests/hosts/host.c).
+pub fn host_args(call: &str, io: &str, tool: impl Into<OsString>, archive: &Path) -> Vec<OsString> {
+    let fx = fixtures();
+    vec![
+        call.into(),
+        io.into(),
+        tool.into(),
+        archive.into(),
+        fx.objs[0].clone().into(),
+        fx.objs[1].clone().into(),
+    ]
 }

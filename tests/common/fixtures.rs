@@ -3,7 +3,7 @@
 //! reports who ran it and how much memory the host still held.
 
 use super::dirs::fixture_dir;
-use super::tools::{compile_c, compile_object, compile_rust, find_on_path, hosts_src};
+use super::tools::{compile_c, compile_object, compile_rust, hosts_src, real_ar};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -30,10 +30,7 @@ pub fn fixtures() -> &'static Fixtures {
         let host = dir.join("host");
         compile_c(&hosts_src().join("host.c"), &host);
 
-        let real_ar = find_on_path("ar")
-            .or_else(|| Some(PathBuf::from("/usr/bin/ar")).filter(|p| p.is_file()))
-            .expect("the archiver `ar` (binutils) is not installed: it is required by these tests");
-        let real_ar = fs::canonicalize(&real_ar).unwrap();
+        let real_ar = real_ar();
 
         let objs = [dir.join("one.o"), dir.join("two.o")];
         for (obj, body) in objs.iter().zip([

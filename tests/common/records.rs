@@ -58,14 +58,19 @@ pub fn standin_calls(dir: &TestDir) -> Vec<StandinCall> {
 
 /// The stand-in ran exactly once: that call.
 pub fn single_standin_call(dir: &TestDir, run: &Outcome) -> StandinCall {
-    let calls = standin_calls(dir);
+    only_standin_run(standin_calls(dir), run)
+}
+
+/// Of what the stand-in recorded in `run` (one entry per run of it), the
+/// only entry: it must have run exactly once.
+pub fn only_standin_run<T: std::fmt::Debug>(mut records: Vec<T>, run: &Outcome) -> T {
     assert_eq!(
-        calls.len(),
+        records.len(),
         1,
-        "the stand-in ar should have run exactly once: {calls:?}\n{}",
+        "the stand-in ar should have run exactly once: {records:?}\n{}",
         run.describe()
     );
-    calls[0].clone()
+    records.remove(0)
 }
 
 /// Pids the hosts wrote to $HOST_PID_FILE, with their role ("host", "parent").
@@ -93,6 +98,19 @@ pub fn host_pid(dir: &TestDir, role: &str, run: &Outcome) -> u32 {
         run.describe()
     );
     pids[0]
+}
+
+/// The pid of the host, which must be the process the test started
+/// (`arshim run` execs it).
+pub fn started_host_pid(dir: &TestDir, run: &Outcome) -> u32 {
+    let host = host_pid(dir, "host", run);
+    assert_eq!(
+        host,
+        run.pid,
+        "the host should be the process the test started (itself, or `arshim run`, which execs it)\n{}",
+        run.describe()
+    );
+    host
 }
 
 /// `ar t ARCHIVE` with the real archiver: the member names.

@@ -23,6 +23,15 @@ pub fn find_on_path(name: &str) -> Option<PathBuf> {
         })
 }
 
+/// The real archiver `ar` (binutils): the first on PATH, else /usr/bin/ar;
+/// its canonical path.
+pub fn real_ar() -> PathBuf {
+    let ar = find_on_path("ar")
+        .or_else(|| Some(PathBuf::from("/usr/bin/ar")).filter(|p| p.is_file()))
+        .expect("the archiver `ar` (binutils) is not installed: it is required by these tests");
+    fs::canonicalize(&ar).unwrap()
+}
+
 /// Runs a setup step that must succeed (stdin from /dev/null).
 pub fn checked(cmd: &mut Command, what: &str) -> Output {
     let out = cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| {
