@@ -10,7 +10,7 @@
 mod common;
 
 use common::{
-    compile_c, compile_object, companion, hosts_src, install_script, library, path_with, real_ar,
+    companion, compile_c, compile_object, hosts_src, install_script, library, path_with, real_ar,
     TestDir,
 };
 use std::fs;
@@ -192,7 +192,11 @@ fn bench_table_and_failing_runs() {
 #[test]
 fn bench_refuses_a_command_that_does_not_exist() {
     let dir = TestDir::new("bench-missing");
-    let out = bench(&dir.path, &dir.path, &["-n", "1", "--", "./no-such-program"]);
+    let out = bench(
+        &dir.path,
+        &dir.path,
+        &["-n", "1", "--", "./no-such-program"],
+    );
     assert_eq!(
         out.status.code(),
         Some(127),

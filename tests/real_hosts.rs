@@ -31,8 +31,8 @@
 mod common;
 
 use common::{
-    basename, checked, companion, find_on_path, hosts_src, install_script, json_num, json_raw_field, json_str_field,
-    path_with, reaper, trace_dump, trace_lines, Outcome, TestDir,
+    basename, checked, companion, find_on_path, hosts_src, install_script, json_num,
+    json_raw_field, json_str_field, path_with, reaper, trace_dump, trace_lines, Outcome, TestDir,
 };
 use std::collections::HashMap;
 use std::fs;
@@ -911,11 +911,11 @@ fn strace_proof(host: Host) {
     let (out, lines, text) = (&st.out, &st.lines, &st.text);
     let ctx = || st.ctx();
     out.assert_code(0);
-    host.assert_archive_works(&cwd, &out);
+    host.assert_archive_works(&cwd, out);
 
-    let execs = strace_execs(&text);
-    let host_pid = run_pid(&execs, &text);
-    let (trace_pid, ev) = assert_trace_converted(host, &lines, &out);
+    let execs = strace_execs(text);
+    let host_pid = run_pid(&execs, text);
+    let (trace_pid, ev) = assert_trace_converted(host, lines, out);
     assert_eq!(
         trace_pid,
         host_pid,
@@ -949,7 +949,7 @@ fn strace_proof(host: Host) {
                 "the reaper should be the host pid's last image\n{}",
                 ctx()
             );
-            let reap = events(&lines, "reap");
+            let reap = events(lines, "reap");
             assert!(
                 reap.len() == 1 && json_num(reap[0], "pid") == Some(host_pid as i64),
                 "the trace's `reap` event should come from the host's pid {host_pid}\n{}",
@@ -1010,7 +1010,7 @@ fn strace_proof(host: Host) {
                 "the reaper should be the host pid's last image\n{}",
                 ctx()
             );
-            let reap = events(&lines, "reap");
+            let reap = events(lines, "reap");
             assert!(
                 reap.len() == 1 && json_num(reap[0], "pid") == Some(host_pid as i64),
                 "the trace's `reap` event should come from the host's pid {host_pid}\n{}",
@@ -1071,7 +1071,7 @@ fn observe_changes_nothing(host: Host) {
     );
     let host_pid = json_num(claim, "pid").unwrap() as u32;
     // ... it saw the archiver end ...
-    let done = events(&lines, "archiver_done");
+    let done = events(lines, "archiver_done");
     assert!(
         done.iter()
             .any(|l| json_num(l, "pid") == Some(host_pid as i64)),
@@ -1081,13 +1081,13 @@ fn observe_changes_nothing(host: Host) {
     // ... and changed nothing: no conversion, the archiver was a separate process.
     for ev in ["convert", "handoff", "defer"] {
         assert!(
-            events(&lines, ev).is_empty(),
+            events(lines, ev).is_empty(),
             "`{ev}` event in observe mode\n{}",
             ctx()
         );
     }
-    let execs = strace_execs(&text);
-    assert_eq!(run_pid(&execs, &text), host_pid, "{}", ctx());
+    let execs = strace_execs(text);
+    assert_eq!(run_pid(&execs, text), host_pid, "{}", ctx());
     let archiver = host.archiver_name();
     let in_host: Vec<_> = execs.iter().filter(|e| e.ok && e.pid == host_pid).collect();
     assert!(

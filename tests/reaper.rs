@@ -100,12 +100,7 @@ fn inherit(cmd: &mut Command, fds: &[RawFd]) {
 /// `arshim __reap run --trace TRACE DELETIONS… -- /bin/sh sh -c SCRIPT`, each
 /// deletion an (`--unlink` | `--rmdir`, dirfd, name), with the directory fds
 /// `fds` inherited.
-fn reap_sh(
-    trace: &Path,
-    deletions: &[(&str, &str, &str)],
-    script: &str,
-    fds: &[RawFd],
-) -> Command {
+fn reap_sh(trace: &Path, deletions: &[(&str, &str, &str)], script: &str, fds: &[RawFd]) -> Command {
     let mut args = vec!["run", "--trace", trace.to_str().unwrap()];
     for &(op, fd, name) in deletions {
         args.extend([op, fd, name]);

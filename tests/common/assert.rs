@@ -130,4 +130,3 @@ pub fn assert_silent(run: &Outcome) {
         run.describe()
     );
 }
-
