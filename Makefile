@@ -32,9 +32,10 @@ demo: build
 	bash examples/demo.sh
 	bash examples/bench-demo.sh
 
-# Issue 6's four measurements (load cost, hooked calls when off, the
-# conversion path, the demo linker end to end) in one table, also written to
-# benches/RESULTS.md. BENCH_QUICK=1 for a smaller run (1 GiB, fewer iterations).
+# The four measurements of README, "Performance" (load cost, hooked calls
+# when off, the conversion path, the demo linker end to end) in one table,
+# also written to benches/RESULTS.md. BENCH_QUICK=1 for a smaller run
+# (1 GiB, fewer iterations).
 bench: build
 	bash benches/run.sh
 

@@ -1,5 +1,6 @@
 /*
- * ar — goal 3 of issue 6: a stand-in archiver that timestamps its own start.
+ * ar — for the conversion measurement (README, "Performance"; goal 3 of
+ * benches/run.sh): a stand-in archiver that timestamps its own start.
  * Built static (cc -static): no loader, no preload; it is named `ar` so the
  * shim's default ARSHIM_TOOLS globs take it for the archiver.
  *

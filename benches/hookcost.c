@@ -1,6 +1,7 @@
 /*
- * hookcost — goal 2 of issue 6: what one hooked call costs when the library
- * is off (ARSHIM unset) or when it is not preloaded at all.
+ * hookcost — the hooked-call measurement (README, "Performance"; goal 2 of
+ * benches/run.sh): what one hooked call costs when the library is off
+ * (ARSHIM unset) or when it is not preloaded at all.
  *
  *   hookcost TEST N
  *

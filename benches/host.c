@@ -1,6 +1,7 @@
 /*
- * host — goal 3 of issue 6: a "linker" holding GiB of memory that starts the
- * archiver as its last act, timing the spawn path.
+ * host — for the conversion measurement (README, "Performance"; goal 3 of
+ * benches/run.sh): a "linker" holding GiB of memory that starts the archiver
+ * as its last act, timing the spawn path.
  *
  *   host fork|spawn GIB ARCHIVER REPORT poll|nopoll
  *

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# arshim benchmarks (issue 6, goals 1-4): builds the C programs of benches/
-# into target/bench/, runs the four measurements and prints ONE table.
+# arshim benchmarks: the load-cost / hooked-call / conversion / end-to-end
+# measurements (README, "Performance"; goals 1-4 below). Builds the C
+# programs of benches/ into target/bench/, runs the four measurements and
+# prints ONE table.
 #
 #   bash benches/run.sh            (or: make bench)     full run, <= 15 min on 2 cores
 #   BENCH_QUICK=1 bash benches/run.sh                   smaller, 1 GiB only (~2 min)
@@ -8,7 +10,7 @@
 # The full run writes the table to benches/RESULTS.md; a quick run to
 # target/bench/RESULTS.quick.md. Raw data: target/bench/raw/.
 #
-# Goals (issue 6):
+# Goals (the targets the README's "Performance" table reports against):
 #  1. loading libarshim.so into /bin/true (off, or on but out of scope) costs
 #     <= 1.05x the whole loop with an empty C library preloaded;
 #  2. a hooked call with the library off is within noise (<= 1%) of the real call;
@@ -442,7 +444,7 @@ table() {
 		}'
 }
 {
-	printf '## Benchmarks (issue 6)\n\n'
+	printf '## Benchmarks\n\n'
 	printf 'Run: %s, %s, commit %s (working tree). Machine: %s.\n\n' "$date" "$mode" "$commit" "$machine"
 	printf 'Reproduce: `make bench` (full: 1/4/8 GiB, <= 15 min on 2 cores) or `BENCH_QUICK=1 make bench` (1 GiB, fewer iterations).\n'
 	printf 'Baselines: goal 1 = empty C library preloaded; goal 2 = no preload (arshim = preloaded, ARSHIM unset);\n'

@@ -1,5 +1,6 @@
 /*
- * spawnloop — goal 1 of issue 6: the per-process cost of a preload.
+ * spawnloop — the load-cost measurement (README, "Performance"; goal 1 of
+ * benches/run.sh): the per-process cost of a preload.
  *
  *   spawnloop N ROUNDS TARGET EMPTY_SO SHIM_SO
  *

@@ -1,6 +1,7 @@
 /*
- * treemem — goal 4 of issue 6: the memory of a whole process tree over time,
- * and what it holds while the archiver runs.
+ * treemem — for the end-to-end measurement (README, "Performance"; goal 4 of
+ * benches/run.sh): the memory of a whole process tree over time, and what it
+ * holds while the archiver runs.
  *
  *   treemem HZ OUT -- CMD [ARGS...]
  *

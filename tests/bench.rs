@@ -3,11 +3,17 @@
 //! its status. `ar` is a stand-in script first on PATH that sleeps 0.3 s (so
 //! the sampler surely sees it) and execs the real archiver.
 //!
-//! Self-contained (its own host and stand-in); nothing is skipped: a missing
-//! library, `cc` or `ar` is a failure saying what to do.
+//! Its own host and stand-in (tests/hosts/bench_host.c, slow_ar.sh);
+//! nothing is skipped: a missing library, `cc` or `ar` is a failure saying
+//! what to do.
 
+mod common;
+
+use common::{
+    companion, compile_c, compile_object, hosts_src, install_script, library, path_with, real_ar,
+    TestDir,
+};
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -16,154 +22,27 @@ use serde_json::Value;
 
 const HOST_MIB: u64 = 320;
 
-const HOST_C: &str = r#"
-#include <spawn.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-extern char **environ;
-static unsigned char *volatile ballast;
-
-int main(int argc, char **argv)
-{
-	if (argc < 3) {
-		fprintf(stderr, "usage: host MIB ARCHIVE OBJ...\n");
-		return 2;
-	}
-	size_t bytes = (size_t)atol(argv[1]) << 20;
-	ballast = malloc(bytes);
-	if (!ballast)
-		return 4;
-	long page = sysconf(_SC_PAGESIZE);
-	for (size_t i = 0; i < bytes; i += page)
-		ballast[i] = (unsigned char)i | 1;
-	printf("host: touched %s MiB\n", argv[1]);
-
-	char *args[64] = { "ar", "rcs" };
-	int n = 2;
-	for (int i = 2; i < argc && n < 63; i++)
-		args[n++] = argv[i];
-	args[n] = NULL;
-	pid_t pid;
-	int err = posix_spawnp(&pid, "ar", NULL, NULL, args, environ);
-	if (err) {
-		fprintf(stderr, "host: spawn failed: %s\n", strerror(err));
-		return 3;
-	}
-	int status;
-	if (waitpid(pid, &status, 0) != pid)
-		return 5;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-"#;
-
-/// The per-test directory: removed when the test passes, kept when it fails.
-struct TestDir(PathBuf);
-
-impl TestDir {
-    fn new(name: &str) -> TestDir {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join("arshim-bench-it")
-            .join(format!("{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TestDir(dir)
-    }
-}
-
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-fn companion() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_arshim"))
-}
-
-fn library() -> PathBuf {
-    let lib = match std::env::var_os("ARSHIM_LIB") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => companion().parent().unwrap().join("libarshim.so"),
-    };
-    assert!(
-        lib.is_file(),
-        "libarshim.so missing: run `make test` (looked for {})",
-        lib.display()
-    );
-    lib
-}
-
-fn check(cmd: &mut Command, what: &str) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {what} ({cmd:?}): {e} — it is required"));
-    assert!(
-        out.status.success(),
-        "{what} failed ({cmd:?}): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn real_ar() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join("ar"))
-        .chain([PathBuf::from("/usr/bin/ar")])
-        .find(|p| p.is_file())
-        .expect("the archiver `ar` (binutils) is required by these tests")
-}
-
-/// Builds the host, two objects and the stand-in `ar` in `dir`; returns the
-/// stand-in's directory (to put first on PATH).
+/// Builds the host (tests/hosts/bench_host.c), two objects and the stand-in
+/// `ar` (tests/hosts/slow_ar.sh) in `dir`; returns the stand-in's directory
+/// (to put first on PATH).
 fn fixture(dir: &Path) -> PathBuf {
-    fs::write(dir.join("host.c"), HOST_C).unwrap();
-    check(
-        Command::new("cc")
-            .args(["-O1", "-Wall", "-Werror", "-o"])
-            .arg(dir.join("host"))
-            .arg(dir.join("host.c")),
-        "the C compiler `cc`",
-    );
+    compile_c(&hosts_src().join("bench_host.c"), &dir.join("host"));
     for (name, body) in [
         ("a", "int a(void) { return 1; }\n"),
         ("b", "int b(void) { return 2; }\n"),
     ] {
         let c = dir.join(format!("{name}.c"));
         fs::write(&c, body).unwrap();
-        check(
-            Command::new("cc")
-                .args(["-O1", "-c", "-o"])
-                .arg(dir.join(format!("{name}.o")))
-                .arg(&c),
-            "the C compiler `cc`",
-        );
+        compile_object(&c, &dir.join(format!("{name}.o")));
     }
     let bin = dir.join("bin");
     fs::create_dir_all(&bin).unwrap();
-    let standin = bin.join("ar");
-    fs::write(
-        &standin,
-        format!(
-            "#!/bin/sh\nsleep 0.3\nexec {} \"$@\"\n",
-            real_ar().display()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(&standin, fs::Permissions::from_mode(0o755)).unwrap();
+    install_script(&hosts_src().join("slow_ar.sh"), &bin.join("ar"));
     bin
 }
 
 /// `arshim bench ARGS` in `dir`, with a clean environment and the stand-in first on PATH.
 fn bench(dir: &Path, bin: &Path, args: &[&str]) -> Output {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs = vec![bin.to_path_buf()];
-    dirs.extend(std::env::split_paths(&path));
     let mut cmd = Command::new(companion());
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("ARSHIM") || name == "LD_PRELOAD" {
@@ -171,7 +50,8 @@ fn bench(dir: &Path, bin: &Path, args: &[&str]) -> Output {
         }
     }
     cmd.current_dir(dir)
-        .env("PATH", std::env::join_paths(dirs).unwrap())
+        .env("PATH", path_with(bin))
+        .env("STANDIN_REAL_AR", real_ar())
         .env("ARSHIM_LIB", library())
         .arg("bench")
         .args(args)
@@ -201,11 +81,11 @@ fn kib(v: &Value) -> f64 {
 
 #[test]
 fn bench_shows_the_memory_released_while_ar_runs() {
-    let dir = TestDir::new("host");
-    let bin = fixture(&dir.0);
+    let dir = TestDir::new("bench-host");
+    let bin = fixture(&dir.path);
     let mib = HOST_MIB.to_string();
     let out = bench(
-        &dir.0,
+        &dir.path,
         &bin,
         &[
             "-n", "2", "--json", "--plot", "out.svg", "--", "./host", &mib, "lib.a", "a.o", "b.o",
@@ -265,7 +145,7 @@ fn bench_shows_the_memory_released_while_ar_runs() {
     let ratio = json["ratio"]["held_during_archiver"].as_f64().unwrap();
     assert!((ratio - with / without).abs() < 1e-9);
 
-    let svg = fs::read_to_string(dir.0.join("out.svg")).expect("the plot was written");
+    let svg = fs::read_to_string(dir.path.join("out.svg")).expect("the plot was written");
     let head = svg.trim_start();
     assert!(
         head.starts_with("<svg") || head.starts_with("<?xml"),
@@ -276,16 +156,16 @@ fn bench_shows_the_memory_released_while_ar_runs() {
     let lines = svg.matches("<polyline").count() + svg.matches("<path").count();
     assert!(lines >= 2, "two timelines: {lines} polylines/paths");
     assert!(svg.contains("ar starts (without arshim)") && svg.contains("ar starts (with arshim)"));
-    assert!(fs::metadata(dir.0.join("lib.a")).unwrap().len() > 0);
+    assert!(fs::metadata(dir.path.join("lib.a")).unwrap().len() > 0);
 }
 
 #[test]
 fn bench_table_and_failing_runs() {
-    let dir = TestDir::new("fail");
-    let bin = fixture(&dir.0);
+    let dir = TestDir::new("bench-fail");
+    let bin = fixture(&dir.path);
     // A missing object: ar fails in every run, the same way on both sides.
     let out = bench(
-        &dir.0,
+        &dir.path,
         &bin,
         &["-n", "1", "--", "./host", "8", "lib.a", "a.o", "missing.o"],
     );
@@ -311,8 +191,12 @@ fn bench_table_and_failing_runs() {
 
 #[test]
 fn bench_refuses_a_command_that_does_not_exist() {
-    let dir = TestDir::new("missing");
-    let out = bench(&dir.0, &dir.0, &["-n", "1", "--", "./no-such-program"]);
+    let dir = TestDir::new("bench-missing");
+    let out = bench(
+        &dir.path,
+        &dir.path,
+        &["-n", "1", "--", "./no-such-program"],
+    );
     assert_eq!(
         out.status.code(),
         Some(127),

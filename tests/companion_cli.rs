@@ -3,26 +3,14 @@
 //! The library preloaded here is an empty shared object built at test time
 //! (the real libarshim.so is not needed to check what the companion sets up).
 
+mod common;
+
+use common::empty_shared_library;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 const BIN: &str = env!("CARGO_BIN_EXE_arshim");
-
-/// Variables the companion reads or writes; cleared so the caller's environment
-/// cannot leak into the tests.
-const OUR_VARS: &[&str] = &[
-    "LD_PRELOAD",
-    "ARSHIM",
-    "ARSHIM_TOOLS",
-    "ARSHIM_PID",
-    "ARSHIM_HOSTS",
-    "ARSHIM_LOG",
-    "ARSHIM_TRACE",
-    "ARSHIM_SPENT",
-    "ARSHIM_COMPANION",
-    "ARSHIM_LIB",
-];
 
 struct Fixture {
     dir: PathBuf,
@@ -74,26 +62,10 @@ fn remove_stale_fixtures(tmp: &Path) {
     }
 }
 
-/// An empty ELF shared object, so ld.so preloads it silently. A missing C
-/// compiler is a failure, never a skip.
-fn empty_shared_library(path: &Path) {
-    let built = Command::new("cc")
-        .args(["-shared", "-o"])
-        .arg(path)
-        .args(["-x", "c", "/dev/null"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        built,
-        "cc could not build an empty shared library (is gcc installed?)"
-    );
-}
-
+/// The companion's and the library's variables (`common::SCRUBBED_ENV`) and
+/// `ARSHIM_LIB`, cleared so the caller's environment cannot leak into the tests.
 fn clean_env(cmd: &mut Command) -> &mut Command {
-    for var in OUR_VARS {
-        cmd.env_remove(var);
-    }
-    cmd
+    common::scrub(cmd, &["ARSHIM_LIB"])
 }
 
 /// `arshim ARGS` with a clean environment and the fixture library.

@@ -1,4 +1,5 @@
-//! `arshim doctor [CMD]` (issue 4) on real programs: this build as a healthy
+//! `arshim doctor [CMD]` (README, "Checking and proving"; docs/DESIGN.md,
+//! "Companion") on real programs: this build as a healthy
 //! install (the companion with libarshim.so next to it in target/release),
 //! programs compiled at test time with `cc` (dynamic, `-static`, a setuid
 //! copy), scripts, and a broken library setting.
@@ -122,19 +123,9 @@ fn compile(dir: &TestDir, name: &str, extra: &[&str]) -> PathBuf {
     let src = dir.join("prog.c");
     fs::write(&src, PROGRAM_C).unwrap();
     let out = dir.join(name);
-    let result = Command::new("cc")
-        .args(extra)
-        .arg("-o")
-        .arg(&out)
-        .arg(&src)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run the C compiler `cc`: {e} — it is required by these tests")
-        });
-    assert!(
-        result.status.success(),
-        "cc {extra:?} failed (a static build needs libc6-dev's libc.a): {}",
-        String::from_utf8_lossy(&result.stderr)
+    common::checked(
+        Command::new("cc").args(extra).arg("-o").arg(&out).arg(&src),
+        &format!("the C compiler `cc` {extra:?} (a static build needs libc6-dev's libc.a)"),
     );
     out
 }
@@ -250,11 +241,7 @@ fn dynamic_glibc_program_found_on_path_is_ok() {
     let bin = dir.join("bin");
     fs::create_dir_all(&bin).unwrap();
     let prog = compile(&dir, "bin/ld-legacy", &[]);
-    let path = std::env::join_paths(
-        std::iter::once(bin.clone())
-            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
-    )
-    .unwrap();
+    let path = common::path_with(&bin);
     let out = doctor_with(&dir, &["ld-legacy"], "doctor", |c| {
         c.env("PATH", &path);
     });

@@ -1,6 +1,7 @@
-//! The wait-time handoff (SPEC "Conversion" 2, 4 and 6; issue 3), with real
-//! hosts compiled or run at test time: a "legacy linker" holding 320 MiB whose
-//! last act is `ar rcs lib.a one.o two.o`, spawned by hand —
+//! The wait-time handoff (docs/DESIGN.md, "Conversion" 2; with its deferred
+//! deletions, 4, and exit status, 6), with real hosts compiled or run at test
+//! time: a "legacy linker" holding 320 MiB whose last act is
+//! `ar rcs lib.a one.o two.o`, spawned by hand —
 //!
 //! - tests/hosts/fork_host.c: `fork`+`execvp`, `vfork`+`execv` (or
 //!   `posix_spawnp`), then `waitpid`/`wait`/`wait3`/`wait4`/`waitid`;
@@ -52,41 +53,6 @@ struct Kit {
     standin: PathBuf,
 }
 
-fn hosts_src() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/hosts")
-}
-
-fn checked(cmd: &mut Command, what: &str) -> std::process::Output {
-    let out = cmd.output().unwrap_or_else(|e| {
-        panic!("cannot run {what} ({cmd:?}): {e} — it is required by these tests")
-    });
-    assert!(
-        out.status.success(),
-        "{what} failed ({cmd:?}): {}\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// The interpreter binary itself: `python3` on PATH may be a pyenv shell
-/// script, and a shell would claim the shim and never convert.
-fn find_python() -> PathBuf {
-    let out = checked(
-        Command::new("python3").args(["-c", "import sys; print(sys.executable)"]),
-        "the Python interpreter `python3`",
-    );
-    let exe = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    let head = fs::read(&exe).unwrap_or_else(|e| panic!("cannot read {}: {e}", exe.display()));
-    assert!(
-        head.starts_with(b"\x7fELF"),
-        "sys.executable {} is not an ELF binary",
-        exe.display()
-    );
-    exe
-}
-
 fn kit() -> &'static Kit {
     static KIT: OnceLock<Kit> = OnceLock::new();
     KIT.get_or_init(|| {
@@ -99,14 +65,7 @@ fn kit() -> &'static Kit {
         let standin = bin.join("ar");
         compile_c(&src.join("standin_ar.c"), &standin);
         let rust_host = fx.dir.join("rust_fork_host");
-        let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-        checked(
-            Command::new(rustc)
-                .args(["-O", "--edition", "2021", "-o"])
-                .arg(&rust_host)
-                .arg(src.join("rust_fork_host.rs")),
-            "`rustc`",
-        );
+        compile_rust(&src.join("rust_fork_host.rs"), &rust_host);
         Kit {
             fork_host,
             rust_host,
@@ -120,12 +79,7 @@ fn kit() -> &'static Kit {
 
 /// The environment of [`common::command`], with the ELF stand-in first on PATH.
 fn setup(mut cmd: Command) -> Command {
-    let kit = kit();
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs = vec![kit.bin.clone()];
-    dirs.extend(std::env::split_paths(&path).filter(|d| d != &kit.bin));
-    cmd.env("PATH", std::env::join_paths(dirs).unwrap())
-        .env("STANDIN_REAL_AR", &fixtures().real_ar)
+    cmd.env("PATH", path_with(&kit().bin))
         .env("HOST_TOUCH_MIB", TOUCH_MIB.to_string())
         .env_remove("PYTHONUNBUFFERED")
         .env_remove("PYTHONSTARTUP");
@@ -193,6 +147,87 @@ impl Host {
 }
 
 // ---------------------------------------------------------------------------
+// One run: the preamble of the tests here
+
+/// A test's directory, the archive its host builds there and the trace file
+/// the library writes there when asked to.
+struct Case {
+    dir: TestDir,
+    archive: PathBuf,
+    trace: PathBuf,
+}
+
+impl Case {
+    fn new(name: &str) -> Case {
+        let dir = TestDir::new(name);
+        Case {
+            archive: dir.join("lib.a"),
+            trace: dir.join("trace.jsonl"),
+            dir,
+        }
+    }
+
+    /// `HOST … ARCHIVE OBJS…` without the library.
+    fn plain(&self, host: &Host, objs: &[PathBuf]) -> Command {
+        host.plain(&self.dir, &self.archive, objs)
+    }
+
+    /// `arshim run OPTS -- HOST … ARCHIVE OBJS…`
+    fn shim(&self, host: &Host, opts: &[&str], objs: &[PathBuf]) -> Command {
+        host.shim(opts, &self.dir, &self.archive, objs)
+    }
+
+    /// `arshim run OPTS --trace TRACE -- HOST … ARCHIVE OBJS…`
+    fn traced(&self, host: &Host, opts: &[&str], objs: &[PathBuf]) -> Command {
+        let mut opts = opts.to_vec();
+        opts.extend(["--trace", self.trace.to_str().unwrap()]);
+        self.shim(host, &opts, objs)
+    }
+
+    fn run(&self, cmd: Command, label: &str) -> Outcome {
+        run(cmd, &self.dir, label)
+    }
+
+    /// The trace's lines whose "event" is `event`.
+    fn events(&self, event: &str) -> Vec<String> {
+        trace_events(&self.trace, event)
+    }
+
+    /// The whole trace, for failure messages.
+    fn dump_trace(&self) -> String {
+        dump_trace(&self.trace)
+    }
+
+    /// `run` ended with `code`; the message shows the trace too.
+    fn assert_code(&self, run: &Outcome, code: i32) {
+        assert_eq!(
+            run.code(),
+            Some(code),
+            "unexpected exit status\n{}\n{}",
+            self.dump_trace(),
+            run.describe()
+        );
+    }
+}
+
+/// The fork + waitpid host under `arshim run` with `var=value` set, in
+/// `fh-LABEL`: the case and its run.
+fn fork_host_run(label: &str, var: &str, value: &str) -> (Case, Outcome) {
+    let case = Case::new(&format!("fh-{label}"));
+    let mut cmd = case.shim(&Host::c("fork", "waitpid"), &[], &Host::objs());
+    cmd.env(var, value);
+    let run = case.run(cmd, label);
+    (case, run)
+}
+
+/// `shim` ended as `base` did: status, stdout and stderr (`both` describes them).
+fn assert_same_run(shim: &Outcome, base: &Outcome, both: &str) {
+    assert_eq!(shim.code(), base.code(), "exit status differs\n{both}");
+    assert_eq!(shim.stdout, base.stdout, "stdout differs\n{both}");
+    assert_eq!(shim.stderr, base.stderr, "stderr differs\n{both}");
+}
+
+// ---------------------------------------------------------------------------
 // What the stand-in saw
 
 #[derive(Debug, Clone)]
@@ -234,31 +269,14 @@ fn seen_all(dir: &TestDir) -> Vec<Seen> {
 }
 
 fn seen_once(dir: &TestDir, run: &Outcome) -> Seen {
-    let all = seen_all(dir);
-    assert_eq!(
-        all.len(),
-        1,
-        "the stand-in ar should have run exactly once: {all:?}\n{}",
-        run.describe()
-    );
-    all[0].clone()
-}
-
-fn basename(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
+    only_standin_run(seen_all(dir), run)
 }
 
 /// The handoff happened: the archiver ran as a separate process whose parent
 /// had the host's pid, was blocked waiting for it, was the reaper (`arshim`)
 /// and held ≤ 20 MiB.
 fn assert_handed_off(dir: &TestDir, run: &Outcome) -> Seen {
-    let host = host_pid(dir, "host", run);
-    assert_eq!(
-        host,
-        run.pid,
-        "the host should be the process the test started (`arshim run` execs it)\n{}",
-        run.describe()
-    );
+    let host = started_host_pid(dir, run);
     let seen = seen_once(dir, run);
     assert_ne!(
         seen.pid,
@@ -296,8 +314,7 @@ fn assert_handed_off(dir: &TestDir, run: &Outcome) -> Seen {
 /// No handoff: the archiver's parent was the host itself (its own
 /// executable), waiting for it and still holding its memory.
 fn assert_host_held(dir: &TestDir, run: &Outcome, host_exe: &Path) -> Seen {
-    let host = host_pid(dir, "host", run);
-    assert_eq!(host, run.pid, "{}", run.describe());
+    let host = started_host_pid(dir, run);
     let seen = seen_once(dir, run);
     assert_ne!(seen.pid, host, "{}", run.describe());
     assert_eq!(seen.ppid, host, "{seen:?}\n{}", run.describe());
@@ -332,81 +349,49 @@ fn assert_archiver_output(run: &Outcome) {
 }
 
 // ---------------------------------------------------------------------------
-// Trace helpers
-
-/// The raw value (number, true/false/null, or quoted string) of `key`.
-fn json_raw_field(line: &str, key: &str) -> Option<String> {
-    let pat = format!("\"{key}\"");
-    let rest = &line[line.find(&pat)? + pat.len()..];
-    let rest = rest.trim_start().strip_prefix(':')?.trim_start();
-    if rest.starts_with('"') {
-        return json_str_field(line, key).map(|s| format!("\"{s}\""));
-    }
-    let end = rest.find([',', '}']).unwrap_or(rest.len());
-    Some(rest[..end].trim().to_string())
-}
-
-fn json_num(line: &str, key: &str) -> Option<i64> {
-    json_raw_field(line, key)?.parse().ok()
-}
-
-fn dump_trace(trace: &Path) -> String {
-    format!(
-        "--- trace ---\n{}\n-------------",
-        trace_lines(trace).join("\n")
-    )
-}
-
-// ---------------------------------------------------------------------------
 // 1. Handoff: while ar runs, the host's pid is the small reaper; archive right,
 //    cleanups flushed, exit 0. Baselines: the host holds ≥ 300 MiB.
 
-fn baseline(host: Host) {
-    let dir = TestDir::new(&format!("fh-baseline-{}", host.label));
-    let archive = dir.join("lib.a");
-    let log = dir.join("py-host.log");
-    let mut cmd = host.plain(&dir, &archive, &Host::objs());
-    cmd.env("PY_HOST_LOG", &log);
-    let run = run(cmd, &dir, "baseline");
-    run.assert_code(0);
-    assert_host_held(&dir, &run, &host.program);
-    assert_archive_ok(&archive, &run);
-    assert_cleanups_ran(&run);
-    assert_archiver_output(&run);
+/// `HOST_LOG` of the Python host: its unflushed file object's line is
+/// there (the other hosts write no log).
+fn assert_python_log(host: &Host, case: &Case, run: &Outcome) {
     if host.label.starts_with("python") {
         assert_eq!(
-            fs::read_to_string(&log).unwrap_or_default(),
-            "host: log line\n",
-            "{}",
-            run.describe()
-        );
-    }
-}
-
-fn handoff(host: Host) -> (TestDir, Outcome) {
-    let dir = TestDir::new(&format!("fh-handoff-{}", host.label));
-    let archive = dir.join("lib.a");
-    let log = dir.join("py-host.log");
-    let mut cmd = host.shim(&[], &dir, &archive, &Host::objs());
-    cmd.env("PY_HOST_LOG", &log);
-    let run = run(cmd, &dir, "handoff");
-    run.assert_code(0);
-    assert_handed_off(&dir, &run);
-    assert_archive_ok(&archive, &run);
-    // The cleanups ran at the wait, before the archiver went on (it waits
-    // until its parent blocks in a wait call before printing).
-    assert_cleanups_before_archiver(&run);
-    assert_archiver_output(&run);
-    assert_silent(&run);
-    if host.label.starts_with("python") {
-        assert_eq!(
-            fs::read_to_string(&log).unwrap_or_default(),
+            fs::read_to_string(case.dir.join("py-host.log")).unwrap_or_default(),
             "host: log line\n",
             "the Python host's unflushed file object lost its line\n{}",
             run.describe()
         );
     }
-    (dir, run)
+}
+
+fn baseline(host: Host) {
+    let case = Case::new(&format!("fh-baseline-{}", host.label));
+    let mut cmd = case.plain(&host, &Host::objs());
+    cmd.env("PY_HOST_LOG", case.dir.join("py-host.log"));
+    let run = case.run(cmd, "baseline");
+    run.assert_code(0);
+    assert_host_held(&case.dir, &run, &host.program);
+    assert_archive_ok(&case.archive, &run);
+    assert_cleanups_ran(&run);
+    assert_archiver_output(&run);
+    assert_python_log(&host, &case, &run);
+}
+
+fn handoff(host: Host) {
+    let case = Case::new(&format!("fh-handoff-{}", host.label));
+    let mut cmd = case.shim(&host, &[], &Host::objs());
+    cmd.env("PY_HOST_LOG", case.dir.join("py-host.log"));
+    let run = case.run(cmd, "handoff");
+    run.assert_code(0);
+    assert_handed_off(&case.dir, &run);
+    assert_archive_ok(&case.archive, &run);
+    // The cleanups ran at the wait, before the archiver went on (it waits
+    // until its parent blocks in a wait call before printing).
+    assert_cleanups_before_archiver(&run);
+    assert_archiver_output(&run);
+    assert_silent(&run);
+    assert_python_log(&host, &case, &run);
 }
 
 #[test]
@@ -498,16 +483,15 @@ fn assert_temp_dir_gone(tmp: &Path, run: &Outcome) {
 
 #[test]
 fn baseline_own_temp_dir_removed_at_exit() {
-    let dir = TestDir::new("fh-baseline-rmtree");
-    let (tmp, objs) = temp_dir_with_objects(&dir, "ldtmp");
-    let archive = dir.join("lib.a");
+    let case = Case::new("fh-baseline-rmtree");
+    let (tmp, objs) = temp_dir_with_objects(&case.dir, "ldtmp");
     let host = Host::c("fork", "waitpid");
-    let mut cmd = host.plain(&dir, &archive, &objs);
+    let mut cmd = case.plain(&host, &objs);
     cmd.env("HOST_RMTREE", &tmp);
-    let run = run(cmd, &dir, "baseline-rmtree");
+    let run = case.run(cmd, "baseline-rmtree");
     run.assert_code(0);
-    assert_host_held(&dir, &run, &host.program);
-    assert_archive_ok(&archive, &run);
+    assert_host_held(&case.dir, &run, &host.program);
+    assert_archive_ok(&case.archive, &run);
     assert_temp_dir_gone(&tmp, &run);
     assert!(
         run.stdout
@@ -519,21 +503,14 @@ fn baseline_own_temp_dir_removed_at_exit() {
 
 fn own_temp_dir(call: &str, how: &str) {
     let host = Host::c(call, "waitpid");
-    let dir = TestDir::new(&format!("fh-rmtree-{call}-{how}"));
-    let (tmp, objs) = temp_dir_with_objects(&dir, "ldtmp");
-    let archive = dir.join("lib.a");
-    let trace = dir.join("trace.jsonl");
-    let mut cmd = host.shim(&["--trace", trace.to_str().unwrap()], &dir, &archive, &objs);
+    let case = Case::new(&format!("fh-rmtree-{call}-{how}"));
+    let (tmp, objs) = temp_dir_with_objects(&case.dir, "ldtmp");
+    let mut cmd = case.traced(&host, &[], &objs);
     cmd.env("HOST_RMTREE", &tmp).env("HOST_RMTREE_HOW", how);
-    let run = run(cmd, &dir, "rmtree");
-    let tr = dump_trace(&trace);
-    assert_eq!(
-        run.code(),
-        Some(0),
-        "unexpected exit status\n{tr}\n{}",
-        run.describe()
-    );
-    assert_archive_ok(&archive, &run);
+    let run = case.run(cmd, "rmtree");
+    let tr = case.dump_trace();
+    case.assert_code(&run, 0);
+    assert_archive_ok(&case.archive, &run);
     assert_temp_dir_gone(&tmp, &run);
     // The host was told its deletions succeeded.
     assert_in_order(
@@ -546,9 +523,9 @@ fn own_temp_dir(call: &str, how: &str) {
         "stdout",
         &run,
     );
-    assert_handed_off(&dir, &run);
-    let defers = trace_events(&trace, "defer");
-    let deletes = trace_events(&trace, "delete");
+    assert_handed_off(&case.dir, &run);
+    let defers = case.events("defer");
+    let deletes = case.events("delete");
     assert!(
         !defers.is_empty() && !deletes.is_empty(),
         "the trace should show the deferred deletions and the reaper's deletions\n{tr}\n{}",
@@ -595,29 +572,22 @@ fn own_temp_dir_posix_spawnp_host_nftw_remove() {
 
 fn symlink_safety(call: &str) {
     let host = Host::c(call, "waitpid");
-    let dir = TestDir::new(&format!("fh-symlink-{call}"));
-    let (tmp, objs) = temp_dir_with_objects(&dir, "ldtmp");
-    let outside = dir.join("outside");
+    let case = Case::new(&format!("fh-symlink-{call}"));
+    let (tmp, objs) = temp_dir_with_objects(&case.dir, "ldtmp");
+    let outside = case.dir.join("outside");
     fs::create_dir_all(&outside).unwrap();
     for name in ["one.o", "two.o", "scratch.txt"] {
         fs::write(outside.join(name), format!("outside {name}\n")).unwrap();
     }
-    let archive = dir.join("lib.a");
-    let trace = dir.join("trace.jsonl");
-    let mut cmd = host.shim(&["--trace", trace.to_str().unwrap()], &dir, &archive, &objs);
+    let mut cmd = case.traced(&host, &[], &objs);
     cmd.env("HOST_RMTREE", &tmp)
         .env("STANDIN_SWAP_DIR", &tmp)
         .env("STANDIN_SWAP_TO", &outside);
-    let run = run(cmd, &dir, "symlink");
-    let tr = dump_trace(&trace);
-    assert_eq!(
-        run.code(),
-        Some(0),
-        "unexpected exit status\n{tr}\n{}",
-        run.describe()
-    );
-    assert_handed_off(&dir, &run);
-    assert_archive_ok(&archive, &run);
+    let run = case.run(cmd, "symlink");
+    let tr = case.dump_trace();
+    case.assert_code(&run, 0);
+    assert_handed_off(&case.dir, &run);
+    assert_archive_ok(&case.archive, &run);
     assert!(
         run.stdout.contains("standin: swapped"),
         "the stand-in did not swap the temp dir\n{}",
@@ -636,7 +606,7 @@ fn symlink_safety(call: &str) {
     assert!(outside.is_dir(), "{}", run.describe());
     // The test means something only if the deletions were deferred past the swap.
     assert!(
-        !trace_events(&trace, "defer").is_empty() && !trace_events(&trace, "delete").is_empty(),
+        !case.events("defer").is_empty() && !case.events("delete").is_empty(),
         "the host's deletions were not deferred\n{tr}\n{}",
         run.describe()
     );
@@ -657,33 +627,23 @@ fn symlink_planted_after_cleanup_is_not_followed_posix_spawnp_host() {
 
 #[test]
 fn archiver_exit_7_is_the_run_status() {
-    let host = Host::c("fork", "waitpid");
-    let dir = TestDir::new("fh-exit7");
-    let archive = dir.join("lib.a");
-    let mut cmd = host.shim(&[], &dir, &archive, &Host::objs());
-    cmd.env("STANDIN_EXIT", "7");
-    let run = run(cmd, &dir, "exit7");
+    let (case, run) = fork_host_run("exit7", "STANDIN_EXIT", "7");
     run.assert_code(7);
-    assert_handed_off(&dir, &run);
-    assert!(!archive.exists(), "{}", run.describe());
+    assert_handed_off(&case.dir, &run);
+    assert!(!case.archive.exists(), "{}", run.describe());
     assert_cleanups_ran(&run);
 }
 
 #[test]
 fn archiver_killed_by_sigterm_kills_the_run() {
-    let host = Host::c("fork", "waitpid");
-    let dir = TestDir::new("fh-sigterm");
-    let archive = dir.join("lib.a");
-    let mut cmd = host.shim(&[], &dir, &archive, &Host::objs());
-    cmd.env("STANDIN_KILL", "1");
-    let run = run(cmd, &dir, "sigterm");
+    let (case, run) = fork_host_run("sigterm", "STANDIN_KILL", "1");
     assert_eq!(
         run.status.signal(),
         Some(SIGTERM),
         "the archiver died by SIGTERM: the run should end by SIGTERM too\n{}",
         run.describe()
     );
-    assert_handed_off(&dir, &run);
+    assert_handed_off(&case.dir, &run);
     assert_cleanups_ran(&run);
 }
 
@@ -696,10 +656,10 @@ fn archiver_killed_by_sigterm_kills_the_run() {
 #[test]
 fn sigchld_ignored_host_is_not_converted() {
     let host = Host::c("fork", "waitpid");
-    let bdir = TestDir::new("fh-sigign-baseline");
-    let mut cmd = host.plain(&bdir, &bdir.join("lib.a"), &Host::objs());
+    let bcase = Case::new("fh-sigign-baseline");
+    let mut cmd = bcase.plain(&host, &Host::objs());
     cmd.env("HOST_SIGCHLD_IGN", "1");
-    let base = run(cmd, &bdir, "without-library");
+    let base = bcase.run(cmd, "without-library");
     base.assert_code(0);
     assert!(
         base.stdout
@@ -707,19 +667,16 @@ fn sigchld_ignored_host_is_not_converted() {
         "{}",
         base.describe()
     );
-    assert_archive_ok(&bdir.join("lib.a"), &base);
+    assert_archive_ok(&bcase.archive, &base);
 
-    let dir = TestDir::new("fh-sigign");
-    let archive = dir.join("lib.a");
-    let mut cmd = host.shim(&[], &dir, &archive, &Host::objs());
+    let case = Case::new("fh-sigign");
+    let mut cmd = case.shim(&host, &[], &Host::objs());
     cmd.env("HOST_SIGCHLD_IGN", "1");
-    let shim = run(cmd, &dir, "with-library");
+    let shim = case.run(cmd, "with-library");
     let both = format!("{}\n{}", base.describe(), shim.describe());
-    assert_eq!(shim.code(), base.code(), "exit status differs\n{both}");
-    assert_eq!(shim.stdout, base.stdout, "stdout differs\n{both}");
-    assert_eq!(shim.stderr, base.stderr, "stderr differs\n{both}");
-    assert_host_held(&dir, &shim, &host.program);
-    assert_archive_ok(&archive, &shim);
+    assert_same_run(&shim, &base, &both);
+    assert_host_held(&case.dir, &shim, &host.program);
+    assert_archive_ok(&case.archive, &shim);
 }
 
 /// `wait(&st)` (-1) with exactly one child: handed off.
@@ -752,36 +709,29 @@ fn process_gone(pid: u32) -> bool {
 
 /// Runs the host that exits right after the fork+exec, then waits for the
 /// orphaned archiver to finish; returns (dir, outcome, what the stand-in saw).
-fn never_waits(label: &str, shim: bool) -> (TestDir, Outcome, Seen) {
+fn never_waits(label: &str, shim: bool) -> (Case, Outcome, Seen) {
     let host = Host::c("fork", "none");
-    let dir = TestDir::new(&format!("fh-nowait-{label}"));
-    let archive = dir.join("lib.a");
-    let trace = dir.join("trace.jsonl");
+    let case = Case::new(&format!("fh-nowait-{label}"));
     let cmd = if shim {
-        host.shim(
-            &["--trace", trace.to_str().unwrap()],
-            &dir,
-            &archive,
-            &Host::objs(),
-        )
+        case.traced(&host, &[], &Host::objs())
     } else {
-        host.plain(&dir, &archive, &Host::objs())
+        case.plain(&host, &Host::objs())
     };
-    let run = run(cmd, &dir, label);
+    let run = case.run(cmd, label);
     assert!(
-        eventually(|| !seen_all(&dir).is_empty()),
+        eventually(|| !seen_all(&case.dir).is_empty()),
         "the orphaned archiver never ran\n{}",
         run.describe()
     );
-    let seen = seen_once(&dir, &run);
+    let seen = seen_once(&case.dir, &run);
     assert!(
         eventually(|| process_gone(seen.pid)),
         "the orphaned archiver (pid {}) did not finish\n{}",
         seen.pid,
         run.describe()
     );
-    assert_archive_ok(&archive, &run);
-    (dir, run, seen)
+    assert_archive_ok(&case.archive, &run);
+    (case, run, seen)
 }
 
 /// The host exits at once after spawning ar: nothing to take over, nothing
@@ -789,9 +739,9 @@ fn never_waits(label: &str, shim: bool) -> (TestDir, Outcome, Seen) {
 /// orphaned archiver still builds the archive.
 #[test]
 fn host_that_never_waits_is_not_converted() {
-    let (_bdir, base, _) = never_waits("without-library", false);
+    let (_bcase, base, _) = never_waits("without-library", false);
     base.assert_code(0);
-    let (dir, shim, seen) = never_waits("with-library", true);
+    let (case, shim, seen) = never_waits("with-library", true);
     let both = format!("{}\n{}", base.describe(), shim.describe());
     assert_eq!(shim.code(), base.code(), "exit status differs\n{both}");
     let host_lines = |s: &str| -> Vec<String> {
@@ -806,7 +756,7 @@ fn host_that_never_waits_is_not_converted() {
         "the host's output differs\n{both}"
     );
     assert_cleanups_ran(&shim);
-    assert_eq!(host_pid(&dir, "host", &shim), shim.pid);
+    started_host_pid(&case.dir, &shim);
     assert_ne!(
         seen.pid, shim.pid,
         "the archiver ran as the host's pid\n{both}"
@@ -816,11 +766,10 @@ fn host_that_never_waits_is_not_converted() {
         "arshim-reap",
         "the archiver's parent is a reaper although the host never waited: {seen:?}\n{both}"
     );
-    let trace = dir.join("trace.jsonl");
     assert!(
-        trace_events(&trace, "handoff").is_empty() && trace_events(&trace, "convert").is_empty(),
+        case.events("handoff").is_empty() && case.events("convert").is_empty(),
         "the host never waited: no handoff expected\n{}\n{both}",
-        dump_trace(&trace)
+        case.dump_trace()
     );
 }
 
@@ -829,34 +778,25 @@ fn host_that_never_waits_is_not_converted() {
 
 fn observe(call: &str) {
     let host = Host::c(call, "waitpid");
-    let bdir = TestDir::new(&format!("fh-observe-baseline-{call}"));
-    let base = run(
-        host.plain(&bdir, &bdir.join("lib.a"), &Host::objs()),
-        &bdir,
-        "without-library",
-    );
+    let bcase = Case::new(&format!("fh-observe-baseline-{call}"));
+    let base = bcase.run(bcase.plain(&host, &Host::objs()), "without-library");
     base.assert_code(0);
 
-    let dir = TestDir::new(&format!("fh-observe-{call}"));
-    let archive = dir.join("lib.a");
-    let trace = dir.join("trace.jsonl");
-    let cmd = host.shim(
-        &["--observe", "--trace", trace.to_str().unwrap()],
-        &dir,
-        &archive,
-        &Host::objs(),
+    let case = Case::new(&format!("fh-observe-{call}"));
+    let obs = case.run(case.traced(&host, &["--observe"], &Host::objs()), "observe");
+    let both = format!(
+        "{}\n{}\n{}",
+        base.describe(),
+        obs.describe(),
+        case.dump_trace()
     );
-    let obs = run(cmd, &dir, "observe");
-    let tr = dump_trace(&trace);
-    let both = format!("{}\n{}\n{tr}", base.describe(), obs.describe());
-    assert_eq!(obs.code(), base.code(), "exit status differs\n{both}");
-    assert_eq!(obs.stdout, base.stdout, "stdout differs\n{both}");
-    assert_eq!(obs.stderr, base.stderr, "stderr differs\n{both}");
-    let seen = assert_host_held(&dir, &obs, &host.program);
-    assert_archive_ok(&archive, &obs);
+    assert_same_run(&obs, &base, &both);
+    let seen = assert_host_held(&case.dir, &obs, &host.program);
+    assert_archive_ok(&case.archive, &obs);
 
     let host_pid = obs.pid as i64;
-    let waits: Vec<String> = trace_events(&trace, "wait")
+    let waits: Vec<String> = case
+        .events("wait")
         .into_iter()
         .filter(|l| {
             json_num(l, "pid") == Some(host_pid) && json_num(l, "child") == Some(seen.pid as i64)
@@ -872,7 +812,8 @@ fn observe(call: &str) {
         "the wait event should carry the archiver's status 0: {waits:?}\n{both}"
     );
     if call == "spawnp" {
-        let spawns: Vec<String> = trace_events(&trace, "spawn")
+        let spawns: Vec<String> = case
+            .events("spawn")
             .into_iter()
             .filter(|l| json_num(l, "pid") == Some(host_pid))
             .collect();
@@ -882,14 +823,14 @@ fn observe(call: &str) {
         );
     }
     assert!(
-        trace_events(&trace, "exit")
+        case.events("exit")
             .iter()
             .any(|l| json_num(l, "pid") == Some(host_pid)),
         "the trace should show the host's exit\n{both}"
     );
     for ev in ["handoff", "convert", "defer", "reap"] {
         assert!(
-            trace_events(&trace, ev).is_empty(),
+            case.events(ev).is_empty(),
             "observe mode must not {ev}\n{both}"
         );
     }
@@ -910,15 +851,10 @@ fn observe_mode_changes_nothing_posix_spawnp_host() {
 
 #[test]
 fn handoff_host_with_running_threads() {
-    let host = Host::c("fork", "waitpid");
-    let dir = TestDir::new("fh-threads");
-    let archive = dir.join("lib.a");
-    let mut cmd = host.shim(&[], &dir, &archive, &Host::objs());
-    cmd.env("HOST_THREADS", "4");
-    let run = run(cmd, &dir, "threads");
+    let (case, run) = fork_host_run("threads", "HOST_THREADS", "4");
     run.assert_code(0);
-    assert_handed_off(&dir, &run);
-    assert_archive_ok(&archive, &run);
+    assert_handed_off(&case.dir, &run);
+    assert_archive_ok(&case.archive, &run);
     assert_cleanups_ran(&run);
     assert_archiver_output(&run);
 }
@@ -928,28 +864,21 @@ fn handoff_host_with_running_threads() {
 
 #[test]
 fn reaper_never_loads_the_shim() {
-    let host = Host::c("fork", "waitpid");
-    let dir = TestDir::new("fh-reaper-clean");
-    let archive = dir.join("lib.a");
-    let trace = dir.join("trace.jsonl");
-    let cmd = host.shim(
-        &["--trace", trace.to_str().unwrap()],
-        &dir,
-        &archive,
-        &Host::objs(),
-    );
-    let run = run(cmd, &dir, "reaper");
-    let tr = dump_trace(&trace);
+    let case = Case::new("fh-reaper-clean");
+    let cmd = case.traced(&Host::c("fork", "waitpid"), &[], &Host::objs());
+    let run = case.run(cmd, "reaper");
+    let tr = case.dump_trace();
     run.assert_code(0);
-    let seen = assert_handed_off(&dir, &run);
-    assert_archive_ok(&archive, &run);
+    let seen = assert_handed_off(&case.dir, &run);
+    assert_archive_ok(&case.archive, &run);
     assert!(
         !seen.parent_maps_shim,
         "libarshim.so is mapped in the reaper (/proc/{}/maps)\n{}",
         seen.ppid,
         run.describe()
     );
-    let reaper_loads: Vec<String> = trace_events(&trace, "load")
+    let reaper_loads: Vec<String> = case
+        .events("load")
         .into_iter()
         .filter(|l| json_str_field(l, "exe").is_some_and(|e| basename(&e).starts_with("arshim")))
         .collect();
@@ -957,7 +886,7 @@ fn reaper_never_loads_the_shim() {
         reaper_loads.is_empty(),
         "the reaper loaded the library: {reaper_loads:?}\n{tr}"
     );
-    let handoffs = trace_events(&trace, "handoff");
+    let handoffs = case.events("handoff");
     assert_eq!(
         handoffs.len(),
         1,
@@ -968,7 +897,8 @@ fn reaper_never_loads_the_shim() {
         Some(seen.pid as i64),
         "{tr}"
     );
-    let reaps: Vec<String> = trace_events(&trace, "reap")
+    let reaps: Vec<String> = case
+        .events("reap")
         .into_iter()
         .filter(|l| json_num(l, "pid") == Some(run.pid as i64))
         .collect();
@@ -978,7 +908,7 @@ fn reaper_never_loads_the_shim() {
         "one reap event from the host's pid expected\n{tr}"
     );
     assert!(
-        trace_events(&trace, "exit")
+        case.events("exit")
             .iter()
             .any(|l| json_num(l, "pid") == Some(run.pid as i64) && json_num(l, "status") == Some(0)),
         "the reaper's exit event with status 0 is missing\n{tr}"
@@ -991,28 +921,25 @@ fn reaper_never_loads_the_shim() {
 
 #[test]
 fn handoff_shell_script_archiver() {
-    let dir = TestDir::new("fh-script-ar");
-    let archive = dir.join("lib.a");
-    let trace = dir.join("trace.jsonl");
-    let fx = fixtures();
+    let case = Case::new("fh-script-ar");
     let mut cmd = arshim_run(
-        &["--trace", trace.to_str().unwrap()],
+        &["--trace", case.trace.to_str().unwrap()],
         &kit().fork_host,
-        &dir,
+        &case.dir,
     );
     cmd.env("HOST_TOUCH_MIB", TOUCH_MIB.to_string())
         .args(["fork", "waitpid", "ar"])
-        .arg(&archive)
-        .args(&fx.objs);
-    let run = run(cmd, &dir, "script-ar");
-    let tr = dump_trace(&trace);
+        .arg(&case.archive)
+        .args(Host::objs());
+    let run = case.run(cmd, "script-ar");
+    let tr = case.dump_trace();
     run.assert_code(0);
-    assert_archive_ok(&archive, &run);
+    assert_archive_ok(&case.archive, &run);
     assert_cleanups_ran(&run);
-    let call = single_standin_call(&dir, &run);
+    let call = single_standin_call(&case.dir, &run);
     assert_eq!(call.ppid, run.pid, "{}", run.describe());
     assert_eq!(
-        trace_events(&trace, "handoff").len(),
+        case.events("handoff").len(),
         1,
         "a fork+exec of the `ar` script was not handed off\n{tr}\n{}",
         run.describe()

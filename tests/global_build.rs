@@ -1,5 +1,6 @@
 //! A real multi-process build with the library exported to every process
-//! (issue 5, "Deliver" 5): `LD_PRELOAD=…/libarshim.so ARSHIM=1 make -j2` on
+//! (README, "Environment"; docs/DESIGN.md, "Scope": a build driver that
+//! claims never converts): `LD_PRELOAD=…/libarshim.so ARSHIM=1 make -j2` on
 //! a multi-directory C project with its own recursive Makefile
 //! (tests/real/cproj): static libraries made with `ar rcs` by make's recipes
 //! (one recipe goes on with `ranlib` after ar) and by a build tool of the

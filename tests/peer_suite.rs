@@ -1,5 +1,6 @@
-//! A peer's test suite as a guard (issue 5, "Deliver" 4): CPython's own
-//! `test_subprocess` and `test_posix` — thousands of assertions about fork,
+//! A peer's test suite as a guard (docs/DESIGN.md, "Conversion" 9: never
+//! worse than without the shim): CPython's own `test_subprocess` and
+//! `test_posix` — thousands of assertions about fork,
 //! vfork, posix_spawn, exec, wait*, pipes, fds, signals and environments,
 //! written by people who never heard of arshim — must pass exactly as without
 //! the shim when Python runs with the library preloaded and claimed by the
@@ -43,25 +44,7 @@ const EXTRA_ENV: &[&str] = &[
 
 /// The interpreter binary itself (not a pyenv shell shim), with its test suite.
 fn find_python() -> PathBuf {
-    let out = Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run `python3`: {e} — these tests need it (Debian: python3)")
-        });
-    assert!(
-        out.status.success(),
-        "`python3 -c 'import sys; print(sys.executable)'` failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let exe = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    let head = fs::read(&exe).unwrap_or_else(|e| panic!("cannot read {}: {e}", exe.display()));
-    assert!(
-        head.starts_with(b"\x7fELF"),
-        "sys.executable {} is not an ELF binary",
-        exe.display()
-    );
+    let exe = common::find_python();
     let probe = Command::new(&exe)
         .args([
             "-c",

@@ -1,6 +1,7 @@
-//! Real toolchains nobody here wrote (issue 5, "Deliver" 1 and 2), installed
-//! from Debian's packages by `.ci/run` (`ldc ghc nim ocaml-nox strace`; gcc-ar
-//! comes with gcc). A missing tool is a test failure, never a skip.
+//! Real toolchains nobody here wrote (README, "Known hosts"; docs/DESIGN.md,
+//! "Conversion" 8, finality and known hosts), installed from Debian's
+//! packages by `.ci/run` (`ldc ghc nim ocaml-nox strace`; gcc-ar comes with
+//! gcc). A missing tool is a test failure, never a skip.
 //!
 //! Must convert — each run through `arshim run` in a temp dir:
 //!
@@ -23,19 +24,21 @@
 //! `execve` in the host's pid. Each host also runs once under `--observe`:
 //! nothing changes (status, bytes, output; the archiver is a child again).
 //!
-//! Must refuse (issue 5, "Deliver" 2, for `arshim verify`): nim and ocamlopt
+//! Must refuse (README, "Checking and proving", `arshim verify`): nim and ocamlopt
 //! do more work after the archiver; `arshim verify` must say NOT SAFE and
 //! name that work.
 
 mod common;
 
-use common::{companion, json_str_field, reaper, trace_lines, Outcome, TestDir};
+use common::{
+    basename, checked, companion, find_on_path, hosts_src, install_script, json_num,
+    json_raw_field, json_str_field, path_with, reaper, trace_dump, trace_lines, Outcome, TestDir,
+};
 use std::collections::HashMap;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -47,17 +50,6 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
 fn real_src() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/real")
-}
-
-fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| {
-            fs::metadata(p)
-                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-                .unwrap_or(false)
-        })
 }
 
 /// A tool these tests need. Missing is a failure (locally and in CI), not a skip.
@@ -81,29 +73,6 @@ fn clean(program: impl AsRef<std::ffi::OsStr>, cwd: &Path) -> Command {
         .env("XDG_CACHE_HOME", prep_root().join("xdg-cache"))
         .current_dir(cwd);
     cmd
-}
-
-/// PATH with `first` in front.
-fn path_with(first: &Path) -> std::ffi::OsString {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs = vec![first.to_path_buf()];
-    dirs.extend(std::env::split_paths(&path).filter(|d| d != first));
-    std::env::join_paths(dirs).unwrap()
-}
-
-/// Runs a setup step that must succeed.
-fn checked(cmd: &mut Command, what: &str) -> std::process::Output {
-    let out = cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| {
-        panic!("cannot run {what} ({cmd:?}): {e} — it is required by these tests")
-    });
-    assert!(
-        out.status.success(),
-        "{what} failed ({cmd:?}): {}\n--- stdout ---\n{}--- stderr ---\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// [`common::run_timed`] with [`RUN_TIMEOUT`]; real toolchains' output
@@ -149,19 +118,14 @@ fn blob(len: usize) -> Vec<u8> {
     out
 }
 
-/// A dir holding a failing stand-in archiver named `name`: a `#!/bin/sh`
-/// script that says so on stderr, works a little (so that a host that waits
-/// for it finds it still running, as it would a real ar) and exits 3.
+/// A dir holding a failing stand-in archiver named `name`: the `#!/bin/sh`
+/// script tests/hosts/failing_ar.sh, which says so on stderr, works a little
+/// (so that a host that waits for it finds it still running, as it would a
+/// real ar) and exits 3.
 fn failing_standin(dir: &TestDir, name: &str) -> PathBuf {
     let bin = dir.join("failing-bin");
     fs::create_dir_all(&bin).unwrap();
-    let script = bin.join(name);
-    fs::write(
-        &script,
-        "#!/bin/sh\necho \"failing stand-in $0 ran: $*\" >&2\nsleep 0.3\nexit 3\n",
-    )
-    .unwrap();
-    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    install_script(&hosts_src().join("failing_ar.sh"), &bin.join(name));
     bin
 }
 
@@ -207,38 +171,14 @@ fn normalized(text: &str, run_dir: &Path) -> String {
     text.replace(&run_dir.display().to_string(), "<RUNDIR>")
 }
 
-fn basename(p: &str) -> &str {
-    p.rsplit('/').next().unwrap_or(p)
-}
-
 // ---------------------------------------------------------------------------
 // Trace helpers
-
-/// The raw value (number, true/false/null, or a quoted string) of `key`.
-fn json_raw_field(line: &str, key: &str) -> Option<String> {
-    let pat = format!("\"{key}\"");
-    let rest = &line[line.find(&pat)? + pat.len()..];
-    let rest = rest.trim_start().strip_prefix(':')?.trim_start();
-    if rest.starts_with('"') {
-        return json_str_field(line, key).map(|s| format!("\"{s}\""));
-    }
-    let end = rest.find([',', '}']).unwrap_or(rest.len());
-    Some(rest[..end].trim().to_string())
-}
-
-fn json_num(line: &str, key: &str) -> Option<i64> {
-    json_raw_field(line, key)?.parse().ok()
-}
 
 fn events<'a>(lines: &'a [String], event: &str) -> Vec<&'a String> {
     lines
         .iter()
         .filter(|l| json_str_field(l, "event").as_deref() == Some(event))
         .collect()
-}
-
-fn dump(lines: &[String]) -> String {
-    format!("--- trace ---\n{}\n-------------", lines.join("\n"))
 }
 
 // ---------------------------------------------------------------------------
@@ -629,6 +569,88 @@ impl Host {
     }
 }
 
+/// `arshim run EXTRA --trace TRACE -- HOST…` in a fresh workdir `sub` of
+/// `dir`, TRACE being `dir/SUB.trace.jsonl`: the workdir, the trace file
+/// and the command.
+fn shim_in(host: Host, dir: &TestDir, sub: &str, extra: &[&str]) -> (PathBuf, PathBuf, Command) {
+    let cwd = host.workdir(dir, sub);
+    let trace = dir.join(format!("{sub}.trace.jsonl"));
+    let mut opts = extra.to_vec();
+    opts.extend(["--trace", trace.to_str().unwrap()]);
+    let cmd = host.shim(&cwd, &opts);
+    (cwd, trace, cmd)
+}
+
+/// A run under `strace -f`: its outcome, the library's trace, strace's output.
+struct Straced {
+    out: Outcome,
+    lines: Vec<String>,
+    text: String,
+}
+
+impl Straced {
+    /// Runs `cmd` under strace (its output in `dir/strace.txt`); `trace` is
+    /// the trace file `cmd` writes.
+    fn run(cmd: &Command, trace: &Path, dir: &TestDir, label: &str) -> Straced {
+        let st = dir.join("strace.txt");
+        let out = run(under_strace(cmd, &st), dir, label);
+        Straced {
+            out,
+            lines: trace_lines(trace),
+            text: fs::read_to_string(&st).unwrap_or_default(),
+        }
+    }
+
+    /// All of it, for failure messages.
+    fn ctx(&self) -> String {
+        format!(
+            "{}\n{}\n--- strace ---\n{}",
+            self.out.describe(),
+            trace_dump(&self.lines),
+            self.text
+        )
+    }
+}
+
+/// The one load event of a process in scope (`ctx` for the failure message).
+fn in_scope_load<'a>(lines: &'a [String], ctx: &str) -> &'a String {
+    let claimed: Vec<_> = events(lines, "load")
+        .into_iter()
+        .filter(|l| json_raw_field(l, "in_scope").as_deref() == Some("true"))
+        .collect();
+    assert_eq!(
+        claimed.len(),
+        1,
+        "exactly one process should be in scope\n{ctx}"
+    );
+    claimed[0]
+}
+
+/// The run `out` in `cwd` left the same archive bytes, stdout and stderr as
+/// the run without the shim, `base` in `base_cwd` (`ctx` for the message).
+fn assert_same_as_base(
+    host: Host,
+    (base_cwd, base): (&Path, &Outcome),
+    (cwd, out): (&Path, &Outcome),
+    ctx: &str,
+) {
+    assert_same_bytes(
+        &base_cwd.join(host.archive()),
+        &cwd.join(host.archive()),
+        out,
+    );
+    assert_eq!(
+        normalized(&out.stdout, cwd),
+        normalized(&base.stdout, base_cwd),
+        "stdout differs from the run without the shim\n{ctx}"
+    );
+    assert_eq!(
+        normalized(&out.stderr, cwd),
+        normalized(&base.stderr, base_cwd),
+        "stderr differs from the run without the shim\n{ctx}"
+    );
+}
+
 /// The run without the shim: exit 0, a working archive.
 fn baseline(host: Host, dir: &TestDir) -> (PathBuf, Outcome) {
     let cwd = host.workdir(dir, "base");
@@ -642,19 +664,8 @@ fn baseline(host: Host, dir: &TestDir) -> (PathBuf, Outcome) {
 /// exec mode) and the `convert` (spawn time) or `handoff` (wait time) from
 /// the host's pid. Returns the host's pid and that event.
 fn assert_trace_converted(host: Host, lines: &[String], run: &Outcome) -> (u32, String) {
-    let ctx = || format!("{}\n{}", run.describe(), dump(lines));
-    let loads = events(lines, "load");
-    let claimed: Vec<_> = loads
-        .iter()
-        .filter(|l| json_raw_field(l, "in_scope").as_deref() == Some("true"))
-        .collect();
-    assert_eq!(
-        claimed.len(),
-        1,
-        "exactly one process should be in scope\n{}",
-        ctx()
-    );
-    let claim = claimed[0];
+    let ctx = || format!("{}\n{}", run.describe(), trace_dump(lines));
+    let claim = in_scope_load(lines, &ctx());
     let exe = json_str_field(claim, "exe").unwrap_or_default();
     assert!(
         host.exe_basename_matches(&exe),
@@ -721,13 +732,8 @@ fn converts(host: Host) {
 }
 
 fn converted_run(host: Host, dir: &TestDir, base_cwd: &Path, base: &Outcome, label: &str) {
-    let cwd = host.workdir(dir, label);
-    let trace = dir.join(format!("{label}.trace.jsonl"));
-    let out = run(
-        host.shim(&cwd, &["--trace", trace.to_str().unwrap()]),
-        dir,
-        label,
-    );
+    let (cwd, trace, cmd) = shim_in(host, dir, label, &[]);
+    let out = run(cmd, dir, label);
     let lines = trace_lines(&trace);
     assert_eq!(
         out.code(),
@@ -735,7 +741,7 @@ fn converted_run(host: Host, dir: &TestDir, base_cwd: &Path, base: &Outcome, lab
         "exit status differs from the run without the shim ({:?})\n{}\n{}",
         base.code(),
         out.describe(),
-        dump(&lines)
+        trace_dump(&lines)
     );
     let (pid, ev) = assert_trace_converted(host, &lines, &out);
     // `arshim run` execs the host: the host's pid is the pid the test started.
@@ -743,7 +749,7 @@ fn converted_run(host: Host, dir: &TestDir, base_cwd: &Path, base: &Outcome, lab
         pid,
         out.pid,
         "the host is not the process `arshim run` became\n{}",
-        dump(&lines)
+        trace_dump(&lines)
     );
     match host {
         Host::GccAr => {
@@ -752,13 +758,13 @@ fn converted_run(host: Host, dir: &TestDir, base_cwd: &Path, base: &Outcome, lab
                 basename(&prog),
                 "ar",
                 "handoff of the wrong program\n{}",
-                dump(&lines)
+                trace_dump(&lines)
             );
             assert_eq!(
                 events(&lines, "reap").len(),
                 1,
                 "the reaper did not start\n{}",
-                dump(&lines)
+                trace_dump(&lines)
             );
         }
         Host::Ldc2 => {
@@ -766,7 +772,7 @@ fn converted_run(host: Host, dir: &TestDir, base_cwd: &Path, base: &Outcome, lab
                 json_str_field(&ev, "path").as_deref(),
                 Some("/usr/bin/ar"),
                 "{}",
-                dump(&lines)
+                trace_dump(&lines)
             );
         }
         Host::Ghc => {
@@ -774,14 +780,14 @@ fn converted_run(host: Host, dir: &TestDir, base_cwd: &Path, base: &Outcome, lab
                 json_str_field(&ev, "call").as_deref(),
                 Some("posix_spawnp"),
                 "{}",
-                dump(&lines)
+                trace_dump(&lines)
             );
             let path = json_str_field(&ev, "path").unwrap_or_default();
             assert_eq!(
                 basename(&path),
                 "x86_64-linux-gnu-ranlib",
                 "{}",
-                dump(&lines)
+                trace_dump(&lines)
             );
             // ghc feeds the archiver's stdin from a pipe and reads its
             // stdout/stderr: the notes say what became of them.
@@ -790,34 +796,21 @@ fn converted_run(host: Host, dir: &TestDir, base_cwd: &Path, base: &Outcome, lab
             assert!(
                 raw.contains("fd 0") && raw.contains("/dev/null"),
                 "the notes should say the stdin pipe became /dev/null: {notes}\n{}",
-                dump(&lines)
+                trace_dump(&lines)
             );
             assert!(
                 raw.contains("fd 1") && raw.contains("fd 2"),
                 "the notes should say the stdout/stderr capture pipes were not replayed\n{}",
-                dump(&lines)
+                trace_dump(&lines)
             );
         }
     }
     host.assert_archive_works(&cwd, &out);
-    assert_same_bytes(
-        &base_cwd.join(host.archive()),
-        &cwd.join(host.archive()),
-        &out,
-    );
-    assert_eq!(
-        normalized(&out.stdout, &cwd),
-        normalized(&base.stdout, base_cwd),
-        "stdout differs from the run without the shim\n{}\n{}",
-        base.describe(),
-        out.describe()
-    );
-    assert_eq!(
-        normalized(&out.stderr, &cwd),
-        normalized(&base.stderr, base_cwd),
-        "stderr differs from the run without the shim\n{}\n{}",
-        base.describe(),
-        out.describe()
+    assert_same_as_base(
+        host,
+        (base_cwd, base),
+        (&cwd, &out),
+        &format!("{}\n{}", base.describe(), out.describe()),
     );
 }
 
@@ -863,9 +856,7 @@ fn failing_archiver(host: Host) {
         base.describe()
     );
 
-    let cwd = host.workdir(&dir, "shim");
-    let trace = dir.join("shim.trace.jsonl");
-    let mut cmd = host.shim(&cwd, &["--trace", trace.to_str().unwrap()]);
+    let (_cwd, trace, mut cmd) = shim_in(host, &dir, "shim", &[]);
     cmd.env("PATH", &path);
     let out = run(cmd, &dir, "shim");
     let lines = trace_lines(&trace);
@@ -873,14 +864,14 @@ fn failing_archiver(host: Host) {
         out.stderr.contains("failing stand-in"),
         "with the shim, the failing stand-in did not run\n{}\n{}",
         out.describe(),
-        dump(&lines)
+        trace_dump(&lines)
     );
     // The failing archiver was really converted (not left to the real call).
     assert!(
         !events(&lines, "convert").is_empty() || !events(&lines, "handoff").is_empty(),
         "the failing archiver's spawn was not converted: this run does not test the converted path\n{}\n{}",
         out.describe(),
-        dump(&lines)
+        trace_dump(&lines)
     );
     assert_eq!(
         (out.code(), out.status.signal()),
@@ -890,7 +881,7 @@ fn failing_archiver(host: Host) {
         host.label(),
         base.describe(),
         out.describe(),
-        dump(&lines)
+        trace_dump(&lines)
     );
 }
 
@@ -915,26 +906,16 @@ fn ghc_failing_ranlib_same_exit_status() {
 fn strace_proof(host: Host) {
     host.require();
     let dir = TestDir::new(&format!("real-{}-strace", host.label()));
-    let cwd = host.workdir(&dir, "shim");
-    let trace = dir.join("shim.trace.jsonl");
-    let st = dir.join("strace.txt");
-    let cmd = under_strace(&host.shim(&cwd, &["--trace", trace.to_str().unwrap()]), &st);
-    let out = run(cmd, &dir, "strace");
-    let lines = trace_lines(&trace);
-    let text = fs::read_to_string(&st).unwrap_or_default();
-    let ctx = || {
-        format!(
-            "{}\n{}\n--- strace ---\n{text}",
-            out.describe(),
-            dump(&lines)
-        )
-    };
+    let (cwd, trace, cmd) = shim_in(host, &dir, "shim", &[]);
+    let st = Straced::run(&cmd, &trace, &dir, "strace");
+    let (out, lines, text) = (&st.out, &st.lines, &st.text);
+    let ctx = || st.ctx();
     out.assert_code(0);
-    host.assert_archive_works(&cwd, &out);
+    host.assert_archive_works(&cwd, out);
 
-    let execs = strace_execs(&text);
-    let host_pid = run_pid(&execs, &text);
-    let (trace_pid, ev) = assert_trace_converted(host, &lines, &out);
+    let execs = strace_execs(text);
+    let host_pid = run_pid(&execs, text);
+    let (trace_pid, ev) = assert_trace_converted(host, lines, out);
     assert_eq!(
         trace_pid,
         host_pid,
@@ -968,7 +949,7 @@ fn strace_proof(host: Host) {
                 "the reaper should be the host pid's last image\n{}",
                 ctx()
             );
-            let reap = events(&lines, "reap");
+            let reap = events(lines, "reap");
             assert!(
                 reap.len() == 1 && json_num(reap[0], "pid") == Some(host_pid as i64),
                 "the trace's `reap` event should come from the host's pid {host_pid}\n{}",
@@ -1029,7 +1010,7 @@ fn strace_proof(host: Host) {
                 "the reaper should be the host pid's last image\n{}",
                 ctx()
             );
-            let reap = events(&lines, "reap");
+            let reap = events(lines, "reap");
             assert!(
                 reap.len() == 1 && json_num(reap[0], "pid") == Some(host_pid as i64),
                 "the trace's `reap` event should come from the host's pid {host_pid}\n{}",
@@ -1061,74 +1042,36 @@ fn observe_changes_nothing(host: Host) {
     let dir = TestDir::new(&format!("real-{}-observe", host.label()));
     let (base_cwd, base) = baseline(host, &dir);
 
-    let cwd = host.workdir(&dir, "observe");
-    let trace = dir.join("observe.trace.jsonl");
-    let st = dir.join("strace.txt");
-    let cmd = under_strace(
-        &host.shim(&cwd, &["--observe", "--trace", trace.to_str().unwrap()]),
-        &st,
-    );
-    let out = run(cmd, &dir, "observe");
-    let lines = trace_lines(&trace);
-    let text = fs::read_to_string(&st).unwrap_or_default();
-    let ctx = || {
-        format!(
-            "{}\n{}\n--- strace ---\n{text}",
-            out.describe(),
-            dump(&lines)
-        )
-    };
+    let (cwd, trace, cmd) = shim_in(host, &dir, "observe", &["--observe"]);
+    let st = Straced::run(&cmd, &trace, &dir, "observe");
+    let (out, lines, text) = (&st.out, &st.lines, &st.text);
+    let ctx = || st.ctx();
     assert_eq!(
         out.code(),
         base.code(),
         "exit status differs from the run without the shim\n{}",
         ctx()
     );
-    host.assert_archive_works(&cwd, &out);
-    assert_same_bytes(
-        &base_cwd.join(host.archive()),
-        &cwd.join(host.archive()),
-        &out,
-    );
-    assert_eq!(
-        normalized(&out.stdout, &cwd),
-        normalized(&base.stdout, &base_cwd),
-        "stdout differs\n{}",
-        ctx()
-    );
-    assert_eq!(
-        normalized(&out.stderr, &cwd),
-        normalized(&base.stderr, &base_cwd),
-        "stderr differs\n{}",
-        ctx()
-    );
+    host.assert_archive_works(&cwd, out);
+    assert_same_as_base(host, (&base_cwd, &base), (&cwd, out), &ctx());
 
     // The library was there, observing, in the host ...
-    let claimed: Vec<_> = events(&lines, "load")
-        .into_iter()
-        .filter(|l| json_raw_field(l, "in_scope").as_deref() == Some("true"))
-        .collect();
+    let claim = in_scope_load(lines, &ctx());
     assert_eq!(
-        claimed.len(),
-        1,
-        "exactly one process should be in scope\n{}",
-        ctx()
-    );
-    assert_eq!(
-        json_str_field(claimed[0], "mode").as_deref(),
+        json_str_field(claim, "mode").as_deref(),
         Some("observe"),
         "{}",
         ctx()
     );
-    let exe = json_str_field(claimed[0], "exe").unwrap_or_default();
+    let exe = json_str_field(claim, "exe").unwrap_or_default();
     assert!(
         host.exe_basename_matches(&exe),
         "in-scope process {exe}\n{}",
         ctx()
     );
-    let host_pid = json_num(claimed[0], "pid").unwrap() as u32;
+    let host_pid = json_num(claim, "pid").unwrap() as u32;
     // ... it saw the archiver end ...
-    let done = events(&lines, "archiver_done");
+    let done = events(lines, "archiver_done");
     assert!(
         done.iter()
             .any(|l| json_num(l, "pid") == Some(host_pid as i64)),
@@ -1138,13 +1081,13 @@ fn observe_changes_nothing(host: Host) {
     // ... and changed nothing: no conversion, the archiver was a separate process.
     for ev in ["convert", "handoff", "defer"] {
         assert!(
-            events(&lines, ev).is_empty(),
+            events(lines, ev).is_empty(),
             "`{ev}` event in observe mode\n{}",
             ctx()
         );
     }
-    let execs = strace_execs(&text);
-    assert_eq!(run_pid(&execs, &text), host_pid, "{}", ctx());
+    let execs = strace_execs(text);
+    assert_eq!(run_pid(&execs, text), host_pid, "{}", ctx());
     let archiver = host.archiver_name();
     let in_host: Vec<_> = execs.iter().filter(|e| e.ok && e.pid == host_pid).collect();
     assert!(

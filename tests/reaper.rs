@@ -7,6 +7,9 @@
 //!
 //! Nothing here skips: a missing `sh` or `cc` is a failure.
 
+mod common;
+
+use common::empty_shared_library;
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::io::{AsRawFd, RawFd};
@@ -92,6 +95,20 @@ fn inherit(cmd: &mut Command, fds: &[RawFd]) {
             Ok(())
         });
     }
+}
+
+/// `arshim __reap run --trace TRACE DELETIONS… -- /bin/sh sh -c SCRIPT`, each
+/// deletion an (`--unlink` | `--rmdir`, dirfd, name), with the directory fds
+/// `fds` inherited.
+fn reap_sh(trace: &Path, deletions: &[(&str, &str, &str)], script: &str, fds: &[RawFd]) -> Command {
+    let mut args = vec!["run", "--trace", trace.to_str().unwrap()];
+    for &(op, fd, name) in deletions {
+        args.extend([op, fd, name]);
+    }
+    args.extend(["--", SH, "sh", "-c", script]);
+    let mut cmd = reaper(&args);
+    inherit(&mut cmd, fds);
+    cmd
 }
 
 fn spawn(cmd: &mut Command) -> Child {
@@ -205,19 +222,6 @@ fn find_event<'a>(lines: &'a [String], event: &str, parts: &[&str]) -> &'a str {
         lines.join("\n")
     );
     found[0]
-}
-
-fn empty_shared_library(path: &Path) {
-    let built = Command::new("cc")
-        .args(["-shared", "-o"])
-        .arg(path)
-        .args(["-x", "c", "/dev/null"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        built,
-        "cc could not build an empty shared library (is gcc installed?)"
-    );
 }
 
 /// A line of `/proc/PID/status`, in kB or as hex.
@@ -618,27 +622,13 @@ fn run_mode_deletes_after_the_archiver_ended() {
     let (ws, ds) = (w.to_string(), d.to_string());
     // The archiver needs its inputs, and must not inherit the directory fds.
     let check = format!("test -f a.o && test -f b.o && test ! -e /proc/$$/fd/{w} && test ! -e /proc/$$/fd/{d} && echo archived");
-    let mut cmd = reaper(&[
-        "run",
-        "--trace",
-        trace.to_str().unwrap(),
-        "--unlink",
-        &ws,
-        "a.o",
-        "--unlink",
-        &ws,
-        "b.o",
-        "--rmdir",
-        &ds,
-        "work",
-        "--",
-        SH,
-        "sh",
-        "-c",
-        &check,
-    ]);
+    let deletions = [
+        ("--unlink", ws.as_str(), "a.o"),
+        ("--unlink", &ws, "b.o"),
+        ("--rmdir", &ds, "work"),
+    ];
+    let mut cmd = reap_sh(&trace, &deletions, &check, &[w, d]);
     cmd.current_dir(&t.work);
-    inherit(&mut cmd, &[w, d]);
     let out = run(&mut cmd);
     assert_exit(&out, 0);
     assert_eq!(text(&out.stdout), "archived\n");
@@ -668,26 +658,12 @@ fn deletion_failures_are_traced_not_fatal() {
     let t = inputs("delete-failures");
     let trace = t.dir.join("trace.jsonl");
     let ws = t.workfd.as_raw_fd().to_string();
-    let mut cmd = reaper(&[
-        "run",
-        "--trace",
-        trace.to_str().unwrap(),
-        "--unlink",
-        &ws,
-        "missing.o",
-        "--rmdir",
-        &ws,
-        "a.o",
-        "--unlink",
-        &ws,
-        "b.o",
-        "--",
-        SH,
-        "sh",
-        "-c",
-        "exit 5",
-    ]);
-    inherit(&mut cmd, &[t.workfd.as_raw_fd()]);
+    let deletions = [
+        ("--unlink", ws.as_str(), "missing.o"),
+        ("--rmdir", &ws, "a.o"),
+        ("--unlink", &ws, "b.o"),
+    ];
+    let mut cmd = reap_sh(&trace, &deletions, "exit 5", &[t.workfd.as_raw_fd()]);
     let out = run(&mut cmd);
     assert_exit(&out, 5);
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
@@ -724,23 +700,8 @@ fn a_symlink_planted_in_place_of_the_directory_is_not_followed() {
         moved = moved.display(),
         outside = outside.display()
     );
-    let mut cmd = reaper(&[
-        "run",
-        "--trace",
-        trace.to_str().unwrap(),
-        "--unlink",
-        &ws,
-        "a.o",
-        "--rmdir",
-        &ds,
-        "work",
-        "--",
-        SH,
-        "sh",
-        "-c",
-        &plant,
-    ]);
-    inherit(&mut cmd, &[w, d]);
+    let deletions = [("--unlink", ws.as_str(), "a.o"), ("--rmdir", &ds, "work")];
+    let mut cmd = reap_sh(&trace, &deletions, &plant, &[w, d]);
     let out = run(&mut cmd);
     assert_exit(&out, 0);
 
@@ -770,7 +731,6 @@ fn names_that_are_not_one_component_and_bad_dirfds_are_rejected() {
     let w = t.workfd.as_raw_fd();
     let ws = w.to_string();
     let closed = (1000 + w).to_string();
-    let mut args = vec!["run", "--trace", trace.to_str().unwrap()];
     let deletions: [(&str, &str, &str); 10] = [
         ("--unlink", &ws, "../victim"),
         ("--unlink", &ws, "sub/x"),
@@ -783,12 +743,7 @@ fn names_that_are_not_one_component_and_bad_dirfds_are_rejected() {
         ("--unlink", &ws, odd),
         ("--unlink", &ws, "b.o"),
     ];
-    for (op, fd, name) in deletions {
-        args.extend([op, fd, name]);
-    }
-    args.extend(["--", SH, "sh", "-c", "exit 0"]);
-    let mut cmd = reaper(&args);
-    inherit(&mut cmd, &[w]);
+    let mut cmd = reap_sh(&trace, &deletions, "exit 0", &[w]);
     let out = run(&mut cmd);
     assert_exit(&out, 0);
 

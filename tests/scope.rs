@@ -7,7 +7,6 @@
 mod common;
 
 use common::*;
-use std::ffi::OsString;
 use std::path::Path;
 
 fn sh_quote(p: &Path) -> String {
@@ -25,6 +24,27 @@ fn archive_then_marker(dir: &TestDir, archive_recipe: &[String]) -> std::path::P
     )
     .unwrap();
     makefile
+}
+
+/// The recipe after the archiver ran: make wrote the marker.
+fn assert_marker_built(dir: &TestDir, run: &Outcome) {
+    assert_eq!(
+        std::fs::read_to_string(dir.join("marker")).unwrap_or_default(),
+        "built\n",
+        "the recipe after ar did not run\n{}",
+        run.describe()
+    );
+}
+
+/// The library warned about `claimer` (a process that is never converted)
+/// at most once.
+fn assert_warned_at_most_once(run: &Outcome, claimer: &str) {
+    let lines = library_lines(&run.stderr);
+    assert!(
+        lines.len() <= 1,
+        "the warning about {claimer} should appear at most once, got {lines:?}\n{}",
+        run.describe()
+    );
 }
 
 /// `ARSHIM=1 LD_PRELOAD=<lib> make -f Makefile`: the first recipe is the
@@ -60,19 +80,8 @@ fn make_is_never_converted() {
         run.describe()
     );
     assert_archive_ok(&dir.join("lib.a"), &run);
-    let marker = std::fs::read_to_string(dir.join("marker")).unwrap_or_default();
-    assert_eq!(
-        marker,
-        "built\n",
-        "the recipe after ar did not run\n{}",
-        run.describe()
-    );
-    let lines = library_lines(&run.stderr);
-    assert!(
-        lines.len() <= 1,
-        "the warning about make (a build driver) should appear at most once, got {lines:?}\n{}",
-        run.describe()
-    );
+    assert_marker_built(&dir, &run);
+    assert_warned_at_most_once(&run, "make (a build driver)");
 }
 
 /// `arshim run -- host parent host spawnp …`: the claimed process (the outer
@@ -85,16 +94,9 @@ fn child_of_claimed_process_never_converts() {
     let archive = dir.join("lib.a");
     let mut cmd = arshim_run(&[], &fx.host, &dir);
     cmd.env("HOST_TOUCH_MIB", HOST_MIB.to_string())
-        .args::<[OsString; 8], _>([
-            "parent".into(),
-            fx.host.clone().into(),
-            "spawnp".into(),
-            "plain".into(),
-            "ar".into(),
-            archive.clone().into(),
-            fx.objs[0].clone().into(),
-            fx.objs[1].clone().into(),
-        ]);
+        .arg("parent")
+        .arg(&fx.host)
+        .args(host_args("spawnp", "plain", "ar", &archive));
     let run = run(cmd, &dir, "nested");
     run.assert_code(0);
     let outer = host_pid(&dir, "parent", &run);
@@ -133,14 +135,8 @@ fn first_process_claims_itself_and_converts() {
     let fx = fixtures();
     let archive = dir.join("lib.a");
     let mut cmd = preloaded(&fx.host, &dir);
-    cmd.env("ARSHIM", "1").args::<[OsString; 6], _>([
-        "spawnp".into(),
-        "plain".into(),
-        "ar".into(),
-        archive.clone().into(),
-        fx.objs[0].clone().into(),
-        fx.objs[1].clone().into(),
-    ]);
+    cmd.env("ARSHIM", "1")
+        .args(host_args("spawnp", "plain", "ar", &archive));
     let run = run(cmd, &dir, "self-claim");
     run.assert_code(0);
     assert_converted(&dir, &run);
@@ -187,12 +183,7 @@ fn shell_claimer(exec: bool) {
     assert_not_converted(&dir, &run, host);
     assert_archive_ok(&archive, &run);
     assert_cleanups_ran(&run);
-    let lines = library_lines(&run.stderr);
-    assert!(
-        lines.len() <= 1,
-        "the warning about the shell claimer should appear at most once, got {lines:?}\n{}",
-        run.describe()
-    );
+    assert_warned_at_most_once(&run, "the shell claimer");
 }
 
 #[test]
@@ -249,12 +240,7 @@ fn hosts_glob_converts_the_named_host_inside_make() {
     );
     assert_archive_ok(&dir.join("lib.a"), &run);
     assert_cleanups_ran(&run);
-    assert_eq!(
-        std::fs::read_to_string(dir.join("marker")).unwrap_or_default(),
-        "built\n",
-        "{}",
-        run.describe()
-    );
+    assert_marker_built(&dir, &run);
     assert_eq!(
         std::fs::read_to_string(dir.join("shell-maps-core")).unwrap_or_default(),
         "0\n",

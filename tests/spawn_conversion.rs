@@ -53,15 +53,7 @@ impl Call {
 
 /// `CALL IO TOOL ARCHIVE one.o two.o`
 fn host_args(call: Call, io: &str, tool: OsString, archive: &Path) -> Vec<OsString> {
-    let fx = fixtures();
-    vec![
-        call.arg().into(),
-        io.into(),
-        tool,
-        archive.into(),
-        fx.objs[0].clone().into(),
-        fx.objs[1].clone().into(),
-    ]
+    common::host_args(call.arg(), io, tool, archive)
 }
 
 fn archive_in(dir: &TestDir) -> PathBuf {

@@ -19,7 +19,7 @@ fn host() -> &'static Path {
     static HOST: OnceLock<PathBuf> = OnceLock::new();
     HOST.get_or_init(|| {
         let out = fixtures().dir.join("verify_host");
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hosts/verify_host.c");
+        let src = common::hosts_src().join("verify_host.c");
         compile_c(&src, &out);
         out
     })
@@ -81,6 +81,17 @@ fn assert_verdict(out: &Outcome, label: &str, code: i32) {
     out.assert_code(code);
 }
 
+/// `arshim verify` on the host in `mode`, in the test dir `name` (kept
+/// while the caller goes on checking): the verdict is NOT SAFE (exit 1) and
+/// the report says `says`.
+fn verify_not_safe(name: &str, mode: &str, says: &str) -> (TestDir, Outcome) {
+    let dir = TestDir::new(name);
+    let out = verify(&dir, mode);
+    assert_verdict(&out, "NOT SAFE", 1);
+    assert!(out.stdout.contains(says), "{}", out.describe());
+    (dir, out)
+}
+
 fn store(dir: &TestDir) -> PathBuf {
     dir.join("cache/arshim/verdicts.json")
 }
@@ -127,14 +138,10 @@ fn final_posix_spawnp_is_safe_and_the_archive_matches() {
 
 #[test]
 fn a_file_written_after_ar_is_not_safe() {
-    let dir = TestDir::new("verify-write");
-    let out = verify(&dir, "write-after");
-    assert_verdict(&out, "NOT SAFE", 1);
-    assert!(
-        out.stdout
-            .contains("after ar exited, the process opened after.txt for writing"),
-        "{}",
-        out.describe()
+    let (_dir, out) = verify_not_safe(
+        "verify-write",
+        "write-after",
+        "after ar exited, the process opened after.txt for writing",
     );
     assert!(
         !out.stderr.contains("run 2 of 2"),
@@ -150,27 +157,19 @@ fn a_file_written_after_ar_is_not_safe() {
 
 #[test]
 fn ranlib_after_ar_is_not_safe() {
-    let dir = TestDir::new("verify-ranlib");
-    let out = verify(&dir, "ranlib-after");
-    assert_verdict(&out, "NOT SAFE", 1);
-    assert!(
-        out.stdout
-            .contains("after ar exited, the process spawned `ranlib lib.a`"),
-        "{}",
-        out.describe()
+    verify_not_safe(
+        "verify-ranlib",
+        "ranlib-after",
+        "after ar exited, the process spawned `ranlib lib.a`",
     );
 }
 
 #[test]
 fn printing_after_ar_is_not_safe_and_the_output_is_shown() {
-    let dir = TestDir::new("verify-print");
-    let out = verify(&dir, "print-after");
-    assert_verdict(&out, "NOT SAFE", 1);
-    assert!(
-        out.stdout
-            .contains("after ar exited, the process wrote to stdout"),
-        "{}",
-        out.describe()
+    let (_dir, out) = verify_not_safe(
+        "verify-print",
+        "print-after",
+        "after ar exited, the process wrote to stdout",
     );
     // The first run's output is copied through, before the report.
     let shown = out.stdout.find("host: archive written\n");

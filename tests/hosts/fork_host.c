@@ -38,6 +38,7 @@
  *                       in a loop until the process ends.
  */
 #define _GNU_SOURCE
+#include "host_common.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -59,11 +60,6 @@ extern char **environ;
 static unsigned char *volatile ballast;
 static volatile unsigned long thread_work;
 static char *rmtree_dir;
-
-static void at_exit_handler(void)
-{
-	printf("host: atexit ran\n");
-}
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -141,43 +137,11 @@ static void *busy_thread(void *arg)
 	return NULL;
 }
 
-static void record_pid(void)
-{
-	const char *file = getenv("HOST_PID_FILE");
-	if (file == NULL || *file == '\0')
-		return;
-	int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		fprintf(stderr, "host: cannot open %s: %s\n", file, strerror(errno));
-		exit(4);
-	}
-	dprintf(fd, "host %ld\n", (long)getpid());
-	close(fd);
-}
-
 static void touch_memory(void)
 {
-	const char *env = getenv("HOST_TOUCH_MIB");
-	long mib = env != NULL && *env != '\0' ? atol(env) : 320;
-	if (mib <= 0)
-		return;
-	size_t size = (size_t)mib << 20;
-	unsigned char *p = malloc(size);
-	if (p == NULL) {
-		fprintf(stderr, "host: cannot allocate %ld MiB\n", mib);
-		exit(4);
-	}
-	memset(p, 0x5a, size);
-	ballast = p;
-}
-
-static int exit_code(int status)
-{
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return 5;
+	long mib = host_touch_mib(320);
+	if (mib > 0)
+		ballast = host_hold("host", (size_t)mib << 20, mib);
 }
 
 static void usage(void)
@@ -229,7 +193,7 @@ static int do_wait(const char *how, pid_t pid)
 		fprintf(stderr, "host: waited for %ld, expected %ld\n", (long)r, (long)pid);
 		return 6;
 	}
-	return exit_code(status);
+	return host_exit_code(status);
 }
 
 int main(int argc, char **argv)
@@ -244,8 +208,8 @@ int main(int argc, char **argv)
 		usage();
 
 	touch_memory();
-	record_pid();
-	if (atexit(at_exit_handler) != 0)
+	host_record_pid("host", "host");
+	if (atexit(host_at_exit_handler) != 0)
 		exit(4);
 	rmtree_dir = getenv("HOST_RMTREE");
 	if (rmtree_dir != NULL && *rmtree_dir != '\0' && atexit(rmtree_handler) != 0)
@@ -264,14 +228,7 @@ int main(int argc, char **argv)
 	printf("host: buffered line\n"); /* stdout is a file: stays buffered */
 
 	/* child argv: TOOL rcs ARCHIVE OBJ... */
-	int nargs = argc - 4;
-	char **child_argv = calloc((size_t)nargs + 3, sizeof(char *));
-	if (child_argv == NULL)
-		exit(4);
-	child_argv[0] = (char *)tool;
-	child_argv[1] = "rcs";
-	for (int i = 0; i < nargs; i++)
-		child_argv[2 + i] = argv[4 + i];
+	char **child_argv = host_archiver_argv(tool, argc - 4, &argv[4]);
 
 	if (getenv("HOST_SIGCHLD_IGN") != NULL)
 		signal(SIGCHLD, SIG_IGN);

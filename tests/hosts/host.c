@@ -27,6 +27,7 @@
  * stderr, exit status 3.  An archiver killed by signal N: exit status 128+N.
  */
 #define _GNU_SOURCE
+#include "host_common.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -44,11 +45,6 @@ extern char **environ;
 static unsigned char *volatile ballast;
 static void **volatile small_chain;
 
-static void at_exit_handler(void)
-{
-	printf("host: atexit ran\n");
-}
-
 static void usage(void)
 {
 	fprintf(stderr, "usage: host spawn|spawnp|system plain|capture|stdin TOOL ARCHIVE OBJ...\n"
@@ -56,34 +52,13 @@ static void usage(void)
 	exit(2);
 }
 
-static void record_pid(const char *role)
-{
-	const char *file = getenv("HOST_PID_FILE");
-	if (file == NULL || *file == '\0')
-		return;
-	int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		fprintf(stderr, "host: cannot open %s: %s\n", file, strerror(errno));
-		exit(4);
-	}
-	dprintf(fd, "%s %ld\n", role, (long)getpid());
-	close(fd);
-}
-
 static void touch_memory(void)
 {
-	const char *env = getenv("HOST_TOUCH_MIB");
-	long mib = env != NULL && *env != '\0' ? atol(env) : 208;
+	long mib = host_touch_mib(208);
 	if (mib <= 0)
 		return;
 	size_t size = (size_t)mib << 20, big = size / 2, small = 16 << 10;
-	unsigned char *p = malloc(big);
-	if (p == NULL) {
-		fprintf(stderr, "host: cannot allocate %ld MiB\n", mib);
-		exit(4);
-	}
-	memset(p, 0x5a, big);
-	ballast = p;
+	ballast = host_hold("host", big, mib);
 	/* The small blocks: a chain, each pointing to the one before. */
 	void **chain = NULL;
 	for (size_t done = big; done + small <= size; done += small) {
@@ -116,15 +91,6 @@ static void start_threads(void)
 	}
 }
 
-static int exit_code(int status)
-{
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return 5;
-}
-
 static int wait_for(pid_t pid)
 {
 	int status;
@@ -134,7 +100,7 @@ static int wait_for(pid_t pid)
 			return 6;
 		}
 	}
-	return exit_code(status);
+	return host_exit_code(status);
 }
 
 static void spawn_failed(int err)
@@ -148,7 +114,7 @@ static int run_parent(int argc, char **argv)
 	/* argv: host parent INNER ARG... */
 	if (argc < 3)
 		usage();
-	record_pid("parent");
+	host_record_pid("host", "parent");
 	printf("parent: starting inner host\n");
 	fflush(stdout);
 	pid_t pid;
@@ -178,7 +144,7 @@ static int run_system(const char *tool, int nargs, char **args)
 	int status = system(cmd);
 	if (status == -1)
 		spawn_failed(errno);
-	return exit_code(status);
+	return host_exit_code(status);
 }
 
 int main(int argc, char **argv)
@@ -198,8 +164,8 @@ int main(int argc, char **argv)
 
 	touch_memory();
 	start_threads();
-	record_pid("host");
-	if (atexit(at_exit_handler) != 0)
+	host_record_pid("host", "host");
+	if (atexit(host_at_exit_handler) != 0)
 		exit(4);
 	printf("host: buffered line\n"); /* stdout is a file or pipe: stays buffered */
 
@@ -207,14 +173,7 @@ int main(int argc, char **argv)
 		return run_system(tool, argc - 4, &argv[4]);
 
 	/* child argv: TOOL rcs ARCHIVE OBJ... */
-	int nargs = argc - 4;
-	char **child_argv = calloc((size_t)nargs + 3, sizeof(char *));
-	if (child_argv == NULL)
-		exit(4);
-	child_argv[0] = (char *)tool;
-	child_argv[1] = "rcs";
-	for (int i = 0; i < nargs; i++)
-		child_argv[2 + i] = argv[4 + i];
+	char **child_argv = host_archiver_argv(tool, argc - 4, &argv[4]);
 
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);

@@ -12,9 +12,10 @@
 //! with ar's code (128+N for a signal N) through `std::process::exit`, which
 //! runs the C exit handlers and flushes stdio.
 
-use std::io::Write;
+mod rust_common;
+
 use std::os::raw::{c_char, c_int};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::process::{exit, Command};
 
 extern "C" {
@@ -28,27 +29,9 @@ extern "C" fn at_exit_handler() {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.len() < 2 {
-        eprintln!("usage: rust_fork_host ARCHIVE OBJ...");
-        exit(2);
-    }
-    let mib: usize = std::env::var("HOST_TOUCH_MIB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(320);
-    let ballast = std::hint::black_box(vec![0x5au8; mib << 20]);
-    if let Ok(file) = std::env::var("HOST_PID_FILE") {
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&file)
-            .unwrap_or_else(|e| {
-                eprintln!("rust_fork_host: cannot open {file}: {e}");
-                exit(4)
-            });
-        writeln!(f, "host {}", std::process::id()).unwrap();
-    }
+    let args = rust_common::archiver_args("rust_fork_host");
+    let ballast = rust_common::ballast(320, 0x5a);
+    rust_common::record_pid("rust_fork_host");
     // SAFETY: registering a plain extern "C" fn; puts of a NUL-terminated literal.
     unsafe {
         if atexit(at_exit_handler) != 0 {
@@ -64,11 +47,5 @@ fn main() {
     }
     let status = cmd.status();
     std::hint::black_box(&ballast);
-    match status {
-        Ok(s) => exit(s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))),
-        Err(e) => {
-            eprintln!("rust_fork_host: spawn failed: {e}");
-            exit(3)
-        }
-    }
+    rust_common::exit_like("rust_fork_host", status)
 }

@@ -5,40 +5,16 @@
 //!
 //!     rust_host ARCHIVE OBJ...
 
-use std::io::Write;
-use std::os::unix::process::ExitStatusExt;
-use std::process::{exit, Command};
+mod rust_common;
+
+use std::process::Command;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.len() < 2 {
-        eprintln!("usage: rust_host ARCHIVE OBJ...");
-        exit(2);
-    }
-    let mib: usize = std::env::var("HOST_TOUCH_MIB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(208);
-    let ballast = std::hint::black_box(vec![1u8; mib << 20]);
-    if let Ok(file) = std::env::var("HOST_PID_FILE") {
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&file)
-            .unwrap_or_else(|e| {
-                eprintln!("rust_host: cannot open {file}: {e}");
-                exit(4)
-            });
-        writeln!(f, "host {}", std::process::id()).unwrap();
-    }
+    let args = rust_common::archiver_args("rust_host");
+    let ballast = rust_common::ballast(208, 1);
+    rust_common::record_pid("rust_host");
     println!("rust_host: holding {} MiB", ballast.len() >> 20);
     let status = Command::new("ar").arg("rcs").args(&args).status();
     std::hint::black_box(&ballast);
-    match status {
-        Ok(s) => exit(s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))),
-        Err(e) => {
-            eprintln!("rust_host: spawn failed: {e}");
-            exit(3)
-        }
-    }
+    rust_common::exit_like("rust_host", status)
 }

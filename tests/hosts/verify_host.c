@@ -23,6 +23,7 @@
  * 2 on usage errors.
  */
 #define _GNU_SOURCE
+#include "host_common.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -47,32 +48,9 @@ static void remove_temp(void)
 
 static void touch_memory(void)
 {
-	const char *env = getenv("HOST_TOUCH_MIB");
-	long mib = env != NULL && *env != '\0' ? atol(env) : 64;
-	if (mib <= 0)
-		return;
-	size_t size = (size_t)mib << 20;
-	unsigned char *p = malloc(size);
-	if (p == NULL) {
-		fprintf(stderr, "verify_host: cannot allocate %ld MiB\n", mib);
-		exit(4);
-	}
-	memset(p, 0x5a, size);
-	ballast = p;
-}
-
-static void record_pid(void)
-{
-	const char *file = getenv("HOST_PID_FILE");
-	if (file == NULL || *file == '\0')
-		return;
-	FILE *f = fopen(file, "a");
-	if (f == NULL) {
-		fprintf(stderr, "verify_host: cannot open %s: %s\n", file, strerror(errno));
-		exit(4);
-	}
-	fprintf(f, "host %ld\n", (long)getpid());
-	fclose(f);
+	long mib = host_touch_mib(64);
+	if (mib > 0)
+		ballast = host_hold("verify_host", (size_t)mib << 20, mib);
 }
 
 static int wait_status(pid_t pid)
@@ -152,7 +130,7 @@ int main(int argc, char **argv)
 	close(tfd);
 	atexit(remove_temp);
 
-	record_pid();
+	host_record_pid("verify_host", "host");
 	touch_memory();
 
 	int status;

@@ -1,0 +1,67 @@
+//! The trace (ARSHIM_TRACE): one JSON object per line, read without a JSON
+//! parser (the fields the tests need are flat).
+
+use std::fs;
+use std::path::Path;
+
+/// The value of a string field `"key": "value"` of a one-line JSON object.
+pub fn json_str_field(line: &str, key: &str) -> Option<String> {
+    let pat = format!("\"{key}\"");
+    let mut rest = &line[line.find(&pat)? + pat.len()..];
+    rest = rest.trim_start().strip_prefix(':')?.trim_start();
+    let rest = rest.strip_prefix('"')?;
+    let mut out = String::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(out),
+            '\\' => out.push(chars.next()?),
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+pub fn trace_lines(path: &Path) -> Vec<String> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The trace lines whose "event" is `event`.
+pub fn trace_events(path: &Path, event: &str) -> Vec<String> {
+    trace_lines(path)
+        .into_iter()
+        .filter(|l| json_str_field(l, "event").as_deref() == Some(event))
+        .collect()
+}
+
+/// The raw value (number, true/false/null, or a quoted string) of `key`.
+pub fn json_raw_field(line: &str, key: &str) -> Option<String> {
+    let pat = format!("\"{key}\"");
+    let rest = &line[line.find(&pat)? + pat.len()..];
+    let rest = rest.trim_start().strip_prefix(':')?.trim_start();
+    if rest.starts_with('"') {
+        return json_str_field(line, key).map(|s| format!("\"{s}\""));
+    }
+    let end = rest.find([',', '}']).unwrap_or(rest.len());
+    Some(rest[..end].trim().to_string())
+}
+
+/// The value of a number field `"key": 12` of a one-line JSON object.
+pub fn json_num(line: &str, key: &str) -> Option<i64> {
+    json_raw_field(line, key)?.parse().ok()
+}
+
+/// Trace lines framed for a failure message.
+pub fn trace_dump(lines: &[String]) -> String {
+    format!("--- trace ---\n{}\n-------------", lines.join("\n"))
+}
+
+/// The trace file at `path`, framed for a failure message.
+pub fn dump_trace(path: &Path) -> String {
+    trace_dump(&trace_lines(path))
+}
