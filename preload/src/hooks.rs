@@ -34,7 +34,7 @@ macro_rules! hooks {
         /// The C names, NUL-terminated.
         static NAMES: [&[u8]; COUNT] = [$(concat!(stringify!($name), "\0").as_bytes()),*];
 
-        /// The core's counterparts (`shim/src/preload_abi.rs`: `arshim_hook_NAME`).
+        /// The core's counterparts (`common/src/preload_abi.rs`: `arshim_hook_NAME`).
         pub static CORE_SYMBOLS: [&[u8]; COUNT] =
             [$(concat!("arshim_hook_", stringify!($name), "\0").as_bytes()),*];
 

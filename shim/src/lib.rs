@@ -19,11 +19,6 @@ mod companion;
 mod config;
 mod convert;
 mod defer;
-// Shared with the preload, which uses the whole gate; the core re-reads the
-// environment and the agreed names.
-#[allow(dead_code)]
-mod gate;
-mod glob;
 mod handoff;
 #[cfg(not(test))]
 mod hooks;
@@ -31,10 +26,7 @@ mod logging;
 mod mirror;
 mod observe;
 mod plan;
-#[allow(dead_code)]
-mod preload_abi;
 mod python;
-mod raw_line;
 mod real;
 mod reaper;
 mod release;
@@ -43,9 +35,11 @@ mod resolve;
 mod scope;
 mod state;
 mod sys;
-mod trace;
 mod wait;
 
+// Shared with the preload, the reaper and the companion (crate `common/`).
+use arshim_common::{gate, glob, preload_abi, raw_line};
+use arshim_trace as trace;
 use libc::c_char;
 use std::ffi::CStr;
 
