@@ -19,15 +19,13 @@ mod companion;
 mod config;
 mod convert;
 mod defer;
+mod ffi;
 mod handoff;
-#[cfg(not(test))]
-mod hooks;
 mod logging;
 mod mirror;
 mod observe;
 mod plan;
 mod python;
-mod real;
 mod reaper;
 mod release;
 mod replay;
@@ -40,6 +38,7 @@ mod wait;
 // Shared with the preload, the reaper and the companion (crate `common/`).
 use arshim_common::{gate, glob, preload_abi, raw_line};
 use arshim_trace as trace;
+use ffi::real;
 use libc::c_char;
 use std::ffi::CStr;
 

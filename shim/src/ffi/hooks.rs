@@ -8,9 +8,9 @@
 //! Compiled only into the cdylib: the crate's unit-test binary must not
 //! export them.
 
+use super::real::{self, *};
 use crate::convert::{self, Request};
 use crate::handoff::{awaited_by_waitid, awaited_by_waitpid, Awaited};
-use crate::real::{self, *};
 use crate::{defer, mirror, observe, state, wait};
 use libc::{c_char, c_int, mode_t, pid_t, posix_spawn_file_actions_t, posix_spawnattr_t};
 use std::ffi::CStr;
