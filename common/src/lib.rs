@@ -12,6 +12,7 @@
 
 pub mod gate;
 pub mod glob;
+pub mod hooks;
 pub mod names;
 pub mod preload_abi;
 pub mod raw_line;

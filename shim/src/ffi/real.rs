@@ -9,7 +9,7 @@
 //! on, lazily (one `dlsym`, no lock of ours) when it is off, and a missing
 //! symbol is reported to the caller as ENOSYS instead of a panic.
 
-use libc::{c_char, c_int, c_void, mode_t, pid_t, posix_spawn_file_actions_t, posix_spawnattr_t};
+use arshim_common::hooks::prelude::*;
 use std::ffi::CStr;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -89,141 +89,40 @@ impl<F: Copy> Real<F> {
     }
 }
 
-type Pa = *const posix_spawn_file_actions_t;
-type PaMut = *mut posix_spawn_file_actions_t;
-type Argv = *const *mut c_char;
-
-pub type SpawnFn = unsafe extern "C" fn(
-    *mut pid_t,
-    *const c_char,
-    Pa,
-    *const posix_spawnattr_t,
-    Argv,
-    Argv,
-) -> c_int;
-pub type SystemFn = unsafe extern "C" fn(*const c_char) -> c_int;
-pub type FaFn = unsafe extern "C" fn(PaMut) -> c_int;
-pub type FaFdFn = unsafe extern "C" fn(PaMut, c_int) -> c_int;
-pub type FaDup2Fn = unsafe extern "C" fn(PaMut, c_int, c_int) -> c_int;
-pub type FaOpenFn = unsafe extern "C" fn(PaMut, c_int, *const c_char, c_int, mode_t) -> c_int;
-pub type FaPathFn = unsafe extern "C" fn(PaMut, *const c_char) -> c_int;
-
-pub type WaitpidFn = unsafe extern "C" fn(pid_t, *mut c_int, c_int) -> pid_t;
-pub type WaitFn = unsafe extern "C" fn(*mut c_int) -> pid_t;
-pub type Wait3Fn = unsafe extern "C" fn(*mut c_int, c_int, *mut libc::rusage) -> pid_t;
-pub type Wait4Fn = unsafe extern "C" fn(pid_t, *mut c_int, c_int, *mut libc::rusage) -> pid_t;
-pub type WaitidFn =
-    unsafe extern "C" fn(libc::idtype_t, libc::id_t, *mut libc::siginfo_t, c_int) -> c_int;
-pub type PathFn = unsafe extern "C" fn(*const c_char) -> c_int;
-pub type UnlinkatFn = unsafe extern "C" fn(c_int, *const c_char, c_int) -> c_int;
-
-pub static WAITPID: Real<WaitpidFn> = Real::new(c"waitpid");
-pub static WAIT: Real<WaitFn> = Real::new(c"wait");
-pub static WAIT3: Real<Wait3Fn> = Real::new(c"wait3");
-pub static WAIT4: Real<Wait4Fn> = Real::new(c"wait4");
-pub static WAITID: Real<WaitidFn> = Real::new(c"waitid");
-pub static UNLINK: Real<PathFn> = Real::new(c"unlink");
-pub static UNLINKAT: Real<UnlinkatFn> = Real::new(c"unlinkat");
-pub static RMDIR: Real<PathFn> = Real::new(c"rmdir");
-pub static REMOVE: Real<PathFn> = Real::new(c"remove");
-pub type ForkFn = unsafe extern "C" fn() -> pid_t;
-pub type PopenFn = unsafe extern "C" fn(*const c_char, *const c_char) -> *mut libc::FILE;
-pub type OpenFn = unsafe extern "C" fn(*const c_char, c_int, mode_t) -> c_int;
-pub type OpenatFn = unsafe extern "C" fn(c_int, *const c_char, c_int, mode_t) -> c_int;
-pub type Open2Fn = unsafe extern "C" fn(*const c_char, c_int) -> c_int;
-pub type CreatFn = unsafe extern "C" fn(*const c_char, mode_t) -> c_int;
-pub type FopenFn = unsafe extern "C" fn(*const c_char, *const c_char) -> *mut libc::FILE;
-pub type FreopenFn =
-    unsafe extern "C" fn(*const c_char, *const c_char, *mut libc::FILE) -> *mut libc::FILE;
-pub type WriteFn = unsafe extern "C" fn(c_int, *const c_void, libc::size_t) -> libc::ssize_t;
-pub type PwriteFn =
-    unsafe extern "C" fn(c_int, *const c_void, libc::size_t, libc::off_t) -> libc::ssize_t;
-pub type Pwrite64Fn =
-    unsafe extern "C" fn(c_int, *const c_void, libc::size_t, libc::off64_t) -> libc::ssize_t;
-pub type WritevFn = unsafe extern "C" fn(c_int, *const libc::iovec, c_int) -> libc::ssize_t;
-pub type PwritevFn =
-    unsafe extern "C" fn(c_int, *const libc::iovec, c_int, libc::off_t) -> libc::ssize_t;
-pub type RenameFn = unsafe extern "C" fn(*const c_char, *const c_char) -> c_int;
-pub type RenameatFn = unsafe extern "C" fn(c_int, *const c_char, c_int, *const c_char) -> c_int;
-pub type Renameat2Fn =
-    unsafe extern "C" fn(c_int, *const c_char, c_int, *const c_char, libc::c_uint) -> c_int;
-pub type LinkatFn =
-    unsafe extern "C" fn(c_int, *const c_char, c_int, *const c_char, c_int) -> c_int;
-pub type SymlinkatFn = unsafe extern "C" fn(*const c_char, c_int, *const c_char) -> c_int;
-
-pub static FORK: Real<ForkFn> = Real::new(c"fork");
-pub static POPEN: Real<PopenFn> = Real::new(c"popen");
-pub static OPEN: Real<OpenFn> = Real::new(c"open");
-pub static OPEN64: Real<OpenFn> = Real::new(c"open64");
-pub static OPENAT: Real<OpenatFn> = Real::new(c"openat");
-pub static OPENAT64: Real<OpenatFn> = Real::new(c"openat64");
-pub static OPEN_2: Real<Open2Fn> = Real::new(c"__open_2");
-pub static OPEN64_2: Real<Open2Fn> = Real::new(c"__open64_2");
-pub static CREAT: Real<CreatFn> = Real::new(c"creat");
-pub static CREAT64: Real<CreatFn> = Real::new(c"creat64");
-pub static FOPEN: Real<FopenFn> = Real::new(c"fopen");
-pub static FOPEN64: Real<FopenFn> = Real::new(c"fopen64");
-pub static FREOPEN: Real<FreopenFn> = Real::new(c"freopen");
-pub static WRITE: Real<WriteFn> = Real::new(c"write");
-pub static PWRITE: Real<PwriteFn> = Real::new(c"pwrite");
-pub static PWRITE64: Real<Pwrite64Fn> = Real::new(c"pwrite64");
-pub static WRITEV: Real<WritevFn> = Real::new(c"writev");
-pub static PWRITEV: Real<PwritevFn> = Real::new(c"pwritev");
-pub static RENAME: Real<RenameFn> = Real::new(c"rename");
-pub static RENAMEAT: Real<RenameatFn> = Real::new(c"renameat");
-pub static RENAMEAT2: Real<Renameat2Fn> = Real::new(c"renameat2");
-pub static LINK: Real<RenameFn> = Real::new(c"link");
-pub static LINKAT: Real<LinkatFn> = Real::new(c"linkat");
-pub static SYMLINK: Real<RenameFn> = Real::new(c"symlink");
-pub static SYMLINKAT: Real<SymlinkatFn> = Real::new(c"symlinkat");
-pub static POSIX_SPAWN: Real<SpawnFn> = Real::new(c"posix_spawn");
-pub static POSIX_SPAWNP: Real<SpawnFn> = Real::new(c"posix_spawnp");
-pub static SYSTEM: Real<SystemFn> = Real::new(c"system");
-pub static FA_INIT: Real<FaFn> = Real::new(c"posix_spawn_file_actions_init");
-pub static FA_DESTROY: Real<FaFn> = Real::new(c"posix_spawn_file_actions_destroy");
-pub static FA_ADDCLOSE: Real<FaFdFn> = Real::new(c"posix_spawn_file_actions_addclose");
-pub static FA_ADDDUP2: Real<FaDup2Fn> = Real::new(c"posix_spawn_file_actions_adddup2");
-pub static FA_ADDOPEN: Real<FaOpenFn> = Real::new(c"posix_spawn_file_actions_addopen");
-pub static FA_ADDCHDIR: Real<FaPathFn> = Real::new(c"posix_spawn_file_actions_addchdir_np");
-pub static FA_ADDFCHDIR: Real<FaFdFn> = Real::new(c"posix_spawn_file_actions_addfchdir_np");
-pub static FA_ADDCLOSEFROM: Real<FaFdFn> = Real::new(c"posix_spawn_file_actions_addclosefrom_np");
-pub static FA_ADDTCSETPGRP: Real<FaFdFn> = Real::new(c"posix_spawn_file_actions_addtcsetpgrp_np");
-
-/// Resolve everything now (the shim is on): no `dlsym` later, when the host
-/// may be in the middle of its cleanups.
-pub fn resolve_all() {
-    POSIX_SPAWN.get();
-    POSIX_SPAWNP.get();
-    SYSTEM.get();
-    FA_INIT.get();
-    FA_DESTROY.get();
-    FA_ADDCLOSE.get();
-    FA_ADDDUP2.get();
-    FA_ADDOPEN.get();
-    FA_ADDCHDIR.get();
-    FA_ADDFCHDIR.get();
-    FA_ADDCLOSEFROM.get();
-    FA_ADDTCSETPGRP.get();
-    WAITPID.get();
-    WAIT.get();
-    WAIT3.get();
-    WAIT4.get();
-    WAITID.get();
-    UNLINK.get();
-    UNLINKAT.get();
-    RMDIR.get();
-    REMOVE.get();
+/// `name` (NUL-terminated bytes) as a C string. Only evaluated in `REAL`'s
+/// initializer, at compile time: a bad name fails the build, never a host.
+const fn c_name(name: &'static [u8]) -> &'static CStr {
+    match CStr::from_bytes_with_nul(name) {
+        Ok(c) => c,
+        Err(_) => panic!("a hook name is not a C string"),
+    }
 }
 
-/// What a call to a function the C library does not have returns
-/// (posix_spawn family: an error number).
-pub fn enosys() -> c_int {
-    libc::ENOSYS
+/// The slots and `resolve_all`, for every entry of the hook list
+/// (`arshim_common::for_each_hook!`, common/src/hooks.rs).
+macro_rules! real_functions {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty, missing: $missing:expr;)*) => {
+        /// The next definition of each hooked function, by its C name and
+        /// with its exact C signature.
+        pub struct Reals {
+            $(pub $name: Real<unsafe extern "C" fn($($ty),*) -> $ret>,)*
+        }
+
+        pub static REAL: Reals = Reals {
+            $($name: Real::new(c_name(concat!(stringify!($name), "\0").as_bytes())),)*
+        };
+
+        /// Resolve every hook's real function now (the shim is on): no
+        /// `dlsym` later, when the host may be in the middle of its cleanups.
+        pub fn resolve_all() {
+            $(REAL.$name.get();)*
+        }
+
+        const SLOTS: usize = [$(stringify!($name)),*].len();
+    };
 }
 
-/// The same for the errno-style functions: -1 with errno = ENOSYS.
-pub fn enosys_errno() -> c_int {
-    // SAFETY: writing the thread's errno.
-    unsafe { *libc::__errno_location() = libc::ENOSYS };
-    -1
-}
+arshim_common::for_each_hook!(real_functions);
+
+// One slot per hook of the list.
+const _: () = assert!(SLOTS == arshim_common::hooks::COUNT);
