@@ -15,12 +15,12 @@ mod quote;
 mod reap;
 mod run;
 mod settings;
-// The library's glob matcher, shared as source: one definition of which
-// program names are archivers.
-#[path = "../shim/src/glob.rs"]
-mod shim_glob;
 mod verdicts;
 mod verify;
+
+// The library's glob matcher: one definition of which program names are
+// archivers.
+use arshim_common::glob as shim_glob;
 
 use std::process::ExitCode;
 

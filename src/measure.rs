@@ -289,7 +289,7 @@ pub mod glob {
         path.rsplit(|&b| b == b'/').next().unwrap_or(path)
     }
 
-    /// The library's own matcher (shim/src/glob.rs), so `bench` and
+    /// The library's own matcher (common/src/glob.rs), so `bench` and
     /// `verify` recognise the archiver exactly as the library does.
     #[cfg(test)]
     pub use crate::shim_glob::glob_match;

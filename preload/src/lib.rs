@@ -11,20 +11,13 @@
 #![no_std]
 
 mod exe;
-#[path = "../../shim/src/gate.rs"]
-mod gate;
-#[path = "../../shim/src/glob.rs"]
-mod glob;
 mod hooks;
-#[path = "../../shim/src/preload_abi.rs"]
-mod preload_abi;
-#[path = "../../shim/src/raw_line.rs"]
-mod raw_line;
 
+use arshim_common::gate;
+use arshim_common::preload_abi::{Preload, CORE_FILE, INIT_SYMBOL, VERSION};
+use arshim_common::raw_line::Line;
 use core::ffi::{c_char, c_int, c_void, CStr};
 use core::ptr::null_mut;
-use preload_abi::{Preload, CORE_FILE, INIT_SYMBOL, VERSION};
-use raw_line::Line;
 
 extern "C" {
     static environ: *const *const c_char;
@@ -90,7 +83,7 @@ unsafe fn load_core(env: &[&[u8]]) {
     // The loader keeps this name for as long as we are loaded (for good).
     let own: &'static CStr = CStr::from_ptr(info.dli_fname);
     let mut path = [0u8; 4096];
-    let Some(core_path) = sibling(own.to_bytes(), CORE_FILE, &mut path) else {
+    let Some(core_path) = sibling(own.to_bytes(), CORE_FILE.as_bytes(), &mut path) else {
         return warn(env, b"the path of libarshim.so is too long", None);
     };
     let handle = libc::dlopen(core_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
@@ -119,7 +112,7 @@ unsafe fn load_core(env: &[&[u8]]) {
         );
     }
     // SAFETY: the core defines `arshim_core_init` with this signature
-    // (shim/src/preload_abi.rs), checked by the VERSION it compares.
+    // (common/src/preload_abi.rs), checked by the VERSION it compares.
     let init: unsafe extern "C" fn(*const Preload) -> c_int = core::mem::transmute(init);
     let preload = Preload {
         version: VERSION,

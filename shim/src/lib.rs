@@ -13,9 +13,13 @@
 //! - `takeover/`: the spawn-time (`convert`) and wait-time (`wait`) entry
 //!   points and the irreversible steps: cleanups, deferred deletions, replay,
 //!   release, the reaper's command line, the companion's whereabouts.
-//! - here: `hooks` and `real` (where the C library's pointers arrive), `state`
-//!   (the switch every hook reads first), the constructor below; `gate`,
-//!   `glob`, `preload_abi` and `raw_line` are shared with the preload.
+//! - `ffi/`: where the C library's pointers arrive: the hand-written hooks,
+//!   their exports and the real functions, generated from the one hook list
+//!   in `common/`.
+//! - here: `state` (the switch every hook reads first) and the constructor
+//!   below. `gate`, `glob`, `preload_abi` and `raw_line` come from
+//!   `arshim-common`, the trace event builder from `arshim-trace`: shared
+//!   with the preload, the reaper and the companion.
 
 // The unit-test build leaves out the exported hooks (they would interpose on
 // the test binary itself), so everything only they reach looks unused there.
@@ -23,23 +27,16 @@
 
 mod decide;
 mod facts;
-// Shared with the preload, which uses the whole gate; the core re-reads the
-// environment and the agreed names.
-#[allow(dead_code)]
-mod gate;
-mod glob;
-#[cfg(not(test))]
-mod hooks;
-#[allow(dead_code)]
-mod preload_abi;
-mod raw_line;
-mod real;
+mod ffi;
 mod record;
 mod state;
 mod takeover;
 
+// Shared with the preload, the reaper and the companion (crate `common/`).
+use arshim_common::{gate, glob, preload_abi, raw_line};
 use decide::config::{self, Config, Mode};
 use decide::scope::{self, Identity, Scope};
+use ffi::real;
 use libc::c_char;
 use record::{logging, trace};
 use std::ffi::CStr;

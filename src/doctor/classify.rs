@@ -80,15 +80,8 @@ pub fn parse_shebang(head: &[u8]) -> Option<Shebang> {
     })
 }
 
-/// Shells and build drivers, which the library never lets convert (keep in
-/// step with `DRIVERS` in shim/src/decide/scope.rs; a unit test checks it).
-pub const DRIVERS: &[&str] = &[
-    "sh", "bash", "dash", "zsh", "ksh", "ksh93", "mksh", "pdksh", "yash", "csh", "tcsh", "fish",
-    "busybox", "make", "gmake", "bmake", "pmake", "remake", "ninja", "samu", "cmake", "ctest",
-    "meson", "scons", "bazel", "bazelisk", "buck", "buck2", "cargo", "xargs", "timeout", "time",
-    "flock", "strace", "ltrace", "sudo", "su", "doas", "ccache", "sccache", "distcc", "icecc",
-    "arshim",
-];
+/// Shells and build drivers, which the library never lets convert.
+pub use arshim_common::names::DRIVERS;
 
 pub fn basename(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
@@ -569,21 +562,5 @@ mod tests {
         let f = assess(Role::Command, "x", &file(Content::Other), X86_64);
         assert_eq!(statuses(&f), [Status::Warn]);
         assert!(text(&f).contains("/bin/sh"));
-    }
-
-    #[test]
-    fn driver_list_matches_the_library() {
-        let src = include_str!("../../shim/src/decide/scope.rs");
-        let start = src
-            .find("pub const DRIVERS")
-            .expect("DRIVERS in shim/src/decide/scope.rs");
-        let list = &src[start..];
-        let list = &list[list.find("= &[").unwrap() + 4..list.find("];").unwrap()];
-        let theirs: Vec<&str> = list
-            .split(',')
-            .map(|w| w.trim().trim_matches('"'))
-            .filter(|w| !w.is_empty())
-            .collect();
-        assert_eq!(theirs, DRIVERS);
     }
 }

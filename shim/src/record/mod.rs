@@ -5,4 +5,5 @@
 pub mod logging;
 pub mod mirror;
 pub mod observe;
-pub mod trace;
+/// The trace event builder, shared with the reaper (crate `common/trace/`).
+pub use arshim_trace as trace;

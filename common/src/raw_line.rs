@@ -1,12 +1,17 @@
 //! A line for stderr built without a heap: a fixed buffer that truncates
 //! instead of allocating, written with a raw `write` syscall (libc's `write`
 //! is one of our own hooks). For where nothing may allocate: the preload's
-//! constructor (`preload/` includes this file as source) and the core's last
-//! steps once the host's memory is released.
+//! constructor and the core's last steps once the host's memory is released.
 
 pub struct Line {
     buf: [u8; 512],
     len: usize,
+}
+
+impl Default for Line {
+    fn default() -> Self {
+        Line::new()
+    }
 }
 
 impl Line {

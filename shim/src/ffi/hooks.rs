@@ -1,30 +1,40 @@
-//! The core's side of each hook. The preload's `NAME` (an interposer on the
-//! C library's `NAME`) jumps to `arshim_hook_NAME` here once this process is
-//! in scope. Each mirrors one libc function, keeps its exact signature and
-//! return convention, and while it has nothing to do (the conversion under
-//! way, a forked child, observe mode not yet recording) costs one atomic load
-//! and a tail call to the real function.
-//!
-//! Compiled only into the cdylib: the crate's unit-test binary must not
-//! export them.
+//! The core's side of each hook, hand-written. The preload's `NAME` (an
+//! interposer on the C library's `NAME`) jumps to `arshim_hook_NAME` once
+//! this process is in scope: the export generated from the hook list
+//! (`exports.rs`), which inlines the `NAME` here. Each mirrors one libc
+//! function, keeps its exact signature and return convention, and while it
+//! has nothing to do (the conversion under way, a forked child, observe mode
+//! not yet recording) costs one atomic load and a tail call to the real
+//! function.
 
+use super::real::{Real, REAL};
 use crate::decide::child::{awaited_by_waitid, awaited_by_waitpid, Awaited};
-use crate::real::{self, *};
 use crate::record::{mirror, observe};
 use crate::state;
 use crate::takeover::convert::{self, Request};
 use crate::takeover::{defer, wait};
+use arshim_common::hooks::prelude::no_such_function;
 use libc::{c_char, c_int, mode_t, pid_t, posix_spawn_file_actions_t, posix_spawnattr_t};
 use std::ffi::CStr;
+
+/// `posix_spawn` and `posix_spawnp`.
+type SpawnFn = unsafe extern "C" fn(
+    *mut pid_t,
+    *const c_char,
+    *const posix_spawn_file_actions_t,
+    *const posix_spawnattr_t,
+    *const *mut c_char,
+    *const *mut c_char,
+) -> c_int;
 
 /// The shape of every hook: when `quiet` holds (the shim has nothing to do
 /// here) and the real function is already resolved, one or two loads and a
 /// tail call — no register saved, nothing called first. Everything else (the
 /// first resolution, the shim's own work) is in the out-of-line `slow` body.
 macro_rules! fast_path {
-    ($quiet:expr, $real:ident, $f:ident($($arg:expr),*)) => {
+    ($quiet:expr, $hook:ident, $f:ident($($arg:expr),*)) => {
         if $quiet {
-            if let Some(real) = $real.fast() {
+            if let Some(real) = REAL.$hook.fast() {
                 return real($($arg),*);
             }
         }
@@ -49,7 +59,7 @@ unsafe fn spawn(
     envp: *const *mut c_char,
 ) -> c_int {
     let Some(real_fn) = real.get() else {
-        return real::enosys();
+        return libc::ENOSYS;
     };
     if !state::is_on() {
         return real_fn(pid, path, actions, attr, argv, envp);
@@ -91,9 +101,9 @@ unsafe fn spawn(
 
 /// The two spawn hooks differ only in the real function and the PATH search.
 macro_rules! spawn_hook {
-    ($(#[$doc:meta])* $name:ident, $real:ident, search: $search:literal) => {
+    ($(#[$doc:meta])* $name:ident, search: $search:literal) => {
         $(#[$doc])*
-        #[export_name = concat!("arshim_hook_", stringify!($name))]
+        #[inline(always)]
         pub unsafe extern "C" fn $name(
             pid: *mut pid_t,
             path: *const c_char,
@@ -102,7 +112,7 @@ macro_rules! spawn_hook {
             argv: *const *mut c_char,
             envp: *const *mut c_char,
         ) -> c_int {
-            fast_path!(!state::is_on(), $real, slow(pid, path, actions, attr, argv, envp));
+            fast_path!(!state::is_on(), $name, slow(pid, path, actions, attr, argv, envp));
             #[cold]
             #[inline(never)]
             unsafe fn slow(
@@ -113,7 +123,7 @@ macro_rules! spawn_hook {
                 argv: *const *mut c_char,
                 envp: *const *mut c_char,
             ) -> c_int {
-                spawn(&$real, stringify!($name), $search, pid, path, actions, attr, argv, envp)
+                spawn(&REAL.$name, stringify!($name), $search, pid, path, actions, attr, argv, envp)
             }
         }
     };
@@ -121,20 +131,20 @@ macro_rules! spawn_hook {
 
 spawn_hook!(
     /// Mirrors glibc `posix_spawn` (returns an error number, never sets errno).
-    posix_spawn, POSIX_SPAWN, search: false
+    posix_spawn, search: false
 );
 spawn_hook!(
     /// Mirrors glibc `posix_spawnp`: PATH from the caller's environment,
     /// default `/bin:/usr/bin`, no shell retry for ENOEXEC.
-    posix_spawnp, POSIX_SPAWNP, search: true
+    posix_spawnp, search: true
 );
 
 /// Mirrors glibc `system`: `system(NULL)` asks whether a shell exists and is
 /// passed through; a converted command runs as `/bin/sh -c CMD` in this pid.
 /// glibc spawns it through an internal call that the posix_spawn hook cannot see.
-#[export_name = "arshim_hook_system"]
+#[inline(always)]
 pub unsafe extern "C" fn system(command: *const c_char) -> c_int {
-    fast_path!(!state::is_on(), SYSTEM, system_slow(command));
+    fast_path!(!state::is_on(), system, system_slow(command));
 }
 
 #[cold]
@@ -149,7 +159,7 @@ unsafe fn system_slow(command: *const c_char) -> c_int {
             archiver = convert::consider(config, &Request::System { command });
         }
     }
-    let rc = match SYSTEM.get() {
+    let rc = match REAL.system.get() {
         Some(f) => f(command),
         None => -1,
     };
@@ -162,17 +172,17 @@ unsafe fn system_slow(command: *const c_char) -> c_int {
 
 /// Mirror hooks: call the real function first and record only what it accepted.
 macro_rules! mirrored {
-    ($(#[$doc:meta])* $name:ident, $real:ident, ($($arg:ident : $ty:ty),*), |$fa:ident| $record:expr) => {
+    ($(#[$doc:meta])* $name:ident, ($($arg:ident : $ty:ty),*), |$fa:ident| $record:expr) => {
         $(#[$doc])*
-        #[export_name = concat!("arshim_hook_", stringify!($name))]
+        #[inline(always)]
         pub unsafe extern "C" fn $name(fa: *mut posix_spawn_file_actions_t $(, $arg: $ty)*) -> c_int {
-            fast_path!(!state::is_on(), $real, slow(fa $(, $arg)*));
+            fast_path!(!state::is_on(), $name, slow(fa $(, $arg)*));
             #[cold]
             #[inline(never)]
             unsafe fn slow(fa: *mut posix_spawn_file_actions_t $(, $arg: $ty)*) -> c_int {
-            let rc = match $real.get() {
+            let rc = match REAL.$name.get() {
                 Some(f) => f(fa $(, $arg)*),
-                None => return real::enosys(),
+                None => return libc::ENOSYS,
             };
             if rc == 0 && state::is_on() {
                 let $fa = fa as usize;
@@ -186,42 +196,42 @@ macro_rules! mirrored {
 
 mirrored!(
     /// Mirrors `posix_spawn_file_actions_init`: starts a fresh mirror entry.
-    posix_spawn_file_actions_init, FA_INIT, (), |fa| mirror::init(fa)
+    posix_spawn_file_actions_init, (), |fa| mirror::init(fa)
 );
 mirrored!(
     /// Mirrors `posix_spawn_file_actions_destroy`: forgets the entry.
-    posix_spawn_file_actions_destroy, FA_DESTROY, (), |fa| mirror::destroy(fa)
+    posix_spawn_file_actions_destroy, (), |fa| mirror::destroy(fa)
 );
 mirrored!(
     /// Mirrors `posix_spawn_file_actions_addclose`.
-    posix_spawn_file_actions_addclose, FA_ADDCLOSE, (fd: c_int), |fa| mirror::close(fa, fd)
+    posix_spawn_file_actions_addclose, (fd: c_int), |fa| mirror::close(fa, fd)
 );
 mirrored!(
     /// Mirrors `posix_spawn_file_actions_adddup2` (fd == newfd clears FD_CLOEXEC).
-    posix_spawn_file_actions_adddup2, FA_ADDDUP2, (fd: c_int, newfd: c_int), |fa| mirror::dup2(fa, fd, newfd)
+    posix_spawn_file_actions_adddup2, (fd: c_int, newfd: c_int), |fa| mirror::dup2(fa, fd, newfd)
 );
 mirrored!(
     /// Mirrors `posix_spawn_file_actions_addopen` (glibc copies the path; so do we).
-    posix_spawn_file_actions_addopen, FA_ADDOPEN, (fd: c_int, path: *const c_char, oflag: c_int, mode: mode_t),
+    posix_spawn_file_actions_addopen, (fd: c_int, path: *const c_char, oflag: c_int, mode: mode_t),
     |fa| mirror::open(fa, fd, CStr::from_ptr(path).to_bytes(), oflag, mode)
 );
 mirrored!(
     /// Mirrors `posix_spawn_file_actions_addchdir_np`.
-    posix_spawn_file_actions_addchdir_np, FA_ADDCHDIR, (path: *const c_char),
+    posix_spawn_file_actions_addchdir_np, (path: *const c_char),
     |fa| mirror::chdir(fa, CStr::from_ptr(path).to_bytes())
 );
 mirrored!(
     /// Mirrors `posix_spawn_file_actions_addfchdir_np`.
-    posix_spawn_file_actions_addfchdir_np, FA_ADDFCHDIR, (fd: c_int), |fa| mirror::fchdir(fa, fd)
+    posix_spawn_file_actions_addfchdir_np, (fd: c_int), |fa| mirror::fchdir(fa, fd)
 );
 mirrored!(
     /// Mirrors `posix_spawn_file_actions_addclosefrom_np`.
-    posix_spawn_file_actions_addclosefrom_np, FA_ADDCLOSEFROM, (from: c_int), |fa| mirror::closefrom(fa, from)
+    posix_spawn_file_actions_addclosefrom_np, (from: c_int), |fa| mirror::closefrom(fa, from)
 );
 mirrored!(
     /// Mirrors `posix_spawn_file_actions_addtcsetpgrp_np`: recorded so that a
     /// spawn using it falls back (not replayed).
-    posix_spawn_file_actions_addtcsetpgrp_np, FA_ADDTCSETPGRP, (fd: c_int), |fa| { let _ = fd; mirror::tcsetpgrp(fa) }
+    posix_spawn_file_actions_addtcsetpgrp_np, (fd: c_int), |fa| { let _ = fd; mirror::tcsetpgrp(fa) }
 );
 
 /// The wait-time handoff around one real wait call.
@@ -256,16 +266,16 @@ unsafe fn status_of(result: i32, status: *mut c_int) -> Option<i32> {
 
 /// Mirrors `waitpid`. Taken over only for a blocking wait (no WNOHANG) on
 /// one child, or on -1 with exactly one child, that runs an archiver.
-#[export_name = "arshim_hook_waitpid"]
+#[inline(always)]
 pub unsafe extern "C" fn waitpid(pid: pid_t, status: *mut c_int, options: c_int) -> pid_t {
-    fast_path!(!state::is_on(), WAITPID, waitpid_slow(pid, status, options));
+    fast_path!(!state::is_on(), waitpid, waitpid_slow(pid, status, options));
 }
 
 #[cold]
 #[inline(never)]
 unsafe fn waitpid_slow(pid: pid_t, status: *mut c_int, options: c_int) -> pid_t {
-    let Some(real) = WAITPID.get() else {
-        return real::enosys_errno();
+    let Some(real) = REAL.waitpid.get() else {
+        return no_such_function(-1);
     };
     if !state::is_on() {
         return real(pid, status, options);
@@ -277,16 +287,16 @@ unsafe fn waitpid_slow(pid: pid_t, status: *mut c_int, options: c_int) -> pid_t 
 }
 
 /// Mirrors `wait` (= waitpid(-1, status, 0)).
-#[export_name = "arshim_hook_wait"]
+#[inline(always)]
 pub unsafe extern "C" fn wait(status: *mut c_int) -> pid_t {
-    fast_path!(!state::is_on(), WAIT, wait_slow(status));
+    fast_path!(!state::is_on(), wait, wait_slow(status));
 }
 
 #[cold]
 #[inline(never)]
 unsafe fn wait_slow(status: *mut c_int) -> pid_t {
-    let Some(real) = WAIT.get() else {
-        return real::enosys_errno();
+    let Some(real) = REAL.wait.get() else {
+        return no_such_function(-1);
     };
     if !state::is_on() {
         return real(status);
@@ -298,20 +308,20 @@ unsafe fn wait_slow(status: *mut c_int) -> pid_t {
 }
 
 /// Mirrors `wait3` (= wait4(-1, …)); the rusage is the real call's.
-#[export_name = "arshim_hook_wait3"]
+#[inline(always)]
 pub unsafe extern "C" fn wait3(
     status: *mut c_int,
     options: c_int,
     usage: *mut libc::rusage,
 ) -> pid_t {
-    fast_path!(!state::is_on(), WAIT3, wait3_slow(status, options, usage));
+    fast_path!(!state::is_on(), wait3, wait3_slow(status, options, usage));
 }
 
 #[cold]
 #[inline(never)]
 unsafe fn wait3_slow(status: *mut c_int, options: c_int, usage: *mut libc::rusage) -> pid_t {
-    let Some(real) = WAIT3.get() else {
-        return real::enosys_errno();
+    let Some(real) = REAL.wait3.get() else {
+        return no_such_function(-1);
     };
     if !state::is_on() {
         return real(status, options, usage);
@@ -323,7 +333,7 @@ unsafe fn wait3_slow(status: *mut c_int, options: c_int, usage: *mut libc::rusag
 }
 
 /// Mirrors `wait4`.
-#[export_name = "arshim_hook_wait4"]
+#[inline(always)]
 pub unsafe extern "C" fn wait4(
     pid: pid_t,
     status: *mut c_int,
@@ -332,7 +342,7 @@ pub unsafe extern "C" fn wait4(
 ) -> pid_t {
     fast_path!(
         !state::is_on(),
-        WAIT4,
+        wait4,
         wait4_slow(pid, status, options, usage)
     );
 }
@@ -345,8 +355,8 @@ unsafe fn wait4_slow(
     options: c_int,
     usage: *mut libc::rusage,
 ) -> pid_t {
-    let Some(real) = WAIT4.get() else {
-        return real::enosys_errno();
+    let Some(real) = REAL.wait4.get() else {
+        return no_such_function(-1);
     };
     if !state::is_on() {
         return real(pid, status, options, usage);
@@ -358,7 +368,7 @@ unsafe fn wait4_slow(
 }
 
 /// Mirrors `waitid`: only P_PID / P_ALL with WEXITED, blocking, consuming.
-#[export_name = "arshim_hook_waitid"]
+#[inline(always)]
 pub unsafe extern "C" fn waitid(
     idtype: libc::idtype_t,
     id: libc::id_t,
@@ -367,7 +377,7 @@ pub unsafe extern "C" fn waitid(
 ) -> c_int {
     fast_path!(
         !state::is_on(),
-        WAITID,
+        waitid,
         waitid_slow(idtype, id, info, options)
     );
 }
@@ -380,8 +390,8 @@ unsafe fn waitid_slow(
     info: *mut libc::siginfo_t,
     options: c_int,
 ) -> c_int {
-    let Some(real) = WAITID.get() else {
-        return real::enosys_errno();
+    let Some(real) = REAL.waitid.get() else {
+        return no_such_function(-1);
     };
     if !state::is_on() {
         return real(idtype, id, info, options);
@@ -423,26 +433,26 @@ fn deletions_quiet() -> bool {
 }
 
 /// Mirrors `unlink`.
-#[export_name = "arshim_hook_unlink"]
+#[inline(always)]
 pub unsafe extern "C" fn unlink(path: *const c_char) -> c_int {
-    fast_path!(deletions_quiet(), UNLINK, unlink_slow(path));
+    fast_path!(deletions_quiet(), unlink, unlink_slow(path));
 }
 
 #[cold]
 #[inline(never)]
 unsafe fn unlink_slow(path: *const c_char) -> c_int {
-    let Some(real) = UNLINK.get() else {
-        return real::enosys_errno();
+    let Some(real) = REAL.unlink.get() else {
+        return no_such_function(-1);
     };
     deletion(libc::AT_FDCWD, path, false, || real(path))
 }
 
 /// Mirrors `unlinkat`, AT_REMOVEDIR included.
-#[export_name = "arshim_hook_unlinkat"]
+#[inline(always)]
 pub unsafe extern "C" fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
     fast_path!(
         deletions_quiet(),
-        UNLINKAT,
+        unlinkat,
         unlinkat_slow(dirfd, path, flags)
     );
 }
@@ -450,8 +460,8 @@ pub unsafe extern "C" fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_in
 #[cold]
 #[inline(never)]
 unsafe fn unlinkat_slow(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
-    let Some(real) = UNLINKAT.get() else {
-        return real::enosys_errno();
+    let Some(real) = REAL.unlinkat.get() else {
+        return no_such_function(-1);
     };
     deletion(dirfd, path, flags & libc::AT_REMOVEDIR != 0, || {
         real(dirfd, path, flags)
@@ -459,32 +469,32 @@ unsafe fn unlinkat_slow(dirfd: c_int, path: *const c_char, flags: c_int) -> c_in
 }
 
 /// Mirrors `rmdir`.
-#[export_name = "arshim_hook_rmdir"]
+#[inline(always)]
 pub unsafe extern "C" fn rmdir(path: *const c_char) -> c_int {
-    fast_path!(deletions_quiet(), RMDIR, rmdir_slow(path));
+    fast_path!(deletions_quiet(), rmdir, rmdir_slow(path));
 }
 
 #[cold]
 #[inline(never)]
 unsafe fn rmdir_slow(path: *const c_char) -> c_int {
-    let Some(real) = RMDIR.get() else {
-        return real::enosys_errno();
+    let Some(real) = REAL.rmdir.get() else {
+        return no_such_function(-1);
     };
     deletion(libc::AT_FDCWD, path, true, || real(path))
 }
 
 /// Mirrors `remove`: glibc's calls unlink/rmdir internally, out of our sight,
 /// so it is hooked by name; a directory is an rmdir.
-#[export_name = "arshim_hook_remove"]
+#[inline(always)]
 pub unsafe extern "C" fn remove(path: *const c_char) -> c_int {
-    fast_path!(deletions_quiet(), REMOVE, remove_slow(path));
+    fast_path!(deletions_quiet(), remove, remove_slow(path));
 }
 
 #[cold]
 #[inline(never)]
 unsafe fn remove_slow(path: *const c_char) -> c_int {
-    let Some(real) = REMOVE.get() else {
-        return real::enosys_errno();
+    let Some(real) = REAL.remove.get() else {
+        return no_such_function(-1);
     };
     let is_dir = || {
         let mut st: libc::stat = std::mem::zeroed();
@@ -503,9 +513,9 @@ unsafe fn remove_slow(path: *const c_char) -> c_int {
 // still does is recorded. Behaviour is never changed.
 
 /// Mirrors `fork` (only watched: a process forked after the archiver).
-#[export_name = "arshim_hook_fork"]
+#[inline(always)]
 pub unsafe extern "C" fn fork() -> pid_t {
-    fast_path!(observe::quiet(), FORK, fork_slow());
+    fast_path!(observe::quiet(), fork, fork_slow());
 }
 
 #[cold]
@@ -514,16 +524,16 @@ unsafe fn fork_slow() -> pid_t {
     if observe::recording() {
         observe::after("fork", b"", "fork");
     }
-    match FORK.get() {
+    match REAL.fork.get() {
         Some(f) => f(),
-        None => real::enosys_errno(),
+        None => no_such_function(-1),
     }
 }
 
 /// Mirrors `popen` (glibc spawns its shell internally).
-#[export_name = "arshim_hook_popen"]
+#[inline(always)]
 pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> *mut libc::FILE {
-    fast_path!(observe::quiet(), POPEN, popen_slow(command, mode));
+    fast_path!(observe::quiet(), popen, popen_slow(command, mode));
 }
 
 #[cold]
@@ -532,12 +542,9 @@ unsafe fn popen_slow(command: *const c_char, mode: *const c_char) -> *mut libc::
     if observe::recording() && !command.is_null() {
         observe::after("spawn", CStr::from_ptr(command).to_bytes(), "popen");
     }
-    match POPEN.get() {
+    match REAL.popen.get() {
         Some(f) => f(command, mode),
-        None => {
-            real::enosys_errno();
-            std::ptr::null_mut()
-        }
+        None => no_such_function(std::ptr::null_mut()),
     }
 }
 
@@ -548,11 +555,11 @@ unsafe fn watch_open(path: *const c_char, flags: c_int, call: &str) {
 }
 
 macro_rules! watched_open {
-    ($(#[$doc:meta])* $name:ident, $real:ident, ($($arg:ident : $ty:ty),*), |$path:ident, $flags:ident| $watch:expr) => {
+    ($(#[$doc:meta])* $name:ident, ($($arg:ident : $ty:ty),*), |$path:ident, $flags:ident| $watch:expr) => {
         $(#[$doc])*
-        #[export_name = concat!("arshim_hook_", stringify!($name))]
+        #[inline(always)]
         pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
-            fast_path!(observe::quiet(), $real, slow($($arg),*));
+            fast_path!(observe::quiet(), $name, slow($($arg),*));
             #[cold]
             #[inline(never)]
             unsafe fn slow($($arg: $ty),*) -> c_int {
@@ -560,9 +567,9 @@ macro_rules! watched_open {
                 let ($path, $flags) = $watch;
                 watch_open($path, $flags, stringify!($name));
             }
-            match $real.get() {
+            match REAL.$name.get() {
                 Some(f) => f($($arg),*),
-                None => real::enosys_errno(),
+                None => no_such_function(-1),
             }
             }
         }
@@ -574,43 +581,43 @@ macro_rules! watched_open {
 // it and passing it on is exact (the real call ignores it without O_CREAT/O_TMPFILE).
 watched_open!(
     /// Mirrors `open`.
-    open, OPEN, (path: *const c_char, flags: c_int, mode: mode_t), |p, f| (path, flags)
+    open, (path: *const c_char, flags: c_int, mode: mode_t), |p, f| (path, flags)
 );
 watched_open!(
     /// Mirrors `open64`.
-    open64, OPEN64, (path: *const c_char, flags: c_int, mode: mode_t), |p, f| (path, flags)
+    open64, (path: *const c_char, flags: c_int, mode: mode_t), |p, f| (path, flags)
 );
 watched_open!(
     /// Mirrors `openat`.
-    openat, OPENAT, (dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t), |p, f| (path, flags)
+    openat, (dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t), |p, f| (path, flags)
 );
 watched_open!(
     /// Mirrors `openat64`.
-    openat64, OPENAT64, (dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t), |p, f| (path, flags)
+    openat64, (dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t), |p, f| (path, flags)
 );
 watched_open!(
     /// Mirrors `__open_2` (the _FORTIFY_SOURCE entry point of open).
-    __open_2, OPEN_2, (path: *const c_char, flags: c_int), |p, f| (path, flags)
+    __open_2, (path: *const c_char, flags: c_int), |p, f| (path, flags)
 );
 watched_open!(
     /// Mirrors `__open64_2`.
-    __open64_2, OPEN64_2, (path: *const c_char, flags: c_int), |p, f| (path, flags)
+    __open64_2, (path: *const c_char, flags: c_int), |p, f| (path, flags)
 );
 watched_open!(
     /// Mirrors `creat` (= open with O_CREAT|O_WRONLY|O_TRUNC).
-    creat, CREAT, (path: *const c_char, mode: mode_t), |p, f| (path, libc::O_CREAT | libc::O_WRONLY)
+    creat, (path: *const c_char, mode: mode_t), |p, f| (path, libc::O_CREAT | libc::O_WRONLY)
 );
 watched_open!(
     /// Mirrors `creat64`.
-    creat64, CREAT64, (path: *const c_char, mode: mode_t), |p, f| (path, libc::O_CREAT | libc::O_WRONLY)
+    creat64, (path: *const c_char, mode: mode_t), |p, f| (path, libc::O_CREAT | libc::O_WRONLY)
 );
 
 macro_rules! watched_fopen {
-    ($(#[$doc:meta])* $name:ident, $real:ident, ($path:ident, $mode:ident $(, $arg:ident : $ty:ty)*)) => {
+    ($(#[$doc:meta])* $name:ident, ($path:ident, $mode:ident $(, $arg:ident : $ty:ty)*)) => {
         $(#[$doc])*
-        #[export_name = concat!("arshim_hook_", stringify!($name))]
+        #[inline(always)]
         pub unsafe extern "C" fn $name($path: *const c_char, $mode: *const c_char $(, $arg: $ty)*) -> *mut libc::FILE {
-            fast_path!(observe::quiet(), $real, slow($path, $mode $(, $arg)*));
+            fast_path!(observe::quiet(), $name, slow($path, $mode $(, $arg)*));
             #[cold]
             #[inline(never)]
             unsafe fn slow($path: *const c_char, $mode: *const c_char $(, $arg: $ty)*) -> *mut libc::FILE {
@@ -621,12 +628,9 @@ macro_rules! watched_fopen {
             {
                 observe::after("open", CStr::from_ptr($path).to_bytes(), stringify!($name));
             }
-            match $real.get() {
+            match REAL.$name.get() {
                 Some(f) => f($path, $mode $(, $arg)*),
-                None => {
-                    real::enosys_errno();
-                    std::ptr::null_mut()
-                }
+                None => no_such_function(std::ptr::null_mut()),
             }
             }
         }
@@ -635,32 +639,32 @@ macro_rules! watched_fopen {
 
 watched_fopen!(
     /// Mirrors `fopen` (glibc opens internally, out of the open hooks' sight).
-    fopen, FOPEN, (path, mode)
+    fopen, (path, mode)
 );
 watched_fopen!(
     /// Mirrors `fopen64`.
-    fopen64, FOPEN64, (path, mode)
+    fopen64, (path, mode)
 );
 watched_fopen!(
     /// Mirrors `freopen`.
-    freopen, FREOPEN, (path, mode, stream: *mut libc::FILE)
+    freopen, (path, mode, stream: *mut libc::FILE)
 );
 
 macro_rules! watched_write {
-    ($(#[$doc:meta])* $name:ident, $real:ident, ($fd:ident : c_int $(, $arg:ident : $ty:ty)*)) => {
+    ($(#[$doc:meta])* $name:ident, ($fd:ident : c_int $(, $arg:ident : $ty:ty)*)) => {
         $(#[$doc])*
-        #[export_name = concat!("arshim_hook_", stringify!($name))]
+        #[inline(always)]
         pub unsafe extern "C" fn $name($fd: c_int $(, $arg: $ty)*) -> libc::ssize_t {
-            fast_path!(observe::quiet(), $real, slow($fd $(, $arg)*));
+            fast_path!(observe::quiet(), $name, slow($fd $(, $arg)*));
             #[cold]
             #[inline(never)]
             unsafe fn slow($fd: c_int $(, $arg: $ty)*) -> libc::ssize_t {
                 if observe::recording() {
                     observe::wrote($fd, stringify!($name));
                 }
-                match $real.get() {
+                match REAL.$name.get() {
                     Some(f) => f($fd $(, $arg)*),
-                    None => real::enosys_errno() as libc::ssize_t,
+                    None => no_such_function(-1),
                 }
             }
         }
@@ -669,40 +673,40 @@ macro_rules! watched_write {
 
 watched_write!(
     /// Mirrors `write`.
-    write, WRITE, (fd: c_int, buf: *const libc::c_void, count: libc::size_t)
+    write, (fd: c_int, buf: *const libc::c_void, count: libc::size_t)
 );
 watched_write!(
     /// Mirrors `pwrite`.
-    pwrite, PWRITE, (fd: c_int, buf: *const libc::c_void, count: libc::size_t, offset: libc::off_t)
+    pwrite, (fd: c_int, buf: *const libc::c_void, count: libc::size_t, offset: libc::off_t)
 );
 watched_write!(
     /// Mirrors `pwrite64`.
-    pwrite64, PWRITE64, (fd: c_int, buf: *const libc::c_void, count: libc::size_t, offset: libc::off64_t)
+    pwrite64, (fd: c_int, buf: *const libc::c_void, count: libc::size_t, offset: libc::off64_t)
 );
 watched_write!(
     /// Mirrors `writev`.
-    writev, WRITEV, (fd: c_int, iov: *const libc::iovec, count: c_int)
+    writev, (fd: c_int, iov: *const libc::iovec, count: c_int)
 );
 watched_write!(
     /// Mirrors `pwritev`.
-    pwritev, PWRITEV, (fd: c_int, iov: *const libc::iovec, count: c_int, offset: libc::off_t)
+    pwritev, (fd: c_int, iov: *const libc::iovec, count: c_int, offset: libc::off_t)
 );
 
 macro_rules! watched_path_op {
-    ($(#[$doc:meta])* $name:ident, $real:ident, $what:literal, ($($arg:ident : $ty:ty),*), $watched:ident) => {
+    ($(#[$doc:meta])* $name:ident, $what:literal, ($($arg:ident : $ty:ty),*), $watched:ident) => {
         $(#[$doc])*
-        #[export_name = concat!("arshim_hook_", stringify!($name))]
+        #[inline(always)]
         pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
-            fast_path!(observe::quiet(), $real, slow($($arg),*));
+            fast_path!(observe::quiet(), $name, slow($($arg),*));
             #[cold]
             #[inline(never)]
             unsafe fn slow($($arg: $ty),*) -> c_int {
                 if observe::recording() && !$watched.is_null() {
                     observe::after($what, CStr::from_ptr($watched).to_bytes(), stringify!($name));
                 }
-                match $real.get() {
+                match REAL.$name.get() {
                     Some(f) => f($($arg),*),
-                    None => real::enosys_errno(),
+                    None => no_such_function(-1),
                 }
             }
         }
@@ -711,29 +715,29 @@ macro_rules! watched_path_op {
 
 watched_path_op!(
     /// Mirrors `rename` (the destination is recorded).
-    rename, RENAME, "rename", (old: *const c_char, new: *const c_char), new
+    rename, "rename", (old: *const c_char, new: *const c_char), new
 );
 watched_path_op!(
     /// Mirrors `renameat`.
-    renameat, RENAMEAT, "rename", (olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_char), new
+    renameat, "rename", (olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_char), new
 );
 watched_path_op!(
     /// Mirrors `renameat2`.
-    renameat2, RENAMEAT2, "rename", (olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_char, flags: libc::c_uint), new
+    renameat2, "rename", (olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_char, flags: libc::c_uint), new
 );
 watched_path_op!(
     /// Mirrors `link`.
-    link, LINK, "link", (old: *const c_char, new: *const c_char), new
+    link, "link", (old: *const c_char, new: *const c_char), new
 );
 watched_path_op!(
     /// Mirrors `linkat`.
-    linkat, LINKAT, "link", (olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_char, flags: c_int), new
+    linkat, "link", (olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_char, flags: c_int), new
 );
 watched_path_op!(
     /// Mirrors `symlink`.
-    symlink, SYMLINK, "link", (target: *const c_char, new: *const c_char), new
+    symlink, "link", (target: *const c_char, new: *const c_char), new
 );
 watched_path_op!(
     /// Mirrors `symlinkat`.
-    symlinkat, SYMLINKAT, "link", (target: *const c_char, newdir: c_int, new: *const c_char), new
+    symlinkat, "link", (target: *const c_char, newdir: c_int, new: *const c_char), new
 );

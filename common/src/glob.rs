@@ -3,7 +3,7 @@
 //! Matching works on bytes: basenames are not always UTF-8. Supported: `*`, `?`,
 //! bracket sets with ranges and `!`/`^` negation. `no_std` and allocation-free:
 //! the preload (`preload/`) matches `ARSHIM_HOSTS` with it before any heap
-//! exists, and the companion includes it too, so that all three agree.
+//! exists; the core and the companion match with it too, so that all three agree.
 
 /// The entries of a comma-separated list (`ARSHIM_TOOLS`, `ARSHIM_HOSTS`),
 /// with surrounding spaces trimmed.

@@ -1,14 +1,15 @@
 //! What the preload (`libarshim.so`, crate `preload/`) and the core
-//! (`libarshim_core.so`, this crate) agree on. Both include this file as
-//! source; `VERSION` changes whenever anything here does, and a core whose
+//! (`libarshim_core.so`, crate `shim/`) agree on. Both are built from this
+//! file; `VERSION` changes whenever anything here does, and a core whose
 //! version differs refuses to start (the shim then stays off).
 
 use core::ffi::{c_char, c_void};
 
 pub const VERSION: u32 = 1;
 
-/// The core's file name, looked up in the preload's own directory.
-pub const CORE_FILE: &[u8] = b"libarshim_core.so";
+/// The core's file name, looked up in the preload's own directory (and
+/// checked for by the companion's `doctor`).
+pub const CORE_FILE: &str = "libarshim_core.so";
 
 /// `extern "C" fn(*const Preload) -> c_int`: 1 when the core took the
 /// process in scope and its hooks must be routed to, 0 when it stays off.

@@ -1,7 +1,18 @@
-//! `ARSHIM_TRACE`: one JSON object per line, appended with a single `write`
-//! (O_APPEND keeps lines from several processes whole).
+//! `ARSHIM_TRACE`: one JSON object per line (`"ts"`, `"pid"`, `"event"`
+//! first), appended with a single `write` (O_APPEND keeps lines from several
+//! processes whole). One writer for both ends of a handoff: the core's
+//! events and the reaper's (`src/reap/trace.rs`).
+//!
+//! `no_std` with a heap (`alloc`): nothing of std is needed.
 
-use std::fmt::Write as _;
+// Unit tests run with std (the harness needs it).
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+use alloc::ffi::CString;
+use alloc::string::String;
+use core::fmt::Write as _;
 
 pub struct Event {
     line: String,
@@ -50,7 +61,6 @@ impl Event {
         }
     }
 
-    #[allow(dead_code)] // the reaper's (src/reap/trace.rs shares this file)
     pub fn null(mut self, key: &str) -> Event {
         self.key(key);
         self.line.push_str("null");
@@ -87,11 +97,12 @@ impl Event {
         self.line
     }
 
-    /// Appends the event to `path`. Errors are ignored: tracing never changes
-    /// what the host sees.
+    /// Appends the event to `path` (the core's way: a path per event; the
+    /// reaper keeps one descriptor). Errors are ignored: tracing never
+    /// changes what the host sees.
     pub fn emit(self, path: Option<&[u8]>) {
         let Some(path) = path else { return };
-        let Ok(cpath) = std::ffi::CString::new(path) else {
+        let Ok(cpath) = CString::new(path) else {
             return;
         };
         let line = self.finish();
@@ -152,5 +163,40 @@ mod tests {
             "{line}"
         );
         assert!(line.contains(r#","archiver":true}"#));
+    }
+
+    #[test]
+    fn one_json_object_per_line_with_escapes() {
+        let line = Event::new("delete")
+            .str("op", "unlink")
+            .str("name", b"q\"b\\n\nt\tc\x01r\r\xff")
+            .int("child", -3)
+            .bool("ok", false)
+            .null("path")
+            .finish();
+        assert!(line.starts_with("{\"ts\":"), "{line}");
+        assert!(line.ends_with("}\n") && line.matches('\n').count() == 1);
+        assert!(line.contains(&format!(",\"pid\":{},", std::process::id())));
+        assert!(line.contains(r#""event":"delete","op":"unlink""#), "{line}");
+        assert!(
+            line.contains("\"name\":\"q\\\"b\\\\n\\nt\\tc\\u0001r\\r\u{fffd}\""),
+            "{line}"
+        );
+        assert!(
+            line.contains(r#","child":-3,"ok":false,"path":null}"#),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn timestamp_is_seconds_with_a_fraction() {
+        let line = Event::new("x").finish();
+        let ts = line
+            .strip_prefix("{\"ts\":")
+            .and_then(|rest| rest.split(',').next())
+            .unwrap();
+        let (secs, frac) = ts.split_once('.').unwrap();
+        assert!(secs.parse::<u64>().unwrap() > 1_600_000_000);
+        assert_eq!(frac.len(), 6);
     }
 }

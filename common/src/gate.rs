@@ -1,8 +1,8 @@
 //! The gate every process passes at load: is there anything for the shim to
 //! do here at all? Most processes that inherit the library (every compiler
 //! and shell of a build) are answered here, by the small preload
-//! (`preload/`, which includes this file as source) before the core library
-//! is even loaded.
+//! (`preload/`) before the core library is even loaded; the core reads the
+//! environment with it again.
 //!
 //! `no_std` and allocation-free: the preload has no heap and no std.
 
