@@ -15,11 +15,10 @@
 //!   release, the reaper's command line, the companion's whereabouts.
 //! - `ffi/`: where the C library's pointers arrive: the hand-written hooks,
 //!   their exports and the real functions, generated from the one hook list
-//!   in `common/`.
-//! - here: `state` (the switch every hook reads first) and the constructor
-//!   below. `gate`, `glob`, `preload_abi` and `raw_line` come from
-//!   `arshim-common`, the trace event builder from `arshim-trace`: shared
-//!   with the preload, the reaper and the companion.
+//!   in `common/`, and `state`, the switch every hook reads first.
+//! - here: the constructor below. `gate`, `glob`, `preload_abi` and
+//!   `raw_line` come from `arshim-common`, the trace event builder from
+//!   `arshim-trace`: shared with the preload, the reaper and the companion.
 
 // The unit-test build leaves out the exported hooks (they would interpose on
 // the test binary itself), so everything only they reach looks unused there.
@@ -29,14 +28,13 @@ mod decide;
 mod facts;
 mod ffi;
 mod record;
-mod state;
 mod takeover;
 
 // Shared with the preload, the reaper and the companion (crate `common/`).
 use arshim_common::{gate, glob, preload_abi, raw_line};
 use decide::config::{self, Config, Mode};
 use decide::scope::{self, Identity, Scope};
-use ffi::real;
+use ffi::{real, state};
 use libc::c_char;
 use record::{logging, trace};
 use std::ffi::CStr;

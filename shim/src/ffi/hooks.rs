@@ -10,7 +10,7 @@
 use super::real::{Real, REAL};
 use crate::decide::child::{awaited_by_waitid, awaited_by_waitpid, Awaited};
 use crate::record::{mirror, observe};
-use crate::state;
+use super::state;
 use crate::takeover::convert::{self, Request};
 use crate::takeover::{defer, wait};
 use arshim_common::hooks::prelude::no_such_function;

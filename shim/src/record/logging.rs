@@ -35,7 +35,7 @@ pub fn ready() -> bool {
     {
         return LOGGER.load(Ordering::Acquire) == READY;
     }
-    let filter = crate::state::config().and_then(|c| c.log.clone());
+    let filter = crate::ffi::state::config().and_then(|c| c.log.clone());
     let ok = match filter {
         Some(filter) => env_logger::Builder::new()
             .parse_filters(&filter)

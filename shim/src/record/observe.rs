@@ -19,7 +19,7 @@
 use crate::decide::config::Mode;
 use crate::facts::fs::open_fds;
 use crate::record::trace::Event;
-use crate::state;
+use crate::ffi::state;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Mutex;
 

@@ -14,7 +14,7 @@ use crate::facts::proc;
 use crate::record::logging::info;
 use crate::record::mirror;
 use crate::record::trace::Event;
-use crate::state;
+use crate::ffi::state;
 use crate::takeover::exec::{copy_vector, environ_copy, mark_spent, Exec};
 use crate::takeover::replay;
 use crate::takeover::report::{fallback, Attempt};

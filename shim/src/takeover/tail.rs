@@ -7,7 +7,7 @@
 
 use crate::decide::config::Config;
 use crate::record::logging::warn_line;
-use crate::state;
+use crate::ffi::state;
 use crate::takeover::cleanup::{self, Cleanups};
 use crate::takeover::defer::{self, Deferred};
 use crate::takeover::exec::{environ_copy, execve, Exec};

@@ -7,7 +7,7 @@ use crate::decide::protect::absolute;
 use crate::facts::{fs, proc};
 use crate::record::logging::info;
 use crate::record::trace::Event;
-use crate::state;
+use crate::ffi::state;
 use crate::takeover::defer::{self, Deferred};
 use crate::takeover::report::{fallback, Attempt};
 use crate::takeover::tail::{self, Archiver, Kit, Wait};
