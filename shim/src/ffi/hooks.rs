@@ -8,9 +8,9 @@
 //! function.
 
 use super::real::{Real, REAL};
+use super::state;
 use crate::decide::child::{awaited_by_waitid, awaited_by_waitpid, Awaited};
 use crate::record::{mirror, observe};
-use super::state;
 use crate::takeover::convert::{self, Request};
 use crate::takeover::{defer, wait};
 use arshim_common::hooks::prelude::no_such_function;

@@ -18,8 +18,8 @@
 
 use crate::decide::config::Mode;
 use crate::facts::fs::open_fds;
-use crate::record::trace::Event;
 use crate::ffi::state;
+use crate::record::trace::Event;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Mutex;
 

@@ -6,8 +6,8 @@
 //! the wait-time takeover is a `Job`.
 
 use crate::decide::config::Config;
-use crate::record::logging::warn_line;
 use crate::ffi::state;
+use crate::record::logging::warn_line;
 use crate::takeover::cleanup::{self, Cleanups};
 use crate::takeover::defer::{self, Deferred};
 use crate::takeover::exec::{environ_copy, execve, Exec};
