@@ -21,9 +21,10 @@ build:
 test: build lint
 	$(CARGO) test --release --workspace --no-fail-fast
 
-# Clippy over every crate and target, warnings as errors (release profile,
-# so that it shares the build's dependencies).
+# rustfmt's check, then clippy over every crate and target, warnings as
+# errors (release profile, so that it shares the build's dependencies).
 lint:
+	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
 # The demo linker without and with the shim: who ran ar and what the linker
