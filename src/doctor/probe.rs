@@ -10,6 +10,9 @@ use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
 use super::probe_modes::{self, STANDIN_EXIT};
 use super::report::{Finding, Status};
 use super::trace::{self, Event};
@@ -413,9 +416,9 @@ fn wait_or_kill(mut child: Child) -> Ended {
         }
     }
     if let Ok(pgid) = libc::pid_t::try_from(child.id()) {
-        // SAFETY: signals the process group we created for this probe (its
-        // leader is our unreaped child, so the id cannot have been reused).
-        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        // The process group we created for this probe: its leader is our
+        // unreaped child, so the id cannot have been reused.
+        let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
     }
     let _ = child.wait();
     Ended::TimedOut

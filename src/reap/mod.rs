@@ -24,6 +24,8 @@ use std::ffi::{c_char, c_int, CStr, OsStr, OsString};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 
+use nix::sys::signal::{signal, SigHandler, Signal};
+
 use self::args::Mode;
 use self::trace::{Event, Trace};
 use crate::failure::{EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_USAGE};
@@ -155,6 +157,8 @@ fn exit_event(pid: libc::pid_t) -> Event {
 fn wait(pid: libc::pid_t) -> io::Result<libc::c_int> {
     // First wait without reaping: while it is a zombie its pid cannot be
     // reused, so a forwarded signal cannot hit an unrelated process.
+    // Raw libc, not nix's waitid and waitpid: they fail with EINVAL for an
+    // archiver killed by a real-time signal, which the reaper must pass on.
     let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::zeroed();
     retry(|| {
         // SAFETY: waitid fills the siginfo we own.
@@ -217,7 +221,8 @@ fn exit_like(
     // waitpid without WUNTRACED only reports ended children.
     let code = libc::WEXITSTATUS(status);
     trace.emit(|| exit_event(pid).int("status", code.into()));
-    // SAFETY: _exit ends the process; nothing of ours needs flushing.
+    // SAFETY: _exit ends the process; nothing of ours needs flushing (and
+    // nix does not wrap it).
     unsafe { libc::_exit(code) }
 }
 
@@ -231,11 +236,10 @@ fn exe_of(pid: libc::pid_t) -> Option<OsString> {
 /// One line on stderr, like the library's messages, then exit.
 fn fail(code: impl Into<i32>, message: &str) -> ! {
     let line = format!("arshim[{}]: reaper: {message}\n", std::process::id());
-    // SAFETY: ignoring SIGPIPE (the status must be `code`, even if stderr is
-    // a closed pipe), writing a buffer we own to stderr, ending the process.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-        libc::write(libc::STDERR_FILENO, line.as_ptr().cast(), line.len());
-        libc::_exit(code.into())
-    }
+    // The status must be `code`, even if stderr is a closed pipe.
+    // SAFETY: ignoring a signal installs no handler.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) };
+    let _ = nix::unistd::write(std::io::stderr(), line.as_bytes());
+    // SAFETY: _exit only ends the process (nix does not wrap it).
+    unsafe { libc::_exit(code.into()) }
 }
