@@ -33,7 +33,7 @@ use crate::failure::{EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_USAGE};
 /// How glibc calls the functions in `.init_array`: with the process's
 /// `argc`, `argv` and `envp`, after libc is initialised, before `main`.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub type InitHook = extern "C" fn(c_int, *const *const c_char, *const *const c_char);
+pub type InitHook = unsafe extern "C" fn(c_int, *const *const c_char, *const *const c_char);
 
 /// Runs the reaper if `argv[1]` is `__reap`; otherwise returns at once.
 ///
@@ -43,17 +43,22 @@ pub type InitHook = extern "C" fn(c_int, *const *const c_char, *const *const c_c
 /// and touch about 0.5 MiB more (it reads /proc/self/maps through stdio to
 /// find the main thread's stack guard, installs a SIGSEGV handler and an
 /// alternate signal stack). The reaper needs none of it: it only allocates.
+///
+/// # Safety
+///
+/// Only for `.init_array`: `argc` and `argv` must be the process's, as
+/// glibc passes them (`argc` valid pointers to NUL-terminated strings that
+/// live as long as the process).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub extern "C" fn dispatch_early(argc: c_int, argv: *const *const c_char, _: *const *const c_char) {
+pub unsafe extern "C" fn dispatch_early(argc: c_int, argv: *const *const c_char, _: *const *const c_char) {
     let Ok(argc) = usize::try_from(argc) else {
         return;
     };
     if argc < 2 || argv.is_null() {
         return;
     }
-    // SAFETY: glibc passes the executable's init functions the real argc and
-    // argv: `argc` valid pointers to NUL-terminated strings that live as
-    // long as the process.
+    // SAFETY: the caller's contract (glibc passes the executable's init
+    // functions the real argc and argv).
     let args = unsafe { std::slice::from_raw_parts(argv, argc) };
     // SAFETY: as above.
     let arg = |p: *const c_char| unsafe { CStr::from_ptr(p) }.to_bytes();
