@@ -50,7 +50,11 @@ pub type InitHook = unsafe extern "C" fn(c_int, *const *const c_char, *const *co
 /// glibc passes them (`argc` valid pointers to NUL-terminated strings that
 /// live as long as the process).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub unsafe extern "C" fn dispatch_early(argc: c_int, argv: *const *const c_char, _: *const *const c_char) {
+pub unsafe extern "C" fn dispatch_early(
+    argc: c_int,
+    argv: *const *const c_char,
+    _: *const *const c_char,
+) {
     let Ok(argc) = usize::try_from(argc) else {
         return;
     };
