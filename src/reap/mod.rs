@@ -20,7 +20,7 @@ mod signals;
 mod spawn;
 mod trace;
 
-use std::ffi::{c_char, c_int, CStr, OsStr, OsString};
+use std::ffi::{c_char, c_int, CStr, CString, OsStr, OsString};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 
@@ -85,64 +85,80 @@ pub fn main(args: impl Iterator<Item = OsString>) -> ! {
     let deletions = delete::prepare(request.deletions);
     let trace = Trace::open(request.trace.as_deref());
     signals::default_sigchld();
-
+    let end = End {
+        deletions,
+        trace,
+        failure_status: request.failure_status,
+    };
     match request.mode {
-        Mode::Wait { pid } => {
-            signals::set_child(pid);
-            signals::forward_to_child();
-            trace.emit(|| reap_event("wait", Some(pid), exe_of(pid).as_deref()));
-            match wait(pid) {
-                Ok(status) => {
-                    delete::perform(deletions, &trace);
-                    exit_like(pid, status, request.failure_status, &trace)
-                }
-                Err(error) => {
-                    delete::skip(deletions, &trace, "the archiver could not be waited for");
-                    trace.emit(|| exit_event(pid).str("error", error.to_string()));
-                    // Not 127 ("command not found"): the archiver did run;
-                    // we only cannot know how it ended.
-                    fail(1, &format!("cannot wait for {pid}: {error}"))
-                }
-            }
+        Mode::Wait { pid } => wait_mode(pid, end),
+        Mode::Run { path, argv } => run_mode(path, argv, end),
+    }
+}
+
+/// What every ending needs: the deletions due, the trace, and the host's
+/// own status for a failed archiver.
+struct End {
+    deletions: delete::Prepared,
+    trace: Trace,
+    failure_status: Option<u8>,
+}
+
+/// The archiver is already our child: wait for it.
+fn wait_mode(pid: libc::pid_t, end: End) -> ! {
+    let trace = &end.trace;
+    signals::set_child(pid);
+    signals::forward_to_child();
+    trace.emit(|| reap_event("wait", Some(pid), exe_of(pid).as_deref()));
+    match wait(pid) {
+        Ok(status) => {
+            delete::perform(end.deletions, trace);
+            exit_like(pid, status, end.failure_status, trace)
         }
-        Mode::Run { path, argv } => {
-            let env = spawn::environment(&spawn::own_environment());
-            signals::forward_to_child();
-            let blocked = signals::Blocked::forwarded();
-            let child = spawn::spawn(&path, &argv, &env, blocked.old_mask());
-            if let Ok(pid) = child {
-                signals::set_child(pid);
-            }
-            drop(blocked); // a signal that came meanwhile is forwarded now
-            drop((argv, env));
-            let path = OsStr::from_bytes(path.as_bytes());
-            match child {
-                Ok(pid) => {
-                    trace.emit(|| reap_event("run", Some(pid), Some(path)));
-                    // The child is ours and alive: waiting cannot fail.
-                    let status = wait(pid).unwrap_or_else(|error| {
-                        fail(1, &format!("cannot wait for {pid}: {error}"))
-                    });
-                    delete::perform(deletions, &trace);
-                    exit_like(pid, status, request.failure_status, &trace)
-                }
-                Err(error) => {
-                    trace.emit(|| {
-                        reap_event("run", None, Some(path)).str("error", error.to_string())
-                    });
-                    // The archiver never ran: the host's deletions are due.
-                    delete::perform(deletions, &trace);
-                    let code = match error.kind() {
-                        io::ErrorKind::NotFound => EXIT_NOT_FOUND,
-                        _ => EXIT_CANNOT_EXECUTE,
-                    };
-                    trace.emit(|| Event::new("exit").null("child").int("status", code.into()));
-                    let path = path.to_string_lossy();
-                    fail(code, &format!("cannot run {path}: {error}"))
-                }
-            }
+        Err(error) => {
+            delete::skip(end.deletions, trace, "the archiver could not be waited for");
+            trace.emit(|| exit_event(pid).str("error", error.to_string()));
+            // Not 127 ("command not found"): the archiver did run;
+            // we only cannot know how it ended.
+            fail(1, &format!("cannot wait for {pid}: {error}"))
         }
     }
+}
+
+/// Spawn the archiver ourselves, then wait for it.
+fn run_mode(path: CString, argv: Vec<CString>, end: End) -> ! {
+    let trace = &end.trace;
+    let env = spawn::environment(&spawn::own_environment());
+    signals::forward_to_child();
+    let blocked = signals::Blocked::forwarded();
+    let child = spawn::spawn(&path, &argv, &env, blocked.old_mask());
+    if let Ok(pid) = child {
+        signals::set_child(pid);
+    }
+    drop(blocked); // a signal that came meanwhile is forwarded now
+    drop((argv, env));
+    let path = OsStr::from_bytes(path.as_bytes());
+    let error = match child {
+        Ok(pid) => {
+            trace.emit(|| reap_event("run", Some(pid), Some(path)));
+            // The child is ours and alive: waiting cannot fail.
+            let status = wait(pid)
+                .unwrap_or_else(|error| fail(1, &format!("cannot wait for {pid}: {error}")));
+            delete::perform(end.deletions, trace);
+            exit_like(pid, status, end.failure_status, trace)
+        }
+        Err(error) => error,
+    };
+    trace.emit(|| reap_event("run", None, Some(path)).str("error", error.to_string()));
+    // The archiver never ran: the host's deletions are due.
+    delete::perform(end.deletions, trace);
+    let code = match error.kind() {
+        io::ErrorKind::NotFound => EXIT_NOT_FOUND,
+        _ => EXIT_CANNOT_EXECUTE,
+    };
+    trace.emit(|| Event::new("exit").null("child").int("status", code.into()));
+    let path = path.to_string_lossy();
+    fail(code, &format!("cannot run {path}: {error}"))
 }
 
 /// `child` is `None` when the archiver could not be spawned.
