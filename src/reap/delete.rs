@@ -1,6 +1,7 @@
 //! The deferred deletions: the host's exit cleanups tried to delete the
 //! archiver's inputs (or its temp dir) before the archiver ran; the library
-//! kept them for us, as (directory fd, single name) pairs.
+//! kept them for us, as (directory fd, single name) pairs (docs/DESIGN.md,
+//! "Conversion" 4).
 //!
 //! Deleting relative to a directory fd the host opened means a directory
 //! renamed away and replaced by a symlink meanwhile is never followed: the

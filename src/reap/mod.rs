@@ -9,6 +9,7 @@
 //!
 //! Either way: wait, do the deferred deletions, and end like the archiver
 //! (its exit code, or death by its signal). Nothing is printed on success.
+//! (docs/DESIGN.md, "Conversion" 2, 4 and 6.)
 //!
 //! It must stay tiny while it waits (≤ 2 MiB RSS): it is dispatched before
 //! Rust's runtime initialisation (`dispatch_early`), the arguments are parsed
