@@ -94,55 +94,17 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
         vars.iter().map(|(k, v)| (k.as_os_str(), v.as_os_str())),
         preload::same_library_as(&library),
     );
-    let outputs = OutputDir::create()?;
-
-    let total = args.pairs as usize * 2;
-    let mut runs: Vec<Sampled> = Vec::with_capacity(total);
-    for i in 0..total {
-        let side = Side::of_run(i);
-        progress(format_args!(
-            "arshim bench: run {}/{total} ({})… ",
-            i + 1,
-            side.label()
-        ));
-        let mut cmd = ab::command(
-            side,
-            &args.command,
-            &scrub,
-            &companion,
-            &library,
-            args.tools.as_deref(),
-        );
-        let (stdout, stderr) = outputs.files(i)?;
-        cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
-        let sampled = sampler.run(cmd).map_err(|e| {
-            eprintln!();
-            run::cannot_run(&args.command[0], &e)
-        })?;
-        eprintln!("{}", run_summary(&sampled));
-        if !sampled.status.success() {
-            outputs.show_tail(i);
-        }
-        runs.push(sampled);
-    }
+    let sides = Sides {
+        args: &args,
+        scrub: &scrub,
+        companion: &companion,
+        library: &library,
+    };
+    let runs = sides.run_all(&sampler)?;
 
     let report = Report::new(args.command, args.hz, tools_text, cgroup_skipped, runs);
     // The results first: a plot that cannot be written must not lose them.
-    let text = if args.json {
-        format!("{}\n", report.json())
-    } else {
-        let mut t = report.table();
-        if let Some(hint) = not_converted_hint(&report) {
-            t.push_str(&hint);
-        }
-        t
-    };
-    match io::stdout().lock().write_all(text.as_bytes()) {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-            return Err(Failure::new(1, format!("cannot write the results: {e}")))
-        }
-        _ => {}
-    }
+    print_results(&report, args.json)?;
     if let Some(path) = &args.plot {
         write_plot(&report, path)?;
         eprintln!("arshim bench: plot written to {}", path.display());
@@ -157,6 +119,70 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
                 report.problems.join("; ")
             ),
         ))
+    }
+}
+
+/// What the runs of both sides are made of.
+struct Sides<'a> {
+    args: &'a BenchArgs,
+    scrub: &'a ab::Scrub,
+    companion: &'a Path,
+    library: &'a Path,
+}
+
+impl Sides<'_> {
+    /// All the runs, alternating sides, each with a progress line.
+    fn run_all(&self, sampler: &Sampler) -> Result<Vec<Sampled>, Failure> {
+        let outputs = OutputDir::create()?;
+        let total = self.args.pairs as usize * 2;
+        let mut runs: Vec<Sampled> = Vec::with_capacity(total);
+        for i in 0..total {
+            let side = Side::of_run(i);
+            progress(format_args!(
+                "arshim bench: run {}/{total} ({})… ",
+                i + 1,
+                side.label()
+            ));
+            let mut cmd = ab::command(
+                side,
+                &self.args.command,
+                self.scrub,
+                self.companion,
+                self.library,
+                self.args.tools.as_deref(),
+            );
+            let (stdout, stderr) = outputs.files(i)?;
+            cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
+            let sampled = sampler.run(cmd).map_err(|e| {
+                eprintln!();
+                run::cannot_run(&self.args.command[0], &e)
+            })?;
+            eprintln!("{}", run_summary(&sampled));
+            if !sampled.status.success() {
+                outputs.show_tail(i);
+            }
+            runs.push(sampled);
+        }
+        Ok(runs)
+    }
+}
+
+/// The table (with a hint when nothing was converted) or the JSON, on stdout.
+fn print_results(report: &Report, json: bool) -> Result<(), Failure> {
+    let text = if json {
+        format!("{}\n", report.json())
+    } else {
+        let mut t = report.table();
+        if let Some(hint) = not_converted_hint(report) {
+            t.push_str(&hint);
+        }
+        t
+    };
+    match io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            Err(Failure::new(1, format!("cannot write the results: {e}")))
+        }
+        _ => Ok(()),
     }
 }
 

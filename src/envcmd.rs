@@ -31,13 +31,13 @@ pub fn env(args: EnvArgs) -> Result<(), Failure> {
 /// The full output for `shell`.
 pub fn render(shell: Shell, library: &Path, settings: &Settings) -> Result<Vec<u8>, Failure> {
     preload::check_preloadable(library)?;
-    let syntax: &dyn Syntax = match shell {
-        Shell::Sh => &Sh,
-        Shell::Fish => &Fish,
-        Shell::Make => &Make,
+    let syntax = match shell {
+        Shell::Sh => &SH,
+        Shell::Fish => &FISH,
+        Shell::Make => &MAKE,
     };
     let mut out = Vec::new();
-    line(&mut out, syntax.header().as_bytes());
+    line(&mut out, syntax.header.as_bytes());
     line(
         &mut out,
         &syntax.prepend_preload(library.as_os_str().as_bytes())?,
@@ -71,70 +71,67 @@ fn line(out: &mut Vec<u8>, text: &[u8]) {
 }
 
 /// How one output syntax spells each kind of line.
-trait Syntax {
-    fn header(&self) -> &'static str;
-    /// Our library first, then whatever LD_PRELOAD holds when the output is used.
-    fn prepend_preload(&self, library: &[u8]) -> Result<Vec<u8>, Failure>;
-    fn set(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, Failure>;
-    fn unset(&self, name: &str) -> Vec<u8>;
+struct Syntax {
+    header: &'static str,
+    /// Our library first, then whatever LD_PRELOAD holds when the output is
+    /// used: what goes before and after the quoted library.
+    preload: (&'static [u8], &'static [u8]),
+    /// `export NAME=VALUE`: the words before NAME and between it and VALUE.
+    set: (&'static [u8], &'static [u8]),
+    /// What goes before NAME to unset it.
+    unset: &'static [u8],
+    /// VALUE (of NAME) quoted for this syntax, or why it cannot be.
+    quote: fn(&str, &[u8]) -> Result<Vec<u8>, Failure>,
 }
 
-struct Sh;
-struct Fish;
-struct Make;
+const SH: Syntax = Syntax {
+    header: "# arshim settings for sh: eval \"$(arshim env)\"",
+    // ':' joins only when there is something to join, so no empty entry.
+    preload: (b"export LD_PRELOAD=", b"\"${LD_PRELOAD:+:$LD_PRELOAD}\""),
+    set: (b"export ", b"="),
+    unset: b"unset ",
+    quote: |_, value| Ok(quote::sh(value)),
+};
 
-fn concat(parts: &[&[u8]]) -> Vec<u8> {
-    parts.concat()
-}
+const FISH: Syntax = Syntax {
+    header: "# arshim settings for fish: arshim env --shell fish | source",
+    // fish exports a list joined with spaces, which ld.so splits on too;
+    // an unset LD_PRELOAD expands to nothing.
+    preload: (b"set -gx LD_PRELOAD ", b" $LD_PRELOAD"),
+    set: (b"set -gx ", b" "),
+    unset: b"set -e ",
+    quote: |_, value| Ok(quote::fish(value)),
+};
 
-impl Syntax for Sh {
-    fn header(&self) -> &'static str {
-        "# arshim settings for sh: eval \"$(arshim env)\""
-    }
+const MAKE: Syntax = Syntax {
+    header: "# arshim settings for GNU make: include this file from the top Makefile",
+    // Space-separated (ld.so accepts it); strip avoids a trailing blank.
+    preload: (b"export LD_PRELOAD := $(strip ", b" $(LD_PRELOAD))"),
+    set: (b"export ", b" := "),
+    // Keeps an inherited value away from recipes and sub-makes.
+    unset: b"unexport ",
+    quote: make_value,
+};
+
+impl Syntax {
     fn prepend_preload(&self, library: &[u8]) -> Result<Vec<u8>, Failure> {
-        // ':' joins only when there is something to join, so no empty entry.
-        Ok(concat(&[
-            b"export LD_PRELOAD=",
-            &quote::sh(library),
-            b"\"${LD_PRELOAD:+:$LD_PRELOAD}\"",
-        ]))
+        let (before, after) = self.preload;
+        Ok([before, &(self.quote)(var::PRELOAD, library)?, after].concat())
     }
-    fn set(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, Failure> {
-        Ok(concat(&[
-            b"export ",
-            name.as_bytes(),
-            b"=",
-            &quote::sh(value),
-        ]))
-    }
-    fn unset(&self, name: &str) -> Vec<u8> {
-        concat(&[b"unset ", name.as_bytes()])
-    }
-}
 
-impl Syntax for Fish {
-    fn header(&self) -> &'static str {
-        "# arshim settings for fish: arshim env --shell fish | source"
-    }
-    fn prepend_preload(&self, library: &[u8]) -> Result<Vec<u8>, Failure> {
-        // fish exports a list joined with spaces, which ld.so splits on too;
-        // an unset LD_PRELOAD expands to nothing.
-        Ok(concat(&[
-            b"set -gx LD_PRELOAD ",
-            &quote::fish(library),
-            b" $LD_PRELOAD",
-        ]))
-    }
     fn set(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, Failure> {
-        Ok(concat(&[
-            b"set -gx ",
+        let (before, between) = self.set;
+        Ok([
+            before,
             name.as_bytes(),
-            b" ",
-            &quote::fish(value),
-        ]))
+            between,
+            &(self.quote)(name, value)?,
+        ]
+        .concat())
     }
+
     fn unset(&self, name: &str) -> Vec<u8> {
-        concat(&[b"set -e ", name.as_bytes()])
+        [self.unset, name.as_bytes()].concat()
     }
 }
 
@@ -145,33 +142,6 @@ fn make_value(name: &str, value: &[u8]) -> Result<Vec<u8>, Failure> {
             String::from_utf8_lossy(value)
         ))
     })
-}
-
-impl Syntax for Make {
-    fn header(&self) -> &'static str {
-        "# arshim settings for GNU make: include this file from the top Makefile"
-    }
-    fn prepend_preload(&self, library: &[u8]) -> Result<Vec<u8>, Failure> {
-        // Space-separated (ld.so accepts it); strip avoids a trailing blank.
-        let lib = make_value(var::PRELOAD, library)?;
-        Ok(concat(&[
-            b"export LD_PRELOAD := $(strip ",
-            &lib,
-            b" $(LD_PRELOAD))",
-        ]))
-    }
-    fn set(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, Failure> {
-        Ok(concat(&[
-            b"export ",
-            name.as_bytes(),
-            b" := ",
-            &make_value(name, value)?,
-        ]))
-    }
-    fn unset(&self, name: &str) -> Vec<u8> {
-        // Keeps an inherited value away from recipes and sub-makes.
-        concat(&[b"unexport ", name.as_bytes()])
-    }
 }
 
 #[cfg(test)]

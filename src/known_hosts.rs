@@ -1,8 +1,8 @@
-//! Hosts we have proven either way (issue: real toolchains differ). For each,
-//! by executable basename: which programs count as its archiver, and whether
+//! Hosts we have proven either way (real toolchains differ). For each, by
+//! executable basename: which programs count as its archiver, and whether
 //! the archiver spawn is really its last act. `arshim run` uses the globs when
 //! the user gave none, and refuses to convert a known non-final host unless
-//! forced.
+//! forced (docs/DESIGN.md, "Conversion" 8).
 
 /// What we know of one host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,14 +5,12 @@ mod bench;
 mod cli;
 mod doctor;
 mod envcmd;
-mod failure;
 mod known_hosts;
 mod locate;
 mod measure;
 mod pathsearch;
 mod preload;
 mod quote;
-mod reap;
 mod run;
 mod settings;
 mod verdicts;
@@ -24,6 +22,7 @@ use arshim_common::glob as shim_glob;
 
 use std::process::ExitCode;
 
+use arshim::{failure, reap};
 use clap::Parser;
 
 use crate::cli::{Cli, Command};

@@ -26,6 +26,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use nix::time::{clock_gettime, ClockId};
+
 pub use self::glob::Tools;
 
 /// One observation of the tree.
@@ -174,12 +176,19 @@ pub fn run_sampled(cmd: Command, hz: u32, tools: &Tools) -> io::Result<Sampled> 
 fn wait_exited(child: &Child) -> io::Result<()> {
     let pid = child.id() as libc::id_t;
     loop {
-        // SAFETY: a zeroed siginfo_t is a valid out-parameter for waitid.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::zeroed();
         // SAFETY: waitid on our own child with valid pointers; WNOWAIT leaves
-        // it waitable, so std's `Child::wait` reaps it afterwards.
-        let rc =
-            unsafe { libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT) };
+        // it waitable, so std's `Child::wait` reaps it afterwards. (Raw libc:
+        // nix's waitid fails with EINVAL for a child killed by a real-time
+        // signal.)
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid,
+                info.as_mut_ptr(),
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
         if rc == 0 {
             return Ok(());
         }
@@ -220,16 +229,10 @@ fn sample_tree(
 
 /// CPU time used by the calling thread.
 fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec through a valid pointer.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    if rc != 0 {
-        return Duration::ZERO;
+    match clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID) {
+        Ok(ts) => Duration::new(ts.tv_sec() as u64, ts.tv_nsec() as u32),
+        Err(_) => Duration::ZERO,
     }
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// Shell-style globs on program basenames, and which process is the archiver.
@@ -304,6 +307,8 @@ pub mod glob {
 pub mod procfs {
     use std::io;
     use std::os::unix::ffi::OsStrExt;
+
+    use nix::unistd::{sysconf, SysconfVar};
 
     /// The parent pid from /proc/PID/stat (`pid (comm) state ppid …`). The
     /// comm may contain spaces and parentheses: the fields follow the last `)`.
@@ -383,7 +388,7 @@ pub mod procfs {
     pub fn share_memory(a: u32, b: u32) -> bool {
         const KCMP_VM: libc::c_long = 1;
         // SAFETY: kcmp only compares kernel objects of the two pids; it takes
-        // no pointers.
+        // no pointers. (Raw: nix does not wrap kcmp.)
         let rc = unsafe {
             libc::syscall(
                 libc::SYS_kcmp,
@@ -398,12 +403,9 @@ pub mod procfs {
     }
 
     pub fn page_kib() -> u64 {
-        // SAFETY: sysconf has no memory-safety preconditions.
-        let bytes = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        if bytes > 0 {
-            bytes as u64 / 1024
-        } else {
-            4
+        match sysconf(SysconfVar::PAGE_SIZE) {
+            Ok(Some(bytes)) if bytes > 0 => bytes as u64 / 1024,
+            _ => 4,
         }
     }
 }
@@ -668,7 +670,9 @@ pub mod cgroup {
     /// `cgroup.procs` is open as `fd` ("0" means the writer itself).
     pub fn join(fd: RawFd) -> io::Result<()> {
         // SAFETY: writes 1 byte from a static buffer to an open fd;
-        // async-signal-safe, as a pre_exec hook requires.
+        // async-signal-safe, as a pre_exec hook requires. (Raw: between fork
+        // and exec the fd is a number the closure captured; nix's write
+        // would need it as a `BorrowedFd`, made from the number no more safely.)
         let n = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
         if n == 1 {
             Ok(())

@@ -4,9 +4,11 @@
 //! that exists but cannot be executed is skipped, and reported only if
 //! nothing later runs.
 
-use std::ffi::{CString, OsStr};
+use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+
+use nix::unistd::{access, AccessFlags};
 
 /// What is at one candidate path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,11 +83,7 @@ pub fn entry(path: &Path) -> Entry {
 
 /// `access(X_OK)`: the kernel's answer for this user (root needs one x bit).
 pub fn executable(path: &Path) -> bool {
-    let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: access reads the NUL-terminated path we own.
-    unsafe { libc::access(c.as_ptr(), libc::X_OK) == 0 }
+    access(path, AccessFlags::X_OK).is_ok()
 }
 
 /// Resolves `name` against this process's `PATH` and filesystem.

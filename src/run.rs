@@ -12,7 +12,7 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
-use crate::cli::RunArgs;
+use crate::cli::{ConfigArgs, RunArgs};
 use crate::failure::{Failure, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND};
 use crate::known_hosts::{self, KnownHost};
 use crate::settings::{var, Change, Scope};
@@ -29,52 +29,16 @@ pub fn run(mut args: RunArgs) -> Result<Infallible, Failure> {
     // not CMD: only a plain run has a known host or a verdict to heed.
     let mut failure_status = None;
     if !args.config.observe && args.config.hosts.is_none() {
-        let log = args
-            .config
-            .log
-            .clone()
-            .or_else(|| std::env::var(var::LOG).ok());
-        let verbose = log.as_deref().is_some_and(is_verbose);
-        if let Some((name, host)) = known_host(program) {
-            let plan = known_host_plan(
-                &name,
-                host,
-                args.config.tools.is_some(),
-                args.force,
-                verbose,
-            );
-            if let Some(message) = &plan.message {
-                eprintln!("arshim: {message}");
-            }
-            if !plan.convert {
+        match plain_run(&mut args.config, args.force, args.verified_only, program) {
+            Ok(status) => failure_status = status,
+            Err(WithoutLibrary) => {
                 return Err(exec_without_library(
                     program,
                     program_args,
                     &library,
                     &existing,
-                ));
+                ))
             }
-            if args.config.tools.is_none() {
-                args.config.tools = Some(host.tools.to_string());
-            }
-            failure_status = host.failure_status;
-        }
-        let gate = verdict_gate(
-            &verdicts::status_of_command(program),
-            &program.to_string_lossy(),
-            args.verified_only,
-            log.as_deref().is_some_and(is_verbose),
-        );
-        if let Some(message) = &gate.message {
-            eprintln!("arshim: {message}");
-        }
-        if !gate.convert {
-            return Err(exec_without_library(
-                program,
-                program_args,
-                &library,
-                &existing,
-            ));
         }
     }
 
@@ -86,6 +50,54 @@ pub fn run(mut args: RunArgs) -> Result<Infallible, Failure> {
     settings.failure_status = failure_status;
     let error = command(program, program_args, preload, &settings.changes()).exec();
     Err(cannot_run(program, &error))
+}
+
+/// A plain run's CMD is to run without the library.
+struct WithoutLibrary;
+
+/// Heeds what is known of a plain run's CMD (one line on stderr when there
+/// is something to say): a known host, then a remembered verdict. A known
+/// final host gets its archiver globs unless --tools was given; `Ok` holds
+/// its own status for a failed archiver.
+fn plain_run(
+    config: &mut ConfigArgs,
+    force: bool,
+    verified_only: bool,
+    program: &OsStr,
+) -> Result<Option<u8>, WithoutLibrary> {
+    let log = config.log.clone().or_else(|| std::env::var(var::LOG).ok());
+    let verbose = log.as_deref().is_some_and(is_verbose);
+    let mut failure_status = None;
+    if let Some((name, host)) = known_host(program) {
+        let plan = known_host_plan(&name, host, config.tools.is_some(), force, verbose);
+        say(plan.message.as_deref());
+        if !plan.convert {
+            return Err(WithoutLibrary);
+        }
+        if config.tools.is_none() {
+            config.tools = Some(host.tools.to_string());
+        }
+        failure_status = host.failure_status;
+    }
+    let gate = verdict_gate(
+        &verdicts::status_of_command(program),
+        &program.to_string_lossy(),
+        verified_only,
+        verbose,
+    );
+    say(gate.message.as_deref());
+    if gate.convert {
+        Ok(failure_status)
+    } else {
+        Err(WithoutLibrary)
+    }
+}
+
+/// One line of `run`'s own on stderr, when there is one.
+fn say(message: Option<&str>) {
+    if let Some(message) = message {
+        eprintln!("arshim: {message}");
+    }
 }
 
 /// CMD as it is run, without the library; returns only the failure.
@@ -173,36 +185,23 @@ pub struct Gate {
 /// Otherwise a note only when `verbose` (`--log info`/`debug`), so default
 /// runs stay quiet.
 pub fn verdict_gate(status: &HostStatus, cmd: &str, verified_only: bool, verbose: bool) -> Gate {
-    let unconverted = |why: String| Gate {
-        convert: false,
-        message: Some(format!(
-            "{why}: running it without the library (--verified-only)"
-        )),
-    };
-    let convert = |note: Option<String>| Gate {
-        convert: true,
-        message: note,
-    };
     let verify_hint = format!("`arshim verify -- {cmd} …` proves whether converting it is safe");
-    match status {
+    // Short of a verdict: why, and the note for a verbose converted run.
+    let (why, note) = match status {
         HostStatus::Known(_, Lookup::Verified(e)) if e.verdict == Verdict::Safe => {
-            convert(verbose.then(|| format!("note: {cmd} was verified {}", e.summary())))
+            return Gate::convert(
+                verbose.then(|| format!("note: {cmd} was verified {}", e.summary())),
+            );
         }
         HostStatus::Known(_, Lookup::Verified(e)) => {
-            if verified_only {
-                unconverted(format!(
-                    "{cmd} was verified {}: {}",
-                    e.summary(),
-                    e.first_reason()
-                ))
+            let why = format!("{cmd} was verified {}: {}", e.summary(), e.first_reason());
+            return if verified_only {
+                Gate::unconverted(why)
             } else {
-                convert(Some(format!(
-                    "warning: {cmd} was verified {}: {}; converting it anyway \
-                     (`arshim run --verified-only` would not)",
-                    e.summary(),
-                    e.first_reason()
+                Gate::convert(Some(format!(
+                    "warning: {why}; converting it anyway (`arshim run --verified-only` would not)"
                 )))
-            }
+            };
         }
         HostStatus::Known(path, Lookup::Changed(e)) => {
             let why = format!(
@@ -210,27 +209,41 @@ pub fn verdict_gate(status: &HostStatus, cmd: &str, verified_only: bool, verbose
                 path.display(),
                 e.verdict.label()
             );
-            if verified_only {
-                unconverted(why)
-            } else {
-                convert(verbose.then(|| format!("note: {why}; {verify_hint}")))
-            }
+            let note = format!("note: {why}; {verify_hint}");
+            (why, note)
         }
         HostStatus::Known(path, Lookup::Never) => {
             let why = format!("{} has never been verified", path.display());
-            if verified_only {
-                unconverted(why)
-            } else {
-                convert(verbose.then(|| format!("note: {why}; {verify_hint}")))
-            }
+            let note = format!("note: {why}; {verify_hint}");
+            (why, note)
         }
         HostStatus::Unknown(e) => {
             let why = format!("no verdict for {cmd} ({e})");
-            if verified_only {
-                unconverted(why)
-            } else {
-                convert(verbose.then(|| format!("note: {why}")))
-            }
+            let note = format!("note: {why}");
+            (why, note)
+        }
+    };
+    if verified_only {
+        Gate::unconverted(why)
+    } else {
+        Gate::convert(verbose.then_some(note))
+    }
+}
+
+impl Gate {
+    fn convert(note: Option<String>) -> Gate {
+        Gate {
+            convert: true,
+            message: note,
+        }
+    }
+
+    fn unconverted(why: String) -> Gate {
+        Gate {
+            convert: false,
+            message: Some(format!(
+                "{why}: running it without the library (--verified-only)"
+            )),
         }
     }
 }

@@ -11,9 +11,9 @@
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
+use nix::fcntl::{Flock, FlockArg};
 use serde_json::{json, Map, Value};
 
 use crate::verify::identity::{identify, HostId};
@@ -187,18 +187,14 @@ impl Store {
     }
 }
 
-/// Holds an exclusive flock on `path` until dropped (closing the file releases it).
-fn lock(path: &Path) -> io::Result<File> {
+/// Holds an exclusive flock on `path` until dropped.
+fn lock(path: &Path) -> io::Result<Flock<File>> {
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(path)?;
-    // SAFETY: flock on an fd we own and keep open for the lock's lifetime.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(file)
+    Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| errno.into())
 }
 
 fn parse(text: &str) -> Option<Vec<Entry>> {

@@ -46,32 +46,13 @@ use self::report::Report;
 const SAMPLE_HZ: u32 = 500;
 
 pub fn verify(args: VerifyArgs) -> Result<(), Failure> {
-    let companion = locate::companion()?;
-    locate::library()?; // the usual message now, not a CANNOT TELL later
-    let (program, _) = args.command.split_first().expect("clap requires CMD");
-    if crate::pathsearch::found(program).is_none() {
-        return Err(Failure::usage(format!(
-            "cannot run {}: not found, or not executable",
-            program.to_string_lossy()
-        )));
-    }
-    let tools = sampler_tools(args.tools.as_deref())?;
-    let cwd = std::env::current_dir()
-        .map_err(|e| Failure::usage(format!("cannot read the current directory: {e}")))?;
-    let work =
-        WorkDir::new().map_err(|e| Failure::usage(format!("cannot make a temp dir: {e}")))?;
+    let runner = Runner::new(&args)?;
     let shown = show_command(&args.command);
     let mut report = Report::new(shown.clone());
 
     eprintln!(
         "arshim verify: run 1 of 2: {shown} under observe mode (its output follows when it ends)"
     );
-    let runner = Runner {
-        companion,
-        args: &args,
-        work,
-        tools,
-    };
     let first = runner.run(Pass::Observe)?;
     first.show_output();
     let (events, torn) = trace::parse(&read_trace(&first.trace));
@@ -110,10 +91,15 @@ pub fn verify(args: VerifyArgs) -> Result<(), Failure> {
         Finality::NotFinal(reasons) => report.verdict(Verdict::NotSafe, reasons.clone()),
         Finality::Final => {
             eprintln!("arshim verify: run 2 of 2: {shown} converted (its output is not shown)");
-            compare_converted(&runner, &cwd, &found, &first, &mut report)?;
+            compare_converted(&runner, &found, &first, &mut report)?;
         }
     }
     remember(&args.command, &found, &mut report);
+    conclude(&report)
+}
+
+/// Prints the report; the verdict, when not SAFE, is the failure.
+fn conclude(report: &Report) -> Result<(), Failure> {
     print!("{}", report.render());
     let verdict = report.final_verdict();
     match verdict {
@@ -128,31 +114,11 @@ pub fn verify(args: VerifyArgs) -> Result<(), Failure> {
 /// Run 2 and the comparison; adds the verdict to `report`.
 fn compare_converted(
     runner: &Runner,
-    cwd: &Path,
     found: &Analysis,
     first: &Run,
     report: &mut Report,
 ) -> Result<(), Failure> {
-    // Where the archive is, and a copy of the first run's (the second overwrites it).
-    let archive = found.archiver.as_ref().and_then(|a| {
-        let operand = archive::archive_operand(a.argv.as_deref()?)?;
-        Some((
-            operand.to_owned(),
-            archive::locate(operand, a.cwd.as_deref(), cwd),
-        ))
-    });
-    let saved = runner.work.path.join("archive-first-run");
-    let first_state =
-        archive
-            .as_ref()
-            .map(|(_, path)| match archive::produced(path, first.started) {
-                Produced::Written if fs::copy(path, &saved).is_err() => Produced::Missing,
-                state => state,
-            });
-    let before_second = archive
-        .as_ref()
-        .and_then(|(_, path)| archive::fingerprint(path));
-
+    let archive = Archive::of_first_run(runner, found, first);
     let second = runner.run(Pass::Convert)?;
     report.memory_second(&second.sampled);
     let mut problems = Vec::new();
@@ -182,29 +148,11 @@ fn compare_converted(
         ));
     }
 
-    match &archive {
-        None => report.note(
-            match found.archiver.as_ref().and_then(|a| a.argv.as_ref()) {
-                None => "the archive was not compared: the trace does not record the archiver's \
-                     arguments (a forked archiver)"
-                    .to_owned(),
-                Some(argv) => format!(
-                    "the archive was not compared: no archive operand in `{}`",
-                    argv.join(" ")
-                ),
-            },
-        ),
-        Some((name, path)) => {
-            let first_state = first_state.unwrap_or(Produced::Missing);
-            let second_state = archive::changed(path, before_second);
-            match archive::judge(name, first_state, second_state, || {
-                archive::compare(&saved, path)
-            }) {
-                Finding::Check(c) => checks.push(c),
-                Finding::Problem(p) => problems.push(p),
-                Finding::Note(n) => report.note(n),
-            }
-        }
+    match archive.map(|archive| archive.judge_second_run()) {
+        None => report.note(archive_not_compared(found)),
+        Some(Finding::Check(c)) => checks.push(c),
+        Some(Finding::Problem(p)) => problems.push(p),
+        Some(Finding::Note(n)) => report.note(n),
     }
 
     if problems.is_empty() {
@@ -213,6 +161,60 @@ fn compare_converted(
         report.verdict(Verdict::NotSafe, problems);
     }
     Ok(())
+}
+
+/// The archive the archiver wrote, watched across the two runs.
+struct Archive {
+    /// The operand, as the archiver was given it.
+    name: String,
+    path: PathBuf,
+    /// A copy of the first run's archive (the second run overwrites it).
+    saved: PathBuf,
+    first_state: Produced,
+    before_second: Option<archive::Fingerprint>,
+}
+
+impl Archive {
+    /// Where the archive is, and a copy of the first run's; `None` when the
+    /// trace does not say which file it is.
+    fn of_first_run(runner: &Runner, found: &Analysis, first: &Run) -> Option<Self> {
+        let call = found.archiver.as_ref()?;
+        let name = archive::archive_operand(call.argv.as_deref()?)?;
+        let path = archive::locate(name, call.cwd.as_deref(), &runner.cwd);
+        let saved = runner.work.path.join("archive-first-run");
+        let first_state = match archive::produced(&path, first.started) {
+            Produced::Written if fs::copy(&path, &saved).is_err() => Produced::Missing,
+            state => state,
+        };
+        Some(Archive {
+            name: name.to_owned(),
+            before_second: archive::fingerprint(&path),
+            path,
+            saved,
+            first_state,
+        })
+    }
+
+    /// After the second run: did the converted run write the same archive?
+    fn judge_second_run(self) -> Finding {
+        let second_state = archive::changed(&self.path, self.before_second);
+        archive::judge(&self.name, self.first_state, second_state, || {
+            archive::compare(&self.saved, &self.path)
+        })
+    }
+}
+
+/// Why the archive could not be compared (no archiver arguments, or no operand).
+fn archive_not_compared(found: &Analysis) -> String {
+    match found.archiver.as_ref().and_then(|a| a.argv.as_ref()) {
+        None => "the archive was not compared: the trace does not record the archiver's \
+             arguments (a forked archiver)"
+            .to_owned(),
+        Some(argv) => format!(
+            "the archive was not compared: no archive operand in `{}`",
+            argv.join(" ")
+        ),
+    }
 }
 
 /// Stores a SAFE or NOT SAFE verdict under the host executable (the claimed
@@ -300,9 +302,37 @@ struct Runner<'a> {
     args: &'a VerifyArgs,
     work: WorkDir,
     tools: Tools,
+    /// The companion's working directory (a relative archive operand's base).
+    cwd: PathBuf,
 }
 
-impl Runner<'_> {
+impl<'a> Runner<'a> {
+    /// Checks what both runs need: the companion, the library, CMD, the
+    /// archiver globs, the current directory and a temp dir.
+    fn new(args: &'a VerifyArgs) -> Result<Self, Failure> {
+        let companion = locate::companion()?;
+        locate::library()?; // the usual message now, not a CANNOT TELL later
+        let (program, _) = args.command.split_first().expect("clap requires CMD");
+        if crate::pathsearch::found(program).is_none() {
+            return Err(Failure::usage(format!(
+                "cannot run {}: not found, or not executable",
+                program.to_string_lossy()
+            )));
+        }
+        let tools = sampler_tools(args.tools.as_deref())?;
+        let cwd = std::env::current_dir()
+            .map_err(|e| Failure::usage(format!("cannot read the current directory: {e}")))?;
+        let work =
+            WorkDir::new().map_err(|e| Failure::usage(format!("cannot make a temp dir: {e}")))?;
+        Ok(Runner {
+            companion,
+            args,
+            work,
+            tools,
+            cwd,
+        })
+    }
+
     /// `arshim run [--observe] --trace T [--tools G] -- CMD`.
     fn run(&self, pass: Pass) -> Result<Run, Failure> {
         let tag = match pass {

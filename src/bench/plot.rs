@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use plotters::coord;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -45,20 +46,16 @@ pub fn write(path: &Path, title: &str, lines: &[Line]) -> Result<(), String> {
     draw(path, title, lines).map_err(|e| format!("cannot write the plot {}: {e}", path.display()))
 }
 
-fn draw(path: &Path, title: &str, lines: &[Line]) -> Result<(), Box<dyn std::error::Error>> {
-    let x_max = lines
-        .iter()
-        .map(|l| l.sampled.wall.as_secs_f64())
-        .fold(0.0, f64::max)
-        .max(1e-3)
-        * 1.04;
-    // Headroom above the peak for the labels.
-    let y_max = lines
-        .iter()
-        .map(|l| mib(l.sampled.peak_kib))
-        .fold(1.0, f64::max)
-        * 1.25;
+type DrawResult = Result<(), Box<dyn std::error::Error>>;
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<coord::types::RangedCoordf64, coord::types::RangedCoordf64>,
+>;
+type Area<'b> = DrawingArea<SVGBackend<'b>, coord::Shift>;
 
+fn draw(path: &Path, title: &str, lines: &[Line]) -> DrawResult {
+    let (x_max, y_max) = ranges(lines);
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     // The legend goes under the chart, where no curve or label can hide it.
@@ -77,8 +74,35 @@ fn draw(path: &Path, title: &str, lines: &[Line]) -> Result<(), Box<dyn std::err
         .x_label_formatter(&|v| format!("{v:.2}"))
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
-
     // The archiver's span first, under the lines.
+    shade_archiver_spans(&mut chart, lines, y_max)?;
+    for (k, line) in lines.iter().enumerate() {
+        draw_curve(&mut chart, &bottom, k, line)?;
+    }
+    for (k, line) in lines.iter().enumerate() {
+        mark_archiver_start(&mut chart, k, line, (x_max, y_max))?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// The axes' ends: the longest run, and headroom above the peak for the labels.
+fn ranges(lines: &[Line]) -> (f64, f64) {
+    let x_max = lines
+        .iter()
+        .map(|l| l.sampled.wall.as_secs_f64())
+        .fold(0.0, f64::max)
+        .max(1e-3)
+        * 1.04;
+    let y_max = lines
+        .iter()
+        .map(|l| mib(l.sampled.peak_kib))
+        .fold(1.0, f64::max)
+        * 1.25;
+    (x_max, y_max)
+}
+
+fn shade_archiver_spans(chart: &mut Chart, lines: &[Line], y_max: f64) -> DrawResult {
     for line in lines {
         if let Some((start, end)) = line.sampled.archiver {
             let c = color(line.side);
@@ -88,65 +112,71 @@ fn draw(path: &Path, title: &str, lines: &[Line]) -> Result<(), Box<dyn std::err
             )))?;
         }
     }
+    Ok(())
+}
 
-    for (k, line) in lines.iter().enumerate() {
-        let c = color(line.side);
-        let points: Vec<(f64, f64)> = stats::thin(&line.sampled.timeline, MAX_POINTS)
-            .iter()
-            .map(|s| (s.t, mib(s.rss_kib)))
-            .collect();
-        chart.draw_series(LineSeries::new(points, c.stroke_width(2)))?;
+/// The `k`-th line's curve, and its entry in the legend strip `bottom`.
+fn draw_curve(chart: &mut Chart, bottom: &Area, k: usize, line: &Line) -> DrawResult {
+    let c = color(line.side);
+    let points: Vec<(f64, f64)> = stats::thin(&line.sampled.timeline, MAX_POINTS)
+        .iter()
+        .map(|s| (s.t, mib(s.rss_kib)))
+        .collect();
+    chart.draw_series(LineSeries::new(points, c.stroke_width(2)))?;
 
-        let y = 16 + 22 * k as i32;
-        bottom.draw(&PathElement::new(
-            vec![(80, y), (110, y)],
-            c.stroke_width(3),
-        ))?;
-        bottom.draw(&Text::new(
-            legend(line),
-            (118, y),
-            ("sans-serif", 14)
-                .into_font()
-                .color(&BLACK)
-                .pos(Pos::new(HPos::Left, VPos::Center)),
-        ))?;
-    }
+    let y = 16 + 22 * k as i32;
+    bottom.draw(&PathElement::new(
+        vec![(80, y), (110, y)],
+        c.stroke_width(3),
+    ))?;
+    bottom.draw(&Text::new(
+        legend(line),
+        (118, y),
+        ("sans-serif", 14)
+            .into_font()
+            .color(&BLACK)
+            .pos(Pos::new(HPos::Left, VPos::Center)),
+    ))?;
+    Ok(())
+}
 
-    // The archiver's start: a dashed vertical line, a dot on the curve, a label.
-    for (k, line) in lines.iter().enumerate() {
-        let Some((start, _)) = line.sampled.archiver else {
-            continue;
-        };
-        let c = color(line.side);
-        chart.draw_series(DashedLineSeries::new(
-            [(start, 0.0), (start, y_max)],
-            6,
-            4,
-            c.stroke_width(1),
-        ))?;
-        let at = line
-            .sampled
-            .timeline
-            .iter()
-            .find(|s| s.archiver)
-            .map_or(0.0, |s| mib(s.rss_kib));
-        chart.draw_series(std::iter::once(Circle::new((start, at), 4, c.filled())))?;
-        // Labels stacked in the headroom; to the left of the line past mid-plot.
-        let right_half = start > x_max * 0.5;
-        let anchor = Pos::new(
-            if right_half { HPos::Right } else { HPos::Left },
-            VPos::Center,
-        );
-        let nudge = x_max * if right_half { -0.006 } else { 0.006 };
-        let y = y_max * (0.965 - 0.055 * k as f64);
-        chart.draw_series(std::iter::once(Text::new(
-            format!("ar starts ({}) at {start:.3} s", line.side.label()),
-            (start + nudge, y),
-            ("sans-serif", 14).into_font().color(&c).pos(anchor),
-        )))?;
-    }
-
-    root.present()?;
+/// The archiver's start: a dashed vertical line, a dot on the curve, a label.
+fn mark_archiver_start(
+    chart: &mut Chart,
+    k: usize,
+    line: &Line,
+    (x_max, y_max): (f64, f64),
+) -> DrawResult {
+    let Some((start, _)) = line.sampled.archiver else {
+        return Ok(());
+    };
+    let c = color(line.side);
+    chart.draw_series(DashedLineSeries::new(
+        [(start, 0.0), (start, y_max)],
+        6,
+        4,
+        c.stroke_width(1),
+    ))?;
+    let at = line
+        .sampled
+        .timeline
+        .iter()
+        .find(|s| s.archiver)
+        .map_or(0.0, |s| mib(s.rss_kib));
+    chart.draw_series(std::iter::once(Circle::new((start, at), 4, c.filled())))?;
+    // Labels stacked in the headroom; to the left of the line past mid-plot.
+    let right_half = start > x_max * 0.5;
+    let anchor = Pos::new(
+        if right_half { HPos::Right } else { HPos::Left },
+        VPos::Center,
+    );
+    let nudge = x_max * if right_half { -0.006 } else { 0.006 };
+    let y = y_max * (0.965 - 0.055 * k as f64);
+    chart.draw_series(std::iter::once(Text::new(
+        format!("ar starts ({}) at {start:.3} s", line.side.label()),
+        (start + nudge, y),
+        ("sans-serif", 14).into_font().color(&c).pos(anchor),
+    )))?;
     Ok(())
 }
 

@@ -85,11 +85,17 @@ impl Report {
             if pairs == 1 { "" } else { "s" },
             self.command_line()
         );
-        let row = |out: &mut String, label: &str, a: String, b: String, r: String| {
+        self.push_rows(&mut out, pairs);
+        self.push_notes(&mut out);
+        out
+    }
+
+    /// The medians' rows, under a header.
+    fn push_rows(&self, out: &mut String, pairs: usize) {
+        let mut row = |label: &str, a: String, b: String, r: String| {
             out.push_str(&format!("{label:<30}{a:>16}{b:>16}{r:>14}\n"));
         };
         row(
-            &mut out,
             &format!("median of {pairs} run{}", if pairs == 1 { "" } else { "s" }),
             "without arshim".into(),
             "with arshim".into(),
@@ -97,35 +103,30 @@ impl Report {
         );
         let (a, b, r) = (&self.without, &self.with, &self.ratios);
         row(
-            &mut out,
             "peak tree RSS",
             mib(a.peak_kib),
             mib(b.peak_kib),
             ratio(r.peak),
         );
         row(
-            &mut out,
             "tree RSS while archiver ran",
             mib(a.held_kib),
             mib(b.held_kib),
             ratio(r.held),
         );
-        row(
-            &mut out,
-            "wall time",
-            secs(a.wall_s),
-            secs(b.wall_s),
-            ratio(r.wall),
-        );
+        row("wall time", secs(a.wall_s), secs(b.wall_s), ratio(r.wall));
         if self.cgroup_skipped.is_none() {
             row(
-                &mut out,
                 "cgroup memory.peak",
                 mib(a.cgroup_peak_kib),
                 mib(b.cgroup_peak_kib),
                 ratio(r.cgroup_peak),
             );
         }
+    }
+
+    /// What was measured and how, what was not, and the problems.
+    fn push_notes(&self, out: &mut String) {
         let seen = |side| {
             self.side(side)
                 .filter(|(_, r)| r.archiver.is_some())
@@ -147,7 +148,6 @@ impl Report {
         for problem in &self.problems {
             out.push_str(&format!("problem: {problem}\n"));
         }
-        out
     }
 
     pub fn json(&self) -> Value {

@@ -5,14 +5,9 @@
 //!
 //! Interface (as the library writes it): `arshim-reap __reap wait|run …`.
 
-#![allow(dead_code)] // failure.rs serves the companion; the reaper uses its exit codes
+use arshim::reap;
 
-#[path = "../failure.rs"]
-mod failure;
-#[path = "../reap/mod.rs"]
-mod reap;
-
-// Dispatched from .init_array, before Rust's runtime start-up (see reap.rs).
+// Dispatched from .init_array, before Rust's runtime start-up (see `reap::dispatch_early`).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[used]
 #[link_section = ".init_array"]

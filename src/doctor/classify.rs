@@ -186,79 +186,12 @@ fn assess_elf(
     library: Option<LibraryArch>,
 ) -> Vec<Finding> {
     let check = role.check();
-    let path = facts.path.display();
-    let problem = |reason: String| vec![Finding::new(Status::Problem, check, reason)];
-
-    if elf.e_type != elf::ET_EXEC && elf.e_type != elf::ET_DYN {
-        let kind = match elf.e_type {
-            elf::ET_REL => "a relocatable object (.o)",
-            elf::ET_CORE => "a core dump",
-            _ => "not a program",
-        };
-        return problem(format!(
-            "{path} is an ELF file but {kind}: it cannot be run"
-        ));
+    let path = facts.path.display().to_string();
+    if let Some(reason) = never_preloaded(&path, elf, library) {
+        return vec![Finding::new(Status::Problem, check, reason)];
     }
-    let Some(interp) = &elf.interp else {
-        let go = if elf.go {
-            "It is a Go program: Go's own linker (cmd/link) is built this way, and it needs \
-             the Go change that makes the linker run its exit cleanups and then exec the \
-             archiver itself (go-cmd-link-execarchive.patch in arshim's sources), not arshim"
-        } else {
-            "Link it dynamically against glibc, or change the program so that it execs the \
-             archiver itself as its last act (as the Go patch does for Go's own cmd/link, \
-             which is static too)"
-        };
-        return problem(format!(
-            "{path} is statically linked (no program interpreter): the kernel starts it \
-             without the dynamic loader, and only the dynamic loader reads LD_PRELOAD, so \
-             libarshim.so can never be loaded into it. {go}"
-        ));
-    };
-    if let Some(lib) = library {
-        if (lib.class64, lib.machine) != (elf.class64, elf.machine) {
-            let lib_arch = ElfFacts {
-                class64: lib.class64,
-                machine: lib.machine,
-                ..elf.clone()
-            }
-            .arch();
-            return problem(format!(
-                "{path} is {} code but libarshim.so is {lib_arch}: the loader refuses to \
-                 preload a library of another architecture (\"wrong ELF class\") and ignores it",
-                elf.arch()
-            ));
-        }
-    }
-    let mut out = Vec::new();
-    if is_glibc(elf) {
-        out.push(Finding::new(
-            Status::Ok,
-            check,
-            format!(
-                "{path} is dynamically linked against glibc (loader {interp}): \
-                 LD_PRELOAD applies"
-            ),
-        ));
-    } else {
-        let which = if interp.contains("ld-musl") {
-            " (musl)"
-        } else {
-            ""
-        };
-        out.push(Finding::new(
-            Status::Warn,
-            check,
-            format!(
-                "{path} is dynamically linked, but not against glibc (loader {interp}{which}): \
-                 libarshim.so is built for glibc and untested here — whether this loader \
-                 loads it at all (it needs glibc's libc.so.6), whether its posix_spawn, \
-                 system and wait hooks see this C library's calls, and whether the exit \
-                 handlers and stdio buffers are flushed before the exec. Look with \
-                 `arshim run --observe --trace FILE -- CMD …` for a load and a spawn event"
-            ),
-        ));
-    }
+    let interp = elf.interp.as_deref().unwrap_or_default();
+    let mut out = vec![loader_finding(check, &path, elf, interp)];
     // (A shell as a script's interpreter is already explained by the script's note.)
     let driver = facts.names.iter().find(|n| DRIVERS.contains(&n.as_str()));
     if let (Some(name), Role::Command) = (driver, role) {
@@ -273,6 +206,83 @@ fn assess_elf(
         ));
     }
     out
+}
+
+/// Why the library can never be loaded into this ELF file, if it cannot:
+/// not a program, statically linked, or of another architecture.
+fn never_preloaded(path: &str, elf: &ElfFacts, library: Option<LibraryArch>) -> Option<String> {
+    if elf.e_type != elf::ET_EXEC && elf.e_type != elf::ET_DYN {
+        let kind = match elf.e_type {
+            elf::ET_REL => "a relocatable object (.o)",
+            elf::ET_CORE => "a core dump",
+            _ => "not a program",
+        };
+        return Some(format!(
+            "{path} is an ELF file but {kind}: it cannot be run"
+        ));
+    }
+    if elf.interp.is_none() {
+        let go = if elf.go {
+            "It is a Go program: Go's own linker (cmd/link) is built this way, and it needs \
+             the Go change that makes the linker run its exit cleanups and then exec the \
+             archiver itself (go-cmd-link-execarchive.patch in arshim's sources), not arshim"
+        } else {
+            "Link it dynamically against glibc, or change the program so that it execs the \
+             archiver itself as its last act (as the Go patch does for Go's own cmd/link, \
+             which is static too)"
+        };
+        return Some(format!(
+            "{path} is statically linked (no program interpreter): the kernel starts it \
+             without the dynamic loader, and only the dynamic loader reads LD_PRELOAD, so \
+             libarshim.so can never be loaded into it. {go}"
+        ));
+    }
+    let lib = library?;
+    if (lib.class64, lib.machine) == (elf.class64, elf.machine) {
+        return None;
+    }
+    let lib_arch = ElfFacts {
+        class64: lib.class64,
+        machine: lib.machine,
+        ..elf.clone()
+    }
+    .arch();
+    Some(format!(
+        "{path} is {} code but libarshim.so is {lib_arch}: the loader refuses to \
+         preload a library of another architecture (\"wrong ELF class\") and ignores it",
+        elf.arch()
+    ))
+}
+
+/// Whether LD_PRELOAD applies as the library was built for: glibc's loader.
+fn loader_finding(check: &'static str, path: &str, elf: &ElfFacts, interp: &str) -> Finding {
+    if is_glibc(elf) {
+        return Finding::new(
+            Status::Ok,
+            check,
+            format!(
+                "{path} is dynamically linked against glibc (loader {interp}): \
+                 LD_PRELOAD applies"
+            ),
+        );
+    }
+    let which = if interp.contains("ld-musl") {
+        " (musl)"
+    } else {
+        ""
+    };
+    Finding::new(
+        Status::Warn,
+        check,
+        format!(
+            "{path} is dynamically linked, but not against glibc (loader {interp}{which}): \
+             libarshim.so is built for glibc and untested here — whether this loader \
+             loads it at all (it needs glibc's libc.so.6), whether its posix_spawn, \
+             system and wait hooks see this C library's calls, and whether the exit \
+             handlers and stdio buffers are flushed before the exec. Look with \
+             `arshim run --observe --trace FILE -- CMD …` for a load and a spawn event"
+        ),
+    )
 }
 
 /// glibc's loader is ld-linux*.so.* (ld64.so.* on some 64-bit ports), and

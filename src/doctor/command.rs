@@ -2,12 +2,14 @@
 //! file (and, for a script, about its interpreter), and let `classify`
 //! judge them.
 
-use std::ffi::{CStr, CString, OsStr};
+use std::ffi::{CString, OsStr};
 use std::fs;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+use nix::unistd::{Uid, User};
 
 use super::classify::{self, Content, FileFacts, LibraryArch, Role};
 use super::elf;
@@ -155,8 +157,9 @@ fn has_capabilities(path: &Path) -> bool {
     let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
         return false;
     };
-    // SAFETY: both strings are NUL-terminated and ours; a NULL buffer of size
-    // 0 only asks for the attribute's size.
+    // SAFETY: raw libc, as nix does not wrap getxattr. Both strings are
+    // NUL-terminated and ours; a NULL buffer of size 0 only asks for the
+    // attribute's size.
     let size = unsafe {
         libc::getxattr(
             c.as_ptr(),
@@ -170,19 +173,10 @@ fn has_capabilities(path: &Path) -> bool {
 
 /// The user name for `uid`, or the number when it has none.
 fn user_name(uid: u32) -> String {
-    let mut buf = vec![0 as libc::c_char; 4096];
-    // SAFETY: an all-zero passwd is a valid value for getpwuid_r to fill.
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut result = std::ptr::null_mut();
-    // SAFETY: getpwuid_r fills `pwd` with pointers into `buf`, both ours and
-    // alive while we read them below.
-    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
-    if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
-        return format!("uid {uid}");
+    match User::from_uid(Uid::from_raw(uid)) {
+        Ok(Some(user)) => user.name,
+        _ => format!("uid {uid}"),
     }
-    // SAFETY: pw_name points to a NUL-terminated string inside `buf`.
-    let name = unsafe { CStr::from_ptr(pwd.pw_name) };
-    name.to_string_lossy().into_owned()
 }
 
 #[cfg(test)]

@@ -208,58 +208,66 @@ pub fn reaper(library: Option<&Path>, companion: &Path) -> Vec<Finding> {
             ),
         ));
     }
-    let finding = match chosen {
-        Some((path, source)) => match answers(&path) {
-            Ok(()) => Finding::new(
-                Status::Ok,
-                "reaper",
-                format!(
-                    "{} ({}) answers `__reap`",
-                    path.display(),
-                    source.describe()
-                ),
-            ),
-            Err(why) => Finding::new(
-                Status::Problem,
-                "reaper",
-                format!(
-                    "{} ({}) is not a working reaper: {why}",
-                    path.display(),
-                    source.describe()
-                ),
-            ),
-        },
+    out.push(match chosen {
+        Some((path, source)) => found_reaper(&path, source),
         // Not where a hand-made LD_PRELOAD setup would look; `arshim run`
         // and `arshim env` still point the library at this arshim.
-        None => match answers(companion) {
-            Ok(()) => {
-                let looked: Vec<String> = skipped.iter().map(|p| p.display().to_string()).collect();
-                Finding::new(
-                    Status::Warn,
-                    "reaper",
-                    format!(
-                        "{} answers `arshim __reap`, but the library finds it only through \
-                         `arshim run` or `arshim env` (they set ${}); with LD_PRELOAD set by \
-                         hand, fork + exec hosts could not be handed off (looked at: {})",
-                        companion.display(),
-                        var::COMPANION,
-                        if looked.is_empty() {
-                            "nothing".to_string()
-                        } else {
-                            looked.join(", ")
-                        }
-                    ),
-                )
-            }
-            Err(why) => Finding::new(
-                Status::Problem,
-                "reaper",
-                format!("{} is not a working reaper: {why}", companion.display()),
-            ),
-        },
-    };
-    out.push(finding);
+        None => companion_reaper(companion, &skipped),
+    });
     out
+}
+
+/// The reaper where the library looks: does it answer?
+fn found_reaper(path: &Path, source: Source) -> Finding {
+    match answers(path) {
+        Ok(()) => Finding::new(
+            Status::Ok,
+            "reaper",
+            format!(
+                "{} ({}) answers `__reap`",
+                path.display(),
+                source.describe()
+            ),
+        ),
+        Err(why) => Finding::new(
+            Status::Problem,
+            "reaper",
+            format!(
+                "{} ({}) is not a working reaper: {why}",
+                path.display(),
+                source.describe()
+            ),
+        ),
+    }
+}
+
+/// No reaper where the library looks (it `skipped` those): this arshim,
+/// which the library finds only through `arshim run` and `arshim env`.
+fn companion_reaper(companion: &Path, skipped: &[PathBuf]) -> Finding {
+    if let Err(why) = answers(companion) {
+        return Finding::new(
+            Status::Problem,
+            "reaper",
+            format!("{} is not a working reaper: {why}", companion.display()),
+        );
+    }
+    let looked: Vec<String> = skipped.iter().map(|p| p.display().to_string()).collect();
+    Finding::new(
+        Status::Warn,
+        "reaper",
+        format!(
+            "{} answers `arshim __reap`, but the library finds it only through \
+             `arshim run` or `arshim env` (they set ${}); with LD_PRELOAD set by \
+             hand, fork + exec hosts could not be handed off (looked at: {})",
+            companion.display(),
+            var::COMPANION,
+            if looked.is_empty() {
+                "nothing".to_string()
+            } else {
+                looked.join(", ")
+            }
+        ),
+    )
 }
 
 /// `arshim __reap` without a mode must fail as a usage error (status 2, a

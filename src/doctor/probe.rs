@@ -10,6 +10,9 @@ use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
 use super::probe_modes::{self, STANDIN_EXIT};
 use super::report::{Finding, Status};
 use super::trace::{self, Event};
@@ -242,85 +245,10 @@ pub fn convert(mode: Mode, work: &Workdir, companion: &Path, library: &Path) -> 
 /// The verdict on one conversion probe.
 pub fn judge(o: &Observed) -> Vec<Finding> {
     let check = o.mode.check();
-    let problem = |r: String| vec![Finding::new(Status::Problem, check, r)];
-    let host = o.host_pid;
-    let converted = trace::by(&o.events, o.mode.event(), host).next();
-
-    if o.ended == Ended::TimedOut {
-        return problem(format!(
-            "the probe host (pid {host}) did not finish within {} s and was killed{}",
-            TIMEOUT.as_secs(),
-            context(o)
-        ));
+    if let Some(reason) = what_went_wrong(o) {
+        return vec![Finding::new(Status::Problem, check, reason)];
     }
-    let Some(rec) = &o.record else {
-        return problem(format!(
-            "the stand-in ar never ran (the host ended with {}){}",
-            o.ended.describe(),
-            context(o)
-        ));
-    };
-    if converted.is_none() {
-        return problem(format!(
-            "not converted: ar ran as pid {}, a separate process (parent {}){}",
-            rec.pid,
-            rec.ppid,
-            context(o)
-        ));
-    }
-    match o.mode {
-        Mode::Spawn if rec.pid != host => {
-            return problem(format!(
-                "the trace says converted, but ar ran as pid {}, not in the host's pid {host}",
-                rec.pid
-            ))
-        }
-        Mode::Fork if rec.ppid != host || rec.parent_exe != o.companion => {
-            return problem(format!(
-                "after the handoff ar's parent was pid {} ({}), not the reaper ({}) in the \
-                 host's pid {host}",
-                rec.ppid,
-                if rec.parent_exe.is_empty() {
-                    "unknown"
-                } else {
-                    &rec.parent_exe
-                },
-                o.companion
-            ))
-        }
-        _ => {}
-    }
-    if !rec.cleanup_first {
-        return problem(
-            "converted, but the host's atexit handler had not run when ar started: the \
-             exit cleanups must come first"
-                .to_string(),
-        );
-    }
-    if o.ended != Ended::Code(STANDIN_EXIT) {
-        return problem(format!(
-            "converted, but the run ended with {}, not with ar's exit status {STANDIN_EXIT}",
-            o.ended.describe()
-        ));
-    }
-    let call = converted
-        .and_then(|e| e.str("call"))
-        .unwrap_or_else(|| "the spawn".to_string());
-    let mut out = vec![Finding::new(
-        Status::Ok,
-        check,
-        match o.mode {
-            Mode::Spawn => format!(
-                "{call} of ar became an execve: ar ran in the host's own pid {host}, after \
-                 the host's atexit handler, and its exit status {STANDIN_EXIT} came through"
-            ),
-            Mode::Fork => format!(
-                "fork + exec of ar, then waitpid: the host's pid {host} became the reaper \
-                 after the host's atexit handler ran, and ended with ar's exit status \
-                 {STANDIN_EXIT}"
-            ),
-        },
-    )];
+    let mut out = vec![Finding::new(Status::Ok, check, what_went_right(o))];
     if !o.stderr.trim().is_empty() {
         out.push(Finding::new(
             Status::Warn,
@@ -329,6 +257,93 @@ pub fn judge(o: &Observed) -> Vec<Finding> {
         ));
     }
     out
+}
+
+/// The first thing that makes the probe a failure, if any.
+fn what_went_wrong(o: &Observed) -> Option<String> {
+    let host = o.host_pid;
+    if o.ended == Ended::TimedOut {
+        return Some(format!(
+            "the probe host (pid {host}) did not finish within {} s and was killed{}",
+            TIMEOUT.as_secs(),
+            context(o)
+        ));
+    }
+    let Some(rec) = &o.record else {
+        return Some(format!(
+            "the stand-in ar never ran (the host ended with {}){}",
+            o.ended.describe(),
+            context(o)
+        ));
+    };
+    if trace::by(&o.events, o.mode.event(), host).next().is_none() {
+        return Some(format!(
+            "not converted: ar ran as pid {}, a separate process (parent {}){}",
+            rec.pid,
+            rec.ppid,
+            context(o)
+        ));
+    }
+    if let Some(reason) = ar_ran_elsewhere(o, rec) {
+        return Some(reason);
+    }
+    if !rec.cleanup_first {
+        return Some(
+            "converted, but the host's atexit handler had not run when ar started: the \
+             exit cleanups must come first"
+                .to_string(),
+        );
+    }
+    (o.ended != Ended::Code(STANDIN_EXIT)).then(|| {
+        format!(
+            "converted, but the run ended with {}, not with ar's exit status {STANDIN_EXIT}",
+            o.ended.describe()
+        )
+    })
+}
+
+/// A conversion traced, but ar was not where the mode puts it: in the host's
+/// pid (spawn), or a child of the reaper in the host's pid (fork).
+fn ar_ran_elsewhere(o: &Observed, rec: &Record) -> Option<String> {
+    let host = o.host_pid;
+    match o.mode {
+        Mode::Spawn if rec.pid != host => Some(format!(
+            "the trace says converted, but ar ran as pid {}, not in the host's pid {host}",
+            rec.pid
+        )),
+        Mode::Fork if rec.ppid != host || rec.parent_exe != o.companion => Some(format!(
+            "after the handoff ar's parent was pid {} ({}), not the reaper ({}) in the \
+             host's pid {host}",
+            rec.ppid,
+            if rec.parent_exe.is_empty() {
+                "unknown"
+            } else {
+                &rec.parent_exe
+            },
+            o.companion
+        )),
+        _ => None,
+    }
+}
+
+/// The success, said for the mode.
+fn what_went_right(o: &Observed) -> String {
+    let host = o.host_pid;
+    let call = trace::by(&o.events, o.mode.event(), host)
+        .next()
+        .and_then(|e| e.str("call"))
+        .unwrap_or_else(|| "the spawn".to_string());
+    match o.mode {
+        Mode::Spawn => format!(
+            "{call} of ar became an execve: ar ran in the host's own pid {host}, after \
+             the host's atexit handler, and its exit status {STANDIN_EXIT} came through"
+        ),
+        Mode::Fork => format!(
+            "fork + exec of ar, then waitpid: the host's pid {host} became the reaper \
+             after the host's atexit handler ran, and ended with ar's exit status \
+             {STANDIN_EXIT}"
+        ),
+    }
 }
 
 /// What the trace, the host and stderr say about why it went wrong.
@@ -413,9 +428,9 @@ fn wait_or_kill(mut child: Child) -> Ended {
         }
     }
     if let Ok(pgid) = libc::pid_t::try_from(child.id()) {
-        // SAFETY: signals the process group we created for this probe (its
-        // leader is our unreaped child, so the id cannot have been reused).
-        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        // The process group we created for this probe: its leader is our
+        // unreaped child, so the id cannot have been reused.
+        let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
     }
     let _ = child.wait();
     Ended::TimedOut

@@ -25,6 +25,9 @@ use std::process::{exit, Command};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use nix::fcntl::{open, OFlag};
+use nix::sys::stat::Mode as FileMode;
+
 use super::probe::Mode;
 
 /// The stand-in's exit status: not 0, so that doctor sees it come through.
@@ -70,20 +73,13 @@ pub fn main(mut args: impl Iterator<Item = OsString>) -> ! {
 static MARKER: OnceLock<CString> = OnceLock::new();
 
 /// The host's "exit cleanup": creates the marker. Plain syscalls, no
-/// allocation: it runs inside exit() or the library's cleanup flush.
+/// allocation (a `CStr` path is passed as it is): it runs inside exit() or
+/// the library's cleanup flush.
 extern "C" fn write_marker() {
     if let Some(path) = MARKER.get() {
-        // SAFETY: open/close on a NUL-terminated path that lives in a static.
-        unsafe {
-            let fd = libc::open(
-                path.as_ptr(),
-                libc::O_WRONLY | libc::O_CREAT | libc::O_CLOEXEC,
-                0o600,
-            );
-            if fd >= 0 {
-                libc::close(fd);
-            }
-        }
+        let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_CLOEXEC;
+        // Created, then closed at once by the drop.
+        let _ = open(path.as_c_str(), flags, FileMode::from_bits_truncate(0o600));
     }
 }
 
@@ -91,6 +87,7 @@ fn host(mode: Mode, dir: &Path) -> ! {
     let marker = CString::new(marker(dir, mode).as_os_str().as_bytes()).expect("argv has no NUL");
     MARKER.get_or_init(|| marker);
     // SAFETY: registers a plain extern "C" fn that only reads a static.
+    // (Raw: nix does not wrap atexit.)
     if unsafe { libc::atexit(write_marker) } != 0 {
         host_failed(dir, mode, "atexit failed");
     }

@@ -1,21 +1,32 @@
 //! The deferred deletions: the host's exit cleanups tried to delete the
 //! archiver's inputs (or its temp dir) before the archiver ran; the library
-//! kept them for us, as (directory fd, single name) pairs.
+//! kept them for us, as (directory fd, single name) pairs (docs/DESIGN.md,
+//! "Conversion" 4).
 //!
 //! Deleting relative to a directory fd the host opened means a directory
 //! renamed away and replaced by a symlink meanwhile is never followed: the
 //! name is looked up in the directory the host meant, wherever it now is.
 
-use std::ffi::CString;
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::io::RawFd;
+
+use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+use nix::sys::stat::{fstat, SFlag};
+use nix::unistd::{unlinkat, UnlinkatFlags};
 
 use super::args::{Deletion, Op};
 use super::trace::{Event, Trace};
 
+/// The deletions checked before the archiver runs, and the directory fds
+/// they use, each adopted once (several deletions may share one).
+pub struct Prepared {
+    pending: Vec<Pending>,
+    dirs: Vec<OwnedFd>,
+}
+
 /// A deletion checked before the archiver runs.
-pub struct Pending {
+struct Pending {
     deletion: Deletion,
     /// The directory fd to delete in, or why the deletion will not be done.
     dirfd: Result<RawFd, &'static str>,
@@ -24,16 +35,24 @@ pub struct Pending {
 /// Checks every deletion while the inherited fd numbers still mean what the
 /// library meant (before we open anything), and marks the usable directory
 /// fds close-on-exec so the archiver does not inherit them.
-pub fn prepare(deletions: Vec<Deletion>) -> Vec<Pending> {
-    deletions
+pub fn prepare(deletions: Vec<Deletion>) -> Prepared {
+    let mut dirs: Vec<OwnedFd> = Vec::new();
+    let mut adopt = |fd: RawFd| {
+        if !dirs.iter().any(|dir| dir.as_raw_fd() == fd) {
+            dirs.push(check_dirfd(fd)?);
+        }
+        Ok(fd)
+    };
+    let pending = deletions
         .into_iter()
         .map(|deletion| Pending {
             dirfd: check_name(deletion.name.as_bytes())
                 .and_then(|()| deletion.dirfd.ok_or("DIRFD is not a number"))
-                .and_then(check_dirfd),
+                .and_then(&mut adopt),
             deletion,
         })
-        .collect()
+        .collect();
+    Prepared { pending, dirs }
 }
 
 /// Only a single path component: anything else could reach outside the
@@ -48,60 +67,66 @@ fn check_name(name: &[u8]) -> Result<(), &'static str> {
 
 /// A usable DIRFD: an open directory, not one of the standard streams (the
 /// library never passes those, and we must neither hide nor close them).
-fn check_dirfd(fd: RawFd) -> Result<RawFd, &'static str> {
+/// A DIRFD that is open but not a directory is left alone (not ours).
+fn check_dirfd(fd: RawFd) -> Result<OwnedFd, &'static str> {
     if fd <= libc::STDERR_FILENO {
         return Err("DIRFD is a standard stream");
     }
-    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
-    // SAFETY: fstat fills the stat buffer we own; a bad fd only gives EBADF.
-    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+    // SAFETY: F_GETFD takes only integers; a bad fd only gives EBADF. (Raw:
+    // nix's fcntl wants an fd it can borrow, i.e. one known to be open.)
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
         return Err("DIRFD is not an open file descriptor");
     }
-    // SAFETY: fstat succeeded, so the buffer is filled.
-    if unsafe { st.assume_init() }.st_mode & libc::S_IFMT != libc::S_IFDIR {
+    // SAFETY: `fd` is open, and the library passed it for the reaper alone:
+    // nothing else in this process uses or closes it.
+    let dir = unsafe { OwnedFd::from_raw_fd(fd) };
+    let is_dir = fstat(&dir)
+        .is_ok_and(|st| SFlag::from_bits_truncate(st.st_mode & libc::S_IFMT) == SFlag::S_IFDIR);
+    if !is_dir {
+        let _ = dir.into_raw_fd(); // not ours to close
         return Err("DIRFD is not a directory");
     }
-    // SAFETY: fcntl on an fd we just found open.
-    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-    Ok(fd)
+    let _ = fcntl(&dir, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+    Ok(dir)
 }
 
 /// Performs the deletions in order, traces each, then closes the directory
 /// fds. Errors are not fatal: the archiver's result is what matters.
-pub fn perform(pending: Vec<Pending>, trace: &Trace) {
-    for p in &pending {
+pub fn perform(prepared: Prepared, trace: &Trace) {
+    for p in &prepared.pending {
         let outcome = match p.dirfd {
-            Ok(fd) => unlinkat(fd, &p.deletion).map_err(|e| e.to_string()),
+            Ok(fd) => unlink_in(prepared.dir(fd), &p.deletion).map_err(|e| e.to_string()),
             Err(reason) => Err(format!("rejected: {reason}")),
         };
         trace.emit(|| event(p, outcome.err().as_deref()));
     }
-    close_dirfds(&pending);
 }
 
 /// Does none of the deletions (traced as skipped): the archiver may still be
-/// running, and leaving temporary files behind is the lesser harm.
-pub fn skip(pending: Vec<Pending>, trace: &Trace, why: &str) {
+/// running, and leaving temporary files behind is the lesser harm. The
+/// directory fds are closed all the same.
+pub fn skip(prepared: Prepared, trace: &Trace, why: &str) {
     let error = format!("skipped: {why}");
-    for p in &pending {
+    for p in &prepared.pending {
         trace.emit(|| event(p, Some(&error)));
     }
-    close_dirfds(&pending);
 }
 
-fn unlinkat(fd: RawFd, d: &Deletion) -> io::Result<()> {
-    // A NAME from argv has no NUL byte.
-    let name = CString::new(d.name.as_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
-    let flags = match d.op {
-        Op::Unlink => 0,
-        Op::Rmdir => libc::AT_REMOVEDIR,
-    };
-    // SAFETY: `name` is a valid C string; `fd` was checked to be a directory.
-    if unsafe { libc::unlinkat(fd, name.as_ptr(), flags) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
+impl Prepared {
+    /// The adopted directory `fd` (every `Ok` dirfd of a pending deletion is one).
+    fn dir(&self, fd: RawFd) -> Option<&OwnedFd> {
+        self.dirs.iter().find(|dir| dir.as_raw_fd() == fd)
     }
+}
+
+fn unlink_in(dir: Option<&OwnedFd>, d: &Deletion) -> io::Result<()> {
+    let dir = dir.ok_or(io::ErrorKind::NotFound)?;
+    let flags = match d.op {
+        Op::Unlink => UnlinkatFlags::NoRemoveDir,
+        Op::Rmdir => UnlinkatFlags::RemoveDir,
+    };
+    // A NAME from argv has no NUL byte (nix reports one as EINVAL).
+    Ok(unlinkat(dir, d.name.as_os_str(), flags)?)
 }
 
 fn event(p: &Pending, error: Option<&str>) -> Event {
@@ -119,18 +144,6 @@ fn event(p: &Pending, error: Option<&str>) -> Event {
     match error {
         Some(error) => event.str("error", error),
         None => event,
-    }
-}
-
-/// Closes each usable directory fd once (several deletions may share one).
-fn close_dirfds(pending: &[Pending]) {
-    let mut closed: Vec<RawFd> = Vec::new();
-    for fd in pending.iter().filter_map(|p| p.dirfd.ok()) {
-        if !closed.contains(&fd) {
-            // SAFETY: an inherited directory fd that nothing else uses.
-            unsafe { libc::close(fd) };
-            closed.push(fd);
-        }
     }
 }
 
@@ -162,6 +175,8 @@ mod tests {
         assert!(check_dirfd(-1).is_err());
         let file = std::fs::File::open("/proc/self/status").unwrap();
         let fd = std::os::unix::io::AsRawFd::as_raw_fd(&file);
-        assert_eq!(check_dirfd(fd), Err("DIRFD is not a directory"));
+        assert_eq!(check_dirfd(fd).err(), Some("DIRFD is not a directory"));
+        // Still open: a DIRFD that is not a directory is not ours to close.
+        assert!(std::fs::metadata(format!("/proc/self/fd/{fd}")).is_ok());
     }
 }

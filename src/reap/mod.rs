@@ -9,6 +9,7 @@
 //!
 //! Either way: wait, do the deferred deletions, and end like the archiver
 //! (its exit code, or death by its signal). Nothing is printed on success.
+//! (docs/DESIGN.md, "Conversion" 2, 4 and 6.)
 //!
 //! It must stay tiny while it waits (≤ 2 MiB RSS): it is dispatched before
 //! Rust's runtime initialisation (`dispatch_early`), the arguments are parsed
@@ -20,9 +21,11 @@ mod signals;
 mod spawn;
 mod trace;
 
-use std::ffi::{c_char, c_int, CStr, OsStr, OsString};
+use std::ffi::{c_char, c_int, CStr, CString, OsStr, OsString};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
+
+use nix::sys::signal::{signal, SigHandler, Signal};
 
 use self::args::Mode;
 use self::trace::{Event, Trace};
@@ -31,7 +34,7 @@ use crate::failure::{EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_USAGE};
 /// How glibc calls the functions in `.init_array`: with the process's
 /// `argc`, `argv` and `envp`, after libc is initialised, before `main`.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub type InitHook = extern "C" fn(c_int, *const *const c_char, *const *const c_char);
+pub type InitHook = unsafe extern "C" fn(c_int, *const *const c_char, *const *const c_char);
 
 /// Runs the reaper if `argv[1]` is `__reap`; otherwise returns at once.
 ///
@@ -41,17 +44,26 @@ pub type InitHook = extern "C" fn(c_int, *const *const c_char, *const *const c_c
 /// and touch about 0.5 MiB more (it reads /proc/self/maps through stdio to
 /// find the main thread's stack guard, installs a SIGSEGV handler and an
 /// alternate signal stack). The reaper needs none of it: it only allocates.
+///
+/// # Safety
+///
+/// Only for `.init_array`: `argc` and `argv` must be the process's, as
+/// glibc passes them (`argc` valid pointers to NUL-terminated strings that
+/// live as long as the process).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub extern "C" fn dispatch_early(argc: c_int, argv: *const *const c_char, _: *const *const c_char) {
+pub unsafe extern "C" fn dispatch_early(
+    argc: c_int,
+    argv: *const *const c_char,
+    _: *const *const c_char,
+) {
     let Ok(argc) = usize::try_from(argc) else {
         return;
     };
     if argc < 2 || argv.is_null() {
         return;
     }
-    // SAFETY: glibc passes the executable's init functions the real argc and
-    // argv: `argc` valid pointers to NUL-terminated strings that live as
-    // long as the process.
+    // SAFETY: the caller's contract (glibc passes the executable's init
+    // functions the real argc and argv).
     let args = unsafe { std::slice::from_raw_parts(argv, argc) };
     // SAFETY: as above.
     let arg = |p: *const c_char| unsafe { CStr::from_ptr(p) }.to_bytes();
@@ -74,64 +86,80 @@ pub fn main(args: impl Iterator<Item = OsString>) -> ! {
     let deletions = delete::prepare(request.deletions);
     let trace = Trace::open(request.trace.as_deref());
     signals::default_sigchld();
-
+    let end = End {
+        deletions,
+        trace,
+        failure_status: request.failure_status,
+    };
     match request.mode {
-        Mode::Wait { pid } => {
-            signals::set_child(pid);
-            signals::forward_to_child();
-            trace.emit(|| reap_event("wait", Some(pid), exe_of(pid).as_deref()));
-            match wait(pid) {
-                Ok(status) => {
-                    delete::perform(deletions, &trace);
-                    exit_like(pid, status, request.failure_status, &trace)
-                }
-                Err(error) => {
-                    delete::skip(deletions, &trace, "the archiver could not be waited for");
-                    trace.emit(|| exit_event(pid).str("error", error.to_string()));
-                    // Not 127 ("command not found"): the archiver did run;
-                    // we only cannot know how it ended.
-                    fail(1, &format!("cannot wait for {pid}: {error}"))
-                }
-            }
+        Mode::Wait { pid } => wait_mode(pid, end),
+        Mode::Run { path, argv } => run_mode(path, argv, end),
+    }
+}
+
+/// What every ending needs: the deletions due, the trace, and the host's
+/// own status for a failed archiver.
+struct End {
+    deletions: delete::Prepared,
+    trace: Trace,
+    failure_status: Option<u8>,
+}
+
+/// The archiver is already our child: wait for it.
+fn wait_mode(pid: libc::pid_t, end: End) -> ! {
+    let trace = &end.trace;
+    signals::set_child(pid);
+    signals::forward_to_child();
+    trace.emit(|| reap_event("wait", Some(pid), exe_of(pid).as_deref()));
+    match wait(pid) {
+        Ok(status) => {
+            delete::perform(end.deletions, trace);
+            exit_like(pid, status, end.failure_status, trace)
         }
-        Mode::Run { path, argv } => {
-            let env = spawn::environment(&spawn::own_environment());
-            signals::forward_to_child();
-            let blocked = signals::Blocked::forwarded();
-            let child = spawn::spawn(&path, &argv, &env, blocked.old_mask());
-            if let Ok(pid) = child {
-                signals::set_child(pid);
-            }
-            drop(blocked); // a signal that came meanwhile is forwarded now
-            drop((argv, env));
-            let path = OsStr::from_bytes(path.as_bytes());
-            match child {
-                Ok(pid) => {
-                    trace.emit(|| reap_event("run", Some(pid), Some(path)));
-                    // The child is ours and alive: waiting cannot fail.
-                    let status = wait(pid).unwrap_or_else(|error| {
-                        fail(1, &format!("cannot wait for {pid}: {error}"))
-                    });
-                    delete::perform(deletions, &trace);
-                    exit_like(pid, status, request.failure_status, &trace)
-                }
-                Err(error) => {
-                    trace.emit(|| {
-                        reap_event("run", None, Some(path)).str("error", error.to_string())
-                    });
-                    // The archiver never ran: the host's deletions are due.
-                    delete::perform(deletions, &trace);
-                    let code = match error.kind() {
-                        io::ErrorKind::NotFound => EXIT_NOT_FOUND,
-                        _ => EXIT_CANNOT_EXECUTE,
-                    };
-                    trace.emit(|| Event::new("exit").null("child").int("status", code.into()));
-                    let path = path.to_string_lossy();
-                    fail(code, &format!("cannot run {path}: {error}"))
-                }
-            }
+        Err(error) => {
+            delete::skip(end.deletions, trace, "the archiver could not be waited for");
+            trace.emit(|| exit_event(pid).str("error", error.to_string()));
+            // Not 127 ("command not found"): the archiver did run;
+            // we only cannot know how it ended.
+            fail(1, &format!("cannot wait for {pid}: {error}"))
         }
     }
+}
+
+/// Spawn the archiver ourselves, then wait for it.
+fn run_mode(path: CString, argv: Vec<CString>, end: End) -> ! {
+    let trace = &end.trace;
+    let env = spawn::environment(&spawn::own_environment());
+    signals::forward_to_child();
+    let blocked = signals::Blocked::forwarded();
+    let child = spawn::spawn(&path, &argv, &env, blocked.old_mask());
+    if let Ok(pid) = child {
+        signals::set_child(pid);
+    }
+    drop(blocked); // a signal that came meanwhile is forwarded now
+    drop((argv, env));
+    let path = OsStr::from_bytes(path.as_bytes());
+    let error = match child {
+        Ok(pid) => {
+            trace.emit(|| reap_event("run", Some(pid), Some(path)));
+            // The child is ours and alive: waiting cannot fail.
+            let status = wait(pid)
+                .unwrap_or_else(|error| fail(1, &format!("cannot wait for {pid}: {error}")));
+            delete::perform(end.deletions, trace);
+            exit_like(pid, status, end.failure_status, trace)
+        }
+        Err(error) => error,
+    };
+    trace.emit(|| reap_event("run", None, Some(path)).str("error", error.to_string()));
+    // The archiver never ran: the host's deletions are due.
+    delete::perform(end.deletions, trace);
+    let code = match error.kind() {
+        io::ErrorKind::NotFound => EXIT_NOT_FOUND,
+        _ => EXIT_CANNOT_EXECUTE,
+    };
+    trace.emit(|| Event::new("exit").null("child").int("status", code.into()));
+    let path = path.to_string_lossy();
+    fail(code, &format!("cannot run {path}: {error}"))
 }
 
 /// `child` is `None` when the archiver could not be spawned.
@@ -155,6 +183,8 @@ fn exit_event(pid: libc::pid_t) -> Event {
 fn wait(pid: libc::pid_t) -> io::Result<libc::c_int> {
     // First wait without reaping: while it is a zombie its pid cannot be
     // reused, so a forwarded signal cannot hit an unrelated process.
+    // Raw libc, not nix's waitid and waitpid: they fail with EINVAL for an
+    // archiver killed by a real-time signal, which the reaper must pass on.
     let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::zeroed();
     retry(|| {
         // SAFETY: waitid fills the siginfo we own.
@@ -217,7 +247,8 @@ fn exit_like(
     // waitpid without WUNTRACED only reports ended children.
     let code = libc::WEXITSTATUS(status);
     trace.emit(|| exit_event(pid).int("status", code.into()));
-    // SAFETY: _exit ends the process; nothing of ours needs flushing.
+    // SAFETY: _exit ends the process; nothing of ours needs flushing (and
+    // nix does not wrap it).
     unsafe { libc::_exit(code) }
 }
 
@@ -231,11 +262,10 @@ fn exe_of(pid: libc::pid_t) -> Option<OsString> {
 /// One line on stderr, like the library's messages, then exit.
 fn fail(code: impl Into<i32>, message: &str) -> ! {
     let line = format!("arshim[{}]: reaper: {message}\n", std::process::id());
-    // SAFETY: ignoring SIGPIPE (the status must be `code`, even if stderr is
-    // a closed pipe), writing a buffer we own to stderr, ending the process.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-        libc::write(libc::STDERR_FILENO, line.as_ptr().cast(), line.len());
-        libc::_exit(code.into())
-    }
+    // The status must be `code`, even if stderr is a closed pipe.
+    // SAFETY: ignoring a signal installs no handler.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) };
+    let _ = nix::unistd::write(std::io::stderr(), line.as_bytes());
+    // SAFETY: _exit only ends the process (nix does not wrap it).
+    unsafe { libc::_exit(code.into()) }
 }

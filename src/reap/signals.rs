@@ -2,14 +2,22 @@
 //! `kill` lands on it: it forwards the usual termination signals to the
 //! archiver, and in the end dies by the signal that killed the archiver.
 
-use std::io;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use libc::c_int;
+use nix::errno::Errno;
+use nix::sys::resource::{setrlimit, Resource};
+use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::unistd::Pid;
 
 /// Signals passed on to the archiver.
-const FORWARDED: [c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+const FORWARDED: [Signal; 4] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+];
 
 /// The archiver's pid while it may receive signals; 0 before it exists and
 /// once it has ended (its pid may then be reused by an unrelated process).
@@ -23,44 +31,35 @@ pub fn forget_child() {
     CHILD.store(0, Ordering::SeqCst);
 }
 
-/// The forwarding handler: only async-signal-safe calls, errno preserved
-/// (it may interrupt the waitpid whose errno we read).
+/// The forwarding handler: only async-signal-safe calls (an atomic load,
+/// kill), errno preserved (it may interrupt the waitpid whose errno we read).
 extern "C" fn forward(sig: c_int) {
-    // SAFETY: __errno_location returns this thread's errno slot; kill is
-    // async-signal-safe and takes plain integers.
-    unsafe {
-        let errno = *libc::__errno_location();
-        let pid = CHILD.load(Ordering::SeqCst);
-        if pid > 0 {
-            libc::kill(pid, sig);
-        }
-        *libc::__errno_location() = errno;
+    let errno = Errno::last_raw();
+    let pid = CHILD.load(Ordering::SeqCst);
+    if let (true, Ok(sig)) = (pid > 0, Signal::try_from(sig)) {
+        let _ = signal::kill(Pid::from_raw(pid), sig);
     }
+    Errno::set_raw(errno);
 }
 
-fn sigaction(sig: c_int, handler: libc::sighandler_t, flags: c_int) -> io::Result<()> {
-    // SAFETY: a zeroed sigaction is a valid value (empty mask, no flags);
-    // sigemptyset and sigaction only touch the structs we pass.
-    let rc = unsafe {
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = handler;
-        action.sa_flags = flags;
-        libc::sigemptyset(&mut action.sa_mask);
-        libc::sigaction(sig, &action, std::ptr::null_mut())
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+/// Sets the disposition of `sig`; a failure leaves the old one, which is
+/// all the reaper could do about it.
+fn set_disposition(sig: Signal, handler: SigHandler, flags: SaFlags) {
+    let action = SigAction::new(handler, flags, SigSet::empty());
+    // SAFETY: the handlers installed are the default action or `forward`,
+    // which makes only async-signal-safe calls.
+    let _ = unsafe { signal::sigaction(sig, &action) };
 }
 
-fn is_ignored(sig: c_int) -> bool {
+fn is_ignored(sig: Signal) -> bool {
     let mut old = MaybeUninit::<libc::sigaction>::zeroed();
-    // SAFETY: a null new action only queries; `old` is ours to fill.
-    let rc = unsafe { libc::sigaction(sig, std::ptr::null(), old.as_mut_ptr()) };
-    // SAFETY: zero-initialised, and filled by sigaction on success.
-    rc == 0 && unsafe { old.assume_init() }.sa_sigaction == libc::SIG_IGN
+    // SAFETY: raw libc because nix's `sigaction` always installs an action
+    // and cannot only ask. A null new action only queries; `old` is ours to
+    // fill, zero-initialised, and filled by sigaction on success.
+    unsafe {
+        libc::sigaction(sig as c_int, std::ptr::null(), old.as_mut_ptr()) == 0
+            && old.assume_init().sa_sigaction == libc::SIG_IGN
+    }
 }
 
 /// An inherited `SIGCHLD` = `SIG_IGN` (or `SA_NOCLDWAIT`) makes the kernel
@@ -69,7 +68,7 @@ fn is_ignored(sig: c_int) -> bool {
 /// it: posix_spawn can only reset dispositions, and ignoring it again after
 /// the spawn would race with the archiver's exit.)
 pub fn default_sigchld() {
-    let _ = sigaction(libc::SIGCHLD, libc::SIG_DFL, 0);
+    set_disposition(Signal::SIGCHLD, SigHandler::SigDfl, SaFlags::empty());
 }
 
 /// Installs the forwarding handler. A signal the reaper inherited as ignored
@@ -78,11 +77,7 @@ pub fn default_sigchld() {
 pub fn forward_to_child() {
     for sig in FORWARDED {
         if !is_ignored(sig) {
-            let _ = sigaction(
-                sig,
-                forward as *const () as libc::sighandler_t,
-                libc::SA_RESTART,
-            );
+            set_disposition(sig, SigHandler::Handler(forward), SaFlags::SA_RESTART);
         }
     }
 }
@@ -90,38 +85,31 @@ pub fn forward_to_child() {
 /// The forwarded signals blocked, and the mask to restore (and to give the
 /// archiver: the library set it up for it).
 pub struct Blocked {
-    old: libc::sigset_t,
+    old: SigSet,
 }
 
 impl Blocked {
     /// Blocks the forwarded signals while the archiver is being spawned, so
     /// that one arriving before we know its pid is forwarded, not lost.
     pub fn forwarded() -> Blocked {
-        // SAFETY: sigset operations on sets we own; sigprocmask fills `old`.
-        unsafe {
-            let mut set = MaybeUninit::<libc::sigset_t>::zeroed();
-            libc::sigemptyset(set.as_mut_ptr());
-            for sig in FORWARDED {
-                libc::sigaddset(set.as_mut_ptr(), sig);
-            }
-            let mut old = MaybeUninit::<libc::sigset_t>::zeroed();
-            libc::sigprocmask(libc::SIG_BLOCK, set.as_ptr(), old.as_mut_ptr());
-            Blocked {
-                old: old.assume_init(),
-            }
+        let mut set = SigSet::empty();
+        for sig in FORWARDED {
+            set.add(sig);
         }
+        let mut old = SigSet::empty();
+        let _ = signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old));
+        Blocked { old }
     }
 
     /// The mask in effect before blocking.
-    pub fn old_mask(&self) -> &libc::sigset_t {
+    pub fn old_mask(&self) -> &SigSet {
         &self.old
     }
 }
 
 impl Drop for Blocked {
     fn drop(&mut self) {
-        // SAFETY: restores a mask sigprocmask gave us.
-        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
+        let _ = signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.old), None);
     }
 }
 
@@ -131,15 +119,15 @@ pub fn die_by(sig: c_int) -> ! {
     // No core dump of the reaper: it would overwrite the archiver's ("core"
     // in the same directory), or be reported as a second crash by
     // systemd-coredump. (So the parent never sees WCOREDUMP set.)
-    let no_core = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: setrlimit reads a struct we own.
-    unsafe { libc::setrlimit(libc::RLIMIT_CORE, &no_core) };
-    let _ = sigaction(sig, libc::SIG_DFL, 0);
-    // SAFETY: sigset operations on a set we own; raise and _exit take integers.
+    let _ = setrlimit(Resource::RLIMIT_CORE, 0, 0);
+    // SAFETY: raw libc because `sig` may be a real-time signal, which nix's
+    // `Signal` cannot name. A zeroed sigaction is the default action with
+    // an empty mask; the sigset operations touch sets we own; raise and
+    // _exit take integers.
     unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = libc::SIG_DFL;
+        libc::sigaction(sig, &action, std::ptr::null_mut());
         let mut set = MaybeUninit::<libc::sigset_t>::zeroed();
         libc::sigemptyset(set.as_mut_ptr());
         libc::sigaddset(set.as_mut_ptr(), sig);

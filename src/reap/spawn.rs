@@ -5,7 +5,9 @@
 use std::borrow::Cow;
 use std::ffi::{CStr, CString};
 use std::io;
-use std::ptr;
+
+use nix::spawn::{posix_spawn, PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
+use nix::sys::signal::SigSet;
 
 /// The loader's variable (the reaper binary has no `settings` module).
 const PRELOAD: &str = "LD_PRELOAD";
@@ -77,52 +79,14 @@ pub fn spawn(
     path: &CStr,
     argv: &[CString],
     env: &[Cow<CStr>],
-    mask: &libc::sigset_t,
+    mask: &SigSet,
 ) -> io::Result<libc::pid_t> {
-    let argv = null_terminated(argv);
-    let env = null_terminated(env);
-    let mut pid: libc::pid_t = 0;
-    // SAFETY: the attribute object is initialised before use and destroyed
-    // after; `path`, `argv` and `env` are valid NUL-terminated C strings and
-    // null-terminated pointer arrays that outlive the call.
-    let rc = unsafe {
-        let mut attr = std::mem::MaybeUninit::<libc::posix_spawnattr_t>::uninit();
-        let rc = libc::posix_spawnattr_init(attr.as_mut_ptr());
-        if rc != 0 {
-            return Err(io::Error::from_raw_os_error(rc));
-        }
-        let attr = attr.assume_init_mut();
-        let mut rc = libc::posix_spawnattr_setsigmask(attr, mask);
-        if rc == 0 {
-            let flags = libc::POSIX_SPAWN_SETSIGMASK as libc::c_short;
-            rc = libc::posix_spawnattr_setflags(attr, flags);
-        }
-        if rc == 0 {
-            rc = libc::posix_spawn(
-                &mut pid,
-                path.as_ptr(),
-                ptr::null(),
-                attr,
-                argv.as_ptr(),
-                env.as_ptr(),
-            );
-        }
-        libc::posix_spawnattr_destroy(attr);
-        rc
-    };
-    if rc == 0 {
-        Ok(pid)
-    } else {
-        Err(io::Error::from_raw_os_error(rc))
-    }
-}
-
-fn null_terminated(strings: &[impl AsRef<CStr>]) -> Vec<*mut libc::c_char> {
-    strings
-        .iter()
-        .map(|s| s.as_ref().as_ptr().cast_mut())
-        .chain(std::iter::once(ptr::null_mut()))
-        .collect()
+    let mut attr = PosixSpawnAttr::init()?;
+    attr.set_sigmask(mask)?;
+    attr.set_flags(PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK)?;
+    let no_file_actions = PosixSpawnFileActions::init()?;
+    let pid = posix_spawn(path, &no_file_actions, &attr, argv, env)?;
+    Ok(pid.as_raw())
 }
 
 #[cfg(test)]

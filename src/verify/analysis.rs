@@ -78,27 +78,9 @@ pub struct Analysis {
 /// `outputs`: files that stand for a stream in the reasons (verify captures
 /// the command's stdout and stderr into regular files): (path, name).
 pub fn analyse(events: &[Event], outputs: &[(&Path, &str)]) -> Analysis {
-    let mut notes = Vec::new();
-    let in_scope: Vec<&Event> = events
-        .iter()
-        .filter(|e| e.event == "load" && e.bool("in_scope") == Some(true))
-        .collect();
-    let Some(first) = in_scope.first() else {
+    let Some((pid, host, mut notes)) = claimed_process(events) else {
         return nothing_in_scope(events);
     };
-    let pid = first.pid;
-    if in_scope.iter().any(|e| e.pid != pid) {
-        notes.push(format!(
-            "more than one process was in scope; only the first (pid {pid}) was judged"
-        ));
-    }
-    // An exec wrapper keeps the pid: the last image loaded in it is the host.
-    let host = in_scope
-        .iter()
-        .rev()
-        .find(|e| e.pid == pid)
-        .and_then(|e| e.str("exe"))
-        .map(str::to_owned);
     let mine: Vec<&Event> = events.iter().filter(|e| e.pid == pid).collect();
     let exited = mine.iter().any(|e| e.event == "exit");
     if !exited {
@@ -112,21 +94,10 @@ pub fn analyse(events: &[Event], outputs: &[(&Path, &str)]) -> Analysis {
     let done = mine.iter().position(|e| e.event == "archiver_done");
     let archiver = archiver_call(&mine, done);
     let Some(done) = done else {
-        let why = match &archiver {
-            Some(a) => format!(
-                "the archiver was never waited for: {} was started with {} but the process \
-                 did not wait for it",
-                a.name(),
-                a.call
-            ),
-            None => "no archiver spawn was seen (no spawned program matched the archiver \
-                     globs: see --tools)"
-                .to_owned(),
-        };
         return Analysis {
+            finality: Finality::Unknown(never_waited_for(archiver.as_ref())),
             host,
             archiver,
-            finality: Finality::Unknown(why),
             deletions: 0,
             exited,
             notes,
@@ -136,10 +107,83 @@ pub fn analyse(events: &[Event], outputs: &[(&Path, &str)]) -> Analysis {
     let tool = archiver
         .as_ref()
         .map_or_else(|| "the archiver".to_owned(), ArchiverCall::name);
-    let later = &mine[done + 1..];
-    let mut reasons = Vec::new();
-    let mut deletions = 0;
-    let mut in_exit_handlers = 0;
+    let after = after_the_archiver(&mine[done + 1..], &tool, outputs);
+    if after.in_exit_handlers > 0 {
+        notes.push(format!(
+            "{} thing(s) done by the exit handlers after {tool} exited: a \
+             conversion runs those handlers before the exec, so they are kept",
+            after.in_exit_handlers
+        ));
+    }
+    Analysis {
+        host,
+        archiver,
+        finality: if after.reasons.is_empty() {
+            Finality::Final
+        } else {
+            Finality::NotFinal(dedupe(after.reasons, MAX_REASONS))
+        },
+        deletions: after.deletions,
+        exited,
+        notes,
+    }
+}
+
+/// The process judged: the first one in scope (its pid, the host it ran
+/// last, notes), or `None` when no process was in scope.
+fn claimed_process(events: &[Event]) -> Option<(i64, Option<String>, Vec<String>)> {
+    let mut notes = Vec::new();
+    let in_scope: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.event == "load" && e.bool("in_scope") == Some(true))
+        .collect();
+    let pid = in_scope.first()?.pid;
+    if in_scope.iter().any(|e| e.pid != pid) {
+        notes.push(format!(
+            "more than one process was in scope; only the first (pid {pid}) was judged"
+        ));
+    }
+    // An exec wrapper keeps the pid: the last image loaded in it is the host.
+    let host = in_scope
+        .iter()
+        .rev()
+        .find(|e| e.pid == pid)
+        .and_then(|e| e.str("exe"))
+        .map(str::to_owned);
+    Some((pid, host, notes))
+}
+
+/// Why finality is unknown when the archiver never ended in the trace.
+fn never_waited_for(archiver: Option<&ArchiverCall>) -> String {
+    match archiver {
+        Some(a) => format!(
+            "the archiver was never waited for: {} was started with {} but the process \
+             did not wait for it",
+            a.name(),
+            a.call
+        ),
+        None => "no archiver spawn was seen (no spawned program matched the archiver \
+                 globs: see --tools)"
+            .to_owned(),
+    }
+}
+
+/// What the process did after its archiver ended.
+struct After {
+    /// Work that makes the spawn not final, described.
+    reasons: Vec<String>,
+    /// Deletions (allowed: temp files).
+    deletions: usize,
+    /// Work of the exit handlers, which a conversion keeps.
+    in_exit_handlers: usize,
+}
+
+fn after_the_archiver(later: &[&Event], tool: &str, outputs: &[(&Path, &str)]) -> After {
+    let mut after = After {
+        reasons: Vec::new(),
+        deletions: 0,
+        in_exit_handlers: 0,
+    };
     for (i, e) in later.iter().enumerate() {
         if e.event != "after" {
             continue;
@@ -147,35 +191,18 @@ pub fn analyse(events: &[Event], outputs: &[(&Path, &str)]) -> Analysis {
         // What the exit handlers do is kept by a conversion: it runs them
         // (atexit, C++ destructors, stdio flush) before the exec.
         if e.str("phase") == Some("exit") && e.str("what") != Some("delete") {
-            in_exit_handlers += 1;
+            after.in_exit_handlers += 1;
             continue;
         }
         match e.str("what") {
-            Some("delete") => deletions += 1,
-            _ => reasons.push(format!(
+            Some("delete") => after.deletions += 1,
+            _ => after.reasons.push(format!(
                 "after {tool} exited, the process {}",
                 describe_after(e, &later[i + 1..], outputs)
             )),
         }
     }
-    if in_exit_handlers > 0 {
-        notes.push(format!(
-            "{in_exit_handlers} thing(s) done by the exit handlers after {tool} exited: a \
-             conversion runs those handlers before the exec, so they are kept"
-        ));
-    }
-    Analysis {
-        host,
-        archiver,
-        finality: if reasons.is_empty() {
-            Finality::Final
-        } else {
-            Finality::NotFinal(dedupe(reasons, MAX_REASONS))
-        },
-        deletions,
-        exited,
-        notes,
-    }
+    after
 }
 
 fn nothing_in_scope(events: &[Event]) -> Analysis {

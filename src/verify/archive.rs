@@ -447,64 +447,63 @@ mod tests {
     #[test]
     fn archive_judgements() {
         use Produced::{Missing, Untouched, Written};
-        let never = || -> Comparison { panic!("compared") };
-        let is = |f: Finding, kind: &str, needle: &str| {
+        // (first run, second run, what comparing finds if asked, kind, text)
+        let cases = [
+            (
+                Untouched,
+                Written,
+                None,
+                "note",
+                "not written by the first run",
+            ),
+            (Missing, Missing, None, "note", "existed after neither run"),
+            (
+                Missing,
+                Written,
+                None,
+                "problem",
+                "only after the converted run",
+            ),
+            (Written, Missing, None, "problem", "left no archive l.a"),
+            (Written, Untouched, None, "problem", "did not write"),
+            (
+                Written,
+                Written,
+                Some(Comparison::SameBytes { hash: 0xab }),
+                "check",
+                "byte for byte the same (FNV-1a 64 00000000000000ab)",
+            ),
+            (
+                Written,
+                Written,
+                Some(Comparison::SameMembers { members: 2 }),
+                "check",
+                "same 2 member(s)",
+            ),
+            (
+                Written,
+                Written,
+                Some(Comparison::Different("member b.o differs".into())),
+                "problem",
+                "l.a differs: member b.o differs",
+            ),
+            (
+                Written,
+                Written,
+                Some(Comparison::Unknown("cannot run ar".into())),
+                "note",
+                "could not be compared: cannot run ar",
+            ),
+        ];
+        for (first, second, comparison, kind, needle) in cases {
+            let f = judge("l.a", first, second, || comparison.expect("compared"));
             let (k, text) = match &f {
                 Finding::Check(t) => ("check", t),
                 Finding::Problem(t) => ("problem", t),
                 Finding::Note(t) => ("note", t),
             };
             assert!(k == kind && text.contains(needle), "{f:?}");
-        };
-        is(
-            judge("l.a", Untouched, Written, never),
-            "note",
-            "not written by the first run",
-        );
-        is(
-            judge("l.a", Missing, Missing, never),
-            "note",
-            "existed after neither run",
-        );
-        is(
-            judge("l.a", Missing, Written, never),
-            "problem",
-            "only after the converted run",
-        );
-        is(
-            judge("l.a", Written, Missing, never),
-            "problem",
-            "left no archive l.a",
-        );
-        is(
-            judge("l.a", Written, Untouched, never),
-            "problem",
-            "did not write",
-        );
-        let same = || Comparison::SameBytes { hash: 0xab };
-        is(
-            judge("l.a", Written, Written, same),
-            "check",
-            "byte for byte the same (FNV-1a 64 00000000000000ab)",
-        );
-        let members = || Comparison::SameMembers { members: 2 };
-        is(
-            judge("l.a", Written, Written, members),
-            "check",
-            "same 2 member(s)",
-        );
-        let diff = || Comparison::Different("member b.o differs".into());
-        is(
-            judge("l.a", Written, Written, diff),
-            "problem",
-            "l.a differs: member b.o differs",
-        );
-        let unknown = || Comparison::Unknown("cannot run ar".into());
-        is(
-            judge("l.a", Written, Written, unknown),
-            "note",
-            "could not be compared: cannot run ar",
-        );
+        }
     }
 
     #[test]
