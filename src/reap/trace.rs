@@ -36,7 +36,7 @@ impl Trace {
     /// off (formatting code stays unmapped in the common case).
     pub fn emit(&self, build: impl FnOnce() -> Event) {
         let Some(fd) = self.fd else { return };
-        arshim_trace::write_all_once(fd, build().finish().as_bytes());
+        arshim_trace::write_once(fd, build().finish().as_bytes());
     }
 }
 

@@ -100,13 +100,13 @@ pub fn open_append(path: &[u8]) -> Result<c_int, Unusable> {
 /// processes whole) and closes the file; errors are ignored.
 pub fn append(path: &[u8], line: &[u8]) {
     if let Ok(fd) = open_append(path) {
-        write_all_once(fd, line);
+        write_once(fd, line);
         close(fd);
     }
 }
 
 /// One `write` of `line` to `fd`; a short or failed write is ignored.
-pub fn write_all_once(fd: c_int, line: &[u8]) {
+pub fn write_once(fd: c_int, line: &[u8]) {
     // SAFETY: write of a buffer we own.
     unsafe { libc::syscall(libc::SYS_write, fd, line.as_ptr(), line.len()) };
 }

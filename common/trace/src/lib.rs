@@ -14,7 +14,7 @@ extern crate alloc;
 
 mod file;
 
-pub use file::{open_append, warning, write_all_once, Unusable, QUOTED_MAX};
+pub use file::{open_append, warning, write_once, Unusable, QUOTED_MAX};
 
 use alloc::string::String;
 use core::fmt::Write as _;
