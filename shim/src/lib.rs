@@ -65,6 +65,11 @@ fn exe_path() -> Vec<u8> {
 /// rust-lang/rust#130210). Returns whether this process is in scope, i.e.
 /// whether the preload must route its hooks here.
 unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
+    // The preload never loads the core there (docs/DESIGN.md, "Scope"); if
+    // anything else did, still nothing is written, warned or set.
+    if libc::getauxval(libc::AT_SECURE) != 0 {
+        return false;
+    }
     if preload.version != preload_abi::VERSION {
         logging::warn_line(
             "libarshim_core.so does not match libarshim.so (version); the shim stays off",
@@ -73,12 +78,13 @@ unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
     }
     takeover::companion::set_library_path(CStr::from_ptr(preload.path));
     real::init(preload.next);
-    let Some(config) = configuration() else {
+    let Some(mut config) = configuration() else {
         return false;
     };
     if config.mode == Mode::Off {
         return false;
     }
+    config.trace = writable_trace(config.trace.take());
     let pid = libc::getpid();
     let exe = exe_path();
     let decision = scope::decide(&config, &identity(pid, &exe));
@@ -112,10 +118,36 @@ unsafe fn configuration() -> Option<Config> {
     match config::parse(|name| config::lookup(entries, name)) {
         Ok(c) => Some(c),
         Err(e) => {
-            if config::lookup(entries, "ARSHIM_WARNED").is_none() {
-                logging::warn_line(&e.to_string());
-                libc::setenv(c"ARSHIM_WARNED".as_ptr(), c"1".as_ptr(), 1);
-            }
+            warn_once_per_tree(&e.to_string());
+            None
+        }
+    }
+}
+
+/// One warning line for the whole process tree: descendants inherit the
+/// mark `ARSHIM_WARNED` and stay quiet.
+unsafe fn warn_once_per_tree(message: &str) {
+    if libc::getenv(c"ARSHIM_WARNED".as_ptr()).is_null() {
+        logging::warn_line(message);
+        libc::setenv(c"ARSHIM_WARNED".as_ptr(), c"1".as_ptr(), 1);
+    }
+}
+
+/// `ARSHIM_TRACE` if it is a file events can be appended to, decided once
+/// here (docs/DESIGN.md, "Trace events"): anything else (a FIFO, a symlink,
+/// a directory, a path that cannot be written) is one warning per process
+/// tree and no trace, and the run goes on as without one. Each event then
+/// opens the path again the same safe way.
+unsafe fn writable_trace(path: Option<Vec<u8>>) -> Option<Vec<u8>> {
+    let path = path?;
+    match trace::open_append(&path) {
+        Ok(fd) => {
+            // A raw close: the descriptor is ours, not the host's.
+            libc::syscall(libc::SYS_close, fd);
+            Some(path)
+        }
+        Err(why) => {
+            warn_once_per_tree(&trace::warning(&path, why));
             None
         }
     }
