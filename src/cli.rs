@@ -170,6 +170,7 @@ impl ConfigArgs {
             trace,
             companion,
             failure_status: None,
+            force: false,
         })
     }
 }
@@ -184,8 +185,9 @@ pub struct RunArgs {
     #[arg(long, conflicts_with_all = ["observe", "hosts"])]
     pub verified_only: bool,
 
-    /// Convert CMD even if it is a host known not to end with its archiver
-    /// (nim, ocamlopt): what it does after the archiver is then lost
+    /// Convert known hosts that do not end with their archiver (nim,
+    /// ocamlopt) anyway, CMD or any process in scope (ARSHIM_FORCE=1, which
+    /// descendants inherit): what they do after the archiver is then lost
     #[arg(long)]
     pub force: bool,
 

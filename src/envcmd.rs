@@ -161,6 +161,7 @@ mod tests {
             trace: None,
             companion: PathBuf::from("/opt/arshim/bin/arshim"),
             failure_status: None,
+            force: false,
         }
     }
 

@@ -48,6 +48,7 @@ pub fn run(mut args: RunArgs) -> Result<Infallible, Failure> {
         .config
         .into_settings(Scope::Pid(std::process::id()), locate::companion()?)?;
     settings.failure_status = failure_status;
+    settings.force = args.force;
     let error = command(program, program_args, preload, &settings.changes()).exec();
     Err(cannot_run(program, &error))
 }

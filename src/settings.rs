@@ -23,6 +23,8 @@ pub mod var {
     /// The host's exit status when its archiver fails (known hosts such as
     /// ldc2 and ghc report any archiver failure as 1).
     pub const FAILURE_STATUS: &str = "ARSHIM_FAILURE_STATUS";
+    /// `1`: the library converts known non-final hosts anyway (`run --force`).
+    pub const FORCE: &str = "ARSHIM_FORCE";
 }
 
 /// What the library uses when `ARSHIM_TOOLS` is unset.
@@ -68,6 +70,8 @@ pub struct Settings {
     pub companion: PathBuf,
     /// Set for known hosts that report an archiver failure with their own status.
     pub failure_status: Option<u8>,
+    /// `--force`: the library converts known non-final hosts too.
+    pub force: bool,
 }
 
 /// One edit of the environment. `LD_PRELOAD` is not among them: `run` computes
@@ -112,6 +116,12 @@ impl Settings {
             Some(code) => out.push(Set(var::FAILURE_STATUS, code.to_string().into())),
             None => out.push(Unset(var::FAILURE_STATUS)),
         }
+        // Set or removed, so that an inherited override never outlives its run.
+        out.push(if self.force {
+            Set(var::FORCE, "1".into())
+        } else {
+            Unset(var::FORCE)
+        });
         // A marker inherited from an earlier conversion must not disable this one.
         out.push(Unset(var::SPENT));
         out
@@ -157,6 +167,7 @@ mod tests {
             trace: None,
             companion: PathBuf::from("/bin/arshim"),
             failure_status: None,
+            force: false,
         }
     }
 
@@ -170,6 +181,7 @@ mod tests {
                 Unset("ARSHIM_HOSTS"),
                 Set("ARSHIM_COMPANION", "/bin/arshim".into()),
                 Unset("ARSHIM_FAILURE_STATUS"),
+                Unset("ARSHIM_FORCE"),
                 Unset("ARSHIM_SPENT"),
             ]
         );
@@ -212,6 +224,13 @@ mod tests {
         for n in ["ARSHIM_TOOLS", "ARSHIM_LOG", "ARSHIM_TRACE"] {
             assert!(!plain.contains(&n), "{n} should be left alone");
         }
+    }
+
+    #[test]
+    fn force_is_set_only_when_asked() {
+        let mut s = settings(Scope::Hosts("ocamlopt*".into()));
+        s.force = true;
+        assert!(s.changes().contains(&Set("ARSHIM_FORCE", "1".into())));
     }
 
     #[test]

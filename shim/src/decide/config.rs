@@ -54,6 +54,9 @@ pub struct Config {
     /// (ldc2 and ghc exit 1 whatever the archiver's status). A conversion then
     /// goes through the reaper, which reports a failure with this status.
     pub failure_status: Option<u8>,
+    /// `ARSHIM_FORCE=1` (`arshim run --force`): convert a known host that is
+    /// not final anyway (docs/DESIGN.md, "Conversion" 8).
+    pub force: bool,
 }
 
 /// A value we refuse; rendered as one warning line.
@@ -138,6 +141,19 @@ fn parse_failure_status(v: &[u8]) -> Result<u8, ConfigError> {
     }
 }
 
+/// `ARSHIM_FORCE`: `1` overrides the refusals, `0` is the default.
+fn parse_force(v: &[u8]) -> Result<bool, ConfigError> {
+    match v {
+        b"1" => Ok(true),
+        b"0" => Ok(false),
+        _ => Err(error(
+            "ARSHIM_FORCE",
+            v,
+            "1 (convert refused hosts anyway) or 0",
+        )),
+    }
+}
+
 /// Parses the whole table. `get` looks a variable up in the environment the
 /// process started with.
 pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, ConfigError> {
@@ -165,6 +181,10 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, Confi
     let failure_status = get("ARSHIM_FAILURE_STATUS")
         .map(parse_failure_status)
         .transpose()?;
+    let force = get("ARSHIM_FORCE")
+        .map(parse_force)
+        .transpose()?
+        .unwrap_or(false);
     Ok(Config {
         mode,
         tools,
@@ -175,6 +195,7 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, Confi
         spent,
         companion,
         failure_status,
+        force,
     })
 }
 
@@ -230,6 +251,7 @@ mod tests {
             "ARSHIM_TRACE=/tmp/t.jsonl",
             "ARSHIM_SPENT=17",
             "ARSHIM_FAILURE_STATUS=1",
+            "ARSHIM_FORCE=1",
         ])
         .unwrap();
         assert_eq!(c.mode, Mode::Observe);
@@ -240,6 +262,8 @@ mod tests {
         assert_eq!(c.trace.as_deref(), Some(&b"/tmp/t.jsonl"[..]));
         assert_eq!(c.spent, Some(17));
         assert_eq!(c.failure_status, Some(1));
+        assert!(c.force);
+        assert!(!parse_env(&["ARSHIM=1", "ARSHIM_FORCE=0"]).unwrap().force);
     }
 
     #[test]
@@ -257,6 +281,8 @@ mod tests {
             ("ARSHIM_FAILURE_STATUS=0", "ARSHIM_FAILURE_STATUS"),
             ("ARSHIM_FAILURE_STATUS=256", "ARSHIM_FAILURE_STATUS"),
             ("ARSHIM_FAILURE_STATUS=one", "ARSHIM_FAILURE_STATUS"),
+            ("ARSHIM_FORCE=yes", "ARSHIM_FORCE"),
+            ("ARSHIM_FORCE=", "ARSHIM_FORCE"),
         ] {
             let err = parse_env(&["ARSHIM=1", entry]).unwrap_err();
             assert_eq!(err.var, var, "{entry}");

@@ -5,6 +5,7 @@
 //! executable's name and whether the loader runs it in secure-execution mode.
 
 use crate::decide::config::{Config, GlobList, Mode};
+use arshim_common::known_hosts;
 use arshim_common::names::{is_driver, is_exec_wrapper};
 
 /// What the process knows about itself at load time.
@@ -77,9 +78,33 @@ pub fn decide(config: &Config, me: &Identity<'_>) -> Scope {
     if config.spent == Some(me.pid) {
         return out("this image replaced a converted process: its claim is spent");
     }
-    match &config.hosts {
+    let scope = match &config.hosts {
         Some(hosts) => by_hosts(config, hosts, me),
         None => by_claim(config, me),
+    };
+    refuse_not_final(config, me, scope)
+}
+
+/// A process that would convert but is a known host doing more work after
+/// its archiver (docs/DESIGN.md, "Conversion" 8) is refused here, however it
+/// was selected (`ARSHIM_PID` through an exec wrapper or a script,
+/// `ARSHIM_HOSTS`, a hand-set environment), unless `ARSHIM_FORCE=1`. It
+/// keeps its claim, so that its descendants do not claim themselves.
+/// Observe mode changes nothing and stays (`arshim verify` observes them).
+fn refuse_not_final(config: &Config, me: &Identity<'_>, scope: Scope) -> Scope {
+    if scope.mode != Mode::Exec || config.force {
+        return scope;
+    }
+    let Some((name, why)) = known_hosts::not_final(&[me.argv0, me.exe]) else {
+        return scope;
+    };
+    Scope {
+        claim: scope.claim,
+        warning: Some(format!(
+            "{} is not final ({why}): not converting (ARSHIM_FORCE=1 converts it anyway)",
+            String::from_utf8_lossy(name)
+        )),
+        ..out("known host that is not final")
     }
 }
 
@@ -289,6 +314,55 @@ mod tests {
             &me(10, "gcc-ar", "gcc-ar"),
         );
         assert_eq!(s.mode, Mode::Off);
+    }
+
+    #[test]
+    fn known_non_final_hosts_are_refused_however_selected() {
+        for (c, id) in [
+            (
+                cfg(&["ARSHIM=1", "ARSHIM_PID=10"]),
+                me(10, "ocamlopt.opt", "ocamlopt"),
+            ),
+            (cfg(&["ARSHIM=1"]), me(10, "nim", "nim")),
+            (
+                cfg(&["ARSHIM=1", "ARSHIM_HOSTS=ocaml*"]),
+                me(10, "ocamlopt.opt", "x"),
+            ),
+            (
+                cfg(&["ARSHIM=1", "ARSHIM_HOSTS=my-nim"]),
+                me(10, "nim-2.0", "my-nim"),
+            ),
+        ] {
+            let s = decide(&c, &id);
+            assert_eq!(s.mode, Mode::Off, "{id:?}");
+            assert_eq!(s.claim, c.pid.is_none() && c.hosts.is_none(), "{id:?}");
+            let w = s.warning.unwrap();
+            assert!(
+                w.contains(" is not final (after ar, ") && w.ends_with("anyway)"),
+                "{w}"
+            );
+        }
+        // argv[0]'s name is the one shown, as the user called it
+        let s = decide(&cfg(&["ARSHIM=1"]), &me(10, "ocamlopt.opt", "ocamlopt"));
+        assert!(s.warning.unwrap().starts_with("ocamlopt is not final"));
+    }
+
+    #[test]
+    fn refusals_yield_to_force_and_observe() {
+        let forced = cfg(&["ARSHIM=1", "ARSHIM_PID=10", "ARSHIM_FORCE=1"]);
+        let s = decide(&forced, &me(10, "ocamlopt.opt", "ocamlopt"));
+        assert_eq!((s.mode, s.warning), (Mode::Exec, None));
+        let observed = cfg(&["ARSHIM=observe", "ARSHIM_PID=10"]);
+        assert_eq!(decide(&observed, &me(10, "nim", "nim")).mode, Mode::Observe);
+        // final known hosts and out-of-scope processes are untouched
+        let c = cfg(&["ARSHIM=1", "ARSHIM_PID=10"]);
+        assert_eq!(decide(&c, &me(10, "ldc2", "ldc2")).mode, Mode::Exec);
+        let s = decide(&c, &me(11, "ocamlopt.opt", "ocamlopt"));
+        assert_eq!(
+            (s.mode, s.warning),
+            (Mode::Off, None),
+            "a descendant: silent"
+        );
     }
 
     #[test]
