@@ -19,6 +19,7 @@ pub const SCRUBBED_ENV: &[&str] = &[
     "ARSHIM_COMPANION",
     "ARSHIM_REAP_PRELOAD",
     "ARSHIM_FAILURE_STATUS",
+    "ARSHIM_FORCE",
     "LD_PRELOAD",
     "MAKEFLAGS",
     "MFLAGS",
