@@ -162,6 +162,7 @@ mod tests {
             companion: PathBuf::from("/opt/arshim/bin/arshim"),
             failure_status: None,
             force: false,
+            verified_only: false,
         }
     }
 
@@ -181,6 +182,7 @@ mod tests {
              export ARSHIM_COMPANION=/opt/arshim/bin/arshim\n\
              unset ARSHIM_FAILURE_STATUS\n\
              unset ARSHIM_FORCE\n\
+             unset ARSHIM_VERIFIED_ONLY\n\
              unset ARSHIM_SPENT\n\
              # ARSHIM_TOOLS not set: the library's default is ar,*-ar,llvm-ar*,gcc-ar*\n\
              # no --hosts: the first process to load the library claims itself; \

@@ -25,6 +25,8 @@ pub mod var {
     pub const FAILURE_STATUS: &str = "ARSHIM_FAILURE_STATUS";
     /// `1`: the library converts known non-final hosts anyway (`run --force`).
     pub const FORCE: &str = "ARSHIM_FORCE";
+    /// `1`: the library converts only binaries verified SAFE (`run --verified-only`).
+    pub const VERIFIED_ONLY: &str = "ARSHIM_VERIFIED_ONLY";
 }
 
 /// What the library uses when `ARSHIM_TOOLS` is unset.
@@ -70,8 +72,10 @@ pub struct Settings {
     pub companion: PathBuf,
     /// Set for known hosts that report an archiver failure with their own status.
     pub failure_status: Option<u8>,
-    /// `--force`: the library converts known non-final hosts too.
+    /// `--force`: the library converts known non-final and NOT SAFE hosts too.
     pub force: bool,
+    /// `--verified-only`: the library converts only hosts verified SAFE.
+    pub verified_only: bool,
 }
 
 /// One edit of the environment. `LD_PRELOAD` is not among them: `run` computes
@@ -117,11 +121,16 @@ impl Settings {
             None => out.push(Unset(var::FAILURE_STATUS)),
         }
         // Set or removed, so that an inherited override never outlives its run.
-        out.push(if self.force {
-            Set(var::FORCE, "1".into())
-        } else {
-            Unset(var::FORCE)
-        });
+        for (on, name) in [
+            (self.force, var::FORCE),
+            (self.verified_only, var::VERIFIED_ONLY),
+        ] {
+            out.push(if on {
+                Set(name, "1".into())
+            } else {
+                Unset(name)
+            });
+        }
         // A marker inherited from an earlier conversion must not disable this one.
         out.push(Unset(var::SPENT));
         out
@@ -168,6 +177,7 @@ mod tests {
             companion: PathBuf::from("/bin/arshim"),
             failure_status: None,
             force: false,
+            verified_only: false,
         }
     }
 
@@ -182,6 +192,7 @@ mod tests {
                 Set("ARSHIM_COMPANION", "/bin/arshim".into()),
                 Unset("ARSHIM_FAILURE_STATUS"),
                 Unset("ARSHIM_FORCE"),
+                Unset("ARSHIM_VERIFIED_ONLY"),
                 Unset("ARSHIM_SPENT"),
             ]
         );
@@ -230,7 +241,11 @@ mod tests {
     fn force_is_set_only_when_asked() {
         let mut s = settings(Scope::Hosts("ocamlopt*".into()));
         s.force = true;
+        s.verified_only = true;
         assert!(s.changes().contains(&Set("ARSHIM_FORCE", "1".into())));
+        assert!(s
+            .changes()
+            .contains(&Set("ARSHIM_VERIFIED_ONLY", "1".into())));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! executable's name and whether the loader runs it in secure-execution mode.
 
 use crate::decide::config::{Config, GlobList, Mode};
+use crate::decide::verdicts::Known;
 use arshim_common::known_hosts;
 use arshim_common::names::{is_driver, is_exec_wrapper};
 
@@ -189,6 +190,71 @@ fn driver_with_claim(me: &Identity<'_>, claim: bool) -> Scope {
     }
 }
 
+/// A process that would convert, judged by its binary's remembered verdict
+/// (docs/DESIGN.md, "Scope"): NOT SAFE is refused unless `ARSHIM_FORCE=1`;
+/// with `ARSHIM_VERIFIED_ONLY=1`, anything short of SAFE is refused (force
+/// or not). One line says why; the process keeps its claim.
+pub fn heed_verdict(config: &Config, me: &Identity<'_>, scope: Scope, known: &Known) -> Scope {
+    if scope.mode != Mode::Exec {
+        return scope;
+    }
+    const ONLY: &str = "not converting (ARSHIM_VERIFIED_ONLY=1)";
+    let shown = me.shown();
+    let (reason, line) = match known {
+        Known::Safe => return scope,
+        Known::NotSafe(why) if !config.verified_only && !config.force => (
+            "verified NOT SAFE",
+            format!(
+                "{shown} was verified NOT SAFE ({}): not converting \
+                 (ARSHIM_FORCE=1 converts it anyway)",
+                shown_reason(why)
+            ),
+        ),
+        _ if !config.verified_only => return scope,
+        Known::NotSafe(why) => (
+            "verified NOT SAFE",
+            format!(
+                "{shown} was verified NOT SAFE ({}): {ONLY}",
+                shown_reason(why)
+            ),
+        ),
+        Known::Changed => (
+            "not verified SAFE (ARSHIM_VERIFIED_ONLY)",
+            format!("{shown} has changed since it was verified: {ONLY}"),
+        ),
+        Known::Never => (
+            "not verified SAFE (ARSHIM_VERIFIED_ONLY)",
+            format!("{shown} has never been verified SAFE: {ONLY}"),
+        ),
+        Known::Unreadable(_) => (
+            "not verified SAFE (ARSHIM_VERIFIED_ONLY)",
+            format!("{shown} has no verdict (the verdict store cannot be read): {ONLY}"),
+        ),
+    };
+    Scope {
+        claim: scope.claim,
+        warning: Some(line),
+        ..out(reason)
+    }
+}
+
+/// A stored reason, shown on one line: the store is untrusted data.
+fn shown_reason(why: &str) -> String {
+    const MAX: usize = 160;
+    let mut s: String = why
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX)
+        .collect();
+    if why.chars().count() > MAX {
+        s.push('…');
+    }
+    if s.is_empty() {
+        s.push_str("no reason recorded");
+    }
+    s
+}
+
 pub use crate::gate::basename;
 
 #[cfg(test)]
@@ -363,6 +429,58 @@ mod tests {
             (Mode::Off, None),
             "a descendant: silent"
         );
+    }
+
+    #[test]
+    fn not_safe_verdicts_are_refused_unless_forced() {
+        let c = cfg(&["ARSHIM=1", "ARSHIM_PID=10"]);
+        let id = me(10, "ld-legacy", "ld-legacy");
+        let not_safe = Known::NotSafe("wrote to after.txt\nlater".into());
+        let s = heed_verdict(&c, &id, decide(&c, &id), &not_safe);
+        assert_eq!(s.mode, Mode::Off);
+        let w = s.warning.unwrap();
+        assert!(
+            w.starts_with(
+                "ld-legacy was verified NOT SAFE (wrote to after.txt later): not converting"
+            ),
+            "{w}"
+        );
+        for k in [
+            Known::Safe,
+            Known::Never,
+            Known::Changed,
+            Known::Unreadable("x".into()),
+        ] {
+            assert_eq!(
+                heed_verdict(&c, &id, decide(&c, &id), &k).mode,
+                Mode::Exec,
+                "{k:?}"
+            );
+        }
+        let forced = cfg(&["ARSHIM=1", "ARSHIM_PID=10", "ARSHIM_FORCE=1"]);
+        let s = heed_verdict(&forced, &id, decide(&forced, &id), &not_safe);
+        assert_eq!(s.mode, Mode::Exec);
+        let observed = cfg(&["ARSHIM=observe", "ARSHIM_PID=10"]);
+        let s = heed_verdict(&observed, &id, decide(&observed, &id), &not_safe);
+        assert_eq!((s.mode, s.warning), (Mode::Observe, None));
+    }
+
+    #[test]
+    fn verified_only_converts_only_safe_binaries() {
+        let c = cfg(&["ARSHIM=1", "ARSHIM_VERIFIED_ONLY=1", "ARSHIM_FORCE=1"]);
+        let id = me(10, "ld-legacy", "ld-legacy");
+        let s = heed_verdict(&c, &id, decide(&c, &id), &Known::Safe);
+        assert_eq!(s.mode, Mode::Exec);
+        for k in [
+            Known::NotSafe(String::new()),
+            Known::Never,
+            Known::Changed,
+            Known::Unreadable("x".into()),
+        ] {
+            let s = heed_verdict(&c, &id, decide(&c, &id), &k);
+            assert_eq!((s.mode, s.claim), (Mode::Off, true), "{k:?}");
+            assert!(s.warning.unwrap().ends_with("(ARSHIM_VERIFIED_ONLY=1)"));
+        }
     }
 
     #[test]
