@@ -161,6 +161,8 @@ mod tests {
             trace: None,
             companion: PathBuf::from("/opt/arshim/bin/arshim"),
             failure_status: None,
+            force: false,
+            verified_only: false,
         }
     }
 
@@ -179,6 +181,8 @@ mod tests {
              unset ARSHIM_HOSTS\n\
              export ARSHIM_COMPANION=/opt/arshim/bin/arshim\n\
              unset ARSHIM_FAILURE_STATUS\n\
+             unset ARSHIM_FORCE\n\
+             unset ARSHIM_VERIFIED_ONLY\n\
              unset ARSHIM_SPENT\n\
              # ARSHIM_TOOLS not set: the library's default is ar,*-ar,llvm-ar*,gcc-ar*\n\
              # no --hosts: the first process to load the library claims itself; \

@@ -34,6 +34,7 @@ mod takeover;
 use arshim_common::{gate, glob, preload_abi, raw_line};
 use decide::config::{self, Config, Mode};
 use decide::scope::{self, Identity, Scope};
+use decide::verdicts::{self, Known};
 use ffi::{real, state};
 use libc::c_char;
 use record::{logging, trace};
@@ -87,7 +88,12 @@ unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
     config.trace = writable_trace(config.trace.take());
     let pid = libc::getpid();
     let exe = exe_path();
-    let decision = scope::decide(&config, &identity(pid, &exe));
+    let me = identity(pid, &exe);
+    let mut decision = scope::decide(&config, &me);
+    if decision.mode == Mode::Exec {
+        // Only a process that would convert pays for reading the store.
+        decision = scope::heed_verdict(&config, &me, decision, &own_verdict(&exe));
+    }
     announce(&config, &decision, pid, &exe);
     if decision.mode == Mode::Off {
         return false;
@@ -151,6 +157,40 @@ unsafe fn writable_trace(path: Option<Vec<u8>>) -> Option<Vec<u8>> {
             None
         }
     }
+}
+
+/// What the verdict store says about this binary (path and identity). A
+/// store that exists but cannot be read counts as no verdict, said once per
+/// process tree (descendants inherit the mark).
+unsafe fn own_verdict(exe: &[u8]) -> Known {
+    use facts::verdicts as read;
+    let Some(store) = read::store_path() else {
+        return Known::Never;
+    };
+    let entry = match read::read_store(&store) {
+        Ok(None) => return Known::Never,
+        Ok(Some(bytes)) => verdicts::entry_for(&bytes, exe).map_err(str::to_owned),
+        Err(why) => Err(why),
+    };
+    let entry = match entry {
+        Ok(entry) => entry,
+        Err(why) => {
+            if libc::getenv(c"ARSHIM_STORE_WARNED".as_ptr()).is_null() {
+                logging::warn_line(&format!(
+                    "verdict store {}: {why}; read as no verdict",
+                    String::from_utf8_lossy(&store)
+                ));
+                libc::setenv(c"ARSHIM_STORE_WARNED".as_ptr(), c"1".as_ptr(), 1);
+            }
+            return Known::Unreadable(why);
+        }
+    };
+    let id = match &entry {
+        Some(e) if e.id.starts_with("fnv1a64:") => read::file_id(exe),
+        Some(_) => read::own_build_id(),
+        None => None,
+    };
+    verdicts::judge(entry.as_ref(), id.as_deref())
 }
 
 /// Who this process is, as the scope decision sees it.
