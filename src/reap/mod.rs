@@ -1,6 +1,6 @@
 //! The reaper: `arshim-reap __reap …` (the companion's `arshim __reap` runs
 //! the same code, but the library execs only `arshim-reap` of its own build,
-//! docs/DESIGN.md, "Layout"), IN PLACE of a big host process (same pid), so
+//! docs/DESIGN.md, "Pieces"), IN PLACE of a big host process (same pid), so
 //! the host's memory is gone while the archiver runs:
 //!
 //! - `wait`: the host forked a child that exec'd the archiver, then waited for

@@ -17,7 +17,7 @@ use std::convert::Infallible;
 use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Without a reaper of this build (docs/DESIGN.md, "Layout", `arshim-reap`)
+/// Without a reaper of this build (docs/DESIGN.md, "Pieces", `arshim-reap`)
 /// nothing converts: the install is broken,
 /// which the user learns from one warning per process that would have
 /// converted (a mark for the whole tree would mean `setenv` in a running,
