@@ -10,6 +10,7 @@
 // Unit tests run with std (the harness needs it); the library never does.
 #![cfg_attr(not(test), no_std)]
 
+pub mod build_id;
 pub mod gate;
 pub mod glob;
 pub mod hooks;

@@ -6,6 +6,14 @@
 //! Interface (as the library writes it): `arshim-reap __reap wait|run …`.
 
 use arshim::reap;
+use arshim_common::build_id::{self, Note};
+
+/// This build's id, which the library checks before it hands a host over to
+/// this file (common/src/build_id.rs). A `.note*` section becomes an ELF
+/// note that the linker keeps and maps in a `PT_NOTE` segment.
+#[used]
+#[link_section = ".note.arshim"]
+static BUILD_NOTE: Note = build_id::note(build_id::REAPER);
 
 // Dispatched from .init_array, before Rust's runtime start-up (see `reap::dispatch_early`).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]

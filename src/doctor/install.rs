@@ -12,6 +12,7 @@ use super::report::{Finding, Status};
 use crate::locate;
 use crate::pathsearch::{self, Resolved};
 use crate::settings::var;
+use arshim_common::build_id;
 
 /// The library `arshim run` would use, or the problem with finding it.
 pub fn library(companion: &Path) -> Result<(PathBuf, Finding), Finding> {
@@ -115,12 +116,6 @@ pub enum Source {
     NextToLibrary,
     /// `arshim-reap` next to `$ARSHIM_COMPANION`.
     NextToCompanion,
-    /// `$ARSHIM_COMPANION` itself (its `__reap` mode).
-    Variable,
-    /// `arshim` next to the library.
-    CompanionNextToLibrary,
-    /// `../../bin/arshim` from the library.
-    Installed,
 }
 
 impl Source {
@@ -128,51 +123,68 @@ impl Source {
         match self {
             Source::NextToLibrary => "arshim-reap next to the library".to_string(),
             Source::NextToCompanion => format!("arshim-reap next to ${}", var::COMPANION),
-            Source::Variable => format!("${}", var::COMPANION),
-            Source::CompanionNextToLibrary => "arshim next to the library".to_string(),
-            Source::Installed => "../../bin/arshim from the library".to_string(),
         }
     }
 }
 
+/// The reaper candidates in the library's order: `arshim-reap` next to the
+/// library, then next to `configured` (`$ARSHIM_COMPANION`).
+fn reaper_candidates(configured: Option<&Path>, library: Option<&Path>) -> Vec<(PathBuf, Source)> {
+    let configured = configured.filter(|c| !c.as_os_str().is_empty());
+    let next_to = |p: &Path| p.parent().unwrap_or(Path::new(".")).join("arshim-reap");
+    let mut candidates = Vec::new();
+    if let Some(lib) = library {
+        candidates.push((next_to(lib), Source::NextToLibrary));
+    }
+    if let Some(c) = configured {
+        candidates.push((next_to(c), Source::NextToCompanion));
+    }
+    candidates
+}
+
 /// The reaper the library would exec: the first candidate that is an
-/// absolute path to an executable ELF file. Also returns the candidates it
-/// skipped, in order.
+/// absolute path to an executable ELF file (`usable`) carrying the build id
+/// `id` (`id_of`); else the first usable one that carries another id (or
+/// none: `Err(None)` only when there is no usable candidate at all).
 pub fn choose_reaper(
     configured: Option<&Path>,
     library: Option<&Path>,
     usable: impl Fn(&Path) -> bool,
-) -> (Option<(PathBuf, Source)>, Vec<PathBuf>) {
-    let configured = configured.filter(|c| !c.as_os_str().is_empty());
-    let lib_dir = library.map(|lib| lib.parent().unwrap_or(Path::new(".")));
-    let mut candidates = Vec::new();
-    if let Some(dir) = lib_dir {
-        candidates.push((dir.join("arshim-reap"), Source::NextToLibrary));
-    }
-    if let Some(c) = configured {
-        let dir = c.parent().unwrap_or(Path::new("."));
-        candidates.push((dir.join("arshim-reap"), Source::NextToCompanion));
-        candidates.push((c.to_path_buf(), Source::Variable));
-    }
-    if let Some(dir) = lib_dir {
-        candidates.push((dir.join("arshim"), Source::CompanionNextToLibrary));
-        // Lexical `..`, like the library: PREFIX/lib/arshim → PREFIX/bin.
-        candidates.push((dir.join("../../bin/arshim"), Source::Installed));
-    }
-    let mut skipped = Vec::new();
-    for (path, source) in candidates {
-        if path.is_absolute() && usable(&path) {
-            return (Some((path, source)), skipped);
+    id_of: impl Fn(&Path) -> Option<[u8; 16]>,
+    id: [u8; 16],
+) -> Result<(PathBuf, Source), Option<Foreign>> {
+    let mut foreign = None;
+    for (path, source) in reaper_candidates(configured, library) {
+        if !path.is_absolute() || !usable(&path) {
+            continue;
         }
-        skipped.push(path);
+        match id_of(&path) {
+            Some(found) if found == id => return Ok((path, source)),
+            found => {
+                foreign.get_or_insert(Foreign {
+                    path,
+                    source,
+                    id: found,
+                });
+            }
+        }
     }
-    (None, skipped)
+    Err(foreign)
+}
+
+/// An `arshim-reap` the library refuses: another build's, or no build id.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Foreign {
+    pub path: PathBuf,
+    pub source: Source,
+    pub id: Option<[u8; 16]>,
 }
 
 /// The reaper the library will exec, given the companion `arshim run` exports.
 pub fn expected_reaper(library: Option<&Path>, companion: &Path) -> Option<PathBuf> {
-    choose_reaper(Some(companion), library, executable_elf)
-        .0
+    let id = library_id(library).0;
+    choose_reaper(Some(companion), library, executable_elf, reaper_id, id)
+        .ok()
         .map(|(p, _)| p)
 }
 
@@ -186,35 +198,62 @@ fn executable_elf(path: &Path) -> bool {
         && magic == *b"\x7fELF"
 }
 
-/// The reaper is reachable: found where the library looks, and answering.
-/// `companion` is this arshim, which `arshim run` and `arshim env` export as
-/// `$ARSHIM_COMPANION`.
+/// An open file read with `pread`, for the build id reader.
+struct Opened(fs::File);
+
+impl build_id::ReadAt for Opened {
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> bool {
+        std::os::unix::fs::FileExt::read_exact_at(&self.0, buf, offset).is_ok()
+    }
+}
+
+fn note_id(path: &Path, kind: u32) -> Option<[u8; 16]> {
+    let file = fs::File::open(path).ok()?;
+    build_id::find(&mut Opened(file), kind)
+}
+
+fn reaper_id(path: &Path) -> Option<[u8; 16]> {
+    note_id(path, build_id::REAPER)
+}
+
+/// The build id the library's core carries, and where it was taken from:
+/// the core next to the library, else this companion's own (the core check
+/// reports a missing core).
+fn library_id(library: Option<&Path>) -> ([u8; 16], &'static str) {
+    let core = library.map(|l| l.with_file_name(locate::CORE_FILE));
+    match core.and_then(|c| note_id(&c, build_id::LIBRARY)) {
+        Some(id) => (id, "the core's"),
+        None => (build_id::BUILD_ID, "this arshim's"),
+    }
+}
+
+fn hex(id: &[u8; 16]) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The reaper is reachable: found where the library looks, of the library's
+/// build, and answering. `companion` is this arshim, which `arshim run` and
+/// `arshim env` export as `$ARSHIM_COMPANION`.
 pub fn reaper(library: Option<&Path>, companion: &Path) -> Vec<Finding> {
     let configured = std::env::var_os(var::COMPANION).map(PathBuf::from);
-    let (chosen, skipped) = choose_reaper(configured.as_deref(), library, executable_elf);
-    let mut out = Vec::new();
-    if let Some(c) = configured
-        .as_deref()
-        .filter(|c| skipped.iter().any(|s| s == c) && !c.is_absolute())
-    {
-        out.push(Finding::new(
-            Status::Warn,
-            "reaper",
-            format!(
-                "${}={} is not an absolute path to an executable ELF file: the library \
-                 skips it",
-                var::COMPANION,
-                c.display()
-            ),
-        ));
-    }
-    out.push(match chosen {
-        Some((path, source)) => found_reaper(&path, source),
+    let (id, whose) = library_id(library);
+    let choose = |configured: Option<&Path>| {
+        choose_reaper(configured, library, executable_elf, reaper_id, id)
+    };
+    let finding = match choose(configured.as_deref()) {
+        Ok((path, source)) => found_reaper(&path, source),
         // Not where a hand-made LD_PRELOAD setup would look; `arshim run`
-        // and `arshim env` still point the library at this arshim.
-        None => companion_reaper(companion, &skipped),
-    });
-    out
+        // and `arshim env` still point the library at this arshim's.
+        Err(refused) => match (refused, choose(Some(companion))) {
+            (None, Ok((path, _))) => reaper_through_companion(&path),
+            (Some(foreign), Ok((path, _))) => foreign_reaper(&foreign, &id, whose, Some(&path)),
+            (Some(foreign), Err(_)) | (None, Err(Some(foreign))) => {
+                foreign_reaper(&foreign, &id, whose, None)
+            }
+            (None, Err(None)) => no_reaper(library, companion),
+        },
+    };
+    vec![finding]
 }
 
 /// The reaper where the library looks: does it answer?
@@ -224,7 +263,7 @@ fn found_reaper(path: &Path, source: Source) -> Finding {
             Status::Ok,
             "reaper",
             format!(
-                "{} ({}) answers `__reap`",
+                "{} ({}, of this build) answers `__reap`",
                 path.display(),
                 source.describe()
             ),
@@ -241,31 +280,75 @@ fn found_reaper(path: &Path, source: Source) -> Finding {
     }
 }
 
-/// No reaper where the library looks (it `skipped` those): this arshim,
-/// which the library finds only through `arshim run` and `arshim env`.
-fn companion_reaper(companion: &Path, skipped: &[PathBuf]) -> Finding {
-    if let Err(why) = answers(companion) {
+/// The library refuses this reaper: nothing converts, or only through
+/// `arshim run` and `arshim env`, when they point it at `through_companion`.
+fn foreign_reaper(
+    foreign: &Foreign,
+    id: &[u8; 16],
+    whose: &str,
+    through_companion: Option<&Path>,
+) -> Finding {
+    let carries = match &foreign.id {
+        Some(other) => format!("build id {}", hex(other)),
+        None => "no arshim build id".to_string(),
+    };
+    let consequence = match through_companion {
+        Some(ours) => format!(
+            "with LD_PRELOAD set by hand nothing converts; `arshim run` and `arshim env` \
+             point the library at {}",
+            ours.display()
+        ),
+        None => "nothing converts".to_string(),
+    };
+    Finding::new(
+        Status::Problem,
+        "reaper",
+        format!(
+            "{} ({}) is not the arshim-reap of this build ({carries}, {whose} is {}): \
+             the library does not hand a host over to it, {consequence} (install \
+             arshim-reap of the same build: `make install` copies it)",
+            foreign.path.display(),
+            foreign.source.describe(),
+            hex(id)
+        ),
+    )
+}
+
+/// The reaper next to this arshim, which the library finds only through
+/// `arshim run` and `arshim env`.
+fn reaper_through_companion(path: &Path) -> Finding {
+    if let Err(why) = answers(path) {
         return Finding::new(
             Status::Problem,
             "reaper",
-            format!("{} is not a working reaper: {why}", companion.display()),
+            format!("{} is not a working reaper: {why}", path.display()),
         );
     }
-    let looked: Vec<String> = skipped.iter().map(|p| p.display().to_string()).collect();
     Finding::new(
         Status::Warn,
         "reaper",
         format!(
-            "{} answers `arshim __reap`, but the library finds it only through \
-             `arshim run` or `arshim env` (they set ${}); with LD_PRELOAD set by \
-             hand, fork + exec hosts could not be handed off (looked at: {})",
-            companion.display(),
+            "{} answers `__reap`, but the library finds it only through `arshim run` or \
+             `arshim env` (they set ${}); with LD_PRELOAD set by hand, nothing converts",
+            path.display(),
             var::COMPANION,
-            if looked.is_empty() {
-                "nothing".to_string()
-            } else {
-                looked.join(", ")
-            }
+        ),
+    )
+}
+
+/// No `arshim-reap` anywhere the library looks.
+fn no_reaper(library: Option<&Path>, companion: &Path) -> Finding {
+    let looked: Vec<String> = reaper_candidates(Some(companion), library)
+        .iter()
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    Finding::new(
+        Status::Problem,
+        "reaper",
+        format!(
+            "no arshim-reap where the library looks ({}): nothing converts \
+             (`make install` copies it)",
+            looked.join(", ")
         ),
     )
 }
@@ -300,58 +383,82 @@ mod tests {
         move |p| existing.iter().any(|e| Path::new(e) == p)
     }
 
+    const OURS: [u8; 16] = [7; 16];
+
+    /// Files under `/ours/` carry `OURS`, the others another id.
+    fn id_of(p: &Path) -> Option<[u8; 16]> {
+        Some(if p.starts_with("/ours") {
+            OURS
+        } else {
+            [8; 16]
+        })
+    }
+
     #[test]
     fn reaper_lookup_follows_the_library() {
-        let lib = Some(Path::new("/p/lib/arshim/libarshim.so"));
-        let (c, skipped) = choose_reaper(
-            Some(Path::new("/opt/bin/arshim")),
+        let lib = Some(Path::new("/ours/lib/arshim/libarshim.so"));
+        let c = choose_reaper(
+            Some(Path::new("/ours/bin/arshim")),
             lib,
-            only(&["/p/lib/arshim/arshim-reap", "/opt/bin/arshim"]),
+            only(&["/ours/lib/arshim/arshim-reap", "/ours/bin/arshim-reap"]),
+            id_of,
+            OURS,
         );
         assert_eq!(
             c,
-            Some(("/p/lib/arshim/arshim-reap".into(), Source::NextToLibrary))
+            Ok(("/ours/lib/arshim/arshim-reap".into(), Source::NextToLibrary))
         );
-        assert!(skipped.is_empty());
 
-        let (c, skipped) = choose_reaper(
-            Some(Path::new("/opt/bin/arshim")),
+        let c = choose_reaper(
+            Some(Path::new("/ours/bin/arshim")),
             lib,
-            only(&["/opt/bin/arshim-reap", "/opt/bin/arshim"]),
+            only(&["/ours/bin/arshim-reap", "/ours/bin/arshim"]),
+            id_of,
+            OURS,
         );
         assert_eq!(
             c,
-            Some(("/opt/bin/arshim-reap".into(), Source::NextToCompanion))
+            Ok(("/ours/bin/arshim-reap".into(), Source::NextToCompanion))
         );
-        assert_eq!(skipped, [PathBuf::from("/p/lib/arshim/arshim-reap")]);
 
-        let (c, skipped) = choose_reaper(
+        let c = choose_reaper(
             Some(Path::new("rel/arshim")),
             lib,
-            only(&[
-                "rel/arshim",
-                "rel/arshim-reap",
-                "/p/lib/arshim/../../bin/arshim",
-            ]),
+            only(&["rel/arshim-reap", "/ours/lib/arshim/arshim"]),
+            id_of,
+            OURS,
         );
         assert_eq!(
             c,
-            Some(("/p/lib/arshim/../../bin/arshim".into(), Source::Installed))
+            Err(None),
+            "relative paths and arshim itself are never used"
         );
-        assert!(
-            skipped.contains(&PathBuf::from("rel/arshim")),
-            "relative paths are never used"
-        );
+        assert_eq!(choose_reaper(None, None, only(&[]), id_of, OURS), Err(None));
+    }
 
-        let (c, _) = choose_reaper(
-            None,
-            Some(Path::new("/t/release/libarshim.so")),
-            only(&["/t/release/arshim"]),
+    #[test]
+    fn a_reaper_of_another_build_is_refused() {
+        let lib = Some(Path::new("/other/lib/libarshim.so"));
+        let c = choose_reaper(
+            Some(Path::new("/ours/bin/arshim")),
+            lib,
+            only(&["/other/lib/arshim-reap", "/ours/bin/arshim-reap"]),
+            id_of,
+            OURS,
         );
         assert_eq!(
             c,
-            Some(("/t/release/arshim".into(), Source::CompanionNextToLibrary))
+            Ok(("/ours/bin/arshim-reap".into(), Source::NextToCompanion)),
+            "the foreign one is skipped, as the library does"
         );
-        assert_eq!(choose_reaper(None, None, only(&[])), (None, vec![]));
+        let c = choose_reaper(None, lib, only(&["/other/lib/arshim-reap"]), id_of, OURS);
+        assert_eq!(
+            c,
+            Err(Some(Foreign {
+                path: "/other/lib/arshim-reap".into(),
+                source: Source::NextToLibrary,
+                id: Some([8; 16]),
+            }))
+        );
     }
 }

@@ -1,6 +1,7 @@
-//! The reaper: `arshim __reap …`, an internal mode the library execs IN PLACE
-//! of a big host process (same pid), so the host's memory is gone while the
-//! archiver runs:
+//! The reaper: `arshim-reap __reap …` (the companion's `arshim __reap` runs
+//! the same code, but the library execs only `arshim-reap` of its own build,
+//! docs/DESIGN.md, "Pieces"), IN PLACE of a big host process (same pid), so
+//! the host's memory is gone while the archiver runs:
 //!
 //! - `wait`: the host forked a child that exec'd the archiver, then waited for
 //!   it. Exec keeps the pid, so the archiver is our child: wait for it.
@@ -8,7 +9,8 @@
 //!   the library deferred those deletions. Spawn the archiver ourselves.
 //!
 //! Either way: wait, do the deferred deletions, and end like the archiver
-//! (its exit code, or death by its signal). Nothing is printed on success.
+//! (death by its signal, always; its exit code, or the host's own failure
+//! status for a non-zero one). Nothing is printed on success.
 //! (docs/DESIGN.md, "Conversion" 2, 4 and 6.)
 //!
 //! It must stay tiny while it waits (≤ 2 MiB RSS): it is dispatched before
@@ -217,28 +219,17 @@ fn retry(mut f: impl FnMut() -> libc::c_int) -> io::Result<()> {
     }
 }
 
-/// Ends the reaper the way the archiver ended — or, when the host is known
-/// to report any archiver failure with its own status, the way the host would.
+/// Ends the reaper the way the archiver ended: by its signal, always (so a
+/// Ctrl-C that killed the archiver stops the build around the host too), or
+/// with its exit code — replaced by the host's own status, when the host is
+/// known to report an archiver that exited non-zero with one (docs/DESIGN.md,
+/// "Conversion" 6).
 fn exit_like(
     pid: libc::pid_t,
     status: libc::c_int,
     failure_status: Option<u8>,
     trace: &Trace,
 ) -> ! {
-    let failed = libc::WIFSIGNALED(status) || libc::WEXITSTATUS(status) != 0;
-    if let (true, Some(code)) = (failed, failure_status) {
-        let how = if libc::WIFSIGNALED(status) {
-            format!("was killed by signal {}", libc::WTERMSIG(status))
-        } else {
-            format!("failed with exit status {}", libc::WEXITSTATUS(status))
-        };
-        trace.emit(|| {
-            exit_event(pid)
-                .int("status", code.into())
-                .str("archiver", how.clone())
-        });
-        fail(code, &format!("the archiver (pid {pid}) {how}"))
-    }
     if libc::WIFSIGNALED(status) {
         let sig = libc::WTERMSIG(status);
         trace.emit(|| exit_event(pid).int("signal", sig.into()));
@@ -246,6 +237,15 @@ fn exit_like(
     }
     // waitpid without WUNTRACED only reports ended children.
     let code = libc::WEXITSTATUS(status);
+    if let (true, Some(host_code)) = (code != 0, failure_status) {
+        let how = format!("failed with exit status {code}");
+        trace.emit(|| {
+            exit_event(pid)
+                .int("status", host_code.into())
+                .str("archiver", how.clone())
+        });
+        fail(host_code, &format!("the archiver (pid {pid}) {how}"))
+    }
     trace.emit(|| exit_event(pid).int("status", code.into()));
     // SAFETY: _exit ends the process; nothing of ours needs flushing (and
     // nix does not wrap it).

@@ -9,11 +9,41 @@ use crate::decide::config::Config;
 use crate::ffi::state;
 use crate::record::logging::warn_line;
 use crate::takeover::cleanup::{self, Cleanups};
+use crate::takeover::companion::{self, NoReaper};
 use crate::takeover::defer::{self, Deferred};
 use crate::takeover::exec::{environ_copy, execve, Exec};
-use crate::takeover::{companion, reaper, release, replay, report};
+use crate::takeover::{reaper, release, replay, report};
 use std::convert::Infallible;
 use std::ffi::CString;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Without a reaper of this build (docs/DESIGN.md, "Pieces", `arshim-reap`)
+/// nothing converts: the install is broken,
+/// which the user learns from one warning per process that would have
+/// converted (a mark for the whole tree would mean `setenv` in a running,
+/// maybe threaded, host); the fallback gives the reason at `info`.
+fn no_reaper(why: NoReaper) -> &'static str {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    let (reason, warning) = match why {
+        NoReaper::Missing => (
+            "no arshim-reap next to the library or to ARSHIM_COMPANION",
+            "no arshim-reap next to the library or to ARSHIM_COMPANION".to_string(),
+        ),
+        NoReaper::NotOurs(path) => (
+            "arshim-reap is not of this library's build",
+            format!(
+                "{} is not the arshim-reap of this library's build",
+                String::from_utf8_lossy(&path)
+            ),
+        ),
+    };
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        warn_line(&format!(
+            "{warning}: nothing converts (reinstall arshim; `arshim doctor` checks it)"
+        ));
+    }
+    reason
+}
 
 /// What every takeover needs, found while the host can still be returned to.
 pub struct Kit {
@@ -24,8 +54,7 @@ pub struct Kit {
 
 /// The reaper and the host's cleanups, or why the host cannot be taken over.
 pub fn kit(config: &Config) -> Result<Kit, &'static str> {
-    let companion = companion::find(config.companion.as_deref())
-        .ok_or("the companion (arshim, for the reaper) was not found; set ARSHIM_COMPANION")?;
+    let companion = companion::find(config.companion.as_deref()).map_err(no_reaper)?;
     let cleanups = cleanup::prepare()?;
     Ok(Kit {
         companion,
