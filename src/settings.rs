@@ -52,8 +52,6 @@ pub enum Scope {
     Pid(u32),
     /// Every process whose executable's basename matches these globs.
     Hosts(String),
-    /// The first process that loads the library claims itself.
-    FirstLoader,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,10 +90,6 @@ impl Settings {
             Scope::Hosts(globs) => {
                 out.push(Unset(var::PID));
                 out.push(Set(var::HOSTS, globs.into()));
-            }
-            Scope::FirstLoader => {
-                out.push(Unset(var::PID));
-                out.push(Unset(var::HOSTS));
             }
         }
         if let Some(tools) = &self.tools {
@@ -183,15 +177,8 @@ mod tests {
     }
 
     #[test]
-    fn first_loader_scope_clears_both() {
-        let c = settings(Scope::FirstLoader).changes();
-        assert!(c.contains(&Unset("ARSHIM_PID")));
-        assert!(c.contains(&Unset("ARSHIM_HOSTS")));
-    }
-
-    #[test]
     fn optional_settings_appear_only_when_given() {
-        let mut s = settings(Scope::FirstLoader);
+        let mut s = settings(Scope::Hosts("x".into()));
         s.mode = Mode::Observe;
         s.tools = Some("ar".into());
         s.log = Some("debug".into());
@@ -208,7 +195,7 @@ mod tests {
                 })
                 .collect()
         };
-        let plain = names(&settings(Scope::FirstLoader).changes());
+        let plain = names(&settings(Scope::Hosts("x".into())).changes());
         for n in ["ARSHIM_TOOLS", "ARSHIM_LOG", "ARSHIM_TRACE"] {
             assert!(!plain.contains(&n), "{n} should be left alone");
         }
@@ -216,7 +203,11 @@ mod tests {
 
     #[test]
     fn spent_marker_is_always_removed() {
-        for scope in [Scope::Pid(1), Scope::Hosts("x".into()), Scope::FirstLoader] {
+        for scope in [
+            Scope::Pid(1),
+            Scope::Hosts("x".into()),
+            Scope::Hosts("y".into()),
+        ] {
             assert!(settings(scope).changes().contains(&Unset("ARSHIM_SPENT")));
         }
     }

@@ -251,7 +251,7 @@ fn run_rejects_bad_globs() {
 #[test]
 fn missing_library_override_is_a_clear_error() {
     let nowhere = fixture().dir.join("no-such-lib.so");
-    for sub in [&["run", "--", "true"][..], &["env"]] {
+    for sub in [&["run", "--", "true"][..], &["env", "--hosts", "ld"]] {
         let out = arshim(sub).env("ARSHIM_LIB", &nowhere).output().unwrap();
         assert_eq!(out.status.code(), Some(2));
         let err = stderr(&out);
@@ -282,7 +282,7 @@ fn sh_with_arshim(script: &str) -> String {
 #[test]
 fn env_output_evals_in_sh() {
     let got = sh_with_arshim(
-        r#"eval "$("$ARSHIM_BIN" env)" || exit 9; echo "$LD_PRELOAD|$ARSHIM|${ARSHIM_PID-unset}""#,
+        r#"eval "$("$ARSHIM_BIN" env --hosts ld)" || exit 9; echo "$LD_PRELOAD|$ARSHIM|${ARSHIM_PID-unset}""#,
     );
     assert_eq!(got, format!("{}|1|unset\n", lib()));
 }
@@ -292,7 +292,7 @@ fn env_output_evals_in_sh_after_existing_preload() {
     let other = fixture().other.display().to_string();
     let got = sh_with_arshim(&format!(
         r#"export LD_PRELOAD='{other}' ARSHIM_PID=1 ARSHIM_SPENT=1
-           eval "$("$ARSHIM_BIN" env)" || exit 9
+           eval "$("$ARSHIM_BIN" env --hosts ld)" || exit 9
            echo "$LD_PRELOAD|${{ARSHIM_PID-unset}}|${{ARSHIM_SPENT-unset}}""#
     ));
     assert_eq!(got, format!("{}:{other}|unset|unset\n", lib()));
@@ -313,7 +313,7 @@ fn env_output_quotes_globs_for_sh() {
 
 #[test]
 fn env_notes_the_default_tools() {
-    let out = arshim(&["env"]).output().unwrap();
+    let out = arshim(&["env", "--hosts", "ld"]).output().unwrap();
     assert!(out.status.success());
     assert!(
         stdout(&out).contains("ar,*-ar,llvm-ar*,gcc-ar*"),
@@ -324,7 +324,7 @@ fn env_notes_the_default_tools() {
 
 #[test]
 fn env_fish_text() {
-    let out = arshim(&["env", "--shell", "fish", "--tools", "ar"])
+    let out = arshim(&["env", "--shell", "fish", "--tools", "ar", "--hosts", "ld"])
         .output()
         .unwrap();
     assert!(out.status.success());

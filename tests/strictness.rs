@@ -90,3 +90,83 @@ fn log_huge_value_is_quoted_short() {
     let shown = format!("\"info,{}\"\u{2026} (100005 bytes)", "x".repeat(75));
     assert_refused("log-huge", &huge, &shown);
 }
+
+/// A Python build driver: `ar` twice through `subprocess.run`, then a stamp.
+const PY_DRIVER: &str = r#"import subprocess, sys
+for lib in ("lib1.a", "lib2.a"):
+    r = subprocess.run(["ar", "rcs", lib] + sys.argv[1:3])
+    print("driver:", lib, r.returncode, flush=True)
+open("stamp", "w").write("done\n")
+print("driver: stamp written")
+"#;
+
+/// `sh -c 'eval "$(arshim env ENV_ARGS)"; python3 driver.py one.o two.o'`,
+/// or without the `eval` line.
+fn py_driver(name: &str, env_args: Option<&str>) -> (TestDir, Outcome) {
+    let dir = TestDir::new(name);
+    let fx = fixtures();
+    std::fs::write(dir.join("driver.py"), PY_DRIVER).unwrap();
+    let eval = match env_args {
+        Some(args) => format!(r#"eval "$("$ARSHIM_BIN" env {args})"; "#),
+        None => String::new(),
+    };
+    let mut cmd = command("sh", &dir);
+    cmd.arg("-c")
+        .arg(format!(
+            r#"{eval}"$PY" driver.py "$@"; echo "sh: driver exited $?""#
+        ))
+        .arg("sh")
+        .args(&fx.objs)
+        .env("ARSHIM_BIN", companion())
+        .env("PY", find_python());
+    let run = run(cmd, &dir, "driver");
+    (dir, run)
+}
+
+/// What a user sees of a driver run: status, stdout, stderr but the
+/// library's and the companion's lines, the files made and their members.
+fn driver_view(dir: &TestDir, run: &Outcome) -> String {
+    let mut view = format!("status {:?}\n{}", run.status.code(), run.stdout);
+    for line in run.stderr.lines().filter(|l| !l.contains("arshim")) {
+        view += &format!("stderr: {line}\n");
+    }
+    for lib in ["lib1.a", "lib2.a"] {
+        let path = dir.join(lib);
+        let members = path.is_file().then(|| ar_members(&path));
+        view += &format!("{lib}: {members:?}\n");
+    }
+    let stamp = std::fs::read_to_string(dir.join("stamp")).ok();
+    view + &format!("stamp: {stamp:?}\n")
+}
+
+/// `eval "$(arshim env)"` must not make a build driver the claimed process:
+/// env without `--hosts` refuses (exit 2, one line saying why), and with
+/// `--hosts` naming a linker the driver is left alone.
+#[test]
+fn env_without_hosts_does_not_claim_a_python_driver() {
+    let (dir, without) = py_driver("py-driver-without", None);
+    let expected = driver_view(&dir, &without);
+    assert!(
+        expected.contains("stamp: Some(\"done\\n\")"),
+        "{expected}\n{}",
+        without.describe()
+    );
+    for (name, args) in [
+        ("py-driver-env", ""),
+        ("py-driver-env-hosts", "--hosts 'ld-legacy*'"),
+    ] {
+        let (dir, with) = py_driver(name, Some(args));
+        assert_eq!(driver_view(&dir, &with), expected, "{}", with.describe());
+        let refusals: Vec<&str> = with
+            .stderr
+            .lines()
+            .filter(|l| l.contains("arshim"))
+            .collect();
+        if args.is_empty() {
+            assert_eq!(refusals.len(), 1, "{}", with.describe());
+            assert!(refusals[0].contains("--hosts"), "{refusals:?}");
+        } else {
+            assert!(refusals.is_empty(), "{}", with.describe());
+        }
+    }
+}
