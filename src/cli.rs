@@ -33,7 +33,8 @@ pub enum Command {
     /// Run one command with the library preloaded; only that process may convert.
     #[command(
         long_about = "Run CMD with libarshim.so preloaded and exec'd in place of arshim, so CMD \
-keeps arshim's pid. ARSHIM_PID is set to that pid: CMD is the only process that may convert \
+keeps arshim's pid. ARSHIM_PID is set to that pid and its start time (PID:TICKS, which a later \
+process reusing the pid does not match): CMD is the only process that may convert \
 (unless --hosts is given). Its children inherit the library but never convert.\n\n\
 Verdicts of `arshim verify` are looked up for CMD (found like execvp does): a CMD verified \
 NOT SAFE gets a one-line warning and is still converted, unless --verified-only; a CMD never \
@@ -318,7 +319,7 @@ mod tests {
         };
         let s = run
             .config
-            .into_settings(Scope::Pid(7), "/c".into())
+            .into_settings(Scope::Pid(7, None), "/c".into())
             .unwrap();
         assert_eq!(s.mode, Mode::Observe);
         assert_eq!(s.scope, Scope::Hosts("ld*".into()));
@@ -334,9 +335,9 @@ mod tests {
         };
         let s = run
             .config
-            .into_settings(Scope::Pid(7), "/c".into())
+            .into_settings(Scope::Pid(7, None), "/c".into())
             .unwrap();
-        assert_eq!((s.mode, s.scope), (Mode::Exec, Scope::Pid(7)));
+        assert_eq!((s.mode, s.scope), (Mode::Exec, Scope::Pid(7, None)));
     }
 
     #[test]

@@ -48,8 +48,10 @@ impl Mode {
 /// Which processes may convert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
-    /// Exactly this pid (`arshim run` passes its own: it execs the command, which keeps it).
-    Pid(u32),
+    /// Exactly this process: its pid and, when /proc tells, its start time
+    /// (`arshim run` passes its own: it execs the command, which keeps both).
+    /// The start time keeps a later process that reuses the pid out.
+    Pid(u32, Option<u64>),
     /// Every process whose executable's basename matches these globs.
     Hosts(String),
 }
@@ -83,8 +85,12 @@ impl Settings {
         // The scope fully decides both PID and HOSTS, so an inherited value of
         // the other one cannot widen or narrow what was asked for.
         match &self.scope {
-            Scope::Pid(pid) => {
-                out.push(Set(var::PID, pid.to_string().into()));
+            Scope::Pid(pid, start) => {
+                let claim = match start {
+                    Some(start) => format!("{pid}:{start}"),
+                    None => pid.to_string(),
+                };
+                out.push(Set(var::PID, claim.into()));
                 out.push(Unset(var::HOSTS));
             }
             Scope::Hosts(globs) => {
@@ -157,10 +163,10 @@ mod tests {
     #[test]
     fn pid_scope_sets_pid_and_clears_hosts() {
         assert_eq!(
-            settings(Scope::Pid(42)).changes(),
+            settings(Scope::Pid(42, Some(9876))).changes(),
             vec![
                 Set("ARSHIM", "1".into()),
-                Set("ARSHIM_PID", "42".into()),
+                Set("ARSHIM_PID", "42:9876".into()),
                 Unset("ARSHIM_HOSTS"),
                 Set("ARSHIM_COMPANION", "/bin/arshim".into()),
                 Unset("ARSHIM_FAILURE_STATUS"),
@@ -204,7 +210,7 @@ mod tests {
     #[test]
     fn spent_marker_is_always_removed() {
         for scope in [
-            Scope::Pid(1),
+            Scope::Pid(1, None),
             Scope::Hosts("x".into()),
             Scope::Hosts("y".into()),
         ] {

@@ -107,13 +107,21 @@ fn lib() -> String {
 
 #[test]
 fn run_scopes_to_the_execd_command_pid() {
-    let (pid, out) = run_sh(&[], r#"echo "$ARSHIM $ARSHIM_PID $$""#, |_| {});
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(
-        stdout(&out),
-        format!("1 {pid} {pid}\n"),
-        "ARSHIM_PID is the command's own pid"
+    // field 22 of /proc/$$/stat, the start time: the 20th after the ')'
+    let (pid, out) = run_sh(
+        &[],
+        r#"echo "$ARSHIM $ARSHIM_PID $$:$(cut -d')' -f2- /proc/$$/stat | awk '{print $20}')""#,
+        |_| {},
     );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got = stdout(&out);
+    let words: Vec<&str> = got.split_whitespace().collect();
+    assert_eq!(words.len(), 3, "{got}");
+    assert_eq!(
+        words[1], words[2],
+        "ARSHIM_PID is the command's pid and start time"
+    );
+    assert!(words[1].starts_with(&format!("{pid}:")), "{got}");
 }
 
 #[test]

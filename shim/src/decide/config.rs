@@ -5,6 +5,7 @@
 //! warning line naming the variable, the value and what is accepted. Guessing
 //! what a user meant inside their linker is never worth it.
 
+pub use crate::gate::Claim;
 use crate::glob;
 
 pub const DEFAULT_TOOLS: &str = "ar,*-ar,llvm-ar*,gcc-ar*";
@@ -37,8 +38,9 @@ impl GlobList {
 pub struct Config {
     pub mode: Mode,
     pub tools: GlobList,
-    /// `ARSHIM_PID`: the one process that may convert.
-    pub pid: Option<i32>,
+    /// `ARSHIM_PID`: the one process that may convert, by pid and (unless
+    /// set by hand as a bare pid) start time.
+    pub pid: Option<Claim>,
     /// `ARSHIM_HOSTS`: every process whose executable matches may convert.
     pub hosts: Option<GlobList>,
     /// `ARSHIM_LOG`: an env_logger filter.
@@ -113,6 +115,16 @@ fn error(var: &'static str, value: &[u8], accepted: &'static str) -> ConfigError
 fn parse_pid(var: &'static str, v: &[u8]) -> Result<i32, ConfigError> {
     crate::gate::parse_pid(v)
         .ok_or_else(|| error(var, v, "a process id (a positive decimal integer)"))
+}
+
+fn parse_claim(v: &[u8]) -> Result<Claim, ConfigError> {
+    crate::gate::parse_claim(v).ok_or_else(|| {
+        error(
+            "ARSHIM_PID",
+            v,
+            "a process id, alone or with its start time as `arshim run` writes it (PID:TICKS)",
+        )
+    })
 }
 
 fn parse_globs(var: &'static str, v: &[u8]) -> Result<GlobList, ConfigError> {
@@ -197,9 +209,7 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, Confi
         Some(v) => parse_globs("ARSHIM_TOOLS", v)?,
         None => GlobList::parse(DEFAULT_TOOLS.as_bytes()).expect("default globs are valid"),
     };
-    let pid = get("ARSHIM_PID")
-        .map(|v| parse_pid("ARSHIM_PID", v))
-        .transpose()?;
+    let pid = get("ARSHIM_PID").map(parse_claim).transpose()?;
     let hosts = get("ARSHIM_HOSTS")
         .map(|v| parse_globs("ARSHIM_HOSTS", v))
         .transpose()?;
@@ -285,7 +295,13 @@ mod tests {
         .unwrap();
         assert_eq!(c.mode, Mode::Observe);
         assert!(c.tools.matches(b"x86_64-linux-gnu-ranlib") && !c.tools.matches(b"ar"));
-        assert_eq!(c.pid, Some(4242));
+        assert_eq!(
+            c.pid,
+            Some(Claim {
+                pid: 4242,
+                start: None
+            })
+        );
         assert!(c.hosts.as_ref().unwrap().matches(b"ldc2"));
         assert_eq!(c.log.as_deref(), Some("info"));
         assert_eq!(c.trace.as_deref(), Some(&b"/tmp/t.jsonl"[..]));
@@ -300,6 +316,8 @@ mod tests {
             ("ARSHIM_PID=0", "ARSHIM_PID"),
             ("ARSHIM_PID=-5", "ARSHIM_PID"),
             ("ARSHIM_PID=99999999999", "ARSHIM_PID"),
+            ("ARSHIM_PID=5:", "ARSHIM_PID"),
+            ("ARSHIM_PID=5:x", "ARSHIM_PID"),
             ("ARSHIM_TOOLS=", "ARSHIM_TOOLS"),
             ("ARSHIM_TOOLS=ar,,x", "ARSHIM_TOOLS"),
             ("ARSHIM_HOSTS=,", "ARSHIM_HOSTS"),
