@@ -37,10 +37,13 @@ keeps arshim's pid. ARSHIM_PID is set to that pid and its start time (PID:TICKS,
 process reusing the pid does not match): CMD is the only process that may convert \
 (unless --hosts is given). Its children inherit the library but never convert.\n\n\
 Verdicts of `arshim verify` are looked up for CMD (found like execvp does): a CMD verified \
-NOT SAFE gets a one-line warning and is still converted, unless --verified-only; a CMD never \
+NOT SAFE runs without the library (one line says why) unless --force; a CMD never \
 verified (or changed since) gets a one-line note only with --log info or debug (or such an \
 ARSHIM_LOG), so that default runs stay quiet. With --verified-only, a CMD not verified SAFE \
-runs without the library at all (a note says why). Not looked up with --observe or --hosts.\n\n\
+runs without the library at all (a note says why). The library itself does the same for \
+whatever program ends up in scope (through env, nice, sh -c 'exec …', --hosts): a NOT SAFE \
+one, or with --verified-only (ARSHIM_VERIFIED_ONLY=1) one not verified SAFE, is not \
+converted, with one line.\n\n\
 Exit status: CMD's own; 2 if the library cannot be found; 126/127 if CMD cannot be executed \
 or found.",
         override_usage = "arshim run [OPTIONS] -- <CMD> [ARGS]...",
@@ -94,8 +97,9 @@ compared: exit status, the archive (bytes, else its members and their contents: 
 timestamps may differ), peak memory of the whole process tree.\n\n\
 Verdict: SAFE, NOT SAFE or CANNOT TELL, with the reasons. SAFE and NOT SAFE are remembered \
 per host binary (its path plus ELF build-id or content hash) in \
-$XDG_CACHE_HOME/arshim/verdicts.json (default ~/.cache/arshim/): `arshim run` then warns \
-before converting a NOT SAFE host, and `arshim run --verified-only` converts only SAFE ones. \
+$XDG_CACHE_HOME/arshim/verdicts.json (default ~/.cache/arshim/): the library then refuses \
+to convert a NOT SAFE host (unless `arshim run --force`), and `arshim run --verified-only` \
+converts only SAFE ones. \
 The host is the program that claimed the library — for a script, its interpreter; the \
 verdict is stored for the script itself too.\n\n\
 Exit status: 0 SAFE, 1 NOT SAFE, 2 CANNOT TELL or a usage error.",
@@ -173,6 +177,8 @@ impl ConfigArgs {
             trace,
             companion,
             failure_status: None,
+            force: false,
+            verified_only: false,
         })
     }
 }
@@ -183,12 +189,15 @@ pub struct RunArgs {
     pub config: ConfigArgs,
 
     /// Convert only a CMD that `arshim verify` proved SAFE; run any other
-    /// without the library (one note on stderr says why)
+    /// without the library (one note on stderr says why). Passed to the
+    /// library as ARSHIM_VERIFIED_ONLY=1, which descendants inherit
     #[arg(long, conflicts_with_all = ["observe", "hosts"])]
     pub verified_only: bool,
 
-    /// Convert CMD even if it is a host known not to end with its archiver
-    /// (nim, ocamlopt): what it does after the archiver is then lost
+    /// Convert known hosts that do not end with their archiver (nim,
+    /// ocamlopt) and hosts verified NOT SAFE anyway, CMD or any process in
+    /// scope (ARSHIM_FORCE=1, which descendants inherit): what they do after
+    /// the archiver is then lost. Does not loosen --verified-only
     #[arg(long)]
     pub force: bool,
 

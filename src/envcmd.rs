@@ -166,6 +166,8 @@ mod tests {
             trace: None,
             companion: PathBuf::from("/opt/arshim/bin/arshim"),
             failure_status: None,
+            force: false,
+            verified_only: false,
         }
     }
 
@@ -184,6 +186,8 @@ mod tests {
              export ARSHIM_HOSTS='ld*'\n\
              export ARSHIM_COMPANION=/opt/arshim/bin/arshim\n\
              unset ARSHIM_FAILURE_STATUS\n\
+             unset ARSHIM_FORCE\n\
+             unset ARSHIM_VERIFIED_ONLY\n\
              unset ARSHIM_SPENT\n\
              # ARSHIM_TOOLS not set: the library's default is ar,*-ar,llvm-ar*,gcc-ar*\n"
         );

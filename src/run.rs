@@ -8,6 +8,7 @@
 use std::convert::Infallible;
 use std::ffi::{OsStr, OsString};
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
@@ -50,6 +51,8 @@ pub fn run(mut args: RunArgs) -> Result<Infallible, Failure> {
         .config
         .into_settings(own_claim(), locate::companion()?)?;
     settings.failure_status = failure_status;
+    settings.force = args.force;
+    settings.verified_only = args.verified_only;
     let error = command(program, program_args, preload, &settings.changes()).exec();
     Err(cannot_run(program, &error))
 }
@@ -88,10 +91,18 @@ fn plain_run(
         }
         failure_status = host.failure_status;
     }
+    if hands_the_claim_on(program) {
+        // Not a host: the library judges the program it execs in its pid
+        // by that program's own verdict (docs/DESIGN.md, "Scope").
+        return Ok(failure_status);
+    }
     let gate = verdict_gate(
         &verdicts::status_of_command(program),
         &program.to_string_lossy(),
-        verified_only,
+        Strictness {
+            verified_only,
+            force,
+        },
         verbose,
     );
     say(gate.message.as_deref());
@@ -100,6 +111,14 @@ fn plain_run(
     } else {
         Err(WithoutLibrary)
     }
+}
+
+/// CMD is an exec wrapper or a shell (`env HOST`, `sh -c 'exec HOST'`):
+/// never a host itself, so its own verdict says nothing.
+fn hands_the_claim_on(program: &OsStr) -> bool {
+    use arshim_common::names::{is_driver, is_exec_wrapper};
+    let name = Path::new(program).file_name().unwrap_or(program).as_bytes();
+    is_exec_wrapper(name) || is_driver(name)
 }
 
 /// One line of `run`'s own on stderr, when there is one.
@@ -189,11 +208,23 @@ pub struct Gate {
     pub message: Option<String>,
 }
 
-/// NOT SAFE: warn, and convert unless `verified_only`. Anything short of a
-/// SAFE verdict with `verified_only`: run without the library, saying why.
-/// Otherwise a note only when `verbose` (`--log info`/`debug`), so default
-/// runs stay quiet.
-pub fn verdict_gate(status: &HostStatus, cmd: &str, verified_only: bool, verbose: bool) -> Gate {
+/// `--verified-only` and `--force`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Strictness {
+    pub verified_only: bool,
+    pub force: bool,
+}
+
+/// NOT SAFE: run without the library, unless `force` (then warn and
+/// convert), as the library itself would (docs/DESIGN.md, "Scope"). Anything
+/// short of a SAFE verdict with `verified_only`: run without the library,
+/// saying why. Otherwise a note only when `verbose` (`--log info`/`debug`),
+/// so default runs stay quiet.
+pub fn verdict_gate(status: &HostStatus, cmd: &str, strict: Strictness, verbose: bool) -> Gate {
+    let Strictness {
+        verified_only,
+        force,
+    } = strict;
     let verify_hint = format!("`arshim verify -- {cmd} …` proves whether converting it is safe");
     // Short of a verdict: why, and the note for a verbose converted run.
     let (why, note) = match status {
@@ -204,12 +235,17 @@ pub fn verdict_gate(status: &HostStatus, cmd: &str, verified_only: bool, verbose
         }
         HostStatus::Known(_, Lookup::Verified(e)) => {
             let why = format!("{cmd} was verified {}: {}", e.summary(), e.first_reason());
-            return if verified_only {
-                Gate::unconverted(why)
-            } else {
-                Gate::convert(Some(format!(
-                    "warning: {why}; converting it anyway (`arshim run --verified-only` would not)"
-                )))
+            return match (verified_only, force) {
+                (true, _) => Gate::unconverted(why),
+                (false, true) => Gate::convert(Some(format!(
+                    "warning: {why}; converting it anyway (--force)"
+                ))),
+                (false, false) => Gate {
+                    convert: false,
+                    message: Some(format!(
+                        "{why}: running it without the library (`--force` converts it anyway)"
+                    )),
+                },
             };
         }
         HostStatus::Known(path, Lookup::Changed(e)) => {
@@ -360,23 +396,42 @@ mod tests {
         HostStatus::Known("/bin/ld".into(), lookup)
     }
 
+    const LOOSE: Strictness = Strictness {
+        verified_only: false,
+        force: false,
+    };
+    const ONLY: Strictness = Strictness {
+        verified_only: true,
+        force: false,
+    };
+
     #[test]
-    fn not_safe_hosts_are_warned_about_and_still_converted() {
-        let g = verdict_gate(
-            &known(Lookup::Verified(entry(Verdict::NotSafe))),
-            "ld",
-            false,
-            false,
-        );
-        assert!(g.convert);
+    fn not_safe_hosts_are_refused_unless_forced() {
+        let not_safe = known(Lookup::Verified(entry(Verdict::NotSafe)));
+        let g = verdict_gate(&not_safe, "ld", LOOSE, false);
+        assert!(!g.convert);
         let m = g.message.unwrap();
         assert!(
-            m.starts_with(
-                "warning: ld was verified NOT SAFE on 1970-01-01 00:00 UTC (`ld -o x`): "
-            ),
+            m.starts_with("ld was verified NOT SAFE on 1970-01-01 00:00 UTC (`ld -o x`): "),
             "{m}"
         );
         assert!(m.contains("wrote to lib.cmxa") && !m.contains('\n'), "{m}");
+        assert!(m.ends_with("(`--force` converts it anyway)"), "{m}");
+        let forced = Strictness {
+            force: true,
+            ..LOOSE
+        };
+        let g = verdict_gate(&not_safe, "ld", forced, false);
+        assert!(g.convert);
+        assert!(g
+            .message
+            .unwrap()
+            .ends_with("converting it anyway (--force)"));
+        let both = Strictness {
+            force: true,
+            ..ONLY
+        };
+        assert!(!verdict_gate(&not_safe, "ld", both, false).convert);
     }
 
     #[test]
@@ -384,7 +439,7 @@ mod tests {
         let safe = verdict_gate(
             &known(Lookup::Verified(entry(Verdict::Safe))),
             "ld",
-            true,
+            ONLY,
             false,
         );
         assert_eq!(
@@ -400,7 +455,7 @@ mod tests {
             known(Lookup::Never),
             HostStatus::Unknown("ld: not found on PATH".into()),
         ] {
-            let g = verdict_gate(&status, "ld", true, false);
+            let g = verdict_gate(&status, "ld", ONLY, false);
             assert!(!g.convert, "{status:?}");
             let m = g.message.unwrap();
             assert!(
@@ -412,7 +467,7 @@ mod tests {
 
     #[test]
     fn never_verified_is_said_only_when_verbose() {
-        let quiet = verdict_gate(&known(Lookup::Never), "ld", false, false);
+        let quiet = verdict_gate(&known(Lookup::Never), "ld", LOOSE, false);
         assert_eq!(
             quiet,
             Gate {
@@ -420,7 +475,7 @@ mod tests {
                 message: None
             }
         );
-        let loud = verdict_gate(&known(Lookup::Never), "ld", false, true);
+        let loud = verdict_gate(&known(Lookup::Never), "ld", LOOSE, true);
         assert!(loud.convert);
         assert!(loud
             .message
@@ -429,7 +484,7 @@ mod tests {
         let changed = verdict_gate(
             &known(Lookup::Changed(entry(Verdict::Safe))),
             "ld",
-            false,
+            LOOSE,
             true,
         );
         assert!(changed

@@ -23,6 +23,10 @@ pub mod var {
     /// The host's exit status when its archiver fails (known hosts such as
     /// ldc2 and ghc report any archiver failure as 1).
     pub const FAILURE_STATUS: &str = "ARSHIM_FAILURE_STATUS";
+    /// `1`: the library converts known non-final hosts anyway (`run --force`).
+    pub const FORCE: &str = "ARSHIM_FORCE";
+    /// `1`: the library converts only binaries verified SAFE (`run --verified-only`).
+    pub const VERIFIED_ONLY: &str = "ARSHIM_VERIFIED_ONLY";
 }
 
 /// What the library uses when `ARSHIM_TOOLS` is unset.
@@ -68,6 +72,10 @@ pub struct Settings {
     pub companion: PathBuf,
     /// Set for known hosts that report an archiver failure with their own status.
     pub failure_status: Option<u8>,
+    /// `--force`: the library converts known non-final and NOT SAFE hosts too.
+    pub force: bool,
+    /// `--verified-only`: the library converts only hosts verified SAFE.
+    pub verified_only: bool,
 }
 
 /// One edit of the environment. `LD_PRELOAD` is not among them: `run` computes
@@ -111,6 +119,17 @@ impl Settings {
         match self.failure_status {
             Some(code) => out.push(Set(var::FAILURE_STATUS, code.to_string().into())),
             None => out.push(Unset(var::FAILURE_STATUS)),
+        }
+        // Set or removed, so that an inherited override never outlives its run.
+        for (on, name) in [
+            (self.force, var::FORCE),
+            (self.verified_only, var::VERIFIED_ONLY),
+        ] {
+            out.push(if on {
+                Set(name, "1".into())
+            } else {
+                Unset(name)
+            });
         }
         // A marker inherited from an earlier conversion must not disable this one.
         out.push(Unset(var::SPENT));
@@ -157,6 +176,8 @@ mod tests {
             trace: None,
             companion: PathBuf::from("/bin/arshim"),
             failure_status: None,
+            force: false,
+            verified_only: false,
         }
     }
 
@@ -170,6 +191,8 @@ mod tests {
                 Unset("ARSHIM_HOSTS"),
                 Set("ARSHIM_COMPANION", "/bin/arshim".into()),
                 Unset("ARSHIM_FAILURE_STATUS"),
+                Unset("ARSHIM_FORCE"),
+                Unset("ARSHIM_VERIFIED_ONLY"),
                 Unset("ARSHIM_SPENT"),
             ]
         );
@@ -205,6 +228,17 @@ mod tests {
         for n in ["ARSHIM_TOOLS", "ARSHIM_LOG", "ARSHIM_TRACE"] {
             assert!(!plain.contains(&n), "{n} should be left alone");
         }
+    }
+
+    #[test]
+    fn force_is_set_only_when_asked() {
+        let mut s = settings(Scope::Hosts("ocamlopt*".into()));
+        s.force = true;
+        s.verified_only = true;
+        assert!(s.changes().contains(&Set("ARSHIM_FORCE", "1".into())));
+        assert!(s
+            .changes()
+            .contains(&Set("ARSHIM_VERIFIED_ONLY", "1".into())));
     }
 
     #[test]

@@ -349,9 +349,11 @@ impl<'a> Runner<'a> {
         };
         let mut cmd = Command::new(&self.companion);
         cmd.arg("run");
-        if pass == Pass::Observe {
-            cmd.arg("--observe");
-        }
+        match pass {
+            Pass::Observe => cmd.arg("--observe"),
+            // The conversion itself is on trial: no refusal may stand in for it.
+            Pass::Convert => cmd.arg("--force"),
+        };
         cmd.arg("--trace").arg(&trace);
         if let Some(t) = &self.args.tools {
             cmd.arg("--tools").arg(t);

@@ -945,3 +945,38 @@ fn handoff_shell_script_archiver() {
         run.describe()
     );
 }
+
+// ---------------------------------------------------------------------------
+// A trace path that is a FIFO nobody reads (docs/DESIGN.md, "Trace events"):
+// refused at once, one warning for the tree, and the handoff goes on exactly
+// as without a trace (opened blocking, it would hang the host, its archiver
+// and the reaper).
+
+#[test]
+fn handoff_with_a_fifo_trace_neither_hangs_nor_changes_the_run() {
+    let host = Host::c("fork", "waitpid");
+    let bcase = Case::new("fh-fifo-baseline");
+    let base = bcase.run(bcase.shim(&host, &[], &Host::objs()), "untraced");
+    base.assert_code(0);
+    assert_handed_off(&bcase.dir, &base);
+
+    let case = Case::new("fh-fifo");
+    let made = Command::new("mkfifo").arg(&case.trace).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo (coreutils) failed");
+    let cmd = case.traced(&host, &[], &Host::objs());
+    let run = run_timed(cmd, &case.dir, "fifo-trace", Duration::from_secs(30)).outcome();
+    let both = format!("{}\n{}", run.describe(), base.describe());
+    assert_eq!(run.code(), base.code(), "exit status differs\n{both}");
+    assert_eq!(run.stdout, base.stdout, "stdout differs\n{both}");
+    assert_handed_off(&case.dir, &run);
+    assert_archive_ok(&case.archive, &run);
+    let (warnings, rest): (Vec<&str>, Vec<&str>) = run
+        .stderr
+        .lines()
+        .partition(|l| l.starts_with("arshim[") && l.contains("ARSHIM_TRACE="));
+    assert!(
+        warnings.len() == 1 && warnings[0].contains("a FIFO"),
+        "one warning about the trace expected\n{both}"
+    );
+    assert_eq!(rest, base.stderr.lines().collect::<Vec<_>>(), "{both}");
+}

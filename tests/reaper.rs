@@ -793,3 +793,60 @@ fn malformed_command_lines_fail_with_2() {
         );
     }
 }
+
+/// A trace path that is not a regular file (docs/DESIGN.md, "Trace events"):
+/// a FIFO with no reader (opened blocking, it would hang the reaper holding
+/// the host's pid), a symlink, a directory. Each: one line, no trace, and the
+/// run ends as without `--trace`, in both modes.
+#[test]
+fn a_trace_that_is_no_regular_file_is_one_warning_and_never_waited_on() {
+    let dir = test_dir("trace-refused");
+    let fifo = dir.join("trace.fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo on a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
+    let target = dir.join("target.txt");
+    fs::write(&target, "kept\n").unwrap();
+    let link = dir.join("trace.jsonl");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let child = "echo out; echo err >&2; exit 5";
+    let wait = |trace: Option<&Path>| {
+        let trace = trace.map_or(String::new(), |t| format!(" --trace '{}'", t.display()));
+        sh(&format!(
+            r#"sh -c '{child}' & exec "$0" __reap wait --pid $!{trace}"#
+        ))
+    };
+    let base_run = run(&mut reaper(&["run", "--", SH, "sh", "-c", child]));
+    let base_wait = run(&mut wait(None));
+    for base in [&base_run, &base_wait] {
+        assert_exit(base, 5);
+        assert_eq!(text(&base.stdout), "out\n");
+        assert_eq!(text(&base.stderr), "err\n");
+    }
+    for (path, why) in [
+        (&fifo, "a FIFO"),
+        (&link, "a symlink"),
+        (&dir.to_path_buf(), "a directory"),
+    ] {
+        for (label, base, out) in [
+            ("run", &base_run, run(&mut reap_sh(path, &[], child, &[]))),
+            ("wait", &base_wait, run(&mut wait(Some(path)))),
+        ] {
+            let what = format!("{label} mode, --trace {why}");
+            assert_eq!(out.status.code(), base.status.code(), "{what}");
+            assert_eq!(out.stdout, base.stdout, "{what}");
+            // In wait mode the archiver runs meanwhile: lines in any order.
+            let stderr = text(&out.stderr);
+            let (warnings, rest): (Vec<&str>, Vec<&str>) =
+                stderr.lines().partition(|l| l.starts_with("arshim["));
+            assert!(
+                warnings.len() == 1
+                    && warnings[0].contains("]: reaper: ignoring ARSHIM_TRACE=")
+                    && warnings[0].contains(why),
+                "{what}: one warning: {stderr}"
+            );
+            assert_eq!(rest, ["err"], "{what}: {stderr}");
+        }
+    }
+    assert_eq!(fs::read_to_string(&target).unwrap(), "kept\n", "followed");
+}

@@ -246,7 +246,7 @@ fn verify_help_says_it_runs_the_command_twice() {
 }
 
 #[test]
-fn not_safe_is_remembered_and_run_warns() {
+fn not_safe_is_remembered_and_run_refuses() {
     let dir = TestDir::new("verify-remember");
     let out = verify(&dir, "write-after");
     assert_verdict(&out, "NOT SAFE", 1);
@@ -266,24 +266,44 @@ fn not_safe_is_remembered_and_run_warns() {
         "the host is linked with a build-id: {text}"
     );
 
-    // `arshim run` warns, in one line naming the reason, and still converts
-    // (which loses the write after ar: the verdict was right).
+    // `arshim run` refuses it, in one line naming the reason: run without
+    // the library, the write after ar is done.
     fs::remove_file(dir.join("after.txt")).unwrap();
     let run = common::run(arshim_on_host(&dir, &["run"], "write-after"), &dir, "run");
     run.assert_code(0);
-    let warnings: Vec<&str> = run
+    let lines: Vec<&str> = run
         .stderr
         .lines()
-        .filter(|l| l.starts_with("arshim: warning: "))
+        .filter(|l| l.starts_with("arshim"))
         .collect();
-    assert_eq!(warnings.len(), 1, "{}", run.describe());
+    assert_eq!(lines.len(), 1, "{}", run.describe());
     assert!(
-        warnings[0].contains("NOT SAFE") && warnings[0].contains("after.txt"),
+        lines[0].contains("NOT SAFE") && lines[0].contains("after.txt"),
         "{}",
         run.describe()
     );
     assert!(
-        warnings[0].contains("converting it anyway"),
+        lines[0].ends_with("running it without the library (`--force` converts it anyway)"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        dir.join("after.txt").exists(),
+        "not converted: the write after ar is done\n{}",
+        run.describe()
+    );
+
+    // `--force` converts it anyway, with a warning (which loses the write
+    // after ar: the verdict was right).
+    fs::remove_file(dir.join("after.txt")).unwrap();
+    let run = common::run(
+        arshim_on_host(&dir, &["run", "--force"], "write-after"),
+        &dir,
+        "forced",
+    );
+    run.assert_code(0);
+    assert!(
+        run.stderr.contains("converting it anyway (--force)"),
         "{}",
         run.describe()
     );

@@ -13,6 +13,7 @@
 pub mod gate;
 pub mod glob;
 pub mod hooks;
+pub mod known_hosts;
 pub mod names;
 pub mod preload_abi;
 pub mod raw_line;

@@ -46,6 +46,15 @@ unsafe fn on_load() {
     let Some(entries) = gate::scan(environ) else {
         return;
     };
+    // A secure-execution process (setuid, setgid, file capabilities) is never
+    // in scope (docs/DESIGN.md, "Scope"), and its environment is the caller's,
+    // not its owner's: nothing is loaded, written, warned or set there, so no
+    // variable can make it touch a file with its privileges. `getauxval` is
+    // already imported (exe.rs): this costs no new import, only a scan of the
+    // auxiliary vector, and only where `ARSHIM` is set.
+    if libc::getauxval(libc::AT_SECURE) != 0 {
+        return;
+    }
     let env = entries.as_slice();
     if !gate::needs_core(env, libc::getpid()) {
         return;

@@ -34,6 +34,7 @@ mod takeover;
 use arshim_common::{gate, glob, preload_abi, raw_line};
 use decide::config::{self, Config, Mode};
 use decide::scope::{self, Identity, Scope};
+use decide::verdicts::{self, Known};
 use ffi::{real, state};
 use libc::c_char;
 use record::{logging, trace};
@@ -65,6 +66,11 @@ fn exe_path() -> Vec<u8> {
 /// rust-lang/rust#130210). Returns whether this process is in scope, i.e.
 /// whether the preload must route its hooks here.
 unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
+    // The preload never loads the core there (docs/DESIGN.md, "Scope"); if
+    // anything else did, still nothing is written, warned or set.
+    if libc::getauxval(libc::AT_SECURE) != 0 {
+        return false;
+    }
     if preload.version != preload_abi::VERSION {
         logging::warn_line(
             "libarshim_core.so does not match libarshim.so (version); the shim stays off",
@@ -73,16 +79,21 @@ unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
     }
     takeover::companion::set_library_path(CStr::from_ptr(preload.path));
     real::init(preload.next);
-    let Some(config) = configuration() else {
+    let Some(mut config) = configuration() else {
         return false;
     };
     if config.mode == Mode::Off {
         return false;
     }
+    config.trace = writable_trace(config.trace.take());
     let pid = libc::getpid();
     let exe = exe_path();
     let me = identity(&config, pid, &exe);
-    let decision = scope::decide(&config, &me);
+    let mut decision = scope::decide(&config, &me);
+    if decision.mode == Mode::Exec {
+        // Only a process that would convert pays for reading the store.
+        decision = scope::heed_verdict(&config, &me, decision, &own_verdict(&exe));
+    }
     announce(&config, &decision, &me, &exe);
     if decision.mode == Mode::Off {
         return false;
@@ -113,13 +124,73 @@ unsafe fn configuration() -> Option<Config> {
     match config::parse(|name| config::lookup(entries, name)) {
         Ok(c) => Some(c),
         Err(e) => {
-            if config::lookup(entries, "ARSHIM_WARNED").is_none() {
-                logging::warn_line(&e.to_string());
-                libc::setenv(c"ARSHIM_WARNED".as_ptr(), c"1".as_ptr(), 1);
-            }
+            warn_once_per_tree(&e.to_string());
             None
         }
     }
+}
+
+/// One warning line for the whole process tree: descendants inherit the
+/// mark `ARSHIM_WARNED` and stay quiet.
+unsafe fn warn_once_per_tree(message: &str) {
+    if libc::getenv(c"ARSHIM_WARNED".as_ptr()).is_null() {
+        logging::warn_line(message);
+        libc::setenv(c"ARSHIM_WARNED".as_ptr(), c"1".as_ptr(), 1);
+    }
+}
+
+/// `ARSHIM_TRACE` if it is a file events can be appended to, decided once
+/// here (docs/DESIGN.md, "Trace events"): anything else (a FIFO, a symlink,
+/// a directory, a path that cannot be written) is one warning per process
+/// tree and no trace, and the run goes on as without one. Each event then
+/// opens the path again the same safe way.
+unsafe fn writable_trace(path: Option<Vec<u8>>) -> Option<Vec<u8>> {
+    let path = path?;
+    match trace::open_append(&path) {
+        Ok(fd) => {
+            // A raw close: the descriptor is ours, not the host's.
+            libc::syscall(libc::SYS_close, fd);
+            Some(path)
+        }
+        Err(why) => {
+            warn_once_per_tree(&trace::warning(&path, why));
+            None
+        }
+    }
+}
+
+/// What the verdict store says about this binary (path and identity). A
+/// store that exists but cannot be read counts as no verdict, said once per
+/// process tree (descendants inherit the mark).
+unsafe fn own_verdict(exe: &[u8]) -> Known {
+    use facts::verdicts as read;
+    let Some(store) = read::store_path() else {
+        return Known::Never;
+    };
+    let entry = match read::read_store(&store) {
+        Ok(None) => return Known::Never,
+        Ok(Some(bytes)) => verdicts::entry_for(&bytes, exe).map_err(str::to_owned),
+        Err(why) => Err(why),
+    };
+    let entry = match entry {
+        Ok(entry) => entry,
+        Err(why) => {
+            if libc::getenv(c"ARSHIM_STORE_WARNED".as_ptr()).is_null() {
+                logging::warn_line(&format!(
+                    "verdict store {}: {why}; read as no verdict",
+                    String::from_utf8_lossy(&store)
+                ));
+                libc::setenv(c"ARSHIM_STORE_WARNED".as_ptr(), c"1".as_ptr(), 1);
+            }
+            return Known::Unreadable(why);
+        }
+    };
+    let id = match &entry {
+        Some(e) if e.id.starts_with("fnv1a64:") => read::file_id(exe),
+        Some(_) => read::own_build_id(),
+        None => None,
+    };
+    verdicts::judge(entry.as_ref(), id.as_deref())
 }
 
 /// Who this process is, as the scope decision sees it. Its start time is

@@ -1,7 +1,9 @@
 //! `ARSHIM_TRACE`: one JSON object per line (`"ts"`, `"pid"`, `"event"`
 //! first), appended with a single `write` (O_APPEND keeps lines from several
 //! processes whole). One writer for both ends of a handoff: the core's
-//! events and the reaper's (`src/reap/trace.rs`).
+//! events and the reaper's (`src/reap/trace.rs`); one way to open the file
+//! for both (`file`: a regular file only, never blocking, never through a
+//! final symlink).
 //!
 //! `no_std` with a heap (`alloc`): nothing of std is needed.
 
@@ -10,7 +12,10 @@
 
 extern crate alloc;
 
-use alloc::ffi::CString;
+mod file;
+
+pub use file::{open_append, warning, write_once, Unusable, QUOTED_MAX};
+
 use alloc::string::String;
 use core::fmt::Write as _;
 
@@ -97,32 +102,14 @@ impl Event {
         self.line
     }
 
-    /// Appends the event to `path` (the core's way: a path per event; the
-    /// reaper keeps one descriptor). Errors are ignored: tracing never
-    /// changes what the host sees.
+    /// Appends the event to `path` (the core's way: the path is opened per
+    /// event, so a host that closes descriptors cannot lose or reuse it; the
+    /// reaper keeps one descriptor), only if it is a regular file
+    /// ([`open_append`]). Errors are ignored: tracing never changes what the
+    /// host sees.
     pub fn emit(self, path: Option<&[u8]>) {
         let Some(path) = path else { return };
-        let Ok(cpath) = CString::new(path) else {
-            return;
-        };
-        let line = self.finish();
-        // Raw syscalls, not libc's open/write: those are our own observe-mode
-        // hooks, which would record the trace's own writes.
-        // SAFETY: plain syscalls on a path and a buffer we own.
-        unsafe {
-            let flags = libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC;
-            let fd = libc::syscall(
-                libc::SYS_openat,
-                libc::AT_FDCWD,
-                cpath.as_ptr(),
-                flags,
-                0o644,
-            );
-            if fd >= 0 {
-                libc::syscall(libc::SYS_write, fd, line.as_ptr(), line.len());
-                libc::syscall(libc::SYS_close, fd);
-            }
-        }
+        file::append(path, self.finish().as_bytes());
     }
 }
 

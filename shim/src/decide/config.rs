@@ -56,6 +56,12 @@ pub struct Config {
     /// (ldc2 and ghc exit 1 whatever the archiver's status). A conversion then
     /// goes through the reaper, which reports a failure with this status.
     pub failure_status: Option<u8>,
+    /// `ARSHIM_FORCE=1` (`arshim run --force`): convert a known host that is
+    /// not final anyway (docs/DESIGN.md, "Conversion" 8).
+    pub force: bool,
+    /// `ARSHIM_VERIFIED_ONLY=1` (`arshim run --verified-only`): only a binary
+    /// `arshim verify` proved SAFE converts.
+    pub verified_only: bool,
 }
 
 /// A value we refuse; rendered as one warning line.
@@ -201,6 +207,15 @@ fn parse_failure_status(v: &[u8]) -> Result<u8, ConfigError> {
     }
 }
 
+/// `ARSHIM_FORCE`, `ARSHIM_VERIFIED_ONLY`: `1` or `0` (the default).
+fn parse_switch(var: &'static str, v: &[u8]) -> Result<bool, ConfigError> {
+    match v {
+        b"1" => Ok(true),
+        b"0" => Ok(false),
+        _ => Err(error(var, v, "1 or 0")),
+    }
+}
+
 /// Parses the whole table. `get` looks a variable up in the environment the
 /// process started with.
 pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, ConfigError> {
@@ -226,6 +241,9 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, Confi
     let failure_status = get("ARSHIM_FAILURE_STATUS")
         .map(parse_failure_status)
         .transpose()?;
+    let switch = |var| get(var).map(|v| parse_switch(var, v)).transpose();
+    let force = switch("ARSHIM_FORCE")?.unwrap_or(false);
+    let verified_only = switch("ARSHIM_VERIFIED_ONLY")?.unwrap_or(false);
     Ok(Config {
         mode,
         tools,
@@ -236,6 +254,8 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, Confi
         spent,
         companion,
         failure_status,
+        force,
+        verified_only,
     })
 }
 
@@ -291,6 +311,8 @@ mod tests {
             "ARSHIM_TRACE=/tmp/t.jsonl",
             "ARSHIM_SPENT=17",
             "ARSHIM_FAILURE_STATUS=1",
+            "ARSHIM_FORCE=1",
+            "ARSHIM_VERIFIED_ONLY=1",
         ])
         .unwrap();
         assert_eq!(c.mode, Mode::Observe);
@@ -307,6 +329,8 @@ mod tests {
         assert_eq!(c.trace.as_deref(), Some(&b"/tmp/t.jsonl"[..]));
         assert_eq!(c.spent, Some(17));
         assert_eq!(c.failure_status, Some(1));
+        assert!(c.force && c.verified_only);
+        assert!(!parse_env(&["ARSHIM=1", "ARSHIM_FORCE=0"]).unwrap().force);
     }
 
     #[test]
@@ -326,6 +350,9 @@ mod tests {
             ("ARSHIM_FAILURE_STATUS=0", "ARSHIM_FAILURE_STATUS"),
             ("ARSHIM_FAILURE_STATUS=256", "ARSHIM_FAILURE_STATUS"),
             ("ARSHIM_FAILURE_STATUS=one", "ARSHIM_FAILURE_STATUS"),
+            ("ARSHIM_FORCE=yes", "ARSHIM_FORCE"),
+            ("ARSHIM_FORCE=", "ARSHIM_FORCE"),
+            ("ARSHIM_VERIFIED_ONLY=on", "ARSHIM_VERIFIED_ONLY"),
         ] {
             let err = parse_env(&["ARSHIM=1", entry]).unwrap_err();
             assert_eq!(err.var, var, "{entry}");

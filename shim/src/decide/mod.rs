@@ -13,3 +13,4 @@ pub mod plan;
 pub mod protect;
 pub mod resolve;
 pub mod scope;
+pub mod verdicts;

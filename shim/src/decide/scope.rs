@@ -5,6 +5,8 @@
 //! executable's name and whether the loader runs it in secure-execution mode.
 
 use crate::decide::config::{Config, GlobList, Mode};
+use crate::decide::verdicts::Known;
+use arshim_common::known_hosts;
 use arshim_common::names::{is_driver, is_exec_wrapper};
 
 /// What the process knows about itself at load time.
@@ -82,9 +84,33 @@ pub fn decide(config: &Config, me: &Identity<'_>) -> Scope {
     if config.spent == Some(me.pid) {
         return out("this image replaced a converted process: its claim is spent");
     }
-    match &config.hosts {
+    let scope = match &config.hosts {
         Some(hosts) => by_hosts(config, hosts, me),
         None => by_claim(config, me),
+    };
+    refuse_not_final(config, me, scope)
+}
+
+/// A process that would convert but is a known host doing more work after
+/// its archiver (docs/DESIGN.md, "Conversion" 8) is refused here, however it
+/// was selected (`ARSHIM_PID` through an exec wrapper or a script,
+/// `ARSHIM_HOSTS`, a hand-set environment), unless `ARSHIM_FORCE=1`. It
+/// keeps its claim, so that its descendants do not claim themselves.
+/// Observe mode changes nothing and stays (`arshim verify` observes them).
+fn refuse_not_final(config: &Config, me: &Identity<'_>, scope: Scope) -> Scope {
+    if scope.mode != Mode::Exec || config.force {
+        return scope;
+    }
+    let Some((name, why)) = known_hosts::not_final(&[me.argv0, me.exe]) else {
+        return scope;
+    };
+    Scope {
+        claim: scope.claim,
+        warning: Some(format!(
+            "{} is not final ({why}): not converting (ARSHIM_FORCE=1 converts it anyway)",
+            String::from_utf8_lossy(name)
+        )),
+        ..out("known host that is not final")
     }
 }
 
@@ -185,6 +211,71 @@ fn driver_with_claim(me: &Identity<'_>, claim: bool) -> Scope {
         )),
         ..out("shell or build driver named by ARSHIM_PID")
     }
+}
+
+/// A process that would convert, judged by its binary's remembered verdict
+/// (docs/DESIGN.md, "Scope"): NOT SAFE is refused unless `ARSHIM_FORCE=1`;
+/// with `ARSHIM_VERIFIED_ONLY=1`, anything short of SAFE is refused (force
+/// or not). One line says why; the process keeps its claim.
+pub fn heed_verdict(config: &Config, me: &Identity<'_>, scope: Scope, known: &Known) -> Scope {
+    if scope.mode != Mode::Exec {
+        return scope;
+    }
+    const ONLY: &str = "not converting (ARSHIM_VERIFIED_ONLY=1)";
+    let shown = me.shown();
+    let (reason, line) = match known {
+        Known::Safe => return scope,
+        Known::NotSafe(why) if !config.verified_only && !config.force => (
+            "verified NOT SAFE",
+            format!(
+                "{shown} was verified NOT SAFE ({}): not converting \
+                 (ARSHIM_FORCE=1 converts it anyway)",
+                shown_reason(why)
+            ),
+        ),
+        _ if !config.verified_only => return scope,
+        Known::NotSafe(why) => (
+            "verified NOT SAFE",
+            format!(
+                "{shown} was verified NOT SAFE ({}): {ONLY}",
+                shown_reason(why)
+            ),
+        ),
+        Known::Changed => (
+            "not verified SAFE (ARSHIM_VERIFIED_ONLY)",
+            format!("{shown} has changed since it was verified: {ONLY}"),
+        ),
+        Known::Never => (
+            "not verified SAFE (ARSHIM_VERIFIED_ONLY)",
+            format!("{shown} has never been verified SAFE: {ONLY}"),
+        ),
+        Known::Unreadable(_) => (
+            "not verified SAFE (ARSHIM_VERIFIED_ONLY)",
+            format!("{shown} has no verdict (the verdict store cannot be read): {ONLY}"),
+        ),
+    };
+    Scope {
+        claim: scope.claim,
+        warning: Some(line),
+        ..out(reason)
+    }
+}
+
+/// A stored reason, shown on one line: the store is untrusted data.
+fn shown_reason(why: &str) -> String {
+    const MAX: usize = 160;
+    let mut s: String = why
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX)
+        .collect();
+    if why.chars().count() > MAX {
+        s.push('…');
+    }
+    if s.is_empty() {
+        s.push_str("no reason recorded");
+    }
+    s
 }
 
 pub use crate::gate::basename;
@@ -344,6 +435,107 @@ mod tests {
             &me(10, "gcc-ar", "gcc-ar"),
         );
         assert_eq!(s.mode, Mode::Off);
+    }
+
+    #[test]
+    fn known_non_final_hosts_are_refused_however_selected() {
+        for (c, id) in [
+            (
+                cfg(&["ARSHIM=1", "ARSHIM_PID=10:500"]),
+                me(10, "ocamlopt.opt", "ocamlopt"),
+            ),
+            (cfg(&["ARSHIM=1"]), me(10, "nim", "nim")),
+            (
+                cfg(&["ARSHIM=1", "ARSHIM_HOSTS=ocaml*"]),
+                me(10, "ocamlopt.opt", "x"),
+            ),
+            (
+                cfg(&["ARSHIM=1", "ARSHIM_HOSTS=my-nim"]),
+                me(10, "nim-2.0", "my-nim"),
+            ),
+        ] {
+            let s = decide(&c, &id);
+            assert_eq!(s.mode, Mode::Off, "{id:?}");
+            assert_eq!(s.claim, c.pid.is_none() && c.hosts.is_none(), "{id:?}");
+            let w = s.warning.unwrap();
+            assert!(
+                w.contains(" is not final (after ar, ") && w.ends_with("anyway)"),
+                "{w}"
+            );
+        }
+        // argv[0]'s name is the one shown, as the user called it
+        let s = decide(&cfg(&["ARSHIM=1"]), &me(10, "ocamlopt.opt", "ocamlopt"));
+        assert!(s.warning.unwrap().starts_with("ocamlopt is not final"));
+    }
+
+    #[test]
+    fn refusals_yield_to_force_and_observe() {
+        let forced = cfg(&["ARSHIM=1", "ARSHIM_PID=10", "ARSHIM_FORCE=1"]);
+        let s = decide(&forced, &me(10, "ocamlopt.opt", "ocamlopt"));
+        assert_eq!((s.mode, s.warning), (Mode::Exec, None));
+        let observed = cfg(&["ARSHIM=observe", "ARSHIM_PID=10"]);
+        assert_eq!(decide(&observed, &me(10, "nim", "nim")).mode, Mode::Observe);
+        // final known hosts and out-of-scope processes are untouched
+        let c = cfg(&["ARSHIM=1", "ARSHIM_PID=10"]);
+        assert_eq!(decide(&c, &me(10, "ldc2", "ldc2")).mode, Mode::Exec);
+        let s = decide(&c, &me(11, "ocamlopt.opt", "ocamlopt"));
+        assert_eq!(
+            (s.mode, s.warning),
+            (Mode::Off, None),
+            "a descendant: silent"
+        );
+    }
+
+    #[test]
+    fn not_safe_verdicts_are_refused_unless_forced() {
+        let c = cfg(&["ARSHIM=1", "ARSHIM_PID=10"]);
+        let id = me(10, "ld-legacy", "ld-legacy");
+        let not_safe = Known::NotSafe("wrote to after.txt\nlater".into());
+        let s = heed_verdict(&c, &id, decide(&c, &id), &not_safe);
+        assert_eq!(s.mode, Mode::Off);
+        let w = s.warning.unwrap();
+        assert!(
+            w.starts_with(
+                "ld-legacy was verified NOT SAFE (wrote to after.txt later): not converting"
+            ),
+            "{w}"
+        );
+        for k in [
+            Known::Safe,
+            Known::Never,
+            Known::Changed,
+            Known::Unreadable("x".into()),
+        ] {
+            assert_eq!(
+                heed_verdict(&c, &id, decide(&c, &id), &k).mode,
+                Mode::Exec,
+                "{k:?}"
+            );
+        }
+        let forced = cfg(&["ARSHIM=1", "ARSHIM_PID=10", "ARSHIM_FORCE=1"]);
+        let s = heed_verdict(&forced, &id, decide(&forced, &id), &not_safe);
+        assert_eq!(s.mode, Mode::Exec);
+        let observed = cfg(&["ARSHIM=observe", "ARSHIM_PID=10"]);
+        let s = heed_verdict(&observed, &id, decide(&observed, &id), &not_safe);
+        assert_eq!((s.mode, s.warning), (Mode::Observe, None));
+    }
+
+    #[test]
+    fn verified_only_converts_only_safe_binaries() {
+        let c = cfg(&["ARSHIM=1", "ARSHIM_VERIFIED_ONLY=1", "ARSHIM_FORCE=1"]);
+        let id = me(10, "ld-legacy", "ld-legacy");
+        let s = heed_verdict(&c, &id, decide(&c, &id), &Known::Safe);
+        assert_eq!(s.mode, Mode::Exec);
+        for k in [
+            Known::NotSafe(String::new()),
+            Known::Never,
+            Known::Changed,
+            Known::Unreadable("x".into()),
+        ] {
+            let s = heed_verdict(&c, &id, decide(&c, &id), &k);
+            assert_eq!((s.mode, s.claim), (Mode::Off, true), "{k:?}");
+            assert!(s.warning.unwrap().ends_with("(ARSHIM_VERIFIED_ONLY=1)"));
+        }
     }
 
     #[test]

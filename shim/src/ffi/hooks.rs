@@ -432,20 +432,30 @@ fn deletions_quiet() -> bool {
     !defer::is_active() && observe::quiet()
 }
 
-/// Mirrors `unlink`.
-#[inline(always)]
-pub unsafe extern "C" fn unlink(path: *const c_char) -> c_int {
-    fast_path!(deletions_quiet(), unlink, unlink_slow(path));
+/// `unlink` and `rmdir` differ only in the real function and whether the
+/// path is a directory.
+macro_rules! path_deletion_hook {
+    ($(#[$doc:meta])* $name:ident, rmdir: $rmdir:literal) => {
+        $(#[$doc])*
+        #[inline(always)]
+        pub unsafe extern "C" fn $name(path: *const c_char) -> c_int {
+            fast_path!(deletions_quiet(), $name, slow(path));
+            #[cold]
+            #[inline(never)]
+            unsafe fn slow(path: *const c_char) -> c_int {
+                let Some(real) = REAL.$name.get() else {
+                    return no_such_function(-1);
+                };
+                deletion(libc::AT_FDCWD, path, $rmdir, || real(path))
+            }
+        }
+    };
 }
 
-#[cold]
-#[inline(never)]
-unsafe fn unlink_slow(path: *const c_char) -> c_int {
-    let Some(real) = REAL.unlink.get() else {
-        return no_such_function(-1);
-    };
-    deletion(libc::AT_FDCWD, path, false, || real(path))
-}
+path_deletion_hook!(
+    /// Mirrors `unlink`.
+    unlink, rmdir: false
+);
 
 /// Mirrors `unlinkat`, AT_REMOVEDIR included.
 #[inline(always)]
@@ -468,20 +478,10 @@ unsafe fn unlinkat_slow(dirfd: c_int, path: *const c_char, flags: c_int) -> c_in
     })
 }
 
-/// Mirrors `rmdir`.
-#[inline(always)]
-pub unsafe extern "C" fn rmdir(path: *const c_char) -> c_int {
-    fast_path!(deletions_quiet(), rmdir, rmdir_slow(path));
-}
-
-#[cold]
-#[inline(never)]
-unsafe fn rmdir_slow(path: *const c_char) -> c_int {
-    let Some(real) = REAL.rmdir.get() else {
-        return no_such_function(-1);
-    };
-    deletion(libc::AT_FDCWD, path, true, || real(path))
-}
+path_deletion_hook!(
+    /// Mirrors `rmdir`.
+    rmdir, rmdir: true
+);
 
 /// Mirrors `remove`: glibc's calls unlink/rmdir internally, out of our sight,
 /// so it is hooked by name; a directory is an rmdir.

@@ -1,0 +1,462 @@
+//! What `arshim verify` remembered about this process's own binary
+//! (docs/DESIGN.md, "Scope"): pure, from the verdict store's bytes, this
+//! executable's path and identity.
+//!
+//! The store is `verdicts.json`, written by the companion (src/verdicts.rs):
+//! `{"version":1,"hosts":[{"path":…,"id":…,"verdict":"SAFE"|"NOT SAFE",
+//! "reasons":[…],…},…]}`. It is untrusted data: this reads the little JSON it
+//! needs with a bounded reader, and anything it cannot read is "no verdict".
+
+/// What the store says about this binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Known {
+    Safe,
+    /// With the first reason recorded.
+    NotSafe(String),
+    /// Verified, but the binary at that path has changed since.
+    Changed,
+    Never,
+    /// No store to read, or one that cannot be read: why.
+    Unreadable(String),
+}
+
+/// One stored entry, as far as the library needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// `build-id:HEX` or `fnv1a64:HEX`.
+    pub id: String,
+    /// `SAFE` or `NOT SAFE` (anything else is no verdict).
+    pub verdict: String,
+    pub reason: String,
+}
+
+/// Where the companion keeps the store (src/verdicts.rs): `$XDG_CACHE_HOME`
+/// if absolute (the XDG spec ignores relative ones), else `$HOME/.cache`.
+pub fn store_location(xdg_cache_home: Option<&[u8]>, home: Option<&[u8]>) -> Option<Vec<u8>> {
+    let mut base = match xdg_cache_home.filter(|x| x.first() == Some(&b'/')) {
+        Some(xdg) => xdg.to_vec(),
+        None => [home.filter(|h| !h.is_empty())?, b"/.cache"].concat(),
+    };
+    base.extend_from_slice(b"/arshim/verdicts.json");
+    Some(base)
+}
+
+/// The verdict for `id` from the entry stored under this binary's path.
+pub fn judge(entry: Option<&Stored>, id: Option<&str>) -> Known {
+    let Some(e) = entry else {
+        return Known::Never;
+    };
+    if id != Some(e.id.as_str()) {
+        return Known::Changed;
+    }
+    match e.verdict.as_str() {
+        "SAFE" => Known::Safe,
+        "NOT SAFE" => Known::NotSafe(e.reason.clone()),
+        _ => Known::Never,
+    }
+}
+
+/// The entry stored under `path`, or why the store cannot be read.
+pub fn entry_for(store: &[u8], path: &[u8]) -> Result<Option<Stored>, &'static str> {
+    let mut r = Reader { s: store, i: 0 };
+    let mut found = None;
+    r.object(0, &mut |r, key| {
+        if key != b"hosts" {
+            return r.skip(1);
+        }
+        r.array(1, &mut |r| {
+            let (p, e) = r.host()?;
+            if found.is_none() && p == path {
+                found = Some(e);
+            }
+            Some(())
+        })
+    })
+    .ok_or("not a verdict file")?;
+    r.ws();
+    if r.i != store.len() {
+        return Err("not a verdict file");
+    }
+    Ok(found)
+}
+
+/// Nesting deeper than this is not a verdict file.
+const MAX_DEPTH: usize = 16;
+
+struct Reader<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Reader<'_> {
+    fn ws(&mut self) {
+        while self.s.get(self.i).is_some_and(|b| b" \t\r\n".contains(b)) {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, b: u8) -> bool {
+        self.ws();
+        let ok = self.s.get(self.i) == Some(&b);
+        self.i += usize::from(ok);
+        ok
+    }
+
+    /// `{ "key": value, … }`, each value read by `each` (given its key).
+    fn object(
+        &mut self,
+        depth: usize,
+        each: &mut dyn FnMut(&mut Self, &[u8]) -> Option<()>,
+    ) -> Option<()> {
+        if depth > MAX_DEPTH || !self.eat(b'{') {
+            return None;
+        }
+        if self.eat(b'}') {
+            return Some(());
+        }
+        loop {
+            self.ws();
+            let key = self.string()?;
+            if !self.eat(b':') {
+                return None;
+            }
+            each(self, &key)?;
+            if self.eat(b'}') {
+                return Some(());
+            }
+            if !self.eat(b',') {
+                return None;
+            }
+        }
+    }
+
+    /// `[ value, … ]`, each value read by `each`.
+    fn array(&mut self, depth: usize, each: &mut dyn FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        if depth > MAX_DEPTH || !self.eat(b'[') {
+            return None;
+        }
+        if self.eat(b']') {
+            return Some(());
+        }
+        loop {
+            each(self)?;
+            if self.eat(b']') {
+                return Some(());
+            }
+            if !self.eat(b',') {
+                return None;
+            }
+        }
+    }
+
+    /// One entry of `hosts`: its path and what the library needs of it.
+    fn host(&mut self) -> Option<(Vec<u8>, Stored)> {
+        let (mut path, mut id, mut verdict, mut reason) = (None, None, None, None);
+        self.object(2, &mut |r, key| {
+            match key {
+                b"path" => path = Some(r.string_value()?),
+                b"id" => id = Some(r.string_value()?),
+                b"verdict" => verdict = Some(r.string_value()?),
+                b"reasons" => reason = Some(r.first_string(3)?),
+                _ => r.skip(3)?,
+            }
+            Some(())
+        })?;
+        let text = |v: Vec<u8>| String::from_utf8_lossy(&v).into_owned();
+        let stored = Stored {
+            id: text(id.unwrap_or_default()),
+            verdict: text(verdict.unwrap_or_default()),
+            reason: text(reason.flatten().unwrap_or_default()),
+        };
+        Some((path?, stored))
+    }
+
+    fn string_value(&mut self) -> Option<Vec<u8>> {
+        self.ws();
+        self.string()
+    }
+
+    /// An array's first string (`reasons`), if it has one.
+    fn first_string(&mut self, depth: usize) -> Option<Option<Vec<u8>>> {
+        let mut first = None;
+        self.array(depth, &mut |r| {
+            r.ws();
+            match r.s.get(r.i) {
+                Some(b'"') if first.is_none() => first = Some(r.string()?),
+                _ => r.skip(depth + 1)?,
+            }
+            Some(())
+        })?;
+        Some(first)
+    }
+
+    /// Any value, read and dropped.
+    fn skip(&mut self, depth: usize) -> Option<()> {
+        self.ws();
+        match *self.s.get(self.i)? {
+            b'"' => self.string().map(drop),
+            b'{' => self.object(depth, &mut |r, _| r.skip(depth + 1)),
+            b'[' => self.array(depth, &mut |r| r.skip(depth + 1)),
+            _ => self.scalar(),
+        }
+    }
+
+    /// A number, `true`, `false` or `null`.
+    fn scalar(&mut self) -> Option<()> {
+        let start = self.i;
+        while self
+            .s
+            .get(self.i)
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b"+-.".contains(b))
+        {
+            self.i += 1;
+        }
+        let word = &self.s[start..self.i];
+        let number = word
+            .first()
+            .is_some_and(|b| b.is_ascii_digit() || *b == b'-');
+        (number || [&b"true"[..], b"false", b"null"].contains(&word)).then_some(())
+    }
+
+    /// A string at the cursor, unescaped (`\uXXXX` as UTF-8).
+    fn string(&mut self) -> Option<Vec<u8>> {
+        if self.s.get(self.i) != Some(&b'"') {
+            return None;
+        }
+        self.i += 1;
+        let mut out = Vec::new();
+        loop {
+            let b = *self.s.get(self.i)?;
+            self.i += 1;
+            match b {
+                b'"' => return Some(out),
+                b'\\' => self.escape(&mut out)?,
+                0..=0x1f => return None,
+                _ => out.push(b),
+            }
+        }
+    }
+
+    fn escape(&mut self, out: &mut Vec<u8>) -> Option<()> {
+        let b = *self.s.get(self.i)?;
+        self.i += 1;
+        let c = match b {
+            b'"' | b'\\' | b'/' => char::from(b),
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => self.unicode()?,
+            _ => return None,
+        };
+        out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+        Some(())
+    }
+
+    /// After `\u`: four hex digits, a surrogate pair as one character.
+    fn unicode(&mut self) -> Option<char> {
+        let hi = self.hex4()?;
+        if !(0xd800..0xdc00).contains(&hi) {
+            return char::from_u32(hi);
+        }
+        if self.s.get(self.i..self.i + 2) != Some(b"\\u") {
+            return None;
+        }
+        self.i += 2;
+        let lo = self.hex4()?;
+        if !(0xdc00..0xe000).contains(&lo) {
+            return None;
+        }
+        char::from_u32(0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00))
+    }
+
+    fn hex4(&mut self) -> Option<u32> {
+        let digits = std::str::from_utf8(self.s.get(self.i..self.i + 4)?).ok()?;
+        self.i += 4;
+        u32::from_str_radix(digits, 16).ok()
+    }
+}
+
+/// The GNU build-id in the bytes of a PT_NOTE segment (ELF notes: namesz,
+/// descsz, type, then the name and the descriptor, each padded to 4 bytes),
+/// as the companion writes it: `build-id:HEX`.
+pub fn build_id(notes: &[u8]) -> Option<String> {
+    const NT_GNU_BUILD_ID: u32 = 3;
+    let word = |at: usize| -> Option<u32> {
+        Some(u32::from_ne_bytes(notes.get(at..at + 4)?.try_into().ok()?))
+    };
+    let pad = |n: usize| n.checked_add(3).map(|n| n & !3);
+    let mut at = 0;
+    while at + 12 <= notes.len() {
+        let (namesz, descsz, kind) = (word(at)? as usize, word(at + 4)? as usize, word(at + 8)?);
+        let name_at = at + 12;
+        let desc_at = name_at.checked_add(pad(namesz)?)?;
+        let end = desc_at.checked_add(pad(descsz)?)?;
+        let desc = notes.get(desc_at..desc_at.checked_add(descsz)?)?;
+        if kind == NT_GNU_BUILD_ID && notes.get(name_at..name_at + namesz)? == b"GNU\0" {
+            let hex: String = desc.iter().map(|b| format!("{b:02x}")).collect();
+            return Some(format!("build-id:{hex}"));
+        }
+        at = end;
+    }
+    None
+}
+
+/// `fnv1a64:HEX` of a file's bytes, fed in chunks (the companion's identity
+/// of a binary without a build-id).
+pub struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Fnv1a {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv1a {
+    pub fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    pub fn id(&self) -> String {
+        format!("fnv1a64:{:016x}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STORE: &str = r#"{
+  "version": 1,
+  "hosts": [
+    {"path": "/usr/bin/ld-old", "id": "build-id:00", "verdict": "SAFE", "reasons": [], "time": 1},
+    {
+      "path": "/opt/t\u00e9st/host",
+      "id": "build-id:ab12",
+      "verdict": "NOT SAFE",
+      "reasons": ["after ar exited, the process wrote to \"after.txt\"", "x"],
+      "time": 1795606310,
+      "command": "host write-after",
+      "extra": {"nested": [1, -2.5e3, true, null, {"a": "b"}]}
+    }
+  ]
+}
+"#;
+
+    fn stored(id: &str, verdict: &str) -> Stored {
+        Stored {
+            id: id.into(),
+            verdict: verdict.into(),
+            reason: "why".into(),
+        }
+    }
+
+    #[test]
+    fn finds_the_entry_of_a_path() {
+        let e = entry_for(STORE.as_bytes(), "/opt/tést/host".as_bytes())
+            .unwrap()
+            .unwrap();
+        assert_eq!(e.id, "build-id:ab12");
+        assert_eq!(e.verdict, "NOT SAFE");
+        assert_eq!(
+            e.reason,
+            "after ar exited, the process wrote to \"after.txt\""
+        );
+        let safe = entry_for(STORE.as_bytes(), b"/usr/bin/ld-old")
+            .unwrap()
+            .unwrap();
+        assert_eq!((safe.verdict.as_str(), safe.reason.as_str()), ("SAFE", ""));
+        assert_eq!(entry_for(STORE.as_bytes(), b"/usr/bin/ld").unwrap(), None);
+        assert_eq!(
+            entry_for(br#"{"version":1,"hosts":[]}"#, b"/a").unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn anything_else_is_not_a_verdict_file() {
+        for bad in [
+            &b""[..],
+            b"{",
+            b"[]",
+            b"{\"hosts\": [}",
+            b"{\"hosts\": [{\"path\": \"/a\"}] } trailing",
+            b"{\"hosts\": [{\"path\": \"/a\\q\"}]}",
+            b"{\"hosts\": [{\"path\": \"\\ud800\"}]}",
+            b"{\"hosts\": [{\"id\": \"x\"}]}",
+            b"{\"hosts\": [{\"path\": \"/a\", \"x\": nope}]}",
+            b"{\"hosts\": [{\"path\": \"/a\nb\"}]}",
+        ] {
+            assert!(
+                entry_for(bad, b"/a").is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let deep = format!("{{\"x\":{}{}}}", "[".repeat(100), "]".repeat(100));
+        assert!(entry_for(deep.as_bytes(), b"/a").is_err());
+    }
+
+    #[test]
+    fn store_follows_xdg_like_the_companion() {
+        let at = |x: Option<&str>, h: Option<&str>| {
+            store_location(x.map(str::as_bytes), h.map(str::as_bytes))
+        };
+        assert_eq!(
+            at(Some("/c"), Some("/h")).unwrap(),
+            b"/c/arshim/verdicts.json"
+        );
+        assert_eq!(
+            at(Some("rel"), Some("/h")).unwrap(),
+            b"/h/.cache/arshim/verdicts.json"
+        );
+        assert_eq!(at(None, Some("")), None);
+    }
+
+    #[test]
+    fn judgement() {
+        let ns = stored("build-id:ab", "NOT SAFE");
+        assert_eq!(
+            judge(Some(&ns), Some("build-id:ab")),
+            Known::NotSafe("why".into())
+        );
+        assert_eq!(judge(Some(&ns), Some("build-id:cd")), Known::Changed);
+        assert_eq!(judge(Some(&ns), None), Known::Changed);
+        let safe = stored("build-id:ab", "SAFE");
+        assert_eq!(judge(Some(&safe), Some("build-id:ab")), Known::Safe);
+        let odd = stored("build-id:ab", "CANNOT TELL");
+        assert_eq!(judge(Some(&odd), Some("build-id:ab")), Known::Never);
+        assert_eq!(judge(None, Some("build-id:ab")), Known::Never);
+    }
+
+    #[test]
+    fn build_id_notes() {
+        let mut notes = Vec::new();
+        // an ABI tag note first, then the build-id
+        for (name, desc, kind) in [
+            (&b"GNU\0"[..], &[0u8, 0, 0, 0, 3, 0, 0, 0][..], 1u32),
+            (b"GNU\0", &[0xab, 0x01, 0xff], 3),
+        ] {
+            notes.extend_from_slice(&(name.len() as u32).to_ne_bytes());
+            notes.extend_from_slice(&(desc.len() as u32).to_ne_bytes());
+            notes.extend_from_slice(&kind.to_ne_bytes());
+            notes.extend_from_slice(name);
+            notes.extend_from_slice(desc);
+            notes.resize(notes.len().div_ceil(4) * 4, 0);
+        }
+        assert_eq!(build_id(&notes).as_deref(), Some("build-id:ab01ff"));
+        assert_eq!(build_id(&notes[..20]), None, "truncated");
+        assert_eq!(build_id(&[]), None);
+    }
+
+    #[test]
+    fn fnv_matches_the_companion() {
+        let mut h = Fnv1a::default();
+        assert_eq!(h.id(), "fnv1a64:cbf29ce484222325");
+        h.feed(b"a");
+        assert_eq!(h.id(), "fnv1a64:af63dc4c8601ec8c");
+    }
+}
