@@ -33,7 +33,8 @@ pub enum Command {
     /// Run one command with the library preloaded; only that process may convert.
     #[command(
         long_about = "Run CMD with libarshim.so preloaded and exec'd in place of arshim, so CMD \
-keeps arshim's pid. ARSHIM_PID is set to that pid: CMD is the only process that may convert \
+keeps arshim's pid. ARSHIM_PID is set to that pid and its start time (PID:TICKS, which a later \
+process reusing the pid does not match): CMD is the only process that may convert \
 (unless --hosts is given). Its children inherit the library but never convert.\n\n\
 Verdicts of `arshim verify` are looked up for CMD (found like execvp does): a CMD verified \
 NOT SAFE runs without the library (one line says why) unless --force; a CMD never \
@@ -55,10 +56,12 @@ arshim run --hosts 'ld-legacy*' -- make lib   # make itself never converts"
     /// Print shell settings that enable the library for a whole build.
     #[command(
         long_about = "Print the variables to export so that every program of a build loads \
-libarshim.so. No ARSHIM_PID is exported: the first process that loads the library claims \
-itself, so use this when that process is the linker. For builds driven by make, ninja or \
-shell scripts, pass --hosts with the linker's name: shells and build drivers never convert.",
-        after_help = "Examples:\n  eval \"$(arshim env)\"\n  \
+libarshim.so, and the processes named by --hosts (required: the linkers' names) may convert. \
+Without a list, the first program of the shell to load the library would claim it and convert \
+its first archiver spawn, whatever it is (a Python build driver running ar twice would stop \
+after the first), so env refuses. Shells and build drivers never convert. For one command, \
+use `arshim run -- CMD`.",
+        after_help = "Examples:\n  eval \"$(arshim env --hosts 'ld-legacy*')\"\n  \
 arshim env --shell fish --hosts 'ld-legacy*' | source\n  \
 arshim env --shell make --hosts 'ld-legacy*' > arshim.mk   # then: include arshim.mk"
     )]
@@ -152,7 +155,7 @@ pub struct ConfigArgs {
 
 impl ConfigArgs {
     /// The settings these options ask for. `unscoped` is the scope used when
-    /// `--hosts` is not given (run: its own pid; env: the first loader).
+    /// `--hosts` is not given (run: its own pid; env refuses to go without).
     pub fn into_settings(self, unscoped: Scope, companion: PathBuf) -> Result<Settings, Failure> {
         let trace = match self.trace {
             // Absolute now: the traced processes may run in other directories.
@@ -220,9 +223,9 @@ pub struct EnvArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Shell {
-    /// POSIX sh, bash, zsh: `eval "$(arshim env)"`
+    /// POSIX sh, bash, zsh: `eval "$(arshim env --hosts GLOBS)"`
     Sh,
-    /// fish: `arshim env --shell fish | source`
+    /// fish: `arshim env --shell fish --hosts GLOBS | source`
     Fish,
     /// GNU make: write to a file and `include` it
     Make,
@@ -325,7 +328,7 @@ mod tests {
         };
         let s = run
             .config
-            .into_settings(Scope::Pid(7), "/c".into())
+            .into_settings(Scope::Pid(7, None), "/c".into())
             .unwrap();
         assert_eq!(s.mode, Mode::Observe);
         assert_eq!(s.scope, Scope::Hosts("ld*".into()));
@@ -341,9 +344,9 @@ mod tests {
         };
         let s = run
             .config
-            .into_settings(Scope::Pid(7), "/c".into())
+            .into_settings(Scope::Pid(7, None), "/c".into())
             .unwrap();
-        assert_eq!((s.mode, s.scope), (Mode::Exec, Scope::Pid(7)));
+        assert_eq!((s.mode, s.scope), (Mode::Exec, Scope::Pid(7, None)));
     }
 
     #[test]

@@ -13,11 +13,23 @@ use crate::failure::Failure;
 use crate::settings::{var, Change, Scope, Settings, DEFAULT_TOOLS};
 use crate::{locate, preload, quote};
 
+/// Why `env` needs `--hosts`: exported settings outlive the command that
+/// printed them, and without a list the first program of the shell to load
+/// the library claims it (docs/DESIGN.md, "Scope") — a Python or Perl build
+/// driver, which is not on the drivers list, would convert at its first
+/// archiver spawn and never run its second.
+const NO_HOSTS: &str = "env needs --hosts GLOBS, the names of the linkers that may convert: \
+     without it, the first program of the shell to load the library (a build driver too) would \
+     be converted at its first archiver spawn and end there. For one command, use `arshim run -- CMD`";
+
 pub fn env(args: EnvArgs) -> Result<(), Failure> {
+    let Some(hosts) = args.config.hosts.clone() else {
+        return Err(Failure::usage(NO_HOSTS));
+    };
     let library = locate::library()?;
     let settings = args
         .config
-        .into_settings(Scope::FirstLoader, locate::companion()?)?;
+        .into_settings(Scope::Hosts(hosts), locate::companion()?)?;
     let text = render(args.shell, &library, &settings)?;
     match std::io::stdout().lock().write_all(&text) {
         // A reader that stopped early (`| head`) is not our error.
@@ -55,13 +67,6 @@ pub fn render(shell: Shell, library: &Path, settings: &Settings) -> Result<Vec<u
         );
         line(&mut out, note.as_bytes());
     }
-    if settings.scope == Scope::FirstLoader {
-        line(
-            &mut out,
-            b"# no --hosts: the first process to load the library claims itself; \
-              shells and build drivers never convert",
-        );
-    }
     Ok(out)
 }
 
@@ -85,7 +90,7 @@ struct Syntax {
 }
 
 const SH: Syntax = Syntax {
-    header: "# arshim settings for sh: eval \"$(arshim env)\"",
+    header: "# arshim settings for sh: eval \"$(arshim env --hosts GLOBS)\"",
     // ':' joins only when there is something to join, so no empty entry.
     preload: (b"export LD_PRELOAD=", b"\"${LD_PRELOAD:+:$LD_PRELOAD}\""),
     set: (b"export ", b"="),
@@ -94,7 +99,7 @@ const SH: Syntax = Syntax {
 };
 
 const FISH: Syntax = Syntax {
-    header: "# arshim settings for fish: arshim env --shell fish | source",
+    header: "# arshim settings for fish: arshim env --shell fish --hosts GLOBS | source",
     // fish exports a list joined with spaces, which ld.so splits on too;
     // an unset LD_PRELOAD expands to nothing.
     preload: (b"set -gx LD_PRELOAD ", b" $LD_PRELOAD"),
@@ -173,20 +178,18 @@ mod tests {
     #[test]
     fn sh_output() {
         assert_eq!(
-            text(Shell::Sh, &settings(None, Scope::FirstLoader)),
-            "# arshim settings for sh: eval \"$(arshim env)\"\n\
+            text(Shell::Sh, &settings(None, Scope::Hosts("ld*".into()))),
+            "# arshim settings for sh: eval \"$(arshim env --hosts GLOBS)\"\n\
              export LD_PRELOAD=/opt/arshim/lib/arshim/libarshim.so\"${LD_PRELOAD:+:$LD_PRELOAD}\"\n\
              export ARSHIM=1\n\
              unset ARSHIM_PID\n\
-             unset ARSHIM_HOSTS\n\
+             export ARSHIM_HOSTS='ld*'\n\
              export ARSHIM_COMPANION=/opt/arshim/bin/arshim\n\
              unset ARSHIM_FAILURE_STATUS\n\
              unset ARSHIM_FORCE\n\
              unset ARSHIM_VERIFIED_ONLY\n\
              unset ARSHIM_SPENT\n\
-             # ARSHIM_TOOLS not set: the library's default is ar,*-ar,llvm-ar*,gcc-ar*\n\
-             # no --hosts: the first process to load the library claims itself; \
-             shells and build drivers never convert\n"
+             # ARSHIM_TOOLS not set: the library's default is ar,*-ar,llvm-ar*,gcc-ar*\n"
         );
     }
 
@@ -199,12 +202,14 @@ mod tests {
         assert!(t.contains("export ARSHIM_TOOLS='*-ar,ar'\n"), "{t}");
         assert!(t.contains("export ARSHIM_HOSTS='ld-legacy*'\n"), "{t}");
         assert!(!t.contains("not set"), "{t}");
-        assert!(!t.contains("no --hosts"), "{t}");
     }
 
     #[test]
     fn fish_output() {
-        let t = text(Shell::Fish, &settings(Some("ar,*-ar"), Scope::FirstLoader));
+        let t = text(
+            Shell::Fish,
+            &settings(Some("ar,*-ar"), Scope::Hosts("ld".into())),
+        );
         assert!(
             t.contains(&format!("set -gx LD_PRELOAD {LIB} $LD_PRELOAD\n")),
             "{t}"
@@ -235,7 +240,7 @@ mod tests {
 
     #[test]
     fn make_refuses_unspellable_values() {
-        let mut s = settings(None, Scope::FirstLoader);
+        let mut s = settings(None, Scope::Hosts("ld".into()));
         s.log = Some("info\nall".into());
         let err = render(Shell::Make, Path::new(LIB), &s).unwrap_err();
         assert!(err.message.contains("ARSHIM_LOG"), "{}", err.message);
@@ -247,7 +252,7 @@ mod tests {
 
     #[test]
     fn observe_and_tracing_are_exported() {
-        let mut s = settings(None, Scope::FirstLoader);
+        let mut s = settings(None, Scope::Hosts("ld".into()));
         s.mode = Mode::Observe;
         s.trace = Some("/tmp/my trace.jsonl".into());
         let t = text(Shell::Sh, &s);
@@ -260,7 +265,7 @@ mod tests {
 
     #[test]
     fn unpreloadable_library_is_refused() {
-        let s = settings(None, Scope::FirstLoader);
+        let s = settings(None, Scope::Hosts("ld".into()));
         assert!(render(Shell::Sh, Path::new("/a b/libarshim.so"), &s).is_err());
     }
 }

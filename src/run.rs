@@ -13,6 +13,8 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
+use arshim_common::gate;
+
 use crate::cli::{ConfigArgs, RunArgs};
 use crate::failure::{Failure, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND};
 use crate::known_hosts::{self, KnownHost};
@@ -47,12 +49,19 @@ pub fn run(mut args: RunArgs) -> Result<Infallible, Failure> {
         preload::with_library_first(&library, &existing, preload::same_library_as(&library))?;
     let mut settings = args
         .config
-        .into_settings(Scope::Pid(std::process::id()), locate::companion()?)?;
+        .into_settings(own_claim(), locate::companion()?)?;
     settings.failure_status = failure_status;
     settings.force = args.force;
     settings.verified_only = args.verified_only;
     let error = command(program, program_args, preload, &settings.changes()).exec();
     Err(cannot_run(program, &error))
+}
+
+/// This process, which CMD becomes by `exec` (same pid, same start time):
+/// the one the library may convert in (docs/DESIGN.md, "Scope").
+fn own_claim() -> Scope {
+    let stat = std::fs::read("/proc/self/stat").unwrap_or_default();
+    Scope::Pid(std::process::id(), gate::start_time_in_stat(&stat))
 }
 
 /// A plain run's CMD is to run without the library.

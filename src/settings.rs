@@ -52,12 +52,12 @@ impl Mode {
 /// Which processes may convert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
-    /// Exactly this pid (`arshim run` passes its own: it execs the command, which keeps it).
-    Pid(u32),
+    /// Exactly this process: its pid and, when /proc tells, its start time
+    /// (`arshim run` passes its own: it execs the command, which keeps both).
+    /// The start time keeps a later process that reuses the pid out.
+    Pid(u32, Option<u64>),
     /// Every process whose executable's basename matches these globs.
     Hosts(String),
-    /// The first process that loads the library claims itself.
-    FirstLoader,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,17 +93,17 @@ impl Settings {
         // The scope fully decides both PID and HOSTS, so an inherited value of
         // the other one cannot widen or narrow what was asked for.
         match &self.scope {
-            Scope::Pid(pid) => {
-                out.push(Set(var::PID, pid.to_string().into()));
+            Scope::Pid(pid, start) => {
+                let claim = match start {
+                    Some(start) => format!("{pid}:{start}"),
+                    None => pid.to_string(),
+                };
+                out.push(Set(var::PID, claim.into()));
                 out.push(Unset(var::HOSTS));
             }
             Scope::Hosts(globs) => {
                 out.push(Unset(var::PID));
                 out.push(Set(var::HOSTS, globs.into()));
-            }
-            Scope::FirstLoader => {
-                out.push(Unset(var::PID));
-                out.push(Unset(var::HOSTS));
             }
         }
         if let Some(tools) = &self.tools {
@@ -184,10 +184,10 @@ mod tests {
     #[test]
     fn pid_scope_sets_pid_and_clears_hosts() {
         assert_eq!(
-            settings(Scope::Pid(42)).changes(),
+            settings(Scope::Pid(42, Some(9876))).changes(),
             vec![
                 Set("ARSHIM", "1".into()),
-                Set("ARSHIM_PID", "42".into()),
+                Set("ARSHIM_PID", "42:9876".into()),
                 Unset("ARSHIM_HOSTS"),
                 Set("ARSHIM_COMPANION", "/bin/arshim".into()),
                 Unset("ARSHIM_FAILURE_STATUS"),
@@ -206,15 +206,8 @@ mod tests {
     }
 
     #[test]
-    fn first_loader_scope_clears_both() {
-        let c = settings(Scope::FirstLoader).changes();
-        assert!(c.contains(&Unset("ARSHIM_PID")));
-        assert!(c.contains(&Unset("ARSHIM_HOSTS")));
-    }
-
-    #[test]
     fn optional_settings_appear_only_when_given() {
-        let mut s = settings(Scope::FirstLoader);
+        let mut s = settings(Scope::Hosts("x".into()));
         s.mode = Mode::Observe;
         s.tools = Some("ar".into());
         s.log = Some("debug".into());
@@ -231,7 +224,7 @@ mod tests {
                 })
                 .collect()
         };
-        let plain = names(&settings(Scope::FirstLoader).changes());
+        let plain = names(&settings(Scope::Hosts("x".into())).changes());
         for n in ["ARSHIM_TOOLS", "ARSHIM_LOG", "ARSHIM_TRACE"] {
             assert!(!plain.contains(&n), "{n} should be left alone");
         }
@@ -250,7 +243,11 @@ mod tests {
 
     #[test]
     fn spent_marker_is_always_removed() {
-        for scope in [Scope::Pid(1), Scope::Hosts("x".into()), Scope::FirstLoader] {
+        for scope in [
+            Scope::Pid(1, None),
+            Scope::Hosts("x".into()),
+            Scope::Hosts("y".into()),
+        ] {
             assert!(settings(scope).changes().contains(&Unset("ARSHIM_SPENT")));
         }
     }

@@ -107,13 +107,21 @@ fn lib() -> String {
 
 #[test]
 fn run_scopes_to_the_execd_command_pid() {
-    let (pid, out) = run_sh(&[], r#"echo "$ARSHIM $ARSHIM_PID $$""#, |_| {});
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(
-        stdout(&out),
-        format!("1 {pid} {pid}\n"),
-        "ARSHIM_PID is the command's own pid"
+    // field 22 of /proc/$$/stat, the start time: the 20th after the ')'
+    let (pid, out) = run_sh(
+        &[],
+        r#"echo "$ARSHIM $ARSHIM_PID $$:$(cut -d')' -f2- /proc/$$/stat | awk '{print $20}')""#,
+        |_| {},
     );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got = stdout(&out);
+    let words: Vec<&str> = got.split_whitespace().collect();
+    assert_eq!(words.len(), 3, "{got}");
+    assert_eq!(
+        words[1], words[2],
+        "ARSHIM_PID is the command's pid and start time"
+    );
+    assert!(words[1].starts_with(&format!("{pid}:")), "{got}");
 }
 
 #[test]
@@ -251,7 +259,7 @@ fn run_rejects_bad_globs() {
 #[test]
 fn missing_library_override_is_a_clear_error() {
     let nowhere = fixture().dir.join("no-such-lib.so");
-    for sub in [&["run", "--", "true"][..], &["env"]] {
+    for sub in [&["run", "--", "true"][..], &["env", "--hosts", "ld"]] {
         let out = arshim(sub).env("ARSHIM_LIB", &nowhere).output().unwrap();
         assert_eq!(out.status.code(), Some(2));
         let err = stderr(&out);
@@ -282,7 +290,7 @@ fn sh_with_arshim(script: &str) -> String {
 #[test]
 fn env_output_evals_in_sh() {
     let got = sh_with_arshim(
-        r#"eval "$("$ARSHIM_BIN" env)" || exit 9; echo "$LD_PRELOAD|$ARSHIM|${ARSHIM_PID-unset}""#,
+        r#"eval "$("$ARSHIM_BIN" env --hosts ld)" || exit 9; echo "$LD_PRELOAD|$ARSHIM|${ARSHIM_PID-unset}""#,
     );
     assert_eq!(got, format!("{}|1|unset\n", lib()));
 }
@@ -292,7 +300,7 @@ fn env_output_evals_in_sh_after_existing_preload() {
     let other = fixture().other.display().to_string();
     let got = sh_with_arshim(&format!(
         r#"export LD_PRELOAD='{other}' ARSHIM_PID=1 ARSHIM_SPENT=1
-           eval "$("$ARSHIM_BIN" env)" || exit 9
+           eval "$("$ARSHIM_BIN" env --hosts ld)" || exit 9
            echo "$LD_PRELOAD|${{ARSHIM_PID-unset}}|${{ARSHIM_SPENT-unset}}""#
     ));
     assert_eq!(got, format!("{}:{other}|unset|unset\n", lib()));
@@ -313,7 +321,7 @@ fn env_output_quotes_globs_for_sh() {
 
 #[test]
 fn env_notes_the_default_tools() {
-    let out = arshim(&["env"]).output().unwrap();
+    let out = arshim(&["env", "--hosts", "ld"]).output().unwrap();
     assert!(out.status.success());
     assert!(
         stdout(&out).contains("ar,*-ar,llvm-ar*,gcc-ar*"),
@@ -324,7 +332,7 @@ fn env_notes_the_default_tools() {
 
 #[test]
 fn env_fish_text() {
-    let out = arshim(&["env", "--shell", "fish", "--tools", "ar"])
+    let out = arshim(&["env", "--shell", "fish", "--tools", "ar", "--hosts", "ld"])
         .output()
         .unwrap();
     assert!(out.status.success());

@@ -83,15 +83,60 @@ pub fn parse_pid(v: &[u8]) -> Option<i32> {
     (n > 0).then_some(n)
 }
 
+/// A claim as `ARSHIM_PID` writes it: `PID:START`, the process's start time
+/// (field 22 of `/proc/PID/stat`, clock ticks since boot) naming one process
+/// for its whole life (docs/DESIGN.md, "Scope"), or a bare `PID` set by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim {
+    pub pid: i32,
+    pub start: Option<u64>,
+}
+
+pub fn parse_claim(v: &[u8]) -> Option<Claim> {
+    let (pid, start) = match v.iter().position(|&b| b == b':') {
+        Some(i) => (&v[..i], Some(parse_ticks(&v[i + 1..])?)),
+        None => (v, None),
+    };
+    Some(Claim {
+        pid: parse_pid(pid)?,
+        start,
+    })
+}
+
+/// Decimal digits only, no sign, no blank, no overflow.
+fn parse_ticks(v: &[u8]) -> Option<u64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.iter().try_fold(0u64, |n, &b| {
+        b.is_ascii_digit()
+            .then_some(())
+            .and(n.checked_mul(10)?.checked_add(u64::from(b - b'0')))
+    })
+}
+
+/// The start time (field 22) in the text of `/proc/PID/stat`. The second
+/// field, the command name in parentheses, may hold spaces and parentheses
+/// itself (`(a) (b)`), so fields are counted from after the LAST `)`: there
+/// the third field (state) begins.
+pub fn start_time_in_stat(stat: &[u8]) -> Option<u64> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let mut fields = stat[close + 1..]
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|f| !f.is_empty());
+    parse_ticks(fields.nth(22 - 3)?)
+}
+
 /// The cheap test for the common out-of-scope case: `ARSHIM_PID` is a valid
-/// pid other than `me`, and neither `ARSHIM_HOSTS` (which could still bring
+/// claim on a pid other than `me` (its start time is the core's to check, in
+/// the one process whose pid matches), and neither `ARSHIM_HOSTS` (which could still bring
 /// this process into scope) nor `ARSHIM_TRACE` (whose `load` event the user
 /// asked for) is set. A bad value answers `false`: the core warns about it.
 pub fn names_another_process(env: &[&[u8]], me: i32) -> bool {
     if lookup(env, "ARSHIM_HOSTS").is_some() || lookup(env, "ARSHIM_TRACE").is_some() {
         return false;
     }
-    matches!(lookup(env, "ARSHIM_PID").and_then(parse_pid), Some(pid) if pid != me)
+    matches!(lookup(env, "ARSHIM_PID").and_then(parse_claim), Some(c) if c.pid != me)
 }
 
 /// The values `ARSHIM` accepts (any case), by the mode they select.
@@ -197,6 +242,41 @@ mod tests {
         );
         let env: &[&[u8]] = &[b"ARSHIM=1"];
         assert!(!names_another_process(env, 11), "the first loader claims");
+    }
+
+    #[test]
+    fn claims_name_a_pid_and_maybe_its_start() {
+        let c = |pid, start| Some(Claim { pid, start });
+        assert_eq!(parse_claim(b"42"), c(42, None));
+        assert_eq!(parse_claim(b"42:123456"), c(42, Some(123456)));
+        assert_eq!(parse_claim(b"42:0"), c(42, Some(0)));
+        for bad in [
+            &b"42:"[..],
+            b":5",
+            b"42:x",
+            b"42:5:6",
+            b"42: 5",
+            b"42:-5",
+            b"0:5",
+            b"42:99999999999999999999",
+        ] {
+            assert_eq!(parse_claim(bad), None, "{:?}", bad);
+        }
+        let env: &[&[u8]] = &[b"ARSHIM=1", b"ARSHIM_PID=10:777"];
+        assert!(names_another_process(env, 11));
+        assert!(!names_another_process(env, 10), "the core checks the start");
+    }
+
+    #[test]
+    fn start_time_is_field_22_counted_after_the_last_paren() {
+        let tail = " S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 987654 20 21\n";
+        let stat = |comm: &str| format!("77 ({comm}){tail}").into_bytes();
+        assert_eq!(start_time_in_stat(&stat("ld")), Some(987654));
+        assert_eq!(start_time_in_stat(&stat("a) (b")), Some(987654));
+        assert_eq!(start_time_in_stat(&stat(") 1 2 3 (")), Some(987654));
+        assert_eq!(start_time_in_stat(&stat("two words")), Some(987654));
+        assert_eq!(start_time_in_stat(b"77 (ld) S 1 2 3"), None, "cut short");
+        assert_eq!(start_time_in_stat(b"77 ld S"), None, "no comm");
     }
 
     #[test]

@@ -88,13 +88,13 @@ unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
     config.trace = writable_trace(config.trace.take());
     let pid = libc::getpid();
     let exe = exe_path();
-    let me = identity(pid, &exe);
+    let me = identity(&config, pid, &exe);
     let mut decision = scope::decide(&config, &me);
     if decision.mode == Mode::Exec {
         // Only a process that would convert pays for reading the store.
         decision = scope::heed_verdict(&config, &me, decision, &own_verdict(&exe));
     }
-    announce(&config, &decision, pid, &exe);
+    announce(&config, &decision, &me, &exe);
     if decision.mode == Mode::Off {
         return false;
     }
@@ -193,15 +193,26 @@ unsafe fn own_verdict(exe: &[u8]) -> Known {
     verdicts::judge(entry.as_ref(), id.as_deref())
 }
 
-/// Who this process is, as the scope decision sees it.
-unsafe fn identity(pid: i32, exe: &[u8]) -> Identity<'_> {
+/// Who this process is, as the scope decision sees it. Its start time is
+/// read only where `ARSHIM_PID` names our pid or a claim may be made (no
+/// `ARSHIM_HOSTS`): the processes the trace alone brought here skip it.
+unsafe fn identity<'a>(config: &Config, pid: i32, exe: &'a [u8]) -> Identity<'a> {
     let argv0 = if program_invocation_name.is_null() {
         &b""[..]
     } else {
         CStr::from_ptr(program_invocation_name).to_bytes()
     };
+    let claims = match config.pid {
+        Some(claim) => claim.pid == pid,
+        None => config.hosts.is_none(),
+    };
     Identity {
         pid,
+        start: if claims {
+            facts::proc::self_start_time()
+        } else {
+            None
+        },
         exe: scope::basename(exe),
         argv0: scope::basename(argv0),
         secure: libc::getauxval(libc::AT_SECURE) != 0,
@@ -210,16 +221,23 @@ unsafe fn identity(pid: i32, exe: &[u8]) -> Identity<'_> {
 
 /// The decision made known: its warning or note on stderr, the claim marked
 /// in the environment descendants inherit, and the `load` trace event.
-unsafe fn announce(config: &Config, decision: &Scope, pid: i32, exe: &[u8]) {
+unsafe fn announce(config: &Config, decision: &Scope, me: &Identity<'_>, exe: &[u8]) {
     if let Some(w) = &decision.warning {
         logging::warn_line(w);
     }
     if let (Some(n), Some(_)) = (&decision.note, &config.log) {
         logging::warn_line(n);
     }
-    let pid_text = std::ffi::CString::new(pid.to_string()).expect("digits");
+    let pid_text = std::ffi::CString::new(me.pid.to_string()).expect("digits");
     if decision.claim {
-        libc::setenv(c"ARSHIM_PID".as_ptr(), pid_text.as_ptr(), 1);
+        // PID:START names this process only (docs/DESIGN.md, "Scope"); a
+        // bare pid when /proc cannot tell the start, as set by hand.
+        let claim = match me.start {
+            Some(start) => format!("{}:{start}", me.pid),
+            None => me.pid.to_string(),
+        };
+        let claim = std::ffi::CString::new(claim).expect("digits");
+        libc::setenv(c"ARSHIM_PID".as_ptr(), claim.as_ptr(), 1);
     }
     if decision.spend {
         libc::setenv(c"ARSHIM_SPENT".as_ptr(), pid_text.as_ptr(), 1);

@@ -5,6 +5,7 @@
 //! warning line naming the variable, the value and what is accepted. Guessing
 //! what a user meant inside their linker is never worth it.
 
+pub use crate::gate::Claim;
 use crate::glob;
 
 pub const DEFAULT_TOOLS: &str = "ar,*-ar,llvm-ar*,gcc-ar*";
@@ -37,8 +38,9 @@ impl GlobList {
 pub struct Config {
     pub mode: Mode,
     pub tools: GlobList,
-    /// `ARSHIM_PID`: the one process that may convert.
-    pub pid: Option<i32>,
+    /// `ARSHIM_PID`: the one process that may convert, by pid and (unless
+    /// set by hand as a bare pid) start time.
+    pub pid: Option<Claim>,
     /// `ARSHIM_HOSTS`: every process whose executable matches may convert.
     pub hosts: Option<GlobList>,
     /// `ARSHIM_LOG`: an env_logger filter.
@@ -66,17 +68,24 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     pub var: &'static str,
+    /// The value's first [`QUOTED_MAX`] bytes at most (a value of any length
+    /// must not flood stderr; docs/DESIGN.md, "Environment").
     pub value: String,
+    /// The whole value's length when `value` is only its beginning.
+    pub cut_from: Option<usize>,
     pub accepted: &'static str,
 }
 
+/// How much of a bad value the warning quotes.
+pub const QUOTED_MAX: usize = 80;
+
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "ignoring {}={:?}: expected {}; the shim stays off",
-            self.var, self.value, self.accepted
-        )
+        write!(f, "ignoring {}={:?}", self.var, self.value)?;
+        if let Some(len) = self.cut_from {
+            write!(f, "\u{2026} ({len} bytes)")?;
+        }
+        write!(f, ": expected {}; the shim stays off", self.accepted)
     }
 }
 
@@ -94,9 +103,17 @@ pub fn parse_mode(value: Option<&[u8]>) -> Result<Mode, ConfigError> {
 }
 
 fn error(var: &'static str, value: &[u8], accepted: &'static str) -> ConfigError {
+    let shown = &value[..value.len().min(QUOTED_MAX)];
+    let mut text = String::from_utf8_lossy(shown).into_owned();
+    let cut = shown.len() < value.len();
+    if cut && text.ends_with('\u{fffd}') {
+        // Most likely a character cut in the middle: leave it out.
+        text.pop();
+    }
     ConfigError {
         var,
-        value: String::from_utf8_lossy(value).into_owned(),
+        value: text,
+        cut_from: cut.then_some(value.len()),
         accepted,
     }
 }
@@ -104,6 +121,16 @@ fn error(var: &'static str, value: &[u8], accepted: &'static str) -> ConfigError
 fn parse_pid(var: &'static str, v: &[u8]) -> Result<i32, ConfigError> {
     crate::gate::parse_pid(v)
         .ok_or_else(|| error(var, v, "a process id (a positive decimal integer)"))
+}
+
+fn parse_claim(v: &[u8]) -> Result<Claim, ConfigError> {
+    crate::gate::parse_claim(v).ok_or_else(|| {
+        error(
+            "ARSHIM_PID",
+            v,
+            "a process id, alone or with its start time as `arshim run` writes it (PID:TICKS)",
+        )
+    })
 }
 
 fn parse_globs(var: &'static str, v: &[u8]) -> Result<GlobList, ConfigError> {
@@ -124,10 +151,46 @@ fn non_empty(var: &'static str, v: &[u8], accepted: &'static str) -> Result<Vec<
     }
 }
 
+const LOG_ACCEPTED: &str = "a comma-separated list of LEVEL or arshim=LEVEL (LEVEL one of off, \
+     error, warn, info, debug, trace), e.g. info";
+
+/// `ARSHIM_LOG`: the part of env_logger's filter syntax that means something
+/// for the shim, whose lines all have the target `arshim`. env_logger itself
+/// warns in its own words and carries on with a filter it half understood;
+/// we refuse instead (docs/DESIGN.md, "Environment").
 fn parse_log(v: &[u8]) -> Result<String, ConfigError> {
-    const ACCEPTED: &str = "an env_logger filter such as info or debug";
-    let v = non_empty("ARSHIM_LOG", v, ACCEPTED)?;
-    String::from_utf8(v).map_err(|e| error("ARSHIM_LOG", e.as_bytes(), ACCEPTED))
+    let bad = || error("ARSHIM_LOG", v, LOG_ACCEPTED);
+    let text = std::str::from_utf8(v).map_err(|_| bad())?;
+    if text.is_empty() || !text.split(',').all(log_directive_is_valid) {
+        return Err(bad());
+    }
+    Ok(text.to_owned())
+}
+
+/// One directive: `LEVEL`, `TARGET=LEVEL`, or `arshim` alone (all levels).
+/// A bare word that is not a level would be, for env_logger, a target at
+/// every level: for us a misspelt level (`loud`), so it is refused, and so
+/// are env_logger's `/regex` suffix, empty items and `TARGET=`.
+fn log_directive_is_valid(item: &str) -> bool {
+    let item = item.trim();
+    match item.split_once('=') {
+        None => is_log_level(item) || item == "arshim",
+        Some((target, level)) => log_target_is_valid(target.trim()) && is_log_level(level.trim()),
+    }
+}
+
+fn is_log_level(word: &str) -> bool {
+    ["off", "error", "warn", "info", "debug", "trace"]
+        .iter()
+        .any(|l| word.eq_ignore_ascii_case(l))
+}
+
+/// A module path as env_logger matches it (`arshim`, `foo::bar`).
+fn log_target_is_valid(target: &str) -> bool {
+    !target.is_empty()
+        && target
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_:-".contains(&b))
 }
 
 fn parse_failure_status(v: &[u8]) -> Result<u8, ConfigError> {
@@ -161,9 +224,7 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, Confi
         Some(v) => parse_globs("ARSHIM_TOOLS", v)?,
         None => GlobList::parse(DEFAULT_TOOLS.as_bytes()).expect("default globs are valid"),
     };
-    let pid = get("ARSHIM_PID")
-        .map(|v| parse_pid("ARSHIM_PID", v))
-        .transpose()?;
+    let pid = get("ARSHIM_PID").map(parse_claim).transpose()?;
     let hosts = get("ARSHIM_HOSTS")
         .map(|v| parse_globs("ARSHIM_HOSTS", v))
         .transpose()?;
@@ -256,7 +317,13 @@ mod tests {
         .unwrap();
         assert_eq!(c.mode, Mode::Observe);
         assert!(c.tools.matches(b"x86_64-linux-gnu-ranlib") && !c.tools.matches(b"ar"));
-        assert_eq!(c.pid, Some(4242));
+        assert_eq!(
+            c.pid,
+            Some(Claim {
+                pid: 4242,
+                start: None
+            })
+        );
         assert!(c.hosts.as_ref().unwrap().matches(b"ldc2"));
         assert_eq!(c.log.as_deref(), Some("info"));
         assert_eq!(c.trace.as_deref(), Some(&b"/tmp/t.jsonl"[..]));
@@ -273,6 +340,8 @@ mod tests {
             ("ARSHIM_PID=0", "ARSHIM_PID"),
             ("ARSHIM_PID=-5", "ARSHIM_PID"),
             ("ARSHIM_PID=99999999999", "ARSHIM_PID"),
+            ("ARSHIM_PID=5:", "ARSHIM_PID"),
+            ("ARSHIM_PID=5:x", "ARSHIM_PID"),
             ("ARSHIM_TOOLS=", "ARSHIM_TOOLS"),
             ("ARSHIM_TOOLS=ar,,x", "ARSHIM_TOOLS"),
             ("ARSHIM_HOSTS=,", "ARSHIM_HOSTS"),
@@ -288,5 +357,59 @@ mod tests {
             let err = parse_env(&["ARSHIM=1", entry]).unwrap_err();
             assert_eq!(err.var, var, "{entry}");
         }
+    }
+
+    #[test]
+    fn log_filters_env_logger_would_take_whole() {
+        for good in [
+            "info",
+            "DEBUG",
+            "off",
+            "arshim",
+            "arshim=trace",
+            "warn,arshim=debug",
+            "info, arshim = Debug",
+            "foo::bar=error",
+        ] {
+            assert_eq!(parse_log(good.as_bytes()).as_deref(), Ok(good), "{good}");
+        }
+        for bad in [
+            "",
+            "loud",
+            "info,foo=nope",
+            "info,,debug",
+            "arshim=",
+            "=info",
+            "info/regex",
+            "a=b=c",
+            "foo bar=info",
+            "in\u{fffd}fo",
+        ] {
+            let err = parse_log(bad.as_bytes()).unwrap_err();
+            assert_eq!(err.var, "ARSHIM_LOG", "{bad}");
+            assert!(err.to_string().contains("trace"), "{err}");
+        }
+        assert!(parse_log(b"inf\xffo").is_err(), "not UTF-8");
+    }
+
+    #[test]
+    fn bad_values_are_quoted_short() {
+        let long = vec![b'x'; 100_000];
+        let err = error("ARSHIM_LOG", &long, "a level");
+        let line = err.to_string();
+        assert!(line.len() < 200, "{}", line.len());
+        assert!(
+            line.contains(&format!("\"{}\"\u{2026} (100000 bytes)", "x".repeat(80))),
+            "{line}"
+        );
+        // a multi-byte character cut at the limit is left out, not mangled
+        let mut v = vec![b'a'; 79];
+        v.extend_from_slice("é and more".as_bytes());
+        let err = error("ARSHIM_TRACE", &v, "a path");
+        assert_eq!(err.value, "a".repeat(79));
+        assert_eq!(err.cut_from, Some(v.len()));
+        // short values are quoted whole, escaped on one line
+        let line = error("ARSHIM", b"a\nb", "x").to_string();
+        assert!(line.contains(r#"ARSHIM="a\nb": expected x"#), "{line}");
     }
 }

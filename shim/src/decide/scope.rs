@@ -13,6 +13,9 @@ use arshim_common::names::{is_driver, is_exec_wrapper};
 #[derive(Debug, Clone, Copy)]
 pub struct Identity<'a> {
     pub pid: i32,
+    /// Start time (field 22 of `/proc/self/stat`), read only where a claim
+    /// is to be checked or made; `None` when not read or unreadable.
+    pub start: Option<u64>,
     /// Basename of `/proc/self/exe` (symlinks resolved).
     pub exe: &'a [u8],
     /// Basename of `argv[0]` (the name it was called by: `sh` for dash, `gcc-ar`).
@@ -46,7 +49,9 @@ pub struct Scope {
     pub mode: Mode,
     /// Why (for the trace and the log).
     pub reason: &'static str,
-    /// Set `ARSHIM_PID` to our pid in our own environment, so descendants stay off.
+    /// Set `ARSHIM_PID` to our pid and start time in our own environment, so
+    /// descendants stay off, and a later process that reuses the pid too:
+    /// the first loader's claim, or a bare pid set by hand made whole.
     pub claim: bool,
     /// Set `ARSHIM_SPENT` to our pid in our own environment: a shell or driver
     /// that claimed keeps its promise that nothing converts, even a program it
@@ -133,14 +138,13 @@ fn by_hosts(config: &Config, hosts: &GlobList, me: &Identity<'_>) -> Scope {
 /// No `ARSHIM_HOSTS`: the claimed process (`ARSHIM_PID`), or the first one
 /// to load the library, which claims itself.
 fn by_claim(config: &Config, me: &Identity<'_>) -> Scope {
-    let claimed_by_us = match config.pid {
-        Some(pid) => pid == me.pid,
-        None => true,
-    };
-    if !claimed_by_us {
-        return out("not the claimed process (ARSHIM_PID)");
+    if let Some(refused) = claim_refused(config, me) {
+        return out(refused);
     }
-    let claim = config.pid.is_none();
+    let first = config.pid.is_none();
+    // A bare pid (set by hand) is completed with our start time, so that a
+    // descendant left running cannot pass it on to a later owner of the pid.
+    let claim = first || config.pid.is_some_and(|c| c.start.is_none());
     if me.names().iter().any(|n| is_exec_wrapper(n)) {
         return Scope {
             claim,
@@ -148,17 +152,36 @@ fn by_claim(config: &Config, me: &Identity<'_>) -> Scope {
         };
     }
     if me.is_driver() {
-        return driver_with_claim(me, claim);
+        return Scope {
+            claim,
+            ..driver_with_claim(me, first)
+        };
     }
     Scope {
         mode: config.mode,
-        reason: if claim {
+        reason: if first {
             "first process to load the library: claimed"
         } else {
             "claimed process (ARSHIM_PID)"
         },
         claim,
         ..out("")
+    }
+}
+
+/// Why `ARSHIM_PID` does not name this process, if it does not: another pid,
+/// or ours with another start time — a process that ended, whose pid we
+/// reuse (docs/DESIGN.md, "Scope"). A start we could not read fails too.
+fn claim_refused(config: &Config, me: &Identity<'_>) -> Option<&'static str> {
+    let claim = config.pid?;
+    if claim.pid != me.pid {
+        return Some("not the claimed process (ARSHIM_PID)");
+    }
+    match claim.start {
+        Some(start) if me.start != Some(start) => {
+            Some("pid reused: ARSHIM_PID names an earlier process with this pid")
+        }
+        _ => None,
     }
 }
 
@@ -270,6 +293,7 @@ mod tests {
     fn me<'a>(pid: i32, exe: &'a str, argv0: &'a str) -> Identity<'a> {
         Identity {
             pid,
+            start: Some(500),
             exe: exe.as_bytes(),
             argv0: argv0.as_bytes(),
             secure: false,
@@ -287,7 +311,7 @@ mod tests {
 
     #[test]
     fn pid_claim() {
-        let c = cfg(&["ARSHIM=1", "ARSHIM_PID=10"]);
+        let c = cfg(&["ARSHIM=1", "ARSHIM_PID=10:500"]);
         let s = decide(&c, &me(10, "ldc2", "ldc2"));
         assert_eq!((s.mode, s.claim), (Mode::Exec, false));
         assert_eq!(
@@ -295,6 +319,34 @@ mod tests {
             Mode::Off,
             "a descendant"
         );
+    }
+
+    #[test]
+    fn a_claim_names_one_process_for_its_life() {
+        let c = cfg(&["ARSHIM=1", "ARSHIM_PID=10:500"]);
+        let s = decide(&c, &me(10, "ldc2", "ldc2"));
+        assert_eq!((s.mode, s.claim), (Mode::Exec, false));
+        let mut later = me(10, "ldc2", "ldc2");
+        later.start = Some(900);
+        let s = decide(&c, &later);
+        assert_eq!((s.mode, s.claim), (Mode::Off, false));
+        assert!(s.reason.contains("reused"), "{}", s.reason);
+        later.start = None;
+        assert_eq!(decide(&c, &later).mode, Mode::Off, "cannot tell: refused");
+        // an exec wrapper holding the claim does not renew it
+        let s = decide(&c, &me(10, "env", "env"));
+        assert_eq!((s.mode, s.claim), (Mode::Off, false));
+    }
+
+    #[test]
+    fn a_bare_pid_by_hand_is_made_whole() {
+        let c = cfg(&["ARSHIM=1", "ARSHIM_PID=10"]);
+        let s = decide(&c, &me(10, "ldc2", "ldc2"));
+        assert_eq!((s.mode, s.claim, s.spend), (Mode::Exec, true, false));
+        assert_eq!(s.reason, "claimed process (ARSHIM_PID)");
+        let s = decide(&c, &me(10, "dash", "sh"));
+        assert_eq!((s.mode, s.claim, s.spend), (Mode::Off, true, false));
+        assert!(!decide(&c, &me(11, "ldc2", "ldc2")).claim);
     }
 
     #[test]
@@ -311,7 +363,10 @@ mod tests {
         assert_eq!((s.mode, s.claim, s.spend), (Mode::Off, true, true));
         assert!(s.warning.unwrap().contains("make"));
         // dash called as sh, named by ARSHIM_PID: off, but a program it execs keeps the claim
-        let s = decide(&cfg(&["ARSHIM=1", "ARSHIM_PID=10"]), &me(10, "dash", "sh"));
+        let s = decide(
+            &cfg(&["ARSHIM=1", "ARSHIM_PID=10:500"]),
+            &me(10, "dash", "sh"),
+        );
         assert_eq!((s.mode, s.claim, s.spend), (Mode::Off, false, false));
         assert!(
             s.warning.is_none() && s.note.is_some(),
@@ -386,7 +441,7 @@ mod tests {
     fn known_non_final_hosts_are_refused_however_selected() {
         for (c, id) in [
             (
-                cfg(&["ARSHIM=1", "ARSHIM_PID=10"]),
+                cfg(&["ARSHIM=1", "ARSHIM_PID=10:500"]),
                 me(10, "ocamlopt.opt", "ocamlopt"),
             ),
             (cfg(&["ARSHIM=1"]), me(10, "nim", "nim")),
