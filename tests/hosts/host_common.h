@@ -1,6 +1,7 @@
 /*
- * What the C test hosts (host.c, fork_host.c, verify_host.c) share: their pid
- * record, the memory they hold and their exit status.  The tests compile
+ * What the C test programs share: the hosts' (host.c, fork_host.c,
+ * verify_host.c) pid record, the memory they hold and their exit status; the
+ * stand-in archivers' (standin_ar.c, interruptible_ar.c) look at their parent.  The tests compile
  * them with `-I tests/hosts` (tests/common/tools.rs, compile_c).
  * `static inline`: a host that does not use one of them gets no warning.
  */
@@ -81,6 +82,23 @@ static inline int host_exit_code(int status)
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return 5;
+}
+
+/* Whether process PPID is blocked in a wait call (its wchan is do_wait):
+ * the stand-in archivers act only once their parent waits for them. */
+static inline int parent_waiting(pid_t ppid)
+{
+	char path[64], buf[64];
+	snprintf(path, sizeof path, "/proc/%ld/wchan", (long)ppid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strcmp(buf, "do_wait") == 0;
 }
 
 #endif

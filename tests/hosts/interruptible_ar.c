@@ -27,20 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static int parent_waiting(pid_t ppid)
-{
-	char path[64], buf[64];
-	snprintf(path, sizeof path, "/proc/%ld/wchan", (long)ppid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	return strcmp(buf, "do_wait") == 0;
-}
+#include "host_common.h"
+
 
 static long now_ms(void)
 {

@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host_common.h"
+
 static void read_status(long pid, long *rss, long *ppid)
 {
 	char path[64];
@@ -55,20 +57,6 @@ static void read_status(long pid, long *rss, long *ppid)
 	fclose(f);
 }
 
-static int parent_waiting(pid_t ppid)
-{
-	char path[64], buf[64];
-	snprintf(path, sizeof path, "/proc/%ld/wchan", (long)ppid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	return strcmp(buf, "do_wait") == 0;
-}
 
 static int maps_has_shim(pid_t pid)
 {
