@@ -124,18 +124,19 @@ unsafe fn configuration() -> Option<Config> {
     match config::parse(|name| config::lookup(entries, name)) {
         Ok(c) => Some(c),
         Err(e) => {
-            warn_once_per_tree(&e.to_string());
+            warn_once_per_tree(c"ARSHIM_WARNED", &e.to_string());
             None
         }
     }
 }
 
 /// One warning line for the whole process tree: descendants inherit the
-/// mark `ARSHIM_WARNED` and stay quiet.
-unsafe fn warn_once_per_tree(message: &str) {
-    if libc::getenv(c"ARSHIM_WARNED".as_ptr()).is_null() {
+/// `mark` (`ARSHIM_WARNED`, or `ARSHIM_STORE_WARNED` for the verdict store)
+/// and stay quiet.
+unsafe fn warn_once_per_tree(mark: &CStr, message: &str) {
+    if libc::getenv(mark.as_ptr()).is_null() {
         logging::warn_line(message);
-        libc::setenv(c"ARSHIM_WARNED".as_ptr(), c"1".as_ptr(), 1);
+        libc::setenv(mark.as_ptr(), c"1".as_ptr(), 1);
     }
 }
 
@@ -153,7 +154,7 @@ unsafe fn writable_trace(path: Option<Vec<u8>>) -> Option<Vec<u8>> {
             Some(path)
         }
         Err(why) => {
-            warn_once_per_tree(&trace::warning(&path, why));
+            warn_once_per_tree(c"ARSHIM_WARNED", &trace::warning(&path, why));
             None
         }
     }
@@ -175,13 +176,13 @@ unsafe fn own_verdict(exe: &[u8]) -> Known {
     let entry = match entry {
         Ok(entry) => entry,
         Err(why) => {
-            if libc::getenv(c"ARSHIM_STORE_WARNED".as_ptr()).is_null() {
-                logging::warn_line(&format!(
+            warn_once_per_tree(
+                c"ARSHIM_STORE_WARNED",
+                &format!(
                     "verdict store {}: {why}; read as no verdict",
                     String::from_utf8_lossy(&store)
-                ));
-                libc::setenv(c"ARSHIM_STORE_WARNED".as_ptr(), c"1".as_ptr(), 1);
-            }
+                ),
+            );
             return Known::Unreadable(why);
         }
     };
