@@ -59,22 +59,23 @@ fn read_regular(fd: i32) -> Result<Vec<u8>, String> {
     if st.st_size as u64 > MAX_STORE as u64 {
         return Err(format!("bigger than {} MiB", MAX_STORE >> 20));
     }
-    let mut buf = vec![0u8; MAX_STORE + 1];
-    let mut len = 0;
+    // Sized by what fstat said, not by the bound: a small store costs a
+    // small buffer. A file that grows meanwhile is still cut at the bound.
+    let mut buf = Vec::with_capacity(st.st_size as usize + 1);
+    let mut chunk = [0u8; 8192];
     loop {
-        // SAFETY: reading into the unfilled part of a buffer we own.
-        let n = unsafe { libc::read(fd, buf[len..].as_mut_ptr().cast(), buf.len() - len) };
+        // SAFETY: reading into a stack buffer we own, bounded by its length.
+        let n = unsafe { libc::read(fd, chunk.as_mut_ptr().cast(), chunk.len()) };
         match n {
             0 => break,
-            n if n > 0 => len += n as usize,
+            n if n > 0 => buf.extend_from_slice(&chunk[..n as usize]),
             _ if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => {}
             _ => return Err(std::io::Error::last_os_error().to_string()),
         }
-        if len > MAX_STORE {
+        if buf.len() > MAX_STORE {
             return Err(format!("bigger than {} MiB", MAX_STORE >> 20));
         }
     }
-    buf.truncate(len);
     Ok(buf)
 }
 
