@@ -25,6 +25,7 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod decide;
+mod execs;
 mod facts;
 mod ffi;
 mod record;
