@@ -37,6 +37,9 @@ pub struct Seen {
     /// `exec` (the child's exec record), `spawn` (the parent's spawn
     /// record) or `proc` (a look at /proc).
     source: &'static str,
+    /// The exec or spawn function the child was started or exec'd with
+    /// (`proc`: unknown, empty).
+    call: &'static str,
     /// It had already ended: nothing to hand off.
     exited: bool,
     /// The record holds only the first arguments.
@@ -63,6 +66,7 @@ impl After {
                 .list("argv", child.argv.iter().map(|a| a.as_slice()))
                 .str("cwd", &child.cwd)
                 .str("source", seen.source.as_bytes())
+                .str("call", seen.call.as_bytes())
                 .int("result", result as i64)
                 .wait_status(status)
                 .emit(config.trace.as_deref());
@@ -147,6 +151,7 @@ fn from_record(pid: i32, record: Record, exited: bool) -> Seen {
             cwd,
         },
         source: record.source.name(),
+        call: record.call,
         exited,
         truncated: record.truncated,
     }
@@ -171,6 +176,7 @@ fn from_proc(pid: i32, my_exe: &[u8]) -> Option<Seen> {
     (child.ppid == me).then_some(Seen {
         child,
         source: "proc",
+        call: "",
         exited,
         truncated: false,
     })
