@@ -527,10 +527,11 @@ unsafe fn remove_slow(path: *const c_char) -> c_int {
 // has waited for its archiver; after that, in observe mode, what the host
 // still does is recorded. Behaviour is never changed.
 
-/// Mirrors `fork` (only watched: a process forked after the archiver).
+/// Mirrors `fork`: watched after the archiver in observe mode; in the
+/// process in scope, a stale exec record naming the new child's pid is dropped.
 #[inline(always)]
 pub unsafe extern "C" fn fork() -> pid_t {
-    fast_path!(observe::quiet(), fork, fork_slow());
+    fast_path!(observe::quiet() && !state::is_on(), fork, fork_slow());
 }
 
 #[cold]
@@ -539,10 +540,18 @@ unsafe fn fork_slow() -> pid_t {
     if observe::recording() {
         observe::after("fork", b"", "fork");
     }
-    match REAL.fork.get() {
+    let pid = match REAL.fork.get() {
         Some(f) => f(),
-        None => no_such_function(-1),
+        None => return no_such_function(-1),
+    };
+    if pid > 0 && state::scope_config().is_some() {
+        // A new child: a record still naming its pid is a stale one, of a
+        // child reaped by a wait we did not see.
+        let saved = *libc::__errno_location();
+        execs::table::free(pid);
+        *libc::__errno_location() = saved;
     }
+    pid
 }
 
 // ---------------------------------------------------------------------------
