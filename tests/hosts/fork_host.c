@@ -1,6 +1,6 @@
 /*
  * A "legacy linker" that spawns the archiver by hand, for the wait-time
- * handoff tests (tests/fork_handoff.rs).
+ * handoff tests (tests/fork_handoff.rs, tests/exec_record.rs).
  *
  *   fork_host CALL WAIT TOOL ARCHIVE OBJ...
  *
@@ -43,8 +43,9 @@
  *                       to N one by one before its exec, like a daemon-style
  *                       child closing up to the open-files limit.
  *   HOST_CHILD_STOP=1   (fork only) the child raise(SIGSTOP)s before its exec.
- *   HOST_WUNTRACED=1    the waitpid/wait/wait3/wait4 call passes WUNTRACED
- *                       (waitid: WSTOPPED); a stopped child is reported as
+ *   HOST_WUNTRACED=1    the waitpid/wait3/wait4 call passes WUNTRACED (wait:
+ *                       waitpid(-1, ..., WUNTRACED); waitid: WSTOPPED); a
+ *                       stopped child is reported as
  *                       "host: child stopped by signal N", sent SIGCONT and
  *                       waited for again.
  *   HOST_INTR_MS=N      a SIGALRM handler installed without SA_RESTART and a
