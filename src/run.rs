@@ -53,7 +53,12 @@ pub fn run(mut args: RunArgs) -> Result<Infallible, Failure> {
     settings.failure_status = failure_status;
     settings.force = args.force;
     settings.verified_only = args.verified_only;
-    let error = command(program, program_args, preload, &settings.changes()).exec();
+    let mut cmd = command(program, program_args, preload, &settings.changes());
+    if STORE_WARNED.load(std::sync::atomic::Ordering::Relaxed) {
+        // Said once here: the library in CMD's tree stays quiet about it.
+        cmd.env("ARSHIM_STORE_WARNED", "1");
+    }
+    let error = cmd.exec();
     Err(cannot_run(program, &error))
 }
 
@@ -63,6 +68,9 @@ fn own_claim() -> Scope {
     let stat = std::fs::read("/proc/self/stat").unwrap_or_default();
     Scope::Pid(std::process::id(), gate::start_time_in_stat(&stat))
 }
+
+/// `run` has warned that the verdict store cannot be read.
+static STORE_WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// A plain run's CMD is to run without the library.
 struct WithoutLibrary;
@@ -261,6 +269,18 @@ pub fn verdict_gate(status: &HostStatus, cmd: &str, strict: Strictness, verbose:
             let why = format!("{} has never been verified", path.display());
             let note = format!("note: {why}; {verify_hint}");
             (why, note)
+        }
+        HostStatus::StoreUnreadable(path, e) => {
+            // Said at the default level: a store that cannot be read must not
+            // silently let a host proven NOT SAFE convert.
+            STORE_WARNED.store(true, std::sync::atomic::Ordering::Relaxed);
+            let why = format!("the verdict store {} cannot be read ({e})", path.display());
+            if verified_only {
+                return Gate::unconverted(why);
+            }
+            return Gate::convert(Some(format!(
+                "warning: {why}; {cmd} is treated as never verified"
+            )));
         }
         HostStatus::Unknown(e) => {
             let why = format!("no verdict for {cmd} ({e})");

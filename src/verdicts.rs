@@ -148,9 +148,13 @@ impl Store {
         .ok_or_else(|| "neither XDG_CACHE_HOME nor HOME is set".to_owned())
     }
 
-    /// All entries; none if the file does not exist yet.
+    /// All entries; none if the file does not exist yet. The file is data,
+    /// not trusted (docs/DESIGN.md, "Scope"): opened without blocking (a
+    /// FIFO does not hang), never through a symlink (the library does not
+    /// follow one either), a regular file of at most
+    /// [`arshim_common::verdict_store::MAX_BYTES`].
     pub fn load(&self) -> io::Result<Vec<Entry>> {
-        let text = match fs::read_to_string(&self.file) {
+        let text = match read_bounded(&self.file) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e),
@@ -158,10 +162,7 @@ impl Store {
         parse(&text).ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!(
-                    "{}: not a verdict file (delete it to start afresh)",
-                    self.file.display()
-                ),
+                "not a verdict file (delete it to start afresh)",
             )
         })
     }
@@ -177,14 +178,67 @@ impl Store {
         let dir = self.file.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(dir)?;
         let _lock = lock(&dir.join(format!("{FILE}.lock")))?;
+        if is_symlink(&self.file) {
+            // Replacing it would cut the link; writing through it would
+            // give the library a store it refuses to read.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a symlink (not replaced; point XDG_CACHE_HOME at the real directory)",
+            ));
+        }
         let mut entries = self.load()?;
         upsert(&mut entries, entry);
         let tmp = dir.join(format!("{FILE}.{}.tmp", std::process::id()));
-        let mut out = File::create(&tmp)?;
+        let _ = fs::remove_file(&tmp); // a leftover of a crashed verify of this pid
+        let mut out = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         out.write_all(render(&entries).as_bytes())?;
         out.sync_all()?;
         fs::rename(&tmp, &self.file)
     }
+}
+
+fn is_symlink(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// The whole store as text: no FIFO wait, no symlink, no device, no file
+/// bigger than the bound (a symlink to /dev/zero would read forever).
+fn read_bounded(path: &Path) -> io::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => {
+                io::Error::new(io::ErrorKind::InvalidInput, "a symlink (not followed)")
+            }
+            _ => e,
+        })?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let max = arshim_common::verdict_store::MAX_BYTES as u64;
+    if meta.len() > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("bigger than {} MiB", max >> 20),
+        ));
+    }
+    let mut text = String::new();
+    file.take(max + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("bigger than {} MiB", max >> 20),
+        ));
+    }
+    Ok(text)
 }
 
 /// Holds an exclusive flock on `path` until dropped.
@@ -233,8 +287,10 @@ fn find(entries: &[Entry], host: &HostId) -> Lookup {
 #[derive(Debug)]
 pub enum HostStatus {
     Known(PathBuf, Lookup),
-    /// The command or the store could not be read: why.
+    /// The command could not be found or read: why.
     Unknown(String),
+    /// The verdict store at this path could not be read: why.
+    StoreUnreadable(PathBuf, String),
 }
 
 /// Resolves `program` like execvp and looks its verdict up.
@@ -246,12 +302,13 @@ pub fn status_of_command(program: &OsStr) -> HostStatus {
         Ok(h) => h,
         Err(e) => return HostStatus::Unknown(format!("{}: {e}", path.display())),
     };
-    let lookup = Store::from_env()
-        .map_err(|e| format!("no verdict store: {e}"))
-        .and_then(|s| s.lookup(&host).map_err(|e| e.to_string()));
-    match lookup {
+    let store = match Store::from_env() {
+        Ok(s) => s,
+        Err(e) => return HostStatus::Unknown(format!("no verdict store: {e}")),
+    };
+    match store.lookup(&host) {
         Ok(l) => HostStatus::Known(host.path, l),
-        Err(e) => HostStatus::Unknown(e),
+        Err(e) => HostStatus::StoreUnreadable(store.file, e.to_string()),
     }
 }
 

@@ -224,3 +224,109 @@ fn an_unreadable_store_is_no_verdict_said_once() {
         refused_like_without(&without, &with, "(the verdict store cannot be read)");
     }
 }
+
+/// Makes one form of store at the path it is given.
+type MakeStore = Box<dyn Fn(&Path)>;
+
+/// The store's forms that cannot be read, made at `p`.
+fn unreadable_stores() -> Vec<(&'static str, MakeStore)> {
+    vec![
+        (
+            "fifo",
+            Box::new(|p: &Path| {
+                common::checked(Command::new("mkfifo").arg(p), "mkfifo");
+            }),
+        ),
+        (
+            "symlink-to-dev-zero",
+            Box::new(|p: &Path| std::os::unix::fs::symlink("/dev/zero", p).unwrap()),
+        ),
+        (
+            "five-mib",
+            Box::new(|p: &Path| fs::write(p, vec![b' '; 5 << 20]).unwrap()),
+        ),
+        (
+            "junk",
+            Box::new(|p: &Path| fs::write(p, "{\"hosts\": [{\"path\": ").unwrap()),
+        ),
+    ]
+}
+
+#[test]
+fn run_with_an_unreadable_store_says_so_at_the_default_level() {
+    let dir = TestDir::new("verdict-run-bad-store");
+    let store = dir.join("cache/arshim/verdicts.json");
+    fs::create_dir_all(store.parent().unwrap()).unwrap();
+    let without = fresh(
+        &dir,
+        command(&dir, host(), &strs(&host_line("final"))[1..]),
+        "without",
+    );
+    for (kind, make) in unreadable_stores() {
+        let _ = fs::remove_file(&store);
+        make(&store);
+        for verified_only in [false, true] {
+            let companion = companion();
+            let mut args = vec!["timeout", "20", companion.to_str().unwrap(), "run"];
+            if verified_only {
+                args.push("--verified-only");
+            }
+            args.push("--");
+            let line = host_line("final");
+            args.extend(strs(&line));
+            let with = fresh(&dir, command(&dir, args[0], &args[1..]), kind);
+            let ctx = format!(
+                "[{kind}, verified_only {verified_only}]\n{}",
+                with.out.describe()
+            );
+            assert_eq!(with.out.code(), Some(0), "{ctx}");
+            assert!(with.archive == without.archive, "archive bytes\n{ctx}");
+            let said: Vec<&str> = with
+                .out
+                .stderr
+                .lines()
+                .filter(|l| l.contains("verdict store"))
+                .collect();
+            assert_eq!(said.len(), 1, "one line about the store\n{ctx}");
+            assert!(said[0].contains(&store.display().to_string()), "{ctx}");
+            assert!(said[0].contains("cannot be read"), "{ctx}");
+            assert_eq!(
+                with.converted,
+                usize::from(!verified_only),
+                "converted\n{ctx}"
+            );
+        }
+    }
+}
+
+#[test]
+fn verify_never_replaces_a_symlinked_store() {
+    let dir = TestDir::new("verdict-symlinked-store");
+    let real = dir.join("elsewhere.json");
+    fs::write(&real, "{}").unwrap();
+    let store = dir.join("cache/arshim/verdicts.json");
+    fs::create_dir_all(store.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&real, &store).unwrap();
+    let mut args = vec!["verify", "--"];
+    let line = host_line("final");
+    args.extend(strs(&line));
+    let out = common::run(command(&dir, companion(), &args), &dir, "verify");
+    assert!(
+        fs::symlink_metadata(&store)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the store is still a symlink\n{}",
+        out.describe()
+    );
+    assert_eq!(
+        fs::read_to_string(&real).unwrap(),
+        "{}",
+        "its target untouched"
+    );
+    assert!(
+        out.stdout.contains("the verdict was not remembered") && out.stdout.contains("symlink"),
+        "{}",
+        out.describe()
+    );
+}

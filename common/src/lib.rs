@@ -18,3 +18,4 @@ pub mod known_hosts;
 pub mod names;
 pub mod preload_abi;
 pub mod raw_line;
+pub mod verdict_store;

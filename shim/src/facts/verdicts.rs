@@ -9,7 +9,7 @@ use crate::decide::verdicts::{self, Fnv1a};
 use std::ffi::CString;
 
 /// A store bigger than this is not read (thousands of entries).
-const MAX_STORE: usize = 4 << 20;
+const MAX_STORE: usize = arshim_common::verdict_store::MAX_BYTES;
 
 /// The store's path from this process's environment.
 pub fn store_path() -> Option<Vec<u8>> {
