@@ -22,19 +22,27 @@ pub enum Woken {
     Interrupted,
 }
 
-/// Sleeps while `word` holds `value`, without time limit. Like `wait4`, the
-/// kernel restarts it after a handler installed with SA_RESTART and returns
-/// EINTR after one without.
-pub fn wait(word: &AtomicU32, value: u32) -> Woken {
+/// Sleeps while `word` holds `value`, at most `limit` if given. Like
+/// `wait4`, the kernel restarts it after a handler installed with SA_RESTART
+/// and returns EINTR after one without.
+pub fn wait(word: &AtomicU32, value: u32, limit: Option<std::time::Duration>) -> Woken {
+    let timeout = limit.map(|d| libc::timespec {
+        tv_sec: d.as_secs() as libc::time_t,
+        tv_nsec: d.subsec_nanos() as libc::c_long,
+    });
+    let timeout_ptr = timeout
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: FUTEX_WAIT on a 4-byte aligned word of ours (in the shared
-    // table, mapped for the whole life of the process); no timeout.
+    // table, mapped for the whole life of the process); the timeout, if
+    // any, lives on this frame.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_futex,
             word.as_ptr(),
             libc::FUTEX_WAIT,
             value,
-            std::ptr::null::<libc::timespec>(),
+            timeout_ptr,
         )
     };
     // SAFETY: reading the calling thread's errno.

@@ -81,6 +81,7 @@ pub unsafe fn before_exec(exec: &Exec) -> Option<Pending> {
     }
     let slot = table::claim(me)?;
     let header = table::header()?;
+    slot.start.store(own_start_time(), Ordering::Release);
     write(slot, table::index_of(header, slot), exec);
     if !arm(slot, me) {
         release(slot, me);
@@ -114,17 +115,19 @@ pub unsafe fn exec_failed(pending: Pending) {
 /// `path` and `argv` are those the host passed to the spawn.
 pub unsafe fn note_spawn(
     pid: i32,
+    start: u64,
     call: &'static str,
     path: *const c_char,
     argv: *const *mut c_char,
 ) {
     let saved = *libc::__errno_location();
-    spawn_record(pid, call, path, argv);
+    spawn_record(pid, start, call, path, argv);
     *libc::__errno_location() = saved;
 }
 
 unsafe fn spawn_record(
     pid: i32,
+    start: u64,
     call: &'static str,
     path: *const c_char,
     argv: *const *mut c_char,
@@ -132,6 +135,7 @@ unsafe fn spawn_record(
     let Some(slot) = table::claim(pid) else {
         return;
     };
+    slot.start.store(start, Ordering::Release);
     let Some(header) = table::header() else {
         return;
     };
@@ -196,11 +200,37 @@ unsafe fn arm(slot: &Slot, me: i32) -> bool {
     futex::set_robust_list(head, futex::HEAD_LEN)
 }
 
+/// Gives a claimed slot up; a parent that saw it claimed is woken to look again.
 fn release(slot: &Slot, me: i32) {
     slot.state.store(slot_state::FREE, Ordering::Release);
     let _ = slot
         .pid
         .compare_exchange(me, 0, Ordering::AcqRel, Ordering::Acquire);
+    if let Some(h) = table::header() {
+        table::bump(h);
+    }
+}
+
+/// This process's start time from /proc/self/stat, 0 if unknown. Raw system
+/// calls: `open` is one of our hooks, and this runs between fork and exec.
+unsafe fn own_start_time() -> u64 {
+    let mut buf = [0u8; 1024];
+    let path = c"/proc/self/stat";
+    let fd = libc::syscall(
+        libc::SYS_openat,
+        libc::AT_FDCWD,
+        path.as_ptr(),
+        libc::O_RDONLY | libc::O_CLOEXEC,
+    );
+    if fd < 0 {
+        return 0;
+    }
+    let n = libc::syscall(libc::SYS_read, fd, buf.as_mut_ptr(), buf.len());
+    libc::syscall(libc::SYS_close, fd);
+    let Ok(n) = usize::try_from(n) else {
+        return 0;
+    };
+    arshim_common::gate::start_time_in_stat(&buf[..n.min(buf.len())]).unwrap_or(0)
 }
 
 unsafe fn c_bytes<'a>(p: *const c_char) -> &'a [u8] {

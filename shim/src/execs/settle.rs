@@ -64,17 +64,30 @@ pub enum Settled {
     Interrupted,
 }
 
-/// Settles what child `pid` exec'd. `may_block`: the host's wait blocks
-/// until the child ends and only its end can end it. `host_image()`:
-/// `/proc` shows the child still running this program (not exec'd yet).
-pub fn settle(pid: i32, may_block: bool, host_image: impl Fn() -> bool) -> Settled {
+/// How long the wait for a first record sleeps before it looks at `/proc`
+/// again: a recorded exec wakes it at once; this bound exists only so that
+/// an exec no record announces (a raw `execve` system call) is still seen
+/// while the child runs (docs/DESIGN.md, "Conversion" 2).
+const UNRECORDED_LOOK: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Settles what child `pid` exec'd. `start`: the child's start time, which
+/// a record must carry to be its (None: /proc cannot tell, any record of
+/// the pid is its). `may_block`: the host's wait blocks until the child ends
+/// and only its end can end it. `host_image()`: `/proc` shows the child
+/// still running this program (not exec'd yet).
+pub fn settle(
+    pid: i32,
+    start: Option<u64>,
+    may_block: bool,
+    host_image: impl Fn() -> bool,
+) -> Settled {
     let Some(header) = table::header() else {
         return Settled::Unrecorded;
     };
     let mut watching = false;
     loop {
         let generation = header.generation.load(Ordering::Acquire);
-        if let Some(slot) = table::find(pid) {
+        if let Some(slot) = table::find(pid, start) {
             if let Some(settled) = look(header, slot, pid, may_block) {
                 return settled;
             }
@@ -94,7 +107,8 @@ pub fn settle(pid: i32, may_block: bool, host_image: impl Fn() -> bool) -> Settl
             watching = true;
             continue; // the child may have ended before the watcher started
         }
-        if futex::wait(&header.generation, generation) == Woken::Interrupted {
+        let woken = futex::wait(&header.generation, generation, Some(UNRECORDED_LOOK));
+        if woken == Woken::Interrupted {
             return Settled::Interrupted;
         }
     }
@@ -126,7 +140,7 @@ fn look(header: &Header, slot: &Slot, pid: i32, may_block: bool) -> Option<Settl
             {
                 return None;
             }
-            match futex::wait(&slot.word, waiting) {
+            match futex::wait(&slot.word, waiting, None) {
                 Woken::Interrupted => Some(Settled::Interrupted),
                 Woken::Look => None,
             }

@@ -12,7 +12,7 @@ use libc::c_char;
 use std::cell::UnsafeCell;
 use std::ffi::CStr;
 use std::ptr::null_mut;
-use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 /// How many children can have a record at once (a linker has one or two).
 pub const SLOTS: usize = 32;
@@ -59,6 +59,11 @@ pub struct RobustEntry {
 pub struct Slot {
     /// The child's pid; 0 when free.
     pub pid: AtomicI32,
+    /// The child's start time (field 22 of /proc/PID/stat; 0 if unknown):
+    /// with the pid, it names the child for its whole life, so a record
+    /// left by a child reaped behind our back is never taken for a new
+    /// child that got the same pid.
+    pub start: AtomicU64,
     pub state: AtomicU32,
     /// The futex word: the child's tid while armed; the kernel replaces it
     /// with `FUTEX_OWNER_DIED` (keeping `FUTEX_WAITERS`) at its exec or
@@ -156,8 +161,9 @@ pub fn index_of(header: &Header, slot: &Slot) -> usize {
     (slot as *const Slot as usize - header.slots.as_ptr() as usize) / std::mem::size_of::<Slot>()
 }
 
-/// The slot recording `pid`, once readable (not FREE or WRITING).
-pub fn find(pid: i32) -> Option<&'static Slot> {
+/// The slot recording `pid`, once readable (not FREE or WRITING), if it
+/// is that of the child started at `start` (None: cannot tell, any).
+pub fn find(pid: i32, start: Option<u64>) -> Option<&'static Slot> {
     let h = header()?;
     h.slots.iter().find(|s| {
         s.pid.load(Ordering::Acquire) == pid
@@ -165,6 +171,7 @@ pub fn find(pid: i32) -> Option<&'static Slot> {
                 s.state.load(Ordering::Acquire),
                 state::FREE | state::WRITING
             )
+            && start.is_none_or(|t| s.start.load(Ordering::Acquire) == t)
     })
 }
 
@@ -197,6 +204,7 @@ pub fn claim(pid: i32) -> Option<&'static Slot> {
         })?;
     slot.state.store(state::WRITING, Ordering::Release);
     slot.word.store(0, Ordering::Release);
+    slot.start.store(0, Ordering::Release);
     Some(slot)
 }
 

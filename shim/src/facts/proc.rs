@@ -93,6 +93,12 @@ pub fn self_start_time() -> Option<u64> {
     arshim_common::gate::start_time_in_stat(&buf[..n])
 }
 
+/// Child `pid`'s start time (a zombie's too), if /proc tells.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let stat = read_file(&format!("/proc/{pid}/stat"))?;
+    arshim_common::gate::start_time_in_stat(&stat)
+}
+
 pub fn self_exe() -> Vec<u8> {
     read_link("/proc/self/exe")
 }

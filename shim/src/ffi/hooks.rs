@@ -100,7 +100,8 @@ unsafe fn spawn(
             observe::note_archiver_pid(*pid);
         }
         // The child has exec'd by now: its record, for the wait.
-        execs::note_spawn(*pid, call, path, argv);
+        let start = crate::facts::proc::start_time(*pid).unwrap_or(0);
+        execs::note_spawn(*pid, start, call, path, argv);
     }
     rc
 }
@@ -527,11 +528,10 @@ unsafe fn remove_slow(path: *const c_char) -> c_int {
 // has waited for its archiver; after that, in observe mode, what the host
 // still does is recorded. Behaviour is never changed.
 
-/// Mirrors `fork`: watched after the archiver in observe mode; in the
-/// process in scope, a stale exec record naming the new child's pid is dropped.
+/// Mirrors `fork` (only watched: a process forked after the archiver).
 #[inline(always)]
 pub unsafe extern "C" fn fork() -> pid_t {
-    fast_path!(observe::quiet() && !state::is_on(), fork, fork_slow());
+    fast_path!(observe::quiet(), fork, fork_slow());
 }
 
 #[cold]
@@ -540,18 +540,10 @@ unsafe fn fork_slow() -> pid_t {
     if observe::recording() {
         observe::after("fork", b"", "fork");
     }
-    let pid = match REAL.fork.get() {
+    match REAL.fork.get() {
         Some(f) => f(),
-        None => return no_such_function(-1),
-    };
-    if pid > 0 && state::scope_config().is_some() {
-        // A new child: a record still naming its pid is a stale one, of a
-        // child reaped by a wait we did not see.
-        let saved = *libc::__errno_location();
-        execs::table::free(pid);
-        *libc::__errno_location() = saved;
+        None => no_such_function(-1),
     }
-    pid
 }
 
 // ---------------------------------------------------------------------------

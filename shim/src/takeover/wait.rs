@@ -115,7 +115,7 @@ pub unsafe fn at_wait(config: &'static Config, call: Option<WaitCall>) -> AtWait
         call.exits_only && (matches!(call.awaited, Awaited::Pid(_)) || proc::threads() <= 1);
     let my_exe = proc::self_exe();
     let host_image = || proc::child(pid).is_some_and(|c| c.exe == my_exe);
-    let seen = match settle(pid, may_block, host_image) {
+    let seen = match settle(pid, proc::start_time(pid), may_block, host_image) {
         Settled::Interrupted => return AtWait::Interrupted,
         Settled::Execed { record, exited } => from_record(pid, record, exited),
         Settled::Execing => {
