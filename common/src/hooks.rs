@@ -72,6 +72,16 @@ macro_rules! for_each_hook {
             rmdir(path: *const c_char) -> c_int, missing: no_such_function(-1);
             remove(path: *const c_char) -> c_int, missing: no_such_function(-1);
             fork() -> pid_t, missing: no_such_function(-1);
+            execve(path: *const c_char, argv: *const *mut c_char, envp: *const *mut c_char) -> c_int,
+                missing: no_such_function(-1);
+            execv(path: *const c_char, argv: *const *mut c_char) -> c_int, missing: no_such_function(-1);
+            execvp(file: *const c_char, argv: *const *mut c_char) -> c_int, missing: no_such_function(-1);
+            execvpe(file: *const c_char, argv: *const *mut c_char, envp: *const *mut c_char) -> c_int,
+                missing: no_such_function(-1);
+            fexecve(fd: c_int, argv: *const *mut c_char, envp: *const *mut c_char) -> c_int,
+                missing: no_such_function(-1);
+            execveat(dirfd: c_int, path: *const c_char, argv: *const *mut c_char, envp: *const *mut c_char,
+                flags: c_int) -> c_int, missing: no_such_function(-1);
             popen(command: *const c_char, mode: *const c_char) -> *mut FILE, missing: no_such_function(null_mut());
             open(path: *const c_char, flags: c_int, mode: mode_t) -> c_int, missing: no_such_function(-1);
             open64(path: *const c_char, flags: c_int, mode: mode_t) -> c_int, missing: no_such_function(-1);

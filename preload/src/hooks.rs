@@ -68,12 +68,39 @@ macro_rules! hooks {
 #[cold]
 #[inline(never)]
 fn resolve(i: usize) -> *mut c_void {
+    if i == Hook::fork as usize {
+        resolve_exec_family();
+    }
     // SAFETY: dlsym with a NUL-terminated name; RTLD_NEXT (relative to this
     // object, the caller) skips our own definition.
     let real = unsafe { libc::dlsym(libc::RTLD_NEXT, NAMES[i].as_ptr().cast()) };
     match SLOTS[i].compare_exchange(null_mut(), real, Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => real,
         Err(current) => current,
+    }
+}
+
+/// The exec functions a forked child calls, resolved in the parent at its
+/// first `fork`: a child must not be the first to resolve them, since
+/// `dlsym` takes the loader's lock, which another thread of a multi-threaded
+/// parent may have held at the fork (docs/DESIGN.md, "Conversion" 2). A
+/// process that never forks through `fork` (vfork, clone, or glibc's
+/// internal fork) still resolves them on first use.
+#[cold]
+#[inline(never)]
+fn resolve_exec_family() {
+    const EXEC_FAMILY: [Hook; 6] = [
+        Hook::execve,
+        Hook::execv,
+        Hook::execvp,
+        Hook::execvpe,
+        Hook::fexecve,
+        Hook::execveat,
+    ];
+    for hook in EXEC_FAMILY {
+        if SLOTS[hook as usize].load(Ordering::Acquire).is_null() {
+            resolve(hook as usize);
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 #![no_std]
 
 mod exe;
+mod execl;
 mod hooks;
 
 use arshim_common::gate;

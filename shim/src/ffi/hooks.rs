@@ -10,6 +10,7 @@
 use super::real::{Real, REAL};
 use super::state;
 use crate::decide::child::{awaited_by_waitid, awaited_by_waitpid, Awaited};
+use crate::execs::{self, Exec, Program};
 use crate::record::{mirror, observe};
 use crate::takeover::convert::{self, Request};
 use crate::takeover::{defer, wait};
@@ -529,6 +530,93 @@ unsafe fn fork_slow() -> pid_t {
         None => no_such_function(-1),
     }
 }
+
+// ---------------------------------------------------------------------------
+// The exec family (docs/DESIGN.md, "Conversion" 2): a child of the process in
+// scope tells, as it execs, what it execs. These run between fork (or vfork)
+// and exec: the slow path is `execs::before_exec`, the real call and, if that
+// returned, `execs::exec_failed` — no heap, no lock, no logging, and no
+// `dlsym`: the real function is the one `resolve_all` cached when the shim
+// was turned on (`fast`, never `get`); a C library without it answers ENOSYS.
+// No `state::Reentry` either: the core itself never execs through these
+// (the takeover calls the real `execve`, takeover/exec.rs), and its
+// thread-local may need the loader to allocate in a thread new to it.
+
+/// The real exec, recorded around: `before_exec`, the call, and, if it
+/// returned (it failed), `exec_failed` with the caller's errno kept.
+#[inline(always)]
+unsafe fn recorded_exec(exec: &Exec, real: impl FnOnce() -> c_int) -> c_int {
+    let pending = execs::before_exec(exec);
+    let rc = real();
+    if let Some(pending) = pending {
+        let errno = *libc::__errno_location();
+        execs::exec_failed(pending);
+        *libc::__errno_location() = errno;
+    }
+    rc
+}
+
+/// One exec hook: its C signature, the `Program` and argv it names, and the real call.
+macro_rules! exec_hook {
+    ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*), $program:expr, $argv:expr) => {
+        $(#[$doc])*
+        #[inline(always)]
+        pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
+            fast_path!(!state::is_on(), $name, slow($($arg),*));
+            #[cold]
+            #[inline(never)]
+            unsafe fn slow($($arg: $ty),*) -> c_int {
+                let Some(real) = REAL.$name.fast() else {
+                    return no_such_function(-1);
+                };
+                let exec = Exec {
+                    call: stringify!($name),
+                    program: $program,
+                    argv: $argv,
+                };
+                recorded_exec(&exec, || real($($arg),*))
+            }
+        }
+    };
+}
+
+exec_hook!(
+    /// Mirrors `execve`: the path as given, the given environment.
+    execve(path: *const c_char, argv: *const *mut c_char, envp: *const *mut c_char),
+    Program::Path(path),
+    argv
+);
+exec_hook!(
+    /// Mirrors `execv`: `execve` with `environ` (the preload's `execl` comes here).
+    execv(path: *const c_char, argv: *const *mut c_char),
+    Program::Path(path),
+    argv
+);
+exec_hook!(
+    /// Mirrors `execvp`: glibc's PATH search and ENOEXEC retry with /bin/sh
+    /// (the preload's `execlp` comes here).
+    execvp(file: *const c_char, argv: *const *mut c_char),
+    Program::Search(file),
+    argv
+);
+exec_hook!(
+    /// Mirrors `execvpe`: as `execvp`, with the given environment.
+    execvpe(file: *const c_char, argv: *const *mut c_char, envp: *const *mut c_char),
+    Program::Search(file),
+    argv
+);
+exec_hook!(
+    /// Mirrors `fexecve`: an open file.
+    fexecve(fd: c_int, argv: *const *mut c_char, envp: *const *mut c_char),
+    Program::Fd(fd),
+    argv
+);
+exec_hook!(
+    /// Mirrors `execveat` (glibc 2.34 and later; ENOSYS where it is missing).
+    execveat(dirfd: c_int, path: *const c_char, argv: *const *mut c_char, envp: *const *mut c_char, flags: c_int),
+    Program::At { dirfd, path, flags },
+    argv
+);
 
 /// Mirrors `popen` (glibc spawns its shell internally).
 #[inline(always)]

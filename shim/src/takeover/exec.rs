@@ -2,7 +2,8 @@
 //! strings, all copied before the host's cleanups run) and the `execve` of
 //! it. Reads the host's string vectors; `execve` is the only call that acts.
 
-use libc::c_char;
+use crate::ffi::real::REAL;
+use libc::{c_char, c_int};
 use std::ffi::{CStr, CString};
 
 extern "C" {
@@ -60,7 +61,22 @@ pub unsafe fn execve(exec: &Exec) -> std::io::Error {
     argv.push(std::ptr::null());
     let mut envp: Vec<*const c_char> = exec.envp.iter().map(|e| e.as_ptr()).collect();
     envp.push(std::ptr::null());
-    libc::execve(exec.path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+    // The C library's execve, not the preload's: this is the host's own
+    // image being replaced, not a child telling what it execs
+    // (docs/DESIGN.md, "Conversion" 2). Resolved when the shim was turned on.
+    match REAL.execve.get() {
+        Some(real) => real(
+            exec.path.as_ptr(),
+            argv.as_ptr().cast(),
+            envp.as_ptr().cast(),
+        ),
+        None => libc::syscall(
+            libc::SYS_execve,
+            exec.path.as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+        ) as c_int,
+    };
     std::io::Error::last_os_error()
 }
 
