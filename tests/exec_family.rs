@@ -289,3 +289,65 @@ fn execl_binds_to_the_preload_and_the_child_resolves_nothing() {
         );
     }
 }
+
+/// In a forked child of the process in scope, each variadic call reaches the
+/// core's hook of the vector form it amounts to (execl → execv, execlp →
+/// execvp, execle → execve): a breakpoint there, under gdb, is hit in the
+/// child, called from libarshim.so, and the program then runs as without.
+#[test]
+fn the_variadic_calls_reach_the_core_in_a_child_in_scope() {
+    let dir = TestDir::new("exec-variadic-core");
+    let p = programs();
+    for (func, hook) in [
+        ("execl", "arshim_hook_execv"),
+        ("execlp", "arshim_hook_execvp"),
+        ("execle", "arshim_hook_execve"),
+    ] {
+        let script = dir.join(format!("{func}.gdb"));
+        let env = |k: &str, v: &std::path::Path| format!("set environment {k} {}\n", v.display());
+        fs::write(
+            &script,
+            [
+                // No shell: it would be the first process and claim the scope.
+                "set startup-with-shell off\nset breakpoint pending on\n".to_owned(),
+                "set follow-fork-mode child\nset detach-on-fork on\nset environment ARSHIM 1\n"
+                    .to_owned(),
+                env("LD_PRELOAD", &library()),
+                env("EXEC_SHOW", &p.show),
+                env("PATH", std::path::Path::new(&path_with(&p.bin))),
+                "set environment EXEC_MARK inherited\n".to_owned(),
+                format!("break {hook}\nrun\nbt 3\ncontinue\n"),
+            ]
+            .concat(),
+        )
+        .unwrap();
+        let gdb = find_on_path("gdb").expect("gdb is required by this test (Debian: gdb)");
+        let mut cmd = Command::new(gdb);
+        scrub(&mut cmd, &[]);
+        cmd.args(["-nx", "-q", "-batch", "-x"])
+            .arg(&script)
+            .arg("--args")
+            .arg(&p.host)
+            .args(["child", func, "run"])
+            .current_dir(&dir.path);
+        let out = run_timed(cmd, &dir, func, TIMEOUT).outcome_lossy();
+        let text = format!("{}{}", out.stdout, out.stderr);
+        let hit = text.lines().any(|l| {
+            l.contains("hit Breakpoint 1") && l.contains(hook) && l.contains("libarshim_core.so")
+        });
+        let from_preload = text
+            .lines()
+            .any(|l| l.starts_with("#1") && l.contains("libarshim.so"));
+        assert!(
+            hit && from_preload,
+            "{func} did not reach {hook} from libarshim.so\n{}",
+            out.describe()
+        );
+        // gdb's lines and the program's share stdout: each in order.
+        assert!(
+            out.stdout.contains(&expected(func, "run")) && out.stdout.contains("child status 7\n"),
+            "{func} under gdb did not run the program as without\n{}",
+            out.describe()
+        );
+    }
+}
