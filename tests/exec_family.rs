@@ -2,7 +2,8 @@
 //! called by a host directly and by a forked child of it, behaves exactly as
 //! without the library — the same program runs with the same arguments and
 //! environment, PATH is searched and a text file without `#!` is run by
-//! /bin/sh as glibc does, and a failure returns -1 with the same errno.
+//! /bin/sh as glibc does, and a failure (ENOENT, EACCES, E2BIG, ENOEXEC,
+//! execveat's "" with and without AT_EMPTY_PATH) returns -1 with the same errno.
 //! Each case runs without the library, under `arshim run` (the host is the
 //! process in scope: its hooks and its child's are the core's) and with the
 //! library preloaded directly (off: the preload's trampolines).
@@ -125,7 +126,8 @@ fn expected(func: &str, case: &str) -> String {
         "script" => failed("ENOEXEC"),
         "enoent" if func == "fexecve" => failed("EINVAL"),
         "enoent" => failed("ENOENT"),
-        "eacces" => failed("EACCES"),
+        "eacces" | "empty_eacces" => failed("EACCES"),
+        "empty_noflag" => failed("ENOENT"),
         "e2big" => failed("E2BIG"),
         _ => unreachable!("case {case}"),
     }
@@ -146,7 +148,7 @@ fn check_function(func: &str) {
     let dir = TestDir::new(&format!("exec-{func}"));
     let mut cases = vec!["run", "script", "enoent", "eacces", "e2big"];
     if func == "execveat" {
-        cases.push("empty");
+        cases.extend(["empty", "empty_eacces", "empty_noflag"]);
     }
     for case in cases {
         for place in ["direct", "child"] {

@@ -13,6 +13,8 @@
  *       eacces  a file without any execute bit ($EXEC_NOEXEC; by name)
  *       e2big   as run, with one argument of 200,000 bytes
  *       empty   execveat only: the open program with "" and AT_EMPTY_PATH
+ *       empty_eacces  the same with the file without execute bit
+ *       empty_noflag  the open program with "" but no AT_EMPTY_PATH
  * The calls that take an environment get {"EXEC_MARK=given"}; the others
  * pass on environ (the test sets EXEC_MARK=inherited).
  * A failed exec prints "FUNC: -1 errno NAME" and exits 3; "child" prints
@@ -50,7 +52,7 @@ static const char *program(const char *cas, int search)
 		return search ? "exec_script" : getenv("EXEC_SCRIPT");
 	if (!strcmp(cas, "enoent"))
 		return search ? "exec_no_such_program" : "/nonexistent/exec_show";
-	if (!strcmp(cas, "eacces"))
+	if (!strcmp(cas, "eacces") || !strcmp(cas, "empty_eacces"))
 		return search ? "exec_noexec" : getenv("EXEC_NOEXEC");
 	return search ? "exec_show" : getenv("EXEC_SHOW");
 }
@@ -85,8 +87,10 @@ static int call(const char *func, const char *cas, char **argv)
 	if (!strcmp(func, "fexecve"))
 		return fexecve(open_program(prog), argv, given_env);
 	if (!strcmp(func, "execveat")) {
-		if (!strcmp(cas, "empty"))
+		if (!strcmp(cas, "empty") || !strcmp(cas, "empty_eacces"))
 			return execveat(open_program(prog), "", argv, given_env, AT_EMPTY_PATH);
+		if (!strcmp(cas, "empty_noflag"))
+			return execveat(open_program(prog), "", argv, given_env, 0);
 		return execveat(AT_FDCWD, prog, argv, given_env, 0);
 	}
 	fprintf(stderr, "exec_host: unknown FUNC %s\n", func);
