@@ -33,10 +33,6 @@ use std::time::{Duration, Instant};
 
 /// What every host here holds (every page written) when it spawns ar.
 const TOUCH_MIB: u64 = 320;
-/// A host still holding its memory while ar runs shows at least this.
-const BIG_KIB: u64 = 300 * 1024;
-/// The reaper holding the host's pid while ar runs must be below this.
-const SMALL_KIB: u64 = 20 * 1024;
 const SIGTERM: i32 = 15;
 
 // ---------------------------------------------------------------------------
@@ -57,22 +53,16 @@ fn kit() -> &'static Kit {
     static KIT: OnceLock<Kit> = OnceLock::new();
     KIT.get_or_init(|| {
         let fx = fixtures();
-        let src = hosts_src();
-        let fork_host = fx.dir.join("fork_host");
-        compile_c(&src.join("fork_host.c"), &fork_host);
-        let bin = fx.dir.join("fh-bin");
-        fs::create_dir_all(&bin).unwrap();
-        let standin = bin.join("ar");
-        compile_c(&src.join("standin_ar.c"), &standin);
+        let fk = fork_kit();
         let rust_host = fx.dir.join("rust_fork_host");
-        compile_rust(&src.join("rust_fork_host.rs"), &rust_host);
+        compile_rust(&hosts_src().join("rust_fork_host.rs"), &rust_host);
         Kit {
-            fork_host,
+            fork_host: fk.fork_host.clone(),
             rust_host,
             python: find_python(),
-            py_script: src.join("py_host.py"),
-            bin,
-            standin,
+            py_script: hosts_src().join("py_host.py"),
+            bin: fk.bin.clone(),
+            standin: fk.standin.clone(),
         }
     })
 }
@@ -220,119 +210,12 @@ fn fork_host_run(label: &str, var: &str, value: &str) -> (Case, Outcome) {
     (case, run)
 }
 
-/// `shim` ended as `base` did: status, stdout and stderr (`both` describes them).
-fn assert_same_run(shim: &Outcome, base: &Outcome, both: &str) {
-    assert_eq!(shim.code(), base.code(), "exit status differs\n{both}");
-    assert_eq!(shim.stdout, base.stdout, "stdout differs\n{both}");
-    assert_eq!(shim.stderr, base.stderr, "stderr differs\n{both}");
-}
-
 // ---------------------------------------------------------------------------
 // What the stand-in saw
 
-#[derive(Debug, Clone)]
-struct Seen {
-    pid: u32,
-    ppid: u32,
-    parent_rss_kib: u64,
-    parent_exe: String,
-    parent_maps_shim: bool,
-    parent_waiting: bool,
-}
-
-fn record_field<'a>(line: &'a str, key: &str) -> &'a str {
-    line.split_whitespace()
-        .find_map(|kv| kv.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
-        .unwrap_or_else(|| panic!("bad stand-in record line {line:?} (field {key})"))
-}
-
-fn seen_all(dir: &TestDir) -> Vec<Seen> {
-    fs::read_to_string(dir.join("standin.log"))
-        .unwrap_or_default()
-        .lines()
-        .map(|line| {
-            let num = |k: &str| -> i64 {
-                record_field(line, k)
-                    .parse()
-                    .unwrap_or_else(|_| panic!("bad number in {line:?} (field {k})"))
-            };
-            Seen {
-                pid: num("pid") as u32,
-                ppid: num("ppid") as u32,
-                parent_rss_kib: num("parent_rss_kib") as u64,
-                parent_exe: record_field(line, "parent_exe").to_string(),
-                parent_maps_shim: num("parent_maps_shim") == 1,
-                parent_waiting: num("parent_waiting") == 1,
-            }
-        })
-        .collect()
-}
-
-fn seen_once(dir: &TestDir, run: &Outcome) -> Seen {
-    only_standin_run(seen_all(dir), run)
-}
-
-/// The handoff happened: the archiver ran as a separate process whose parent
-/// had the host's pid, was blocked waiting for it, was the reaper (`arshim`)
-/// and held ≤ 20 MiB.
-fn assert_handed_off(dir: &TestDir, run: &Outcome) -> Seen {
-    let host = started_host_pid(dir, run);
-    let seen = seen_once(dir, run);
-    assert_ne!(
-        seen.pid,
-        host,
-        "the archiver ran as the host's pid: expected it as a child of the reaper\n{}",
-        run.describe()
-    );
-    assert_eq!(
-        seen.ppid,
-        host,
-        "while ar ran, its parent should have the host's pid: {seen:?}\n{}",
-        run.describe()
-    );
-    assert!(
-        seen.parent_waiting,
-        "the archiver's parent never blocked in a wait call: {seen:?}\n{}",
-        run.describe()
-    );
-    assert_eq!(
-        basename(&seen.parent_exe),
-        "arshim-reap",
-        "while ar ran, the host's pid should be the reaper (arshim-reap), it was {}: {seen:?}\n{}",
-        seen.parent_exe,
-        run.describe()
-    );
-    assert!(
-        seen.parent_rss_kib <= SMALL_KIB,
-        "while ar ran, the host's pid held {} KiB (limit {SMALL_KIB} KiB): {seen:?}\n{}",
-        seen.parent_rss_kib,
-        run.describe()
-    );
-    seen
-}
-
-/// No handoff: the archiver's parent was the host itself (its own
-/// executable), waiting for it and still holding its memory.
+/// No handoff: the host held its memory while ar ran ([`common::assert_host_held`]).
 fn assert_host_held(dir: &TestDir, run: &Outcome, host_exe: &Path) -> Seen {
-    let host = started_host_pid(dir, run);
-    let seen = seen_once(dir, run);
-    assert_ne!(seen.pid, host, "{}", run.describe());
-    assert_eq!(seen.ppid, host, "{seen:?}\n{}", run.describe());
-    assert!(seen.parent_waiting, "{seen:?}\n{}", run.describe());
-    let expected = fs::canonicalize(host_exe).unwrap();
-    assert_eq!(
-        Path::new(&seen.parent_exe),
-        expected,
-        "the archiver's parent should be the host itself: {seen:?}\n{}",
-        run.describe()
-    );
-    assert!(
-        seen.parent_rss_kib >= BIG_KIB,
-        "the host held only {} KiB while ar ran (it touched {TOUCH_MIB} MiB)\n{}",
-        seen.parent_rss_kib,
-        run.describe()
-    );
-    seen
+    common::assert_host_held(dir, run, host_exe, TOUCH_MIB)
 }
 
 fn assert_archiver_output(run: &Outcome) {

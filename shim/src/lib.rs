@@ -100,6 +100,8 @@ unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
         return false;
     }
     real::resolve_all();
+    // Before `main`, so before any child: every child inherits it.
+    execs::create();
     let traced = config.trace.is_some();
     state::activate(
         Config {

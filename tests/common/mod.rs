@@ -14,7 +14,8 @@
 //! - `run`: the timed runner and its `Outcome`;
 //! - `records`: what the stand-in and the hosts wrote during a run;
 //! - `assert`: verdicts on a run;
-//! - `trace`: reading the ARSHIM_TRACE file.
+//! - `trace`: reading the ARSHIM_TRACE file;
+//! - `handoff`: the wait-time handoff harness (fork host, ELF stand-in `ar`).
 #![allow(dead_code, unused_imports)]
 
 mod assert;
@@ -22,6 +23,7 @@ mod command;
 mod dirs;
 mod env;
 mod fixtures;
+mod handoff;
 mod records;
 mod run;
 mod tools;
@@ -32,6 +34,7 @@ pub use command::*;
 pub use dirs::*;
 pub use env::*;
 pub use fixtures::*;
+pub use handoff::*;
 pub use records::*;
 pub use run::*;
 pub use tools::*;

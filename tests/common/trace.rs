@@ -56,6 +56,43 @@ pub fn json_num(line: &str, key: &str) -> Option<i64> {
     json_raw_field(line, key)?.parse().ok()
 }
 
+/// The strings of a flat list field `"key": ["a", "b"]` of a one-line JSON object.
+pub fn json_str_list(line: &str, key: &str) -> Option<Vec<String>> {
+    let pat = format!("\"{key}\"");
+    let rest = &line[line.find(&pat)? + pat.len()..];
+    let mut rest = rest.trim_start().strip_prefix(':')?.trim_start();
+    rest = rest.strip_prefix('[')?;
+    let mut items = Vec::new();
+    loop {
+        rest = rest.trim_start();
+        if rest.starts_with(']') {
+            return Some(items);
+        }
+        let (item, len) = json_string_at(rest)?;
+        items.push(item);
+        rest = rest[len..].trim_start();
+        rest = rest.strip_prefix(',').unwrap_or(rest);
+    }
+}
+
+/// The JSON string literal at the start of `s`: its value and its length
+/// in bytes, quotes included.
+fn json_string_at(s: &str) -> Option<(String, usize)> {
+    let mut chars = s.char_indices();
+    if chars.next()?.1 != '"' {
+        return None;
+    }
+    let mut out = String::new();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Some((out, i + 1)),
+            '\\' => out.push(chars.next()?.1),
+            c => out.push(c),
+        }
+    }
+    None
+}
+
 /// Trace lines framed for a failure message.
 pub fn trace_dump(lines: &[String]) -> String {
     format!("--- trace ---\n{}\n-------------", lines.join("\n"))

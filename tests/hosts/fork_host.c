@@ -1,6 +1,6 @@
 /*
  * A "legacy linker" that spawns the archiver by hand, for the wait-time
- * handoff tests (tests/fork_handoff.rs).
+ * handoff tests (tests/fork_handoff.rs, tests/exec_record.rs).
  *
  *   fork_host CALL WAIT TOOL ARCHIVE OBJ...
  *
@@ -36,6 +36,33 @@
  *                       nftw (nftw depth-first, remove() on each).
  *   HOST_THREADS=N      start N threads that allocate, write and free memory
  *                       in a loop until the process ends.
+ *   HOST_CHILD_DELAY_MS=N   (fork only) the child sleeps N ms before its exec,
+ *                       like a child doing setup work first.  A vfork child
+ *                       may only exec or _exit, so vfork ignores it.
+ *   HOST_CHILD_CLOSE_FDS=N  (fork only) the child close()s every fd from 3
+ *                       to N one by one before its exec, like a daemon-style
+ *                       child closing up to the open-files limit.
+ *   HOST_CHILD_STOP=1   (fork only) the child raise(SIGSTOP)s before its exec.
+ *   HOST_WUNTRACED=1    the waitpid/wait3/wait4 call passes WUNTRACED (wait:
+ *                       waitpid(-1, ..., WUNTRACED); waitid: WSTOPPED); a
+ *                       stopped child is reported as
+ *                       "host: child stopped by signal N", sent SIGCONT and
+ *                       waited for again.
+ *   HOST_INTR_MS=N      a SIGALRM handler installed without SA_RESTART and a
+ *                       one-shot timer firing N ms after the spawn, while the
+ *                       host is blocked in its wait: the handler writes
+ *                       "host: SIGALRM handled" to stderr; each wait that
+ *                       fails with EINTR prints "host: wait interrupted
+ *                       (EINTR)" and the host waits again.
+ *   HOST_INTR_RESTART=1 the same handler installed with SA_RESTART: the wait
+ *                       is restarted, it never fails with EINTR.
+ *   HOST_WORKER=FILE    before the archiver, fork a worker that never execs:
+ *                       it computes, sleeps 100 ms, writes "worker done" to
+ *                       FILE and _exit(0)s; the host waitpid()s for it and
+ *                       prints "host: worker exited N" (its exit status).
+ *
+ * A TOOL that cannot be exec'd (say a path that does not exist): the child
+ * _exit(127)s, and the host exits 127 like a shell would.
  */
 #define _GNU_SOURCE
 #include "host_common.h"
@@ -49,8 +76,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -144,6 +173,92 @@ static void touch_memory(void)
 		ballast = host_hold("host", (size_t)mib << 20, mib);
 }
 
+/* The number in $NAME, 0 when unset. */
+static long env_num(const char *name)
+{
+	const char *v = getenv(name);
+	return v != NULL && *v != '\0' ? atol(v) : 0;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static void on_alarm(int sig)
+{
+	static const char line[] = "host: SIGALRM handled\n";
+	int saved = errno;
+	(void)sig;
+	ssize_t n = write(2, line, sizeof line - 1); /* async-signal-safe */
+	(void)n;
+	errno = saved;
+}
+
+/* HOST_INTR_MS: a SIGALRM handler (HOST_INTR_RESTART: with SA_RESTART)
+ * and a one-shot timer of MS. */
+static void arm_interrupt(long ms)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_alarm;
+	sigemptyset(&sa.sa_mask);
+	/* without SA_RESTART the wait fails with EINTR */
+	sa.sa_flags = getenv("HOST_INTR_RESTART") != NULL ? SA_RESTART : 0;
+	if (sigaction(SIGALRM, &sa, NULL) != 0)
+		exit(4);
+	struct itimerval it;
+	memset(&it, 0, sizeof it);
+	it.it_value.tv_sec = ms / 1000;
+	it.it_value.tv_usec = (ms % 1000) * 1000;
+	if (setitimer(ITIMER_REAL, &it, NULL) != 0)
+		exit(4);
+}
+
+/* HOST_WORKER: a forked worker that never execs; the host waits for it. */
+static void run_worker(const char *file)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "host: fork failed: %s\n", strerror(errno));
+		exit(3);
+	}
+	if (pid == 0) {
+		volatile unsigned long sum = 0;
+		for (unsigned long i = 0; i < 20000000UL; i++)
+			sum += i * i;
+		sleep_ms(100);
+		int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0 || write(fd, "worker done\n", 12) != 12)
+			_exit(9);
+		close(fd);
+		_exit(sum == 0 ? 8 : 0);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			fprintf(stderr, "host: waitpid (worker) failed: %s\n", strerror(errno));
+			exit(6);
+		}
+	printf("host: worker exited %d\n", host_exit_code(status));
+}
+
+/* What a fork child does before its exec (HOST_CHILD_*): all of it is
+ * async-signal-safe. */
+static void child_setup(void)
+{
+	if (getenv("HOST_CHILD_STOP") != NULL)
+		raise(SIGSTOP);
+	long delay = env_num("HOST_CHILD_DELAY_MS");
+	if (delay > 0)
+		sleep_ms(delay);
+	long last = env_num("HOST_CHILD_CLOSE_FDS");
+	for (long fd = 3; fd <= last; fd++)
+		close((int)fd);
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: fork_host fork|vfork|spawnp waitpid|wait|wait3|wait4|waitid|none TOOL ARCHIVE OBJ...\n");
@@ -160,33 +275,67 @@ static int wait_failed(const char *call)
 	return 6;
 }
 
+/* A wait call failed with errno: go on waiting (1) after EINTR. */
+static int interrupted(void)
+{
+	if (errno != EINTR)
+		return 0;
+	if (getenv("HOST_INTR_MS") != NULL)
+		printf("host: wait interrupted (EINTR)\n");
+	return 1;
+}
+
+/* A stopped child (HOST_WUNTRACED): say so and let it go on. */
+static void continue_stopped(pid_t pid, int sig)
+{
+	printf("host: child stopped by signal %d\n", sig);
+	kill(pid, SIGCONT);
+}
+
+static int do_waitid(pid_t pid, int stopped)
+{
+	siginfo_t si;
+	for (;;) {
+		memset(&si, 0, sizeof si);
+		if (waitid(P_PID, (id_t)pid, &si, WEXITED | stopped) != 0) {
+			if (!interrupted())
+				return wait_failed("waitid");
+		} else if (si.si_code == CLD_STOPPED) {
+			continue_stopped(pid, si.si_status);
+		} else {
+			break;
+		}
+	}
+	if (si.si_code == CLD_EXITED)
+		return si.si_status;
+	return 128 + si.si_status;
+}
+
 static int do_wait(const char *how, pid_t pid)
 {
 	int status = 0;
 	struct rusage ru;
 	pid_t r;
-	if (strcmp(how, "waitid") == 0) {
-		siginfo_t si;
-		memset(&si, 0, sizeof si);
-		while (waitid(P_PID, (id_t)pid, &si, WEXITED) != 0)
-			if (errno != EINTR)
-				return wait_failed("waitid");
-		if (si.si_code == CLD_EXITED)
-			return si.si_status;
-		return 128 + si.si_status;
-	}
+	int untraced = getenv("HOST_WUNTRACED") != NULL;
+	if (strcmp(how, "waitid") == 0)
+		return do_waitid(pid, untraced ? WSTOPPED : 0);
+	int options = untraced ? WUNTRACED : 0;
 	for (;;) {
 		if (strcmp(how, "waitpid") == 0)
-			r = waitpid(pid, &status, 0);
+			r = waitpid(pid, &status, options);
 		else if (strcmp(how, "wait") == 0)
-			r = wait(&status);
+			r = options ? waitpid(-1, &status, options) : wait(&status);
 		else if (strcmp(how, "wait3") == 0)
-			r = wait3(&status, 0, &ru);
+			r = wait3(&status, options, &ru);
 		else
-			r = wait4(pid, &status, 0, &ru);
+			r = wait4(pid, &status, options, &ru);
+		if (r >= 0 && WIFSTOPPED(status)) {
+			continue_stopped(r, WSTOPSIG(status));
+			continue;
+		}
 		if (r >= 0)
 			break;
-		if (errno != EINTR)
+		if (!interrupted())
 			return wait_failed(how);
 	}
 	if (r != pid) {
@@ -225,6 +374,10 @@ int main(int argc, char **argv)
 		}
 	}
 
+	const char *worker = getenv("HOST_WORKER");
+	if (worker != NULL && *worker != '\0')
+		run_worker(worker);
+
 	printf("host: buffered line\n"); /* stdout is a file: stays buffered */
 
 	/* child argv: TOOL rcs ARCHIVE OBJ... */
@@ -243,6 +396,7 @@ int main(int argc, char **argv)
 	} else if (strcmp(call, "fork") == 0) {
 		pid = fork();
 		if (pid == 0) {
+			child_setup();
 			execvp(tool, child_argv);
 			_exit(127);
 		}
@@ -260,5 +414,8 @@ int main(int argc, char **argv)
 
 	if (strcmp(how, "none") == 0)
 		exit(0);
+	long intr_ms = env_num("HOST_INTR_MS");
+	if (intr_ms > 0)
+		arm_interrupt(intr_ms);
 	exit(do_wait(how, pid));
 }

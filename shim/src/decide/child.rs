@@ -17,29 +17,46 @@ pub enum Awaited {
     AnyChild,
 }
 
+/// A wait call we may take over: which child, and whether only the child's
+/// end can end the call (no WUNTRACED, WCONTINUED or WSTOPPED). Only then may
+/// the shim block until the child execs: the host could see nothing of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitCall {
+    pub awaited: Awaited,
+    pub exits_only: bool,
+}
+
 /// `waitpid`/`wait4` arguments → the awaited child, if it is a blocking wait
 /// for exit we may take over. Process-group waits and WNOHANG polls are left alone.
-pub fn awaited_by_waitpid(pid: i32, options: i32) -> Option<Awaited> {
+pub fn awaited_by_waitpid(pid: i32, options: i32) -> Option<WaitCall> {
     if options & libc::WNOHANG != 0 {
         return None;
     }
-    match pid {
-        p if p > 0 => Some(Awaited::Pid(p)),
-        -1 => Some(Awaited::AnyChild),
-        _ => None,
-    }
+    let awaited = match pid {
+        p if p > 0 => Awaited::Pid(p),
+        -1 => Awaited::AnyChild,
+        _ => return None,
+    };
+    Some(WaitCall {
+        awaited,
+        exits_only: options & (libc::WUNTRACED | libc::WCONTINUED) == 0,
+    })
 }
 
 /// `waitid` arguments: it must wait for an exit (WEXITED), block, and consume it.
-pub fn awaited_by_waitid(idtype: libc::idtype_t, id: libc::id_t, options: i32) -> Option<Awaited> {
+pub fn awaited_by_waitid(idtype: libc::idtype_t, id: libc::id_t, options: i32) -> Option<WaitCall> {
     if options & libc::WEXITED == 0 || options & (libc::WNOHANG | libc::WNOWAIT) != 0 {
         return None;
     }
-    match idtype {
-        libc::P_PID if id > 0 && id <= i32::MAX as libc::id_t => Some(Awaited::Pid(id as i32)),
-        libc::P_ALL => Some(Awaited::AnyChild),
-        _ => None,
-    }
+    let awaited = match idtype {
+        libc::P_PID if id > 0 && id <= i32::MAX as libc::id_t => Awaited::Pid(id as i32),
+        libc::P_ALL => Awaited::AnyChild,
+        _ => return None,
+    };
+    Some(WaitCall {
+        awaited,
+        exits_only: options & (libc::WSTOPPED | libc::WCONTINUED) == 0,
+    })
 }
 
 /// What /proc says about a child.
@@ -94,6 +111,12 @@ pub fn judge(
             Verdict::Execing
         };
     }
+    // Still this program: a worker that has not exec'd (or exec'd this very
+    // program again), never the archiver — even when this host's own name
+    // matches the archiver globs (a tool called `my-ar`).
+    if child.exe == my_exe {
+        return Verdict::NotYetExeced;
+    }
     let argv0 = child.argv.first().map(|a| a.as_slice()).unwrap_or(b"");
     let names = [basename(&child.exe), basename(argv0)];
     if names
@@ -109,9 +132,6 @@ pub fn judge(
         if config.tools.matches(basename(arg)) && is_script(arg) {
             return Verdict::Archiver { operands: i + 1 };
         }
-    }
-    if child.exe == my_exe {
-        return Verdict::NotYetExeced;
     }
     Verdict::Pass("child is not an archiver")
 }
@@ -137,24 +157,38 @@ mod tests {
         }
     }
 
+    fn pid(p: i32, exits_only: bool) -> Option<WaitCall> {
+        Some(WaitCall {
+            awaited: Awaited::Pid(p),
+            exits_only,
+        })
+    }
+
+    fn any(exits_only: bool) -> Option<WaitCall> {
+        Some(WaitCall {
+            awaited: Awaited::AnyChild,
+            exits_only,
+        })
+    }
+
     #[test]
     fn which_waits_are_taken_over() {
-        assert_eq!(awaited_by_waitpid(20, 0), Some(Awaited::Pid(20)));
-        assert_eq!(awaited_by_waitpid(-1, 0), Some(Awaited::AnyChild));
+        assert_eq!(awaited_by_waitpid(20, 0), pid(20, true));
+        assert_eq!(awaited_by_waitpid(-1, 0), any(true));
         assert_eq!(awaited_by_waitpid(20, libc::WNOHANG), None);
         assert_eq!(awaited_by_waitpid(0, 0), None, "own process group");
         assert_eq!(awaited_by_waitpid(-7, 0), None, "another process group");
-        assert_eq!(
-            awaited_by_waitpid(20, libc::WUNTRACED),
-            Some(Awaited::Pid(20))
-        );
+        // a stop would end these calls: never blocked on an exec
+        assert_eq!(awaited_by_waitpid(20, libc::WUNTRACED), pid(20, false));
+        assert_eq!(awaited_by_waitpid(20, libc::WCONTINUED), pid(20, false));
         assert_eq!(
             awaited_by_waitid(libc::P_PID, 20, libc::WEXITED),
-            Some(Awaited::Pid(20))
+            pid(20, true)
         );
+        assert_eq!(awaited_by_waitid(libc::P_ALL, 0, libc::WEXITED), any(true));
         assert_eq!(
-            awaited_by_waitid(libc::P_ALL, 0, libc::WEXITED),
-            Some(Awaited::AnyChild)
+            awaited_by_waitid(libc::P_PID, 20, libc::WEXITED | libc::WSTOPPED),
+            pid(20, false)
         );
         assert_eq!(
             awaited_by_waitid(libc::P_PID, 20, libc::WEXITED | libc::WNOWAIT),
@@ -220,6 +254,11 @@ mod tests {
         let mut sh = child("/usr/bin/dash", "sh");
         sh.argv = vec![b"sh".to_vec(), b"-c".to_vec(), b"ar".to_vec()];
         assert!(matches!(judge(&sh, 10, b"/ld", &c), Verdict::Pass(_)));
+        // a worker of a host named like an archiver, not exec'd
+        assert_eq!(
+            judge(&child("/w/my-ar", "/w/my-ar"), 10, b"/w/my-ar", &c),
+            Verdict::NotYetExeced
+        );
         let mut zombie = child("", "");
         zombie.state = b'Z';
         assert!(matches!(judge(&zombie, 10, b"/ld", &c), Verdict::Pass(_)));

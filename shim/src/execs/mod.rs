@@ -1,9 +1,27 @@
-//! The exec record (docs/DESIGN.md, "Conversion" 2): what a child of the
-//! process in scope tells, at the moment it execs, about what it execs.
+//! The exec record (docs/DESIGN.md, "Conversion" 2): a child of the process
+//! in scope tells, at the moment it execs, what it execs; its parent reads
+//! that at its wait instead of guessing from a look at `/proc`.
+//!
+//! - `table`: the shared mapping, made at load by the process in scope and
+//!   inherited by its children; one slot per child exec.
+//! - `futex`: the kernel calls (futex wait/wake, the robust list that makes
+//!   the kernel mark a child's word when it execs or dies).
+//! - here: what runs in the child, between fork (or vfork) and exec — heap-free,
+//!   lock-free, silent — and the parent's note of a `posix_spawn`.
+//! - `settle`: the parent's side, at its wait.
+//!
 //! The exec hooks (`ffi/`) call [`before_exec`] in the child just before the
 //! real exec and [`exec_failed`] if the real exec returned.
 
+pub mod futex;
+pub mod settle;
+pub mod table;
+
+use crate::ffi::state;
 use libc::{c_char, c_int};
+use std::ffi::CStr;
+use std::sync::atomic::Ordering;
+use table::{state as slot_state, Slot, Writer};
 
 /// What a child asked to exec, as the exec hook received it.
 #[derive(Clone, Copy)]
@@ -33,25 +51,191 @@ pub struct Exec {
     pub argv: *const *mut c_char,
 }
 
-/// An exec recorded by [`before_exec`], to be marked failed if the real
-/// exec returns.
-pub struct Pending(());
+/// An exec recorded by [`before_exec`] (its slot), to be marked failed if
+/// the real exec returns.
+pub struct Pending(&'static Slot);
 
-/// Records `exec` if this is a child of the process in scope. Called in the
-/// child between fork (or vfork) and exec: no heap, no lock, no logging.
+/// Makes the table. Called once by the constructor of the process in scope,
+/// before any hook is routed: raw libc only.
+pub fn create() -> bool {
+    table::create()
+}
+
+/// Records `exec` if this is a child of the process in scope, and arms the
+/// slot: the kernel will mark it when this process execs or dies. Called in
+/// the child between fork (or vfork) and exec: no heap, no lock, no logging.
 ///
 /// # Safety
 /// The pointers of `exec` are those the host passed to the exec call.
 pub unsafe fn before_exec(exec: &Exec) -> Option<Pending> {
-    let _ = exec;
-    None
+    let parent = state::scope_pid();
+    let me = libc::getpid();
+    if parent == 0 || me == parent || libc::getppid() != parent {
+        return None; // the process in scope itself, or not its child
+    }
+    // The kernel marks the word only if it holds the id of the thread that
+    // execs; a thread other than the first takes the process's id during
+    // the exec and would not match. Such an exec stays unrecorded.
+    if futex::gettid() != me {
+        return None;
+    }
+    let slot = table::claim(me)?;
+    let header = table::header()?;
+    write(slot, table::index_of(header, slot), exec);
+    if !arm(slot, me) {
+        release(slot, me);
+        return None;
+    }
+    table::publish(slot, slot_state::EXECING);
+    Some(Pending(slot))
 }
 
-/// The real exec returned (it failed): the record says so. errno is the
-/// caller's to keep.
+/// The real exec returned (it failed): the child's own robust list back,
+/// the word disarmed, the parent woken. errno is the caller's to keep.
 ///
 /// # Safety
 /// Called in the same child, right after the real exec returned.
 pub unsafe fn exec_failed(pending: Pending) {
-    let _ = pending;
+    let slot = pending.0;
+    let (head, len) = *slot.old.get();
+    futex::set_robust_list(head as *mut table::RobustHead, len);
+    slot.state.store(slot_state::FAILED, Ordering::Release);
+    slot.word.store(0, Ordering::Release);
+    futex::wake(&slot.word);
+    if let Some(h) = table::header() {
+        table::bump(h);
+    }
+}
+
+/// Notes, in the parent, a child that `posix_spawn` started: the C library
+/// returns only once the child's exec succeeded, so the record is final.
+///
+/// # Safety
+/// `path` and `argv` are those the host passed to the spawn.
+pub unsafe fn note_spawn(
+    pid: i32,
+    call: &'static str,
+    path: *const c_char,
+    argv: *const *mut c_char,
+) {
+    let saved = *libc::__errno_location();
+    spawn_record(pid, call, path, argv);
+    *libc::__errno_location() = saved;
+}
+
+unsafe fn spawn_record(
+    pid: i32,
+    call: &'static str,
+    path: *const c_char,
+    argv: *const *mut c_char,
+) {
+    let Some(slot) = table::claim(pid) else {
+        return;
+    };
+    let Some(header) = table::header() else {
+        return;
+    };
+    let i = table::index_of(header, slot);
+    let mut w = Writer::new(i);
+    slot.call.store(table::call_index(call), Ordering::Relaxed);
+    slot.program_len.store(w.push_c(path), Ordering::Relaxed);
+    // The spawn's file actions may change directory: the parent's is not
+    // the child's. Empty: the parent asks /proc if it needs it.
+    slot.cwd_len.store(w.push(b""), Ordering::Relaxed);
+    write_args(slot, &mut w, argv);
+    table::publish(slot, slot_state::SPAWNED);
+}
+
+/// The record's strings: program, working directory, arguments.
+unsafe fn write(slot: &Slot, i: usize, exec: &Exec) {
+    let mut w = Writer::new(i);
+    slot.call
+        .store(table::call_index(exec.call), Ordering::Relaxed);
+    let mut buf = [0u8; 4096];
+    let program = match exec.program {
+        Program::Path(p) | Program::Search(p) => c_bytes(p),
+        Program::Fd(fd) => fd_path(fd, &mut buf),
+        Program::At { dirfd, path, flags } => at_path(dirfd, path, flags, &mut buf),
+    };
+    slot.program_len.store(w.push(program), Ordering::Relaxed);
+    let mut cwd = [0u8; 4096];
+    let here = if libc::getcwd(cwd.as_mut_ptr().cast(), cwd.len()).is_null() {
+        &b""[..]
+    } else {
+        c_bytes(cwd.as_ptr().cast())
+    };
+    slot.cwd_len.store(w.push(here), Ordering::Relaxed);
+    write_args(slot, &mut w, exec.argv);
+}
+
+unsafe fn write_args(slot: &Slot, w: &mut Writer, argv: *const *mut c_char) {
+    let (mut argc, mut len) = (0u32, 0u32);
+    let mut p = argv;
+    while !p.is_null() && !(*p).is_null() {
+        let n = w.push_c(*p);
+        if w.cut {
+            break;
+        }
+        argc += 1;
+        len += n;
+        p = p.add(1);
+    }
+    slot.argc.store(argc, Ordering::Relaxed);
+    slot.args_len.store(len, Ordering::Relaxed);
+    slot.truncated.store(w.cut as u32, Ordering::Relaxed);
+}
+
+/// Registers the slot's one-entry robust list with the word set to our id.
+unsafe fn arm(slot: &Slot, me: i32) -> bool {
+    let Some(old) = futex::robust_list() else {
+        return false;
+    };
+    *slot.old.get() = old;
+    let head = table::lay_out_list(slot);
+    slot.word.store(me as u32, Ordering::Release);
+    futex::set_robust_list(head, futex::HEAD_LEN)
+}
+
+fn release(slot: &Slot, me: i32) {
+    slot.state.store(slot_state::FREE, Ordering::Release);
+    let _ = slot
+        .pid
+        .compare_exchange(me, 0, Ordering::AcqRel, Ordering::Acquire);
+}
+
+unsafe fn c_bytes<'a>(p: *const c_char) -> &'a [u8] {
+    if p.is_null() {
+        b""
+    } else {
+        CStr::from_ptr(p).to_bytes()
+    }
+}
+
+/// What `/proc/self/fd/FD` names (the file `fexecve` runs), or "".
+unsafe fn fd_path(fd: c_int, buf: &mut [u8; 4096]) -> &[u8] {
+    let mut link = [0u8; 32];
+    let mut l = arshim_common::raw_line::Line::new();
+    l.push(b"/proc/self/fd/");
+    l.push_number(fd.max(0) as u32);
+    let name = l.as_bytes();
+    if name.len() >= link.len() {
+        return b"";
+    }
+    link[..name.len()].copy_from_slice(name);
+    let n = libc::readlink(link.as_ptr().cast(), buf.as_mut_ptr().cast(), buf.len());
+    if n <= 0 {
+        return b"";
+    }
+    &buf[..n as usize]
+}
+
+/// The program `execveat` runs: the path if absolute or relative to the
+/// working directory, the file of `dirfd` for AT_EMPTY_PATH, else the path
+/// alone (its base name is what identifies the archiver).
+unsafe fn at_path(dirfd: c_int, path: *const c_char, flags: c_int, buf: &mut [u8; 4096]) -> &[u8] {
+    let p = c_bytes(path);
+    if p.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
+        return fd_path(dirfd, buf);
+    }
+    p
 }

@@ -9,11 +9,12 @@
 
 use super::real::{Real, REAL};
 use super::state;
-use crate::decide::child::{awaited_by_waitid, awaited_by_waitpid, Awaited};
+use crate::decide::child::{awaited_by_waitid, awaited_by_waitpid, WaitCall};
 use crate::execs::{self, Exec, Program};
 use crate::record::{mirror, observe};
 use crate::takeover::convert::{self, Request};
-use crate::takeover::{defer, wait};
+use crate::takeover::defer;
+use crate::takeover::wait::{self, AtWait};
 use arshim_common::hooks::prelude::no_such_function;
 use libc::{c_char, c_int, mode_t, pid_t, posix_spawn_file_actions_t, posix_spawnattr_t};
 use std::ffi::CStr;
@@ -94,8 +95,12 @@ unsafe fn spawn(
         }
     }
     let rc = real_fn(pid, path, actions, attr, argv, envp);
-    if archiver && rc == 0 && !pid.is_null() {
-        observe::note_archiver_pid(*pid);
+    if rc == 0 && !pid.is_null() && state::scope_config().is_some() {
+        if archiver {
+            observe::note_archiver_pid(*pid);
+        }
+        // The child has exec'd by now: its record, for the wait.
+        execs::note_spawn(*pid, call, path, argv);
     }
     rc
 }
@@ -237,7 +242,7 @@ mirrored!(
 
 /// The wait-time handoff around one real wait call.
 unsafe fn around_wait(
-    awaited: Option<Awaited>,
+    call: Option<WaitCall>,
     real_wait: impl FnOnce() -> (i32, Option<i32>),
 ) -> i32 {
     let mut after = None;
@@ -245,12 +250,21 @@ unsafe fn around_wait(
     if state::is_on() {
         if let (Some(config), Some(_guard)) = (state::scope_config(), state::Reentry::enter()) {
             scope = Some(config);
-            after = wait::at_wait(config, awaited);
+            match wait::at_wait(config, call) {
+                AtWait::Real(a) => after = a,
+                AtWait::Interrupted => {
+                    *libc::__errno_location() = libc::EINTR;
+                    return -1;
+                }
+            }
         }
     }
     let (result, status) = real_wait();
     if scope.is_some() || observe::is_archiver_pid(result) {
         let saved = *libc::__errno_location();
+        if scope.is_some() && result > 0 {
+            execs::table::free(result); // reaped: its record is done with
+        }
         if let (Some(after), Some(config)) = (after, scope) {
             after.finish(config, result, status);
         } else if observe::is_archiver_pid(result) {
@@ -513,10 +527,11 @@ unsafe fn remove_slow(path: *const c_char) -> c_int {
 // has waited for its archiver; after that, in observe mode, what the host
 // still does is recorded. Behaviour is never changed.
 
-/// Mirrors `fork` (only watched: a process forked after the archiver).
+/// Mirrors `fork`: watched after the archiver in observe mode; in the
+/// process in scope, a stale exec record naming the new child's pid is dropped.
 #[inline(always)]
 pub unsafe extern "C" fn fork() -> pid_t {
-    fast_path!(observe::quiet(), fork, fork_slow());
+    fast_path!(observe::quiet() && !state::is_on(), fork, fork_slow());
 }
 
 #[cold]
@@ -525,10 +540,18 @@ unsafe fn fork_slow() -> pid_t {
     if observe::recording() {
         observe::after("fork", b"", "fork");
     }
-    match REAL.fork.get() {
+    let pid = match REAL.fork.get() {
         Some(f) => f(),
-        None => no_such_function(-1),
+        None => return no_such_function(-1),
+    };
+    if pid > 0 && state::scope_config().is_some() {
+        // A new child: a record still naming its pid is a stale one, of a
+        // child reaped by a wait we did not see.
+        let saved = *libc::__errno_location();
+        execs::table::free(pid);
+        *libc::__errno_location() = saved;
     }
+    pid
 }
 
 // ---------------------------------------------------------------------------

@@ -59,6 +59,12 @@ pub fn scope_config() -> Option<&'static Config> {
     (pid == SCOPE_PID.load(Ordering::Relaxed)).then_some(config)
 }
 
+/// The pid of the process in scope (0 before activation). A child of it
+/// reads the value it inherited.
+pub fn scope_pid() -> i32 {
+    SCOPE_PID.load(Ordering::Relaxed)
+}
+
 pub fn is_exec(config: &Config) -> bool {
     config.mode == Mode::Exec
 }

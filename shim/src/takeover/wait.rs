@@ -1,9 +1,12 @@
 //! The wait-time entry point (docs/DESIGN.md, "Conversion" 2): which child,
-//! is it the archiver, and the hand-over to the reaper. Returns only when the real wait must run.
+//! what it exec'd — from the exec record the child wrote at its exec, from
+//! `/proc` only for an exec the record cannot see — and the hand-over to
+//! the reaper. Returns only when the real wait must run (or was interrupted).
 
-use crate::decide::child::{judge, Awaited, Child, Verdict};
+use crate::decide::child::{judge, Awaited, Child, Verdict, WaitCall};
 use crate::decide::config::Config;
 use crate::decide::protect::absolute;
+use crate::execs::settle::{settle, Record, Settled};
 use crate::facts::{fs, proc};
 use crate::ffi::state;
 use crate::record::logging::info;
@@ -13,16 +16,39 @@ use crate::takeover::report::{fallback, Attempt};
 use crate::takeover::tail::{self, Archiver, Kit, Wait};
 use std::time::{Duration, Instant};
 
-/// How long a forked child may take to start its exec before we give up on it.
-const EXEC_GRACE: Duration = Duration::from_millis(200);
-/// How long an exec already under way may take to finish: the kernel frees
-/// the child's copy of the host's page tables first (~40 ms per GiB of host
-/// here, several times that when the CPUs are busy).
+/// How long an exec seen only through `/proc` (made by a raw system call,
+/// not the C library's exec functions) may take to finish once under way:
+/// the kernel frees the child's copy of the host's page tables first
+/// (~40 ms per GiB of host here, several times that when the CPUs are busy).
 const EXEC_FINISH_GRACE: Duration = Duration::from_secs(10);
+
+/// What the wait hook does.
+pub enum AtWait {
+    /// Run the real wait, then `After::finish` (if any).
+    Real(Option<After>),
+    /// A signal handler interrupted our wait for the child's exec: the host's
+    /// call returns -1 with EINTR, as the real one would have.
+    Interrupted,
+}
+
+/// The child as the wait saw it, and which source told.
+pub struct Seen {
+    child: Child,
+    /// `exec` (the child's exec record), `spawn` (the parent's spawn
+    /// record) or `proc` (a look at /proc).
+    source: &'static str,
+    /// The exec or spawn function the child was started or exec'd with
+    /// (`proc`: unknown, empty).
+    call: &'static str,
+    /// It had already ended: nothing to hand off.
+    exited: bool,
+    /// The record holds only the first arguments.
+    truncated: bool,
+}
 
 /// What the hook does after the real wait returned.
 pub struct After {
-    child: Option<Child>,
+    seen: Option<Seen>,
     /// The child is an archiver (observe mode: its end starts the recording).
     archiver: bool,
     /// Deletions deferred by a handoff whose execve failed: the host goes on,
@@ -32,12 +58,15 @@ pub struct After {
 
 impl After {
     pub fn finish(self, config: &Config, result: i32, status: Option<i32>) {
-        if let Some(child) = &self.child {
+        if let Some(seen) = &self.seen {
+            let child = &seen.child;
             Event::new("wait")
                 .int("child", child.pid as i64)
                 .str("program", &child.exe)
                 .list("argv", child.argv.iter().map(|a| a.as_slice()))
                 .str("cwd", &child.cwd)
+                .str("source", seen.source.as_bytes())
+                .str("call", seen.call.as_bytes())
                 .int("result", result as i64)
                 .wait_status(status)
                 .emit(config.trace.as_deref());
@@ -53,12 +82,12 @@ impl After {
     }
 }
 
-fn pass(child: Option<Child>) -> Option<After> {
-    Some(After {
-        child,
+fn pass(seen: Option<Seen>) -> AtWait {
+    AtWait::Real(Some(After {
+        seen,
         archiver: false,
         deferred: Vec::new(),
-    })
+    }))
 }
 
 fn the_child(awaited: Awaited) -> Option<i32> {
@@ -71,77 +100,155 @@ fn the_child(awaited: Awaited) -> Option<i32> {
     }
 }
 
-/// The child `pid` as /proc shows it, looked at again until it has finished
-/// an exec or the grace for it ran out; what it runs, and since when we look.
-fn watch(config: &Config, pid: i32) -> Option<(Child, Verdict, Instant)> {
-    // SAFETY: getpid has no preconditions.
-    let me = unsafe { libc::getpid() };
+/// # Safety
+/// Called from a wait hook of the host, in scope, before the real call.
+pub unsafe fn at_wait(config: &'static Config, call: Option<WaitCall>) -> AtWait {
+    let Some(call) = call else {
+        return AtWait::Real(None);
+    };
+    let Some(pid) = the_child(call.awaited) else {
+        return AtWait::Real(None);
+    };
+    // wait(-1) in a host with other threads: one of them could start another
+    // child that the real call would return; never hold such a call.
+    let may_block =
+        call.exits_only && (matches!(call.awaited, Awaited::Pid(_)) || proc::threads() <= 1);
     let my_exe = proc::self_exe();
-    let mut child = proc::child(pid)?;
-    let start = Instant::now();
-    loop {
-        let cwd = child.cwd.clone();
-        let is_script = |p: &[u8]| fs::is_script(&absolute(&cwd, p));
-        let v = judge(&child, me, &my_exe, config, is_script);
-        let waited = start.elapsed();
-        match v {
-            Verdict::NotYetExeced if waited < EXEC_GRACE => {}
-            Verdict::Execing if waited < EXEC_FINISH_GRACE => {}
-            v => return Some((child, v, start)),
+    let host_image = || proc::child(pid).is_some_and(|c| c.exe == my_exe);
+    let seen = match settle(pid, may_block, host_image) {
+        Settled::Interrupted => return AtWait::Interrupted,
+        Settled::Execed { record, exited } => from_record(pid, record, exited),
+        Settled::Execing => {
+            let attempt = Attempt::WaitBeforeExec { pid, exe: b"" };
+            let reason = "the child was in its exec and this wait also ends at a stop: not held";
+            fallback(config, &attempt, reason);
+            return pass(None);
         }
-        std::thread::sleep(Duration::from_millis(2));
-        child = proc::child(pid)?;
+        Settled::ExecFailed | Settled::Exited => return pass(None),
+        Settled::Unrecorded => match from_proc(pid, &my_exe) {
+            Some(seen) => seen,
+            None => return pass(None),
+        },
+    };
+    decide(config, seen, &my_exe)
+}
+
+/// The child as its exec record tells it.
+fn from_record(pid: i32, record: Record, exited: bool) -> Seen {
+    let mut cwd = record.cwd;
+    if cwd.is_empty() && !exited {
+        // A spawn's file actions may have changed its directory.
+        cwd = proc::child(pid).map(|c| c.cwd).unwrap_or_default();
+    }
+    Seen {
+        child: Child {
+            pid,
+            // SAFETY: getpid has no preconditions.
+            ppid: unsafe { libc::getpid() },
+            state: b'S',
+            exe: record.program,
+            argv: record.argv,
+            cwd,
+        },
+        source: record.source.name(),
+        call: record.call,
+        exited,
+        truncated: record.truncated,
     }
 }
 
-/// # Safety
-/// Called from a wait hook of the host, in scope, before the real call.
-pub unsafe fn at_wait(config: &'static Config, awaited: Option<Awaited>) -> Option<After> {
-    let pid = the_child(awaited?)?;
-    let (child, verdict, start) = watch(config, pid)?;
+/// The child as /proc shows it, for an exec the record cannot see; an
+/// exec under way is looked at again until it has finished.
+fn from_proc(pid: i32, my_exe: &[u8]) -> Option<Seen> {
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() };
+    let start = Instant::now();
+    let mut child = proc::child(pid)?;
+    while child.exe != my_exe
+        && child.argv.is_empty()
+        && child.state != b'Z'
+        && start.elapsed() < EXEC_FINISH_GRACE
+    {
+        std::thread::sleep(Duration::from_millis(2));
+        child = proc::child(pid)?;
+    }
+    let exited = child.state == b'Z' || child.exe.is_empty();
+    (child.ppid == me).then_some(Seen {
+        child,
+        source: "proc",
+        call: "",
+        exited,
+        truncated: false,
+    })
+}
+
+/// Is it the archiver, and what then.
+unsafe fn decide(config: &'static Config, seen: Seen, my_exe: &[u8]) -> AtWait {
+    let pid = seen.child.pid;
+    let cwd = seen.child.cwd.clone();
+    let is_script = |p: &[u8]| fs::is_script(&absolute(&cwd, p));
+    let mut alive = seen.child.clone();
+    alive.state = b'S';
+    if alive.exe.is_empty() {
+        alive.exe = b"?".to_vec(); // a zombie's: judged by its arguments
+    }
+    let verdict = judge(&alive, alive.ppid, my_exe, config, is_script);
     let Verdict::Archiver { operands } = verdict else {
-        if matches!(verdict, Verdict::NotYetExeced | Verdict::Execing) {
-            let reason = format!(
-                "the child did not finish an exec within {} ms",
-                start.elapsed().as_millis()
-            );
+        if seen.source == "proc" && matches!(verdict, Verdict::NotYetExeced | Verdict::Execing) {
             let attempt = Attempt::WaitBeforeExec {
                 pid,
-                exe: &child.exe,
+                exe: &seen.child.exe,
             };
-            fallback(config, &attempt, &reason);
+            let reason = "the child had not exec'd and the wait could not be held for it";
+            fallback(config, &attempt, reason);
         }
-        return pass(Some(child));
+        return pass(Some(seen));
     };
-    let program = child.argv[operands - 1].clone();
-    if !state::is_exec(config) {
+    let program = seen.child.argv[operands - 1].clone();
+    if !state::is_exec(config) || seen.exited {
         info!(
-            "wait for {} (pid {pid}): archiver (observe mode)",
-            String::from_utf8_lossy(&program)
+            "wait for {} (pid {pid}): archiver ({})",
+            String::from_utf8_lossy(&program),
+            if seen.exited {
+                "already ended"
+            } else {
+                "observe mode"
+            }
         );
-        return Some(After {
-            child: Some(child),
+        return AtWait::Real(Some(After {
+            seen: Some(seen),
             archiver: true,
             deferred: Vec::new(),
-        });
+        }));
     }
-    match kit(config) {
-        Ok(kit) => Some(hand_off(config, child, operands, &program, kit)),
+    let mut seen = seen;
+    match ready(config, &mut seen) {
+        Ok(kit) => AtWait::Real(Some(hand_off(config, seen, operands, &program, kit))),
         Err(reason) => {
             let attempt = Attempt::Wait {
                 pid,
                 program: &program,
             };
             fallback(config, &attempt, reason);
-            pass(Some(child))
+            pass(Some(seen))
         }
     }
 }
 
 /// What the handoff needs, or why the host is left to its own wait.
-fn kit(config: &Config) -> Result<Kit, &'static str> {
+fn ready(config: &Config, seen: &mut Seen) -> Result<Kit, &'static str> {
     if proc::children_autoreaped() {
         return Err("SIGCHLD is ignored: the archiver's status could not be collected");
+    }
+    if seen.truncated {
+        // The whole argument list from /proc, if the exec has set it up and
+        // it continues the record's.
+        match proc::child(seen.child.pid) {
+            Some(c) if c.argv.starts_with(&seen.child.argv) => seen.child.argv = c.argv,
+            _ => {
+                return Err("the archiver's arguments are longer than the exec record holds");
+            }
+        }
     }
     tail::kit(config)
 }
@@ -150,16 +257,18 @@ fn kit(config: &Config) -> Result<Kit, &'static str> {
 /// execve failed.
 unsafe fn hand_off(
     config: &Config,
-    child: Child,
+    seen: Seen,
     operands: usize,
     program: &[u8],
     kit: Kit,
 ) -> After {
+    let child = &seen.child;
     Event::new("handoff")
         .int("child", child.pid as i64)
         .str("program", program)
         .str("exe", &child.exe)
         .list("argv", child.argv.iter().map(|a| a.as_slice()))
+        .str("source", seen.source.as_bytes())
         .emit(config.trace.as_deref());
     info!(
         "wait for {} (pid {}): handing off to the reaper after the host's cleanups",
@@ -172,7 +281,7 @@ unsafe fn hand_off(
     };
     let deferred = tail::take_over(config, kit, archiver, Wait::new(child.pid));
     After {
-        child: Some(child),
+        seen: Some(seen),
         archiver: true,
         deferred,
     }
