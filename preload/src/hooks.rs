@@ -28,7 +28,12 @@ macro_rules! hooks {
         pub static CORE_SYMBOLS: [&[u8]; COUNT] =
             [$(concat!("arshim_hook_", stringify!($name), "\0").as_bytes()),*];
 
-        /// Where each hook jumps: null until first resolved.
+        /// Where each hook jumps: null until first resolved. In `.data`, not
+        /// `.bss`: the slots are all of the preload's zeroed data, and a
+        /// `.bss` that runs past the page of the file's last data costs every
+        /// process one more `mmap` at load (the loader maps the zeroed tail
+        /// apart); file-backed, they never do, however the hook list grows.
+        #[link_section = ".data"]
         static SLOTS: [AtomicPtr<c_void>; COUNT] = [const { AtomicPtr::new(null_mut()) }; COUNT];
 
         $(

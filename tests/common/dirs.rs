@@ -57,7 +57,7 @@ impl Drop for TestDir {
 }
 
 /// The per-binary fixture dir; dirs of earlier, finished test processes are removed.
-pub(super) fn fixture_dir() -> PathBuf {
+pub fn fixture_dir() -> PathBuf {
     let root = tmp_root().join("fixtures");
     fs::create_dir_all(&root).unwrap();
     sweep_finished(&root, |name| name.rsplit('-').next()?.parse::<u32>().ok());
