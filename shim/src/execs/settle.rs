@@ -64,11 +64,13 @@ pub enum Settled {
     Interrupted,
 }
 
-/// How long the wait for a first record sleeps before it looks at `/proc`
-/// again: a recorded exec wakes it at once; this bound exists only so that
-/// an exec no record announces (a raw `execve` system call) is still seen
-/// while the child runs (docs/DESIGN.md, "Conversion" 2).
-const UNRECORDED_LOOK: std::time::Duration = std::time::Duration::from_millis(250);
+/// How often the watcher looks at `/proc` for an exec no record announces
+/// (a raw `execve` system call) while the parent waits for a first record;
+/// a recorded exec wakes the parent at once (docs/DESIGN.md, "Conversion" 2).
+/// The parent itself sleeps without a time limit: a timed futex wait returns
+/// EINTR after any signal handler, which the host's wait would not do after
+/// one installed with SA_RESTART.
+const UNRECORDED_LOOK_MS: i32 = 250;
 
 /// Settles what child `pid` exec'd. `start`: the child's start time, which
 /// a record must carry to be its (None: /proc cannot tell, any record of
@@ -79,7 +81,7 @@ pub fn settle(
     pid: i32,
     start: Option<u64>,
     may_block: bool,
-    host_image: impl Fn() -> bool,
+    host_image: impl Fn() -> bool + Clone + Send + 'static,
 ) -> Settled {
     let Some(header) = table::header() else {
         return Settled::Unrecorded;
@@ -101,13 +103,13 @@ pub fn settle(
             return Settled::Unrecorded;
         }
         if !watching {
-            if !watch(pid) {
+            if !watch(pid, host_image.clone()) {
                 return Settled::Unrecorded;
             }
             watching = true;
             continue; // the child may have ended before the watcher started
         }
-        let woken = futex::wait(&header.generation, generation, Some(UNRECORDED_LOOK));
+        let woken = futex::wait(&header.generation, generation, None);
         if woken == Woken::Interrupted {
             return Settled::Interrupted;
         }
@@ -198,12 +200,13 @@ fn ended(pid: i32) -> bool {
     }
 }
 
-/// Starts a thread that waits (without reaping) for child `pid` to end and
-/// then wakes the parent: the one event no exec record can announce. All
-/// signals are blocked in it, so the host's handlers keep running in the
-/// host's own threads. It ends with the child; an exec of this process
+/// Starts a thread that waits (without reaping) for child `pid` to end, or
+/// to leave this program by an exec no record announces, and then wakes
+/// the parent: the events no exec record can announce. All signals are
+/// blocked in it, so the host's handlers keep running in the host's own
+/// threads. It ends with the child or its exec; an exec of this process
 /// (the handoff) ends it too. False if no thread could be started.
-fn watch(pid: i32) -> bool {
+fn watch(pid: i32, host_image: impl Fn() -> bool + Send + 'static) -> bool {
     // SAFETY: sigfillset/pthread_sigmask on sets we own; the new thread
     // inherits the full mask and the caller's is restored right after.
     unsafe {
@@ -216,11 +219,41 @@ fn watch(pid: i32) -> bool {
         let started = std::thread::Builder::new()
             .name("arshim-watch".into())
             .stack_size(64 * 1024)
-            .spawn(move || wait_for_end(pid))
+            .spawn(move || {
+                watch_child(pid, host_image);
+                if let Some(header) = table::header() {
+                    table::bump(header);
+                }
+            })
             .is_ok();
         libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
         started
     }
+}
+
+/// Returns once child `pid` has ended or no longer runs this program.
+fn watch_child(pid: i32, host_image: impl Fn() -> bool) {
+    // SAFETY: pidfd_open on our own child; the fd is closed below.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+    if fd < 0 {
+        return wait_for_end(pid); // before Linux 5.3: its end only
+    }
+    loop {
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one pollfd of ours; a pidfd is readable once the child ended.
+        let rc = unsafe { libc::poll(&mut p, 1, UNRECORDED_LOOK_MS) };
+        let interrupted =
+            rc < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR);
+        if rc > 0 || (rc < 0 && !interrupted) || (rc == 0 && !host_image()) {
+            break;
+        }
+    }
+    // SAFETY: closing the pidfd opened above.
+    unsafe { libc::close(fd) };
 }
 
 fn wait_for_end(pid: i32) {
@@ -236,8 +269,5 @@ fn wait_for_end(pid: i32) {
         ) == -1
             && *libc::__errno_location() == libc::EINTR
         {}
-    }
-    if let Some(header) = table::header() {
-        table::bump(header);
     }
 }

@@ -114,7 +114,8 @@ pub unsafe fn at_wait(config: &'static Config, call: Option<WaitCall>) -> AtWait
     let may_block =
         call.exits_only && (matches!(call.awaited, Awaited::Pid(_)) || proc::threads() <= 1);
     let my_exe = proc::self_exe();
-    let host_image = || proc::child(pid).is_some_and(|c| c.exe == my_exe);
+    let exe = my_exe.clone();
+    let host_image = move || proc::child(pid).is_some_and(|c| c.exe == exe);
     let seen = match settle(pid, proc::start_time(pid), may_block, host_image) {
         Settled::Interrupted => return AtWait::Interrupted,
         Settled::Execed { record, exited } => from_record(pid, record, exited),
