@@ -31,6 +31,20 @@ pub struct Deferred {
 
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 static OWNER_PID: AtomicI32 = AtomicI32::new(0);
+/// The lowest number a directory fd may take (0: any): above every fd of the
+/// host and of the spawn's steps, so that putting the host's fds back after
+/// the cleanups never lands on one (docs/DESIGN.md, "Conversion" 10).
+static FD_FLOOR: AtomicI32 = AtomicI32::new(0);
+
+/// Directory fds opened from now on live at or above `floor`.
+pub fn keep_fds_from(floor: i32) {
+    FD_FLOOR.store(floor, Ordering::Relaxed);
+}
+
+/// The lowest fd number the shim's own fds use in a takeover (0: not set).
+pub fn fd_floor() -> i32 {
+    FD_FLOOR.load(Ordering::Relaxed)
+}
 
 struct Session {
     protected: Vec<Vec<u8>>,
@@ -160,12 +174,25 @@ impl Session {
                 libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
             )
         };
-        if fd < 0 {
-            return None;
-        }
+        let fd = above_floor(fd)?;
         self.dirs.push((real_dir.to_vec(), fd));
         Some(fd)
     }
+}
+
+/// `fd` at or above the floor (without `FD_CLOEXEC`), or None.
+fn above_floor(fd: i32) -> Option<i32> {
+    let floor = fd_floor();
+    if fd < 0 || fd >= floor {
+        return (fd >= 0).then_some(fd);
+    }
+    // SAFETY: duplicating and closing an fd we opened.
+    let high = unsafe {
+        let high = libc::fcntl(fd, libc::F_DUPFD, floor);
+        libc::close(fd);
+        high
+    };
+    (high >= 0).then_some(high)
 }
 
 /// Performs deletions in this process (when the handoff could not happen and
