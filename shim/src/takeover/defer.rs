@@ -180,19 +180,24 @@ impl Session {
     }
 }
 
-/// `fd` at or above the floor (without `FD_CLOEXEC`), or None.
+/// `fd` moved at or above the floor (without `FD_CLOEXEC`), or None. If
+/// the fd limit leaves no room up there, `fd` stays where it is: the
+/// deletion is deferred all the same (never done under the archiver), at
+/// worst the restore closes that fd and the reaper reports it as bad.
 fn above_floor(fd: i32) -> Option<i32> {
     let floor = fd_floor();
     if fd < 0 || fd >= floor {
         return (fd >= 0).then_some(fd);
     }
     // SAFETY: duplicating and closing an fd we opened.
-    let high = unsafe {
+    unsafe {
         let high = libc::fcntl(fd, libc::F_DUPFD, floor);
+        if high < 0 {
+            return Some(fd);
+        }
         libc::close(fd);
-        high
-    };
-    (high >= 0).then_some(high)
+        Some(high)
+    }
 }
 
 /// Performs deletions in this process (when the handoff could not happen and

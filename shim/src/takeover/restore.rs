@@ -216,8 +216,10 @@ fn signals() -> Signals {
 
 impl Captured {
     /// After the cleanups: the state taken before them, exactly; then the
-    /// copies are closed. Every step is one system call through libc (no
-    /// stdio, no lock); only a failure allocates, for its message.
+    /// copies are closed. Every step is a system call through libc (no
+    /// stdio, no lock of the host's); the heap is used only to list the fds
+    /// (as the tail's own steps use it, after the same cleanups) and for a
+    /// failure's message.
     ///
     /// # Safety
     /// Changes this process's working directory, fds, umask and signal
