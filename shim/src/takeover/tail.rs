@@ -1,6 +1,8 @@
 //! The one irreversible tail of both takeovers (docs/DESIGN.md, "Conversion"
 //! 1 and 2): protect the archiver's paths, run the host's cleanups with those
-//! deletions deferred, then `execve` the archiver or the reaper. Touches
+//! deletions deferred, put back what they changed of the state captured
+//! before them (the job's `replay`, "Conversion" 10), then `execve` the
+//! archiver or the reaper. Touches
 //! everything: nothing before `state::deactivate` has changed the host, and
 //! nothing after it can be undone. What differs between the spawn-time and
 //! the wait-time takeover is a `Job`.
