@@ -18,6 +18,7 @@ use crate::record::trace::Event;
 use crate::takeover::exec::{copy_vector, environ_copy, mark_spent, Exec};
 use crate::takeover::replay;
 use crate::takeover::report::{fallback, Attempt};
+use crate::takeover::restore::{self, Captured};
 use crate::takeover::tail::{self, Archiver, Kit, Run};
 use libc::{c_char, posix_spawn_file_actions_t, posix_spawnattr_t};
 use std::ffi::{CStr, CString};
@@ -111,9 +112,14 @@ pub unsafe fn consider(config: &'static Config, request: &Request) -> bool {
         );
         return true;
     }
-    let ready = prepare(request, &program, argv).and_then(|ready| Ok((ready, tail::kit(config)?)));
+    let ready = prepare(request, &program, argv).and_then(|ready| {
+        let kit = tail::kit(config)?;
+        // Last: nothing may fail between the capture and the cleanups.
+        let captured = restore::for_spawn(&ready.steps.reads(), ready.steps.highest_fd())?;
+        Ok((ready, kit, captured))
+    });
     match ready {
-        Ok((ready, kit)) => convert(config, call, &program, ready, kit),
+        Ok((ready, kit, captured)) => convert(config, call, &program, ready, kit, captured),
         Err(reason) => fallback(
             config,
             &Attempt::Spawn {
@@ -286,7 +292,14 @@ fn operands(exec: &Exec) -> Vec<Vec<u8>> {
 
 /// The point of no return: the tail, to the archiver (or the reaper, which
 /// runs the archiver and then does the deferred deletions).
-unsafe fn convert(config: &Config, call: &str, program: &[u8], ready: Ready, kit: Kit) -> ! {
+unsafe fn convert(
+    config: &Config,
+    call: &str,
+    program: &[u8],
+    ready: Ready,
+    kit: Kit,
+    captured: Captured,
+) -> ! {
     let Ready {
         exec,
         steps,
@@ -309,7 +322,8 @@ unsafe fn convert(config: &Config, call: &str, program: &[u8], ready: Ready, kit
         operands: &operands,
         cwd: &cwd,
     };
-    match tail::take_over(config, kit, archiver, Run::new(exec, steps)) {}
+    let job = Run::new(exec, steps).restoring(captured);
+    match tail::take_over(config, kit, archiver, job) {}
 }
 
 #[cfg(test)]

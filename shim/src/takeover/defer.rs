@@ -31,6 +31,20 @@ pub struct Deferred {
 
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 static OWNER_PID: AtomicI32 = AtomicI32::new(0);
+/// The lowest number a directory fd may take (0: any): above every fd of the
+/// host and of the spawn's steps, so that putting the host's fds back after
+/// the cleanups never lands on one (docs/DESIGN.md, "Conversion" 10).
+static FD_FLOOR: AtomicI32 = AtomicI32::new(0);
+
+/// Directory fds opened from now on live at or above `floor`.
+pub fn keep_fds_from(floor: i32) {
+    FD_FLOOR.store(floor, Ordering::Relaxed);
+}
+
+/// The lowest fd number the shim's own fds use in a takeover (0: not set).
+pub fn fd_floor() -> i32 {
+    FD_FLOOR.load(Ordering::Relaxed)
+}
 
 struct Session {
     protected: Vec<Vec<u8>>,
@@ -160,11 +174,29 @@ impl Session {
                 libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
             )
         };
-        if fd < 0 {
-            return None;
-        }
+        let fd = above_floor(fd)?;
         self.dirs.push((real_dir.to_vec(), fd));
         Some(fd)
+    }
+}
+
+/// `fd` moved at or above the floor (without `FD_CLOEXEC`), or None. If
+/// the fd limit leaves no room up there, `fd` stays where it is: the
+/// deletion is deferred all the same (never done under the archiver), at
+/// worst the restore closes that fd and the reaper reports it as bad.
+fn above_floor(fd: i32) -> Option<i32> {
+    let floor = fd_floor();
+    if fd < 0 || fd >= floor {
+        return (fd >= 0).then_some(fd);
+    }
+    // SAFETY: duplicating and closing an fd we opened.
+    unsafe {
+        let high = libc::fcntl(fd, libc::F_DUPFD, floor);
+        if high < 0 {
+            return Some(fd);
+        }
+        libc::close(fd);
+        Some(high)
     }
 }
 

@@ -14,5 +14,6 @@ pub mod reaper;
 pub mod release;
 pub mod replay;
 pub mod report;
+pub mod restore;
 pub mod tail;
 pub mod wait;

@@ -62,6 +62,34 @@ pub struct Prepared {
     steps: Vec<(Step, Option<CString>)>,
 }
 
+impl Prepared {
+    /// The host's fds the steps read: `dup2` sources, `fchdir` targets, fds
+    /// kept open (the capture keeps them, docs/DESIGN.md, "Conversion" 10).
+    pub fn reads(&self) -> Vec<i32> {
+        let read = |(step, _): &(Step, Option<CString>)| match *step {
+            Step::Dup2 { fd, .. } | Step::Fchdir(fd) | Step::KeepOpen(fd) => Some(fd),
+            _ => None,
+        };
+        self.steps.iter().filter_map(read).collect()
+    }
+
+    /// The highest fd number a step names (a `closefrom` bound included), -1
+    /// if none.
+    pub fn highest_fd(&self) -> i32 {
+        let named = |(step, _): &(Step, Option<CString>)| match *step {
+            Step::Dup2 { fd, newfd } => Some(fd.max(newfd)),
+            Step::Close(fd)
+            | Step::KeepOpen(fd)
+            | Step::Open { fd, .. }
+            | Step::DevNull(fd)
+            | Step::Fchdir(fd)
+            | Step::Closefrom(fd) => Some(fd),
+            _ => None,
+        };
+        self.steps.iter().filter_map(named).max().unwrap_or(-1)
+    }
+}
+
 pub fn prepare(steps: &[Step]) -> Result<Prepared, String> {
     let mut out = Vec::with_capacity(steps.len());
     for step in steps {
@@ -168,14 +196,17 @@ unsafe fn open_onto(
     Ok(())
 }
 
+/// Closes `low` and up, but for the shim's own fds, which live at or above
+/// `defer::fd_floor` (above every fd a step names): the deferral's directory
+/// fds that the reaper needs (docs/DESIGN.md, "Conversion" 4 and 10).
 unsafe fn close_from(low: i32) {
-    if libc::syscall(
-        libc::SYS_close_range,
-        low as libc::c_uint,
-        libc::c_uint::MAX,
-        0,
-    ) == 0
-    {
+    let floor = crate::takeover::defer::fd_floor();
+    let last = if floor > low {
+        (floor - 1) as libc::c_uint
+    } else {
+        libc::c_uint::MAX
+    };
+    if libc::syscall(libc::SYS_close_range, low as libc::c_uint, last, 0) == 0 {
         return;
     }
     let mut rl: libc::rlimit = std::mem::zeroed();
@@ -184,7 +215,8 @@ unsafe fn close_from(low: i32) {
     } else {
         1024
     };
-    for fd in low..max {
+    let end = if floor > low { max.min(floor) } else { max };
+    for fd in low..end {
         libc::close(fd);
     }
 }

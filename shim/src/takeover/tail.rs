@@ -1,6 +1,8 @@
 //! The one irreversible tail of both takeovers (docs/DESIGN.md, "Conversion"
 //! 1 and 2): protect the archiver's paths, run the host's cleanups with those
-//! deletions deferred, then `execve` the archiver or the reaper. Touches
+//! deletions deferred, put back what they changed of the state captured
+//! before them (the job's `replay`, "Conversion" 10), then `execve` the
+//! archiver or the reaper. Touches
 //! everything: nothing before `state::deactivate` has changed the host, and
 //! nothing after it can be undone. What differs between the spawn-time and
 //! the wait-time takeover is a `Job`.
@@ -12,6 +14,7 @@ use crate::takeover::cleanup::{self, Cleanups};
 use crate::takeover::companion::{self, NoReaper};
 use crate::takeover::defer::{self, Deferred};
 use crate::takeover::exec::{environ_copy, execve, Exec};
+use crate::takeover::restore::Captured;
 use crate::takeover::{reaper, release, replay, report};
 use std::convert::Infallible;
 use std::ffi::CString;
@@ -159,6 +162,8 @@ pub struct Run {
     steps: replay::Prepared,
     /// "execve of PATH failed after the host's cleanups ran"
     failed: String,
+    /// The state taken before the cleanups, put back before the steps.
+    captured: Option<Captured>,
 }
 
 impl Run {
@@ -171,7 +176,15 @@ impl Run {
             exec,
             steps,
             failed,
+            captured: None,
         }
+    }
+
+    /// The archiver starts from `captured`, whatever the cleanups changed
+    /// (docs/DESIGN.md, "Conversion" 10).
+    pub fn restoring(mut self, captured: Captured) -> Run {
+        self.captured = Some(captured);
+        self
     }
 }
 
@@ -193,7 +206,11 @@ impl Job for Run {
     }
 
     unsafe fn replay(&self) {
-        if let Err(e) = replay::run(&self.steps) {
+        let restored = match &self.captured {
+            Some(captured) => captured.restore(),
+            None => Ok(()),
+        };
+        if let Err(e) = restored.and_then(|()| replay::run(&self.steps)) {
             warn_line(&format!("{}: {e}; exiting 127", self.failed));
             libc::_exit(127);
         }
@@ -210,6 +227,8 @@ pub struct Wait {
     child: i32,
     /// The host's environment, copied before its cleanups.
     envp: Vec<CString>,
+    /// The working directory and fds 0–2 taken before the cleanups.
+    captured: Option<Captured>,
 }
 
 impl Wait {
@@ -217,7 +236,15 @@ impl Wait {
         Wait {
             child,
             envp: environ_copy(),
+            captured: None,
         }
+    }
+
+    /// The reaper starts from `captured` (its messages go where the host's
+    /// would have), whatever the cleanups changed.
+    pub fn restoring(mut self, captured: Captured) -> Wait {
+        self.captured = Some(captured);
+        self
     }
 }
 
@@ -227,6 +254,14 @@ impl Job for Wait {
     fn target(&mut self, config: &Config, reaper: &Reaper<'_>, deferred: &[Deferred]) -> Exec {
         let job = reaper::Job::Wait { child: self.child };
         reaper.exec(config, &job, deferred, std::mem::take(&mut self.envp))
+    }
+
+    unsafe fn replay(&self) {
+        // The archiver runs already: a failure here costs the reaper's
+        // messages at most, never the handoff.
+        if let Some(Err(e)) = self.captured.as_ref().map(|c| c.restore()) {
+            warn_line(&format!("restoring the host's state for the reaper: {e}"));
+        }
     }
 
     unsafe fn end(self, _: &Config, target: &Exec, deferred: Vec<Deferred>) -> Vec<Deferred> {

@@ -13,6 +13,7 @@ use crate::record::logging::info;
 use crate::record::trace::Event;
 use crate::takeover::defer::{self, Deferred};
 use crate::takeover::report::{fallback, Attempt};
+use crate::takeover::restore::{self, Captured};
 use crate::takeover::tail::{self, Archiver, Kit, Wait};
 use std::time::{Duration, Instant};
 
@@ -223,8 +224,12 @@ unsafe fn decide(config: &'static Config, seen: Seen, my_exe: &[u8]) -> AtWait {
         }));
     }
     let mut seen = seen;
-    match ready(config, &mut seen) {
-        Ok(kit) => AtWait::Real(Some(hand_off(config, seen, operands, &program, kit))),
+    // Last: nothing may fail between the capture and the cleanups.
+    let ready = ready(config, &mut seen).and_then(|kit| Ok((kit, restore::for_reaper()?)));
+    match ready {
+        Ok((kit, captured)) => AtWait::Real(Some(hand_off(
+            config, seen, operands, &program, kit, captured,
+        ))),
         Err(reason) => {
             let attempt = Attempt::Wait {
                 pid,
@@ -262,6 +267,7 @@ unsafe fn hand_off(
     operands: usize,
     program: &[u8],
     kit: Kit,
+    captured: Captured,
 ) -> After {
     let child = &seen.child;
     Event::new("handoff")
@@ -280,7 +286,8 @@ unsafe fn hand_off(
         operands: child.argv.get(operands..).unwrap_or(&[]),
         cwd: &child.cwd,
     };
-    let deferred = tail::take_over(config, kit, archiver, Wait::new(child.pid));
+    let job = Wait::new(child.pid).restoring(captured);
+    let deferred = tail::take_over(config, kit, archiver, job);
     After {
         seen: Some(seen),
         archiver: true,
