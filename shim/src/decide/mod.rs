@@ -8,7 +8,9 @@
 
 pub mod child;
 pub mod config;
+pub mod indirect;
 pub mod memory;
+pub mod operation;
 pub mod plan;
 pub mod protect;
 pub mod resolve;

@@ -6,10 +6,13 @@
 //! archiver replaces this process, keeping its pid.
 
 use crate::decide::config::Config;
+use crate::decide::indirect::{self, StdinSource};
 use crate::decide::plan::{self, Attrs, FileAction};
+use crate::decide::protect::absolute;
 use crate::decide::resolve::{self, Unresolved};
 use crate::decide::scope::basename;
 use crate::facts::fs::{RealFacts, RealProbe};
+use crate::facts::indirect::{archiver_inputs, Stdin};
 use crate::facts::proc;
 use crate::ffi::state;
 use crate::record::logging::info;
@@ -53,6 +56,8 @@ struct Ready {
     notes: Vec<String>,
     /// The archiver's working directory, for its relative operands.
     cwd: Vec<u8>,
+    /// What it reads or writes, named directly or indirectly.
+    operands: Vec<Vec<u8>>,
 }
 
 fn path_var() -> Option<Vec<u8>> {
@@ -208,11 +213,15 @@ unsafe fn prepare_spawn(
         .final_dir()
         .map(|d| d.to_vec())
         .unwrap_or_else(proc::cwd);
+    let cwd_known = !plan.changes_cwd || plan.final_dir().is_some();
+    let stdin = || spawn_stdin(&recorded);
+    let operands = inputs(&exec, &cwd, cwd_known, stdin)?;
     Ok(Ready {
         exec,
         steps: replay::prepare(&plan.steps)?,
         notes: plan.notes,
         cwd,
+        operands,
     })
 }
 
@@ -263,12 +272,61 @@ fn prepare_system(program: &[u8], command: &CStr, argv: Vec<CString>) -> Result<
             }
         }
     };
+    let cwd = proc::cwd();
+    // The shell's own redirections are not followed: an MRI script behind
+    // one is not read, and the command is not converted.
+    let stdin = || match command.to_bytes().contains(&b'<') {
+        true => Stdin::Unknown("a shell redirection"),
+        false => Stdin::Path(b"/proc/self/fd/0".to_vec()),
+    };
+    let operands = inputs(&exec, &cwd, true, stdin)?;
     Ok(Ready {
         exec,
         steps: replay::prepare(&[])?,
         notes: Vec::new(),
-        cwd: proc::cwd(),
+        cwd,
+        operands,
     })
+}
+
+/// What the archiver reads or writes (docs/DESIGN.md, "Conversion" 4),
+/// `@FILE`s and an MRI script read now; an error when it only reads
+/// ("Conversion" 10) or when what it names cannot be read.
+fn inputs(
+    exec: &Exec,
+    cwd: &[u8],
+    cwd_known: bool,
+    stdin: impl FnOnce() -> Stdin,
+) -> Result<Vec<Vec<u8>>, String> {
+    let args = operands(exec);
+    let indirect = |a: &Vec<u8>| a.first() == Some(&b'@') || a.as_slice() == b"-M";
+    if !cwd_known && args.iter().any(indirect) {
+        return Err("the archiver's directory is not known to read what it names".into());
+    }
+    let program = exec.argv.first().map(|a| a.as_bytes()).unwrap_or_default();
+    let program = match program {
+        b"sh" if exec.path.as_bytes() == b"/bin/sh" => operands_program(exec),
+        p => p,
+    };
+    archiver_inputs(program, &args, cwd, stdin)
+}
+
+/// The program of `sh -c CMD`: CMD's first word.
+fn operands_program(exec: &Exec) -> &[u8] {
+    exec.argv
+        .get(2)
+        .and_then(|c| c.as_bytes().split(|&b| b == b' ' || b == b'\t').next())
+        .unwrap_or_default()
+}
+
+/// The archiver's stdin once the file actions ran, as a path to read.
+fn spawn_stdin(actions: &[FileAction]) -> Stdin {
+    match indirect::stdin_source(actions) {
+        StdinSource::HostFd(fd) => Stdin::Path(format!("/proc/self/fd/{fd}").into_bytes()),
+        StdinSource::Path(path) => Stdin::Path(absolute(&proc::cwd(), &path)),
+        StdinSource::Closed => Stdin::Closed,
+        StdinSource::Unknown => Stdin::Unknown("set up by the file actions in a way not followed"),
+    }
 }
 
 /// The operands of the archiver: for `sh -c CMD`, the words of CMD.
@@ -292,6 +350,7 @@ unsafe fn convert(config: &Config, call: &str, program: &[u8], ready: Ready, kit
         steps,
         notes,
         cwd,
+        operands,
     } = ready;
     Event::new("convert")
         .str("call", call)
@@ -304,7 +363,6 @@ unsafe fn convert(config: &Config, call: &str, program: &[u8], ready: Ready, kit
         String::from_utf8_lossy(program),
         exec.path.to_string_lossy()
     );
-    let operands = operands(&exec);
     let archiver = Archiver {
         operands: &operands,
         cwd: &cwd,
