@@ -229,7 +229,9 @@ fn mri_script_from_a_file() {
 #[test]
 fn mri_script_from_a_pipe_the_host_feeds_falls_back() {
     let dir = TestDir::new("mri-pipe");
-    let args = ["-r", "tmp", "-i", "tmp/script.mri", "spawnp", "ar", "-M"];
+    // The real (ELF) ar: a script stand-in fed by the host falls back for that.
+    let ar = fixtures().real_ar.to_str().unwrap();
+    let args = ["-r", "tmp", "-i", "tmp/script.mri", "spawnp", ar, "-M"];
     let (base, shim) = both(&dir, &make_tmp, &args);
     assert_archived(&base, &["objs.rsp", "plain.o", "more.rsp"]);
     assert_events(&shim, 0, 0, 2, "MRI script cannot be read");

@@ -7,9 +7,9 @@
 
 use crate::decide::config::Config;
 use crate::decide::indirect::{self, StdinSource};
-use crate::decide::plan::{self, Attrs, FileAction};
+use crate::decide::plan::{self, Attrs, Facts, FileAction};
 use crate::decide::protect::absolute;
-use crate::decide::resolve::{self, Unresolved};
+use crate::decide::resolve::{self, Candidate, Probe, Unresolved};
 use crate::decide::scope::basename;
 use crate::facts::fs::{RealFacts, RealProbe};
 use crate::facts::indirect::{archiver_inputs, Stdin};
@@ -214,6 +214,7 @@ unsafe fn prepare_spawn(
         .map(|d| d.to_vec())
         .unwrap_or_else(proc::cwd);
     let cwd_known = !plan.changes_cwd || plan.final_dir().is_some();
+    fed_stdin_ok(&indirect::stdin_source(&recorded), exec.path.as_bytes())?;
     let stdin = || spawn_stdin(&recorded);
     let operands = inputs(&exec, &cwd, cwd_known, stdin)?;
     Ok(Ready {
@@ -249,6 +250,8 @@ fn prepare_system(program: &[u8], command: &CStr, argv: Vec<CString>) -> Result<
     if resolved == Err(Unresolved::NotFound) {
         return Err("program not found on PATH (the shell would report it)".into());
     }
+    let archiver = resolved.as_deref().unwrap_or_default();
+    fed_stdin_ok(&StdinSource::HostFd(0), archiver)?;
     // SAFETY: getpid has no preconditions.
     let envp = mark_spent(environ_copy(), unsafe { libc::getpid() });
     let exec = match (resolved, resolve::simple_words(command.to_bytes())) {
@@ -303,12 +306,22 @@ fn inputs(
     if !cwd_known && args.iter().any(indirect) {
         return Err("the archiver's directory is not known to read what it names".into());
     }
+    let shell = exec.path.as_bytes() == b"/bin/sh";
+    if shell && args.iter().any(|w| shell_computed(w)) {
+        return Err("the shell computes or quotes the archiver's operands".into());
+    }
     let program = exec.argv.first().map(|a| a.as_bytes()).unwrap_or_default();
     let program = match program {
-        b"sh" if exec.path.as_bytes() == b"/bin/sh" => operands_program(exec),
+        b"sh" if shell => operands_program(exec),
         p => p,
     };
     archiver_inputs(program, &args, cwd, stdin)
+}
+
+/// A word of a shell command that the shell expands (`$`, `` ` ``) or
+/// that names a response file behind quotes: its operands are not known.
+fn shell_computed(word: &[u8]) -> bool {
+    word.iter().any(|&c| c == b'$' || c == b'`') || word.iter().skip(1).any(|&c| c == b'@')
 }
 
 /// The program of `sh -c CMD`: CMD's first word.
@@ -317,6 +330,27 @@ fn operands_program(exec: &Exec) -> &[u8] {
         .get(2)
         .and_then(|c| c.as_bytes().split(|&b| b == b' ' || b == b'\t').next())
         .unwrap_or_default()
+}
+
+/// A stdin pipe the host feeds (docs/DESIGN.md, "Conversion" 5) may go
+/// unread only by an ELF archiver: GNU ar, llvm-ar and ranlib read their
+/// stdin only for `-M`, which needs a script we can read. Anything else (a
+/// wrapper script) may read it: not converted.
+fn fed_stdin_ok(source: &StdinSource, archiver: &[u8]) -> Result<(), String> {
+    let StdinSource::HostFd(fd) = *source else {
+        return Ok(());
+    };
+    let facts = RealFacts;
+    let fed = facts
+        .pipe(fd)
+        .is_some_and(|p| p.readable && facts.holds_pipe_end(p.id, false));
+    if !fed || RealProbe.candidate(archiver) == Candidate::Elf {
+        return Ok(());
+    }
+    Err(
+        "fd 0: a pipe the host feeds, and the archiver is not an ELF program that leaves it unread"
+            .into(),
+    )
 }
 
 /// The archiver's stdin once the file actions ran, as a path to read.
@@ -396,6 +430,15 @@ mod tests {
                 b"t/a.o".to_vec()
             ]
         );
+    }
+
+    #[test]
+    fn shell_words_we_do_not_guess_at() {
+        assert!(shell_computed(b"$OBJS"));
+        assert!(shell_computed(b"`cat list`"));
+        assert!(shell_computed(b"'@objs.rsp'"));
+        assert!(!shell_computed(b"@objs.rsp"));
+        assert!(!shell_computed(b"lib.a"));
     }
 
     #[test]
