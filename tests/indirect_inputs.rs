@@ -19,6 +19,7 @@ mod common;
 
 use common::*;
 use std::fs;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -106,6 +107,11 @@ fn run_host(dir: &TestDir, label: &str, shim: bool, setup: &dyn Fn(&Path), args:
     } else {
         command(indirect_host(), dir)
     };
+    if args.contains(&"fork") {
+        // The ELF stand-in waits until the host waits for it: the wait-time
+        // decision always sees it running (tests/hosts/standin_ar.c).
+        cmd.env("PATH", path_with(&fork_kit().bin));
+    }
     cmd.current_dir(&cwd).args(args);
     let out = run(cmd, dir, label);
     Run {
@@ -137,8 +143,14 @@ fn events(run: &Run, event: &str) -> Vec<String> {
 
 /// `convert` conversions, `handoff` handoffs, and `fallbacks` fallbacks, each
 /// for `reason`. A posix_spawn that is not converted is looked at again when
-/// the host waits for it: two fallbacks.
-fn assert_events(run: &Run, convert: usize, handoff: usize, fallbacks: usize, reason: &str) {
+/// the host waits for it: a second fallback, unless it had already ended.
+fn assert_events(
+    run: &Run,
+    convert: usize,
+    handoff: usize,
+    fallbacks: RangeInclusive<usize>,
+    reason: &str,
+) {
     let dump = || format!("{}\n{}", run.out.describe(), dump_trace(&run.trace));
     let n = |e: &str| events(run, e).len();
     assert_eq!(n("convert"), convert, "conversions\n{}", dump());
@@ -147,10 +159,9 @@ fn assert_events(run: &Run, convert: usize, handoff: usize, fallbacks: usize, re
         .iter()
         .map(|l| json_str_field(l, "reason").unwrap_or_default())
         .collect();
-    assert_eq!(
-        reasons.len(),
-        fallbacks,
-        "fallbacks {reasons:?}\n{}",
+    assert!(
+        fallbacks.contains(&reasons.len()),
+        "fallbacks {reasons:?}, expected {fallbacks:?}\n{}",
         dump()
     );
     for got in &reasons {
@@ -183,7 +194,7 @@ fn response_file(call: &str) {
         );
     }
     assert!(!base.left.files.contains(&"tmp".to_string()));
-    assert_events(&shim, 1, 0, 0, "");
+    assert_events(&shim, 1, 0, 0..=0, "");
 }
 
 #[test]
@@ -202,7 +213,7 @@ fn response_file_at_wait_time() {
     let args = ["-r", "tmp", "fork", "ar", "rcsv", "lib.a", "@tmp/objs.rsp"];
     let (base, shim) = both(&dir, &make_tmp, &args);
     assert_archived(&base, &TMP_OBJECTS);
-    assert_events(&shim, 0, 1, 0, "");
+    assert_events(&shim, 0, 1, 0..=0, "");
 }
 
 #[test]
@@ -211,7 +222,7 @@ fn unreadable_response_file_falls_back() {
     let args = ["spawnp", "ar", "rcsv", "lib.a", "@missing.rsp"];
     let (base, shim) = both(&dir, &|_| {}, &args);
     assert_eq!(base.out.code(), Some(1), "{}", base.out.describe());
-    assert_events(&shim, 0, 0, 2, "response file cannot be read");
+    assert_events(&shim, 0, 0, 1..=2, "response file cannot be read");
 }
 
 // ---------------------------------------------------------------------------
@@ -223,7 +234,16 @@ fn mri_script_from_a_file() {
     let args = ["-r", "tmp", "-f", "tmp/script.mri", "spawnp", "ar", "-M"];
     let (base, shim) = both(&dir, &make_tmp, &args);
     assert_archived(&base, &["objs.rsp", "plain.o", "more.rsp"]);
-    assert_events(&shim, 1, 0, 0, "");
+    assert_events(&shim, 1, 0, 0..=0, "");
+}
+
+#[test]
+fn mri_script_from_a_file_at_wait_time() {
+    let dir = TestDir::new("mri-file-fork");
+    let args = ["-r", "tmp", "-f", "tmp/script.mri", "fork", "ar", "-M"];
+    let (base, shim) = both(&dir, &make_tmp, &args);
+    assert_archived(&base, &["objs.rsp", "plain.o", "more.rsp"]);
+    assert_events(&shim, 0, 1, 0..=0, "");
 }
 
 #[test]
@@ -234,7 +254,7 @@ fn mri_script_from_a_pipe_the_host_feeds_falls_back() {
     let args = ["-r", "tmp", "-i", "tmp/script.mri", "spawnp", ar, "-M"];
     let (base, shim) = both(&dir, &make_tmp, &args);
     assert_archived(&base, &["objs.rsp", "plain.o", "more.rsp"]);
-    assert_events(&shim, 0, 0, 2, "MRI script cannot be read");
+    assert_events(&shim, 0, 0, 1..=2, "MRI script cannot be read");
 }
 
 #[test]
@@ -243,7 +263,7 @@ fn mri_script_from_a_pipe_at_wait_time_falls_back() {
     let args = ["-r", "tmp", "-i", "tmp/script.mri", "fork", "ar", "-M"];
     let (base, shim) = both(&dir, &make_tmp, &args);
     assert_archived(&base, &["objs.rsp", "plain.o", "more.rsp"]);
-    assert_events(&shim, 0, 0, 1, "MRI script cannot be read");
+    assert_events(&shim, 0, 0, 1..=1, "MRI script cannot be read");
 }
 
 // ---------------------------------------------------------------------------
@@ -276,9 +296,9 @@ fn read_then_write(call: &str, prior: &str, reason: &str) {
     let (base, shim) = both(&dir, &setup, &args);
     assert_archived(&base, &["one.o", "two.o"]);
     let (convert, handoffs, fallbacks) = match call {
-        "spawnp" => (1, 0, 2),
-        "fork" => (0, 1, 1),
-        _ => (1, 0, 1),
+        "spawnp" => (1, 0, 1..=2),
+        "fork" => (0, 1, 1..=1),
+        _ => (1, 0, 1..=1),
     };
     assert_events(&shim, convert, handoffs, fallbacks, reason);
 }

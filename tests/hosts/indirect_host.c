@@ -12,7 +12,8 @@
  *            call returned and the archiver was waited for).
  *   -i FILE  (spawnp, fork) the archiver's stdin is a pipe: the host writes
  *            FILE's bytes into it after the spawn, then closes its end.
- *   -f FILE  (spawnp) the archiver's stdin is FILE (addopen onto fd 0).
+ *   -f FILE  (spawnp, fork) the archiver's stdin is FILE (spawnp: addopen
+ *            onto fd 0; fork: opened and dup2'd by the child).
  *   -p ARGS  first runs TOOL with ARGS (split at spaces) the same way and
  *            waits for it; if that fails the host exits 5.
  *
@@ -118,6 +119,11 @@ static int run_fork(char **argv)
 			dup2(p[0], 0);
 			close(p[0]);
 			close(p[1]);
+		} else if (stdin_file) {
+			int fd = open(stdin_file, O_RDONLY);
+			if (fd < 0 || dup2(fd, 0) < 0)
+				_exit(126);
+			close(fd);
 		}
 		execvp(argv[0], argv);
 		_exit(127);

@@ -318,10 +318,13 @@ fn inputs(
     archiver_inputs(program, &args, cwd, stdin)
 }
 
-/// A word of a shell command that the shell expands (`$`, `` ` ``) or
-/// that names a response file behind quotes: its operands are not known.
+/// A word of a shell command that the shell expands (`$`, `` ` ``, a
+/// glob) or that names a response file behind quotes: its operands are
+/// not known.
 fn shell_computed(word: &[u8]) -> bool {
-    word.iter().any(|&c| c == b'$' || c == b'`') || word.iter().skip(1).any(|&c| c == b'@')
+    word.iter()
+        .any(|&c| matches!(c, b'$' | b'`' | b'*' | b'?' | b'['))
+        || word.iter().skip(1).any(|&c| c == b'@')
 }
 
 /// The program of `sh -c CMD`: CMD's first word.
@@ -437,6 +440,7 @@ mod tests {
         assert!(shell_computed(b"$OBJS"));
         assert!(shell_computed(b"`cat list`"));
         assert!(shell_computed(b"'@objs.rsp'"));
+        assert!(shell_computed(b"tmp/*.o"));
         assert!(!shell_computed(b"@objs.rsp"));
         assert!(!shell_computed(b"lib.a"));
     }
