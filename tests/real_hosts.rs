@@ -31,8 +31,8 @@
 mod common;
 
 use common::{
-    basename, checked, companion, find_on_path, hosts_src, install_script, json_num,
-    json_raw_field, json_str_field, path_with, reaper, trace_dump, trace_lines, Outcome, TestDir,
+    basename, checked, companion, compile_c, find_on_path, hosts_src, json_num, json_raw_field,
+    json_str_field, path_with, reaper, trace_dump, trace_lines, Outcome, TestDir,
 };
 use std::collections::HashMap;
 use std::fs;
@@ -118,14 +118,16 @@ fn blob(len: usize) -> Vec<u8> {
     out
 }
 
-/// A dir holding a failing stand-in archiver named `name`: the `#!/bin/sh`
-/// script tests/hosts/failing_ar.sh, which says so on stderr, works a little
+/// A dir holding a failing stand-in archiver named `name`: the ELF
+/// tests/hosts/failing_ar.c, which says so on stderr, works a little
 /// (so that a host that waits for it finds it still running, as it would a
 /// real ar) and exits 3.
 fn failing_standin(dir: &TestDir, name: &str) -> PathBuf {
     let bin = dir.join("failing-bin");
     fs::create_dir_all(&bin).unwrap();
-    install_script(&hosts_src().join("failing_ar.sh"), &bin.join(name));
+    // ELF, as a real archiver: ghc feeds its archiver's stdin, and only an
+    // ELF archiver is converted then (docs/DESIGN.md, "Conversion" 5).
+    compile_c(&hosts_src().join("failing_ar.c"), &bin.join(name));
     bin
 }
 

@@ -6,10 +6,13 @@
 //! archiver replaces this process, keeping its pid.
 
 use crate::decide::config::Config;
-use crate::decide::plan::{self, Attrs, FileAction};
-use crate::decide::resolve::{self, Unresolved};
+use crate::decide::indirect::{self, StdinSource};
+use crate::decide::plan::{self, Attrs, Facts, FileAction};
+use crate::decide::protect::absolute;
+use crate::decide::resolve::{self, Candidate, Probe, Unresolved};
 use crate::decide::scope::basename;
 use crate::facts::fs::{RealFacts, RealProbe};
+use crate::facts::indirect::{archiver_inputs, Stdin};
 use crate::facts::proc;
 use crate::ffi::state;
 use crate::record::logging::info;
@@ -54,6 +57,8 @@ struct Ready {
     notes: Vec<String>,
     /// The archiver's working directory, for its relative operands.
     cwd: Vec<u8>,
+    /// What it reads or writes, named directly or indirectly.
+    operands: Vec<Vec<u8>>,
 }
 
 fn path_var() -> Option<Vec<u8>> {
@@ -214,11 +219,16 @@ unsafe fn prepare_spawn(
         .final_dir()
         .map(|d| d.to_vec())
         .unwrap_or_else(proc::cwd);
+    let cwd_known = !plan.changes_cwd || plan.final_dir().is_some();
+    fed_stdin_ok(&indirect::stdin_source(&recorded), exec.path.as_bytes())?;
+    let stdin = || spawn_stdin(&recorded);
+    let operands = inputs(&exec, &cwd, cwd_known, stdin)?;
     Ok(Ready {
         exec,
         steps: replay::prepare(&plan.steps)?,
         notes: plan.notes,
         cwd,
+        operands,
     })
 }
 
@@ -246,6 +256,8 @@ fn prepare_system(program: &[u8], command: &CStr, argv: Vec<CString>) -> Result<
     if resolved == Err(Unresolved::NotFound) {
         return Err("program not found on PATH (the shell would report it)".into());
     }
+    let archiver = resolved.as_deref().unwrap_or_default();
+    fed_stdin_ok(&StdinSource::HostFd(0), archiver)?;
     // SAFETY: getpid has no preconditions.
     let envp = mark_spent(environ_copy(), unsafe { libc::getpid() });
     let exec = match (resolved, resolve::simple_words(command.to_bytes())) {
@@ -269,12 +281,95 @@ fn prepare_system(program: &[u8], command: &CStr, argv: Vec<CString>) -> Result<
             }
         }
     };
+    let cwd = proc::cwd();
+    // The shell's own redirections are not followed: an MRI script behind
+    // one is not read, and the command is not converted.
+    let stdin = || match command.to_bytes().contains(&b'<') {
+        true => Stdin::Unknown("a shell redirection"),
+        false => Stdin::Path(b"/proc/self/fd/0".to_vec()),
+    };
+    let operands = inputs(&exec, &cwd, true, stdin)?;
     Ok(Ready {
         exec,
         steps: replay::prepare(&[])?,
         notes: Vec::new(),
-        cwd: proc::cwd(),
+        cwd,
+        operands,
     })
+}
+
+/// What the archiver reads or writes (docs/DESIGN.md, "Conversion" 4),
+/// `@FILE`s and an MRI script read now; an error when it only reads
+/// ("Conversion" 10) or when what it names cannot be read.
+fn inputs(
+    exec: &Exec,
+    cwd: &[u8],
+    cwd_known: bool,
+    stdin: impl FnOnce() -> Stdin,
+) -> Result<Vec<Vec<u8>>, String> {
+    let args = operands(exec);
+    let indirect = |a: &Vec<u8>| a.first() == Some(&b'@') || a.as_slice() == b"-M";
+    if !cwd_known && args.iter().any(indirect) {
+        return Err("the archiver's directory is not known to read what it names".into());
+    }
+    let shell = exec.path.as_bytes() == b"/bin/sh";
+    if shell && args.iter().any(|w| shell_computed(w)) {
+        return Err("the shell computes or quotes the archiver's operands".into());
+    }
+    let program = exec.argv.first().map(|a| a.as_bytes()).unwrap_or_default();
+    let program = match program {
+        b"sh" if shell => operands_program(exec),
+        p => p,
+    };
+    archiver_inputs(program, &args, cwd, stdin)
+}
+
+/// A word of a shell command that the shell expands (`$`, `` ` ``, a
+/// glob) or that names a response file behind quotes: its operands are
+/// not known.
+fn shell_computed(word: &[u8]) -> bool {
+    word.iter()
+        .any(|&c| matches!(c, b'$' | b'`' | b'*' | b'?' | b'['))
+        || word.iter().skip(1).any(|&c| c == b'@')
+}
+
+/// The program of `sh -c CMD`: CMD's first word.
+fn operands_program(exec: &Exec) -> &[u8] {
+    exec.argv
+        .get(2)
+        .and_then(|c| c.as_bytes().split(|&b| b == b' ' || b == b'\t').next())
+        .unwrap_or_default()
+}
+
+/// A stdin pipe the host feeds (docs/DESIGN.md, "Conversion" 5) may go
+/// unread only by an ELF archiver: GNU ar, llvm-ar and ranlib read their
+/// stdin only for `-M`, which needs a script we can read. Anything else (a
+/// wrapper script) may read it: not converted.
+fn fed_stdin_ok(source: &StdinSource, archiver: &[u8]) -> Result<(), String> {
+    let StdinSource::HostFd(fd) = *source else {
+        return Ok(());
+    };
+    let facts = RealFacts;
+    let fed = facts
+        .pipe(fd)
+        .is_some_and(|p| p.readable && facts.holds_pipe_end(p.id, false));
+    if !fed || RealProbe.candidate(archiver) == Candidate::Elf {
+        return Ok(());
+    }
+    Err(
+        "fd 0: a pipe the host feeds, and the archiver is not an ELF program that leaves it unread"
+            .into(),
+    )
+}
+
+/// The archiver's stdin once the file actions ran, as a path to read.
+fn spawn_stdin(actions: &[FileAction]) -> Stdin {
+    match indirect::stdin_source(actions) {
+        StdinSource::HostFd(fd) => Stdin::Path(format!("/proc/self/fd/{fd}").into_bytes()),
+        StdinSource::Path(path) => Stdin::Path(absolute(&proc::cwd(), &path)),
+        StdinSource::Closed => Stdin::Closed,
+        StdinSource::Unknown => Stdin::Unknown("set up by the file actions in a way not followed"),
+    }
 }
 
 /// The operands of the archiver: for `sh -c CMD`, the words of CMD.
@@ -305,6 +400,7 @@ unsafe fn convert(
         steps,
         notes,
         cwd,
+        operands,
     } = ready;
     Event::new("convert")
         .str("call", call)
@@ -317,7 +413,6 @@ unsafe fn convert(
         String::from_utf8_lossy(program),
         exec.path.to_string_lossy()
     );
-    let operands = operands(&exec);
     let archiver = Archiver {
         operands: &operands,
         cwd: &cwd,
@@ -352,6 +447,16 @@ mod tests {
                 b"t/a.o".to_vec()
             ]
         );
+    }
+
+    #[test]
+    fn shell_words_we_do_not_guess_at() {
+        assert!(shell_computed(b"$OBJS"));
+        assert!(shell_computed(b"`cat list`"));
+        assert!(shell_computed(b"'@objs.rsp'"));
+        assert!(shell_computed(b"tmp/*.o"));
+        assert!(!shell_computed(b"@objs.rsp"));
+        assert!(!shell_computed(b"lib.a"));
     }
 
     #[test]

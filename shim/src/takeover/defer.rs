@@ -33,7 +33,7 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 static OWNER_PID: AtomicI32 = AtomicI32::new(0);
 /// The lowest number a directory fd may take (0: any): above every fd of the
 /// host and of the spawn's steps, so that putting the host's fds back after
-/// the cleanups never lands on one (docs/DESIGN.md, "Conversion" 10).
+/// the cleanups never lands on one (docs/DESIGN.md, "Conversion" 11).
 static FD_FLOOR: AtomicI32 = AtomicI32::new(0);
 
 /// Directory fds opened from now on live at or above `floor`.

@@ -64,7 +64,7 @@ pub struct Prepared {
 
 impl Prepared {
     /// The host's fds the steps read: `dup2` sources, `fchdir` targets, fds
-    /// kept open (the capture keeps them, docs/DESIGN.md, "Conversion" 10).
+    /// kept open (the capture keeps them, docs/DESIGN.md, "Conversion" 11).
     pub fn reads(&self) -> Vec<i32> {
         let read = |(step, _): &(Step, Option<CString>)| match *step {
             Step::Dup2 { fd, .. } | Step::Fchdir(fd) | Step::KeepOpen(fd) => Some(fd),

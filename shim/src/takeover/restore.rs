@@ -1,4 +1,4 @@
-//! Capture, then clean up, then restore (docs/DESIGN.md, "Conversion" 10):
+//! Capture, then clean up, then restore (docs/DESIGN.md, "Conversion" 11):
 //! what the archiver's start depends on is taken before the host's cleanups
 //! run and put back after them, before the spawn's own steps are replayed.
 //! The cleanups may `chdir`, close or reopen fds, change the umask or ignore

@@ -1,7 +1,7 @@
 //! The one irreversible tail of both takeovers (docs/DESIGN.md, "Conversion"
 //! 1 and 2): protect the archiver's paths, run the host's cleanups with those
 //! deletions deferred, put back what they changed of the state captured
-//! before them (the job's `replay`, "Conversion" 10), then `execve` the
+//! before them (the job's `replay`, "Conversion" 11), then `execve` the
 //! archiver or the reaper. Touches
 //! everything: nothing before `state::deactivate` has changed the host, and
 //! nothing after it can be undone. What differs between the spawn-time and
@@ -181,7 +181,7 @@ impl Run {
     }
 
     /// The archiver starts from `captured`, whatever the cleanups changed
-    /// (docs/DESIGN.md, "Conversion" 10).
+    /// (docs/DESIGN.md, "Conversion" 11).
     pub fn restoring(mut self, captured: Captured) -> Run {
         self.captured = Some(captured);
         self

@@ -7,6 +7,7 @@ use crate::decide::child::{judge, Awaited, Child, Verdict, WaitCall};
 use crate::decide::config::Config;
 use crate::decide::protect::absolute;
 use crate::execs::settle::{settle, Record, Settled};
+use crate::facts::indirect::{archiver_inputs, Stdin};
 use crate::facts::{fs, proc};
 use crate::ffi::state;
 use crate::record::logging::info;
@@ -225,26 +226,28 @@ unsafe fn decide(config: &'static Config, seen: Seen, my_exe: &[u8]) -> AtWait {
     }
     let mut seen = seen;
     // Last: nothing may fail between the capture and the cleanups.
-    let ready = ready(config, &mut seen).and_then(|kit| Ok((kit, restore::for_reaper()?)));
+    let ready = ready(config, &mut seen, operands)
+        .and_then(|(kit, inputs)| Ok((kit, inputs, restore::for_reaper()?)));
     match ready {
-        Ok((kit, captured)) => AtWait::Real(Some(hand_off(
-            config, seen, operands, &program, kit, captured,
+        Ok((kit, inputs, captured)) => AtWait::Real(Some(hand_off(
+            config, seen, &inputs, &program, kit, captured,
         ))),
         Err(reason) => {
             let attempt = Attempt::Wait {
                 pid,
                 program: &program,
             };
-            fallback(config, &attempt, reason);
+            fallback(config, &attempt, &reason);
             pass(Some(seen))
         }
     }
 }
 
-/// What the handoff needs, or why the host is left to its own wait.
-fn ready(config: &Config, seen: &mut Seen) -> Result<Kit, &'static str> {
+/// What the handoff needs (and what the archiver reads or writes), or why
+/// the host is left to its own wait.
+fn ready(config: &Config, seen: &mut Seen, operands: usize) -> Result<(Kit, Vec<Vec<u8>>), String> {
     if proc::children_autoreaped() {
-        return Err("SIGCHLD is ignored: the archiver's status could not be collected");
+        return Err("SIGCHLD is ignored: the archiver's status could not be collected".into());
     }
     if seen.truncated {
         // The whole argument list from /proc, if the exec has set it up and
@@ -252,11 +255,30 @@ fn ready(config: &Config, seen: &mut Seen) -> Result<Kit, &'static str> {
         match proc::child(seen.child.pid) {
             Some(c) if c.argv.starts_with(&seen.child.argv) => seen.child.argv = c.argv,
             _ => {
-                return Err("the archiver's arguments are longer than the exec record holds");
+                return Err(
+                    "the archiver's arguments are longer than the exec record holds".into(),
+                );
             }
         }
     }
-    tail::kit(config)
+    let inputs = child_inputs(&seen.child, operands)?;
+    Ok((tail::kit(config)?, inputs))
+}
+
+/// What the running archiver reads or writes (docs/DESIGN.md, "Conversion"
+/// 4), its `@FILE`s and MRI script read now; an error when it only reads
+/// ("Conversion" 10): the host then goes on to its real final spawn. Its
+/// stdin is what it has now: an MRI script on a pipe is gone or going, and
+/// cannot be read, so such a child is not handed off.
+fn child_inputs(child: &Child, operands: usize) -> Result<Vec<Vec<u8>>, String> {
+    let program = child
+        .argv
+        .get(operands.wrapping_sub(1))
+        .map(|p| p.as_slice())
+        .unwrap_or_default();
+    let args = child.argv.get(operands..).unwrap_or_default();
+    let stdin = || Stdin::Path(format!("/proc/{}/fd/0", child.pid).into_bytes());
+    archiver_inputs(program, args, &child.cwd, stdin)
 }
 
 /// The point of no return: the tail, to the reaper. Returns only if its
@@ -264,7 +286,7 @@ fn ready(config: &Config, seen: &mut Seen) -> Result<Kit, &'static str> {
 unsafe fn hand_off(
     config: &Config,
     seen: Seen,
-    operands: usize,
+    inputs: &[Vec<u8>],
     program: &[u8],
     kit: Kit,
     captured: Captured,
@@ -283,7 +305,7 @@ unsafe fn hand_off(
         child.pid
     );
     let archiver = Archiver {
-        operands: child.argv.get(operands..).unwrap_or(&[]),
+        operands: inputs,
         cwd: &child.cwd,
     };
     let job = Wait::new(child.pid).restoring(captured);
