@@ -96,7 +96,10 @@ fn same_run(handler: &str, expect: &[&str]) -> Outcome {
     let base = run(cmd, &bcase.dir, "without-library");
     for line in expect {
         assert!(
-            base.stdout.lines().chain(base.stderr.lines()).any(|l| l == *line),
+            base.stdout
+                .lines()
+                .chain(base.stderr.lines())
+                .any(|l| l == *line),
             "without the library the host should print {line:?}\n{}",
             base.describe()
         );
@@ -116,8 +119,16 @@ fn same_run(handler: &str, expect: &[&str]) -> Outcome {
         dump_trace(&trace)
     );
     assert_eq!(shim.code(), base.code(), "exit status differs\n{both}");
-    assert_eq!(lines(&shim.stdout), lines(&base.stdout), "stdout differs\n{both}");
-    assert_eq!(lines(&shim.stderr), lines(&base.stderr), "stderr differs\n{both}");
+    assert_eq!(
+        lines(&shim.stdout),
+        lines(&base.stdout),
+        "stdout differs\n{both}"
+    );
+    assert_eq!(
+        lines(&shim.stderr),
+        lines(&base.stderr),
+        "stderr differs\n{both}"
+    );
     assert_eq!(
         archive_contents(&case.archive),
         archive_contents(&bcase.archive),
@@ -140,7 +151,10 @@ fn cleanup_waiting_for_every_child_sees_none() {
 /// `waitpid(-1, &st, 0)` once: ECHILD.
 #[test]
 fn cleanup_waitpid_any_child_gets_echild() {
-    same_run("waitpid-any", &["host: cleanup waitpid(-1): -1 No child processes"]);
+    same_run(
+        "waitpid-any",
+        &["host: cleanup waitpid(-1): -1 No child processes"],
+    );
 }
 
 /// `waitpid(-1, &st, WNOHANG)` once: ECHILD, not 0 (no child left).
@@ -155,7 +169,10 @@ fn cleanup_waitpid_nohang_gets_echild() {
 /// `waitid(P_ALL, …, WEXITED)` once: ECHILD.
 #[test]
 fn cleanup_waitid_any_child_gets_echild() {
-    same_run("waitid-any", &["host: cleanup waitid: -1 No child processes"]);
+    same_run(
+        "waitid-any",
+        &["host: cleanup waitid: -1 No child processes"],
+    );
 }
 
 /// A wait for any child while another child runs: it takes that child (exit

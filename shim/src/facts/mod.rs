@@ -4,5 +4,6 @@
 //! here changes the process or a file.
 
 pub mod fs;
+pub mod pids;
 pub mod proc;
 pub mod verdicts;
