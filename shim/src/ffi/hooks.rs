@@ -439,16 +439,35 @@ unsafe fn waitid_slow(
         return no_such_function(-1);
     };
     if let Some(archiver) = state::hidden_child() {
-        // One child by P_PID; what it took is in `info` (si_pid 0: none).
-        let one = |c: i32| match real(libc::P_PID, c as libc::id_t, info, options | libc::WNOHANG) {
-            0 if !info.is_null() => (*info).si_pid(),
-            r => r,
+        // One child by P_PID, into our own siginfo (the host's `info` may be
+        // NULL): si_pid 0 means none was ready.
+        let one = |c: i32| {
+            let mut got: libc::siginfo_t = std::mem::zeroed();
+            match real(
+                libc::P_PID,
+                c as libc::id_t,
+                &mut got,
+                options | libc::WNOHANG,
+            ) {
+                0 if got.si_pid() != 0 => {
+                    if !info.is_null() {
+                        *info = got;
+                    }
+                    got.si_pid()
+                }
+                r => r,
+            }
         };
         let awaited = hidden::Awaited::of_waitid(idtype, id);
         let nohang = options & libc::WNOHANG != 0;
+        let mut as_asked = false;
         let r = hidden::wait(archiver, awaited, nohang, one, || {
+            as_asked = true;
             real(idtype, id, info, options)
         });
+        if r == 0 && !as_asked && !info.is_null() {
+            *info = std::mem::zeroed(); // WNOHANG, none ready: si_pid 0, as the kernel's
+        }
         return r.min(0); // waitid answers 0 or -1
     }
     if !state::is_on() {
