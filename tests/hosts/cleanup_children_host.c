@@ -16,6 +16,8 @@
  *                  ERRNO-TEXT", or "... reaped a child, status N".
  *   waitpid-nohang waitpid(-1, &st, WNOHANG) once: the same lines ("0" when
  *                  children exist and none has ended).
+ *   waitpid-group  waitpid(0, &st, 0) once (its own process group): the
+ *                  same lines as waitpid-any.
  *   waitid-any     waitid(P_ALL, 0, &si, WEXITED): "host: cleanup waitid:
  *                  -1 ERRNO-TEXT" or "... reaped a child".
  *   kill-archiver  kill(ARCHIVER_PID, SIGTERM) (the pid it remembered):
@@ -24,6 +26,8 @@
  *   kill-group     kill(0, SIGTERM) with a SIGTERM handler in the host that
  *                  writes "host: SIGTERM handled" to stderr: "host: cleanup
  *                  kill(0): R".
+ *   killpg-own     the same handler; killpg(getpgrp(), SIGTERM): "host:
+ *                  cleanup killpg(own): R".
  *   killpg-worker  before the archiver, a worker is forked into a process
  *                  group of its own, where it pause()s; the handler
  *                  killpg()s that group with SIGTERM, waits for the worker
@@ -76,10 +80,10 @@ static void wait_all(void)
 	printf("host: cleanup wait: %s\n", strerror(errno));
 }
 
-static void one_waitpid(int options)
+static void one_waitpid(pid_t which, int options)
 {
 	int status = 0;
-	pid_t r = waitpid(-1, &status, options);
+	pid_t r = waitpid(which, &status, options);
 	if (r > 0)
 		printf("host: cleanup waitpid(-1): reaped a child, status %d\n", host_exit_code(status));
 	else
@@ -115,9 +119,11 @@ static void at_exit(void)
 	if (strcmp(handler, "wait-all") == 0 || strcmp(handler, "sibling") == 0) {
 		wait_all();
 	} else if (strcmp(handler, "waitpid-any") == 0) {
-		one_waitpid(0);
+		one_waitpid(-1, 0);
+	} else if (strcmp(handler, "waitpid-group") == 0) {
+		one_waitpid(0, 0);
 	} else if (strcmp(handler, "waitpid-nohang") == 0) {
-		one_waitpid(WNOHANG);
+		one_waitpid(-1, WNOHANG);
 	} else if (strcmp(handler, "waitid-any") == 0) {
 		one_waitid();
 	} else if (strcmp(handler, "kill-archiver") == 0) {
@@ -127,6 +133,8 @@ static void at_exit(void)
 		print_result("sigqueue(archiver)", sigqueue(archiver, SIGTERM, v));
 	} else if (strcmp(handler, "kill-group") == 0) {
 		print_result("kill(0)", kill(0, SIGTERM));
+	} else if (strcmp(handler, "killpg-own") == 0) {
+		print_result("killpg(own)", killpg(getpgrp(), SIGTERM));
 	} else if (strcmp(handler, "killpg-worker") == 0) {
 		killpg_worker();
 	}
@@ -168,7 +176,7 @@ int main(int argc, char **argv)
 	if (mib > 0)
 		host_hold("host", (size_t)mib << 20, mib);
 	host_record_pid("host", "host");
-	if (strcmp(handler, "kill-group") == 0)
+	if (strcmp(handler, "kill-group") == 0 || strcmp(handler, "killpg-own") == 0)
 		signal(SIGTERM, on_term); /* a handler: reset to default in ar */
 	if (strcmp(handler, "killpg-worker") == 0)
 		start_worker(1);
