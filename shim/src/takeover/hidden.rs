@@ -172,3 +172,103 @@ fn each_but(
         (false, false) => fail(libc::ESRCH),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::process::{Child, Command};
+
+    fn sleeper() -> Child {
+        Command::new("sleep").arg("30").spawn().unwrap()
+    }
+
+    fn errno() -> i32 {
+        // SAFETY: reading the calling thread's errno.
+        unsafe { *libc::__errno_location() }
+    }
+
+    #[test]
+    fn a_signal_to_the_archiver_is_esrch_and_never_sent() {
+        let mut ar = sleeper();
+        let a = ar.id() as i32;
+        let sent = RefCell::new(Vec::new());
+        let r = kill(a, a, libc::SIGTERM, |p, s| {
+            sent.borrow_mut().push((p, s));
+            0
+        });
+        assert_eq!((r, errno()), (-1, libc::ESRCH));
+        assert!(sent.borrow().is_empty());
+        // Another pid goes to the real call as asked.
+        assert_eq!(kill(a, 4242, 0, |p, s| p + s), 4242);
+        let _ = ar.kill();
+        let _ = ar.wait();
+    }
+
+    #[test]
+    fn a_group_signal_reaches_all_but_the_archiver_and_me_last() {
+        let mut ar = sleeper();
+        let mut other = sleeper();
+        let (a, o) = (ar.id() as i32, other.id() as i32);
+        // SAFETY: getpid has no preconditions.
+        let me = unsafe { libc::getpid() };
+        let sent = RefCell::new(Vec::new());
+        let r = kill(a, 0, libc::SIGTERM, |p, _| {
+            sent.borrow_mut().push(p);
+            0
+        });
+        assert_eq!(r, 0);
+        let sent = sent.into_inner();
+        assert!(sent.contains(&o), "{sent:?}");
+        assert!(!sent.contains(&a), "{sent:?}");
+        assert_eq!(sent.last(), Some(&me), "{sent:?}");
+        for c in [&mut ar, &mut other] {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// In a group of its own (`pgid` 0) or in `pgid`: the test's other
+    /// threads have children too, which a wait for any child would see.
+    fn sleeper_in(pgid: i32) -> Child {
+        use std::os::unix::process::CommandExt;
+        Command::new("sleep")
+            .arg("30")
+            .process_group(pgid)
+            .spawn()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_wait_never_takes_the_archiver() {
+        let mut ar = sleeper_in(0);
+        let a = ar.id() as i32;
+        let asked = RefCell::new(Vec::new());
+        let ask = |c| {
+            asked.borrow_mut().push(c);
+            c
+        };
+        // Its group holds only the archiver: ECHILD, nobody asked.
+        for nohang in [true, false] {
+            let r = wait(a, Awaited::Group(a), nohang, ask, || 99);
+            assert_eq!((r, errno()), (-1, libc::ECHILD));
+        }
+        assert_eq!(wait(a, Awaited::Pid(a), false, ask, || 99), -1);
+        assert!(asked.borrow().is_empty());
+        // A sibling in that group: only it is asked, its answer returned.
+        let mut sib = sleeper_in(a);
+        let s = sib.id() as i32;
+        assert_eq!(wait(a, Awaited::Group(a), false, ask, || 99), s);
+        assert_eq!(asked.borrow().as_slice(), &[s]);
+        // Any child: never the archiver.
+        wait(a, Awaited::Any, true, ask, || 99);
+        assert!(!asked.borrow().contains(&a));
+        // A group without it, another pid: the real call.
+        assert_eq!(wait(a, Awaited::Group(1), false, ask, || 99), 99);
+        assert_eq!(wait(a, Awaited::Pid(s), false, ask, || 99), 99);
+        for c in [&mut ar, &mut sib] {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
