@@ -56,11 +56,11 @@ impl Case {
 
 /// A run's lines, sorted: the archiver and the host's flushed buffer write
 /// to the same file in an order that depends on when ar ran; the library's
-/// own log lines are left out.
+/// own log lines (`arshim[PID]: …`) are left out.
 fn lines(text: &str) -> Vec<&str> {
     let mut l: Vec<&str> = text
         .lines()
-        .filter(|l| !l.to_ascii_lowercase().contains("arshim"))
+        .filter(|l| !l.starts_with("arshim[") && !l.starts_with("arshim:"))
         .collect();
     l.sort();
     l
