@@ -13,7 +13,7 @@ pub mod prelude {
     pub use core::ptr::null_mut;
     pub use libc::{
         id_t, idtype_t, iovec, mode_t, off64_t, off_t, pid_t, posix_spawnattr_t, rusage, siginfo_t,
-        size_t, ssize_t, ENOSYS, FILE,
+        sigval, size_t, ssize_t, ENOSYS, FILE,
     };
 
     /// A `posix_spawn_file_actions_t`.
@@ -67,6 +67,9 @@ macro_rules! for_each_hook {
                 missing: no_such_function(-1);
             waitid(idtype: idtype_t, id: id_t, info: *mut siginfo_t, options: c_int) -> c_int,
                 missing: no_such_function(-1);
+            kill(pid: pid_t, sig: c_int) -> c_int, missing: no_such_function(-1);
+            killpg(pgrp: pid_t, sig: c_int) -> c_int, missing: no_such_function(-1);
+            sigqueue(pid: pid_t, sig: c_int, value: sigval) -> c_int, missing: no_such_function(-1);
             unlink(path: *const c_char) -> c_int, missing: no_such_function(-1);
             unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int, missing: no_such_function(-1);
             rmdir(path: *const c_char) -> c_int, missing: no_such_function(-1);

@@ -5,5 +5,6 @@
 
 pub mod fs;
 pub mod indirect;
+pub mod pids;
 pub mod proc;
 pub mod verdicts;

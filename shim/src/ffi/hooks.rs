@@ -14,6 +14,7 @@ use crate::execs::{self, Exec, Program};
 use crate::record::{mirror, observe};
 use crate::takeover::convert::{self, Request};
 use crate::takeover::defer;
+use crate::takeover::hidden;
 use crate::takeover::wait::{self, AtWait};
 use arshim_common::hooks::prelude::no_such_function;
 use libc::{c_char, c_int, mode_t, pid_t, posix_spawn_file_actions_t, posix_spawnattr_t};
@@ -284,7 +285,11 @@ unsafe fn status_of(result: i32, status: *mut c_int) -> Option<i32> {
 /// one child, or on -1 with exactly one child, that runs an archiver.
 #[inline(always)]
 pub unsafe extern "C" fn waitpid(pid: pid_t, status: *mut c_int, options: c_int) -> pid_t {
-    fast_path!(!state::is_on(), waitpid, waitpid_slow(pid, status, options));
+    fast_path!(
+        state::waits_quiet(),
+        waitpid,
+        waitpid_slow(pid, status, options)
+    );
 }
 
 #[cold]
@@ -293,6 +298,14 @@ unsafe fn waitpid_slow(pid: pid_t, status: *mut c_int, options: c_int) -> pid_t 
     let Some(real) = REAL.waitpid.get() else {
         return no_such_function(-1);
     };
+    if let Some(archiver) = state::hidden_child() {
+        let one = |c| real(c, status, options | libc::WNOHANG);
+        let nohang = options & libc::WNOHANG != 0;
+        let awaited = hidden::Awaited::of_waitpid(pid);
+        return hidden::wait(archiver, awaited, nohang, one, || {
+            real(pid, status, options)
+        });
+    }
     if !state::is_on() {
         return real(pid, status, options);
     }
@@ -305,7 +318,7 @@ unsafe fn waitpid_slow(pid: pid_t, status: *mut c_int, options: c_int) -> pid_t 
 /// Mirrors `wait` (= waitpid(-1, status, 0)).
 #[inline(always)]
 pub unsafe extern "C" fn wait(status: *mut c_int) -> pid_t {
-    fast_path!(!state::is_on(), wait, wait_slow(status));
+    fast_path!(state::waits_quiet(), wait, wait_slow(status));
 }
 
 #[cold]
@@ -314,6 +327,11 @@ unsafe fn wait_slow(status: *mut c_int) -> pid_t {
     let Some(real) = REAL.wait.get() else {
         return no_such_function(-1);
     };
+    if let Some(archiver) = state::hidden_child() {
+        return hidden_wait4(archiver, -1, status, 0, std::ptr::null_mut(), || {
+            real(status)
+        });
+    }
     if !state::is_on() {
         return real(status);
     }
@@ -330,7 +348,11 @@ pub unsafe extern "C" fn wait3(
     options: c_int,
     usage: *mut libc::rusage,
 ) -> pid_t {
-    fast_path!(!state::is_on(), wait3, wait3_slow(status, options, usage));
+    fast_path!(
+        state::waits_quiet(),
+        wait3,
+        wait3_slow(status, options, usage)
+    );
 }
 
 #[cold]
@@ -339,6 +361,10 @@ unsafe fn wait3_slow(status: *mut c_int, options: c_int, usage: *mut libc::rusag
     let Some(real) = REAL.wait3.get() else {
         return no_such_function(-1);
     };
+    if let Some(archiver) = state::hidden_child() {
+        let real_call = || real(status, options, usage);
+        return hidden_wait4(archiver, -1, status, options, usage, real_call);
+    }
     if !state::is_on() {
         return real(status, options, usage);
     }
@@ -357,7 +383,7 @@ pub unsafe extern "C" fn wait4(
     usage: *mut libc::rusage,
 ) -> pid_t {
     fast_path!(
-        !state::is_on(),
+        state::waits_quiet(),
         wait4,
         wait4_slow(pid, status, options, usage)
     );
@@ -374,6 +400,10 @@ unsafe fn wait4_slow(
     let Some(real) = REAL.wait4.get() else {
         return no_such_function(-1);
     };
+    if let Some(archiver) = state::hidden_child() {
+        let real_call = || real(pid, status, options, usage);
+        return hidden_wait4(archiver, pid, status, options, usage, real_call);
+    }
     if !state::is_on() {
         return real(pid, status, options, usage);
     }
@@ -392,7 +422,7 @@ pub unsafe extern "C" fn waitid(
     options: c_int,
 ) -> c_int {
     fast_path!(
-        !state::is_on(),
+        state::waits_quiet(),
         waitid,
         waitid_slow(idtype, id, info, options)
     );
@@ -409,12 +439,141 @@ unsafe fn waitid_slow(
     let Some(real) = REAL.waitid.get() else {
         return no_such_function(-1);
     };
+    if let Some(archiver) = state::hidden_child() {
+        // One child by P_PID, into our own siginfo (the host's `info` may be
+        // NULL): si_pid 0 means none was ready.
+        let one = |c: i32| {
+            let mut got: libc::siginfo_t = std::mem::zeroed();
+            match real(
+                libc::P_PID,
+                c as libc::id_t,
+                &mut got,
+                options | libc::WNOHANG,
+            ) {
+                0 if got.si_pid() != 0 => {
+                    if !info.is_null() {
+                        *info = got;
+                    }
+                    got.si_pid()
+                }
+                r => r,
+            }
+        };
+        let awaited = hidden::Awaited::of_waitid(idtype, id);
+        let nohang = options & libc::WNOHANG != 0;
+        let mut as_asked = false;
+        let r = hidden::wait(archiver, awaited, nohang, one, || {
+            as_asked = true;
+            real(idtype, id, info, options)
+        });
+        if r == 0 && !as_asked && !info.is_null() {
+            *info = std::mem::zeroed(); // WNOHANG, none ready: si_pid 0, as the kernel's
+        }
+        return r.min(0); // waitid answers 0 or -1
+    }
     if !state::is_on() {
         return real(idtype, id, info, options);
     }
     around_wait(awaited_by_waitid(idtype, id, options), || {
         (real(idtype, id, info, options), None)
     })
+}
+
+/// `wait`, `wait3` and `wait4` while the archiver is hidden from the
+/// cleanups (takeover/hidden.rs): one child at a time through the real `wait4`.
+unsafe fn hidden_wait4(
+    archiver: pid_t,
+    pid: pid_t,
+    status: *mut c_int,
+    options: c_int,
+    usage: *mut libc::rusage,
+    real_call: impl FnOnce() -> pid_t,
+) -> pid_t {
+    let Some(wait4) = REAL.wait4.get() else {
+        return real_call();
+    };
+    let one = |c| wait4(c, status, options | libc::WNOHANG, usage);
+    let nohang = options & libc::WNOHANG != 0;
+    let awaited = hidden::Awaited::of_waitpid(pid);
+    hidden::wait(archiver, awaited, nohang, one, real_call)
+}
+
+// ---------------------------------------------------------------------------
+// The signal hooks: one atomic load, except while a wait-time takeover hides
+// its archiver from the host's cleanups (takeover/hidden.rs): then a signal
+// to the archiver's pid, or to a group holding it, is sent as if it had been
+// reaped already.
+
+/// Mirrors `kill`.
+#[inline(always)]
+pub unsafe extern "C" fn kill(pid: pid_t, sig: c_int) -> c_int {
+    fast_path!(state::signals_quiet(), kill, kill_slow(pid, sig));
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn kill_slow(pid: pid_t, sig: c_int) -> c_int {
+    let Some(real) = REAL.kill.get() else {
+        return no_such_function(-1);
+    };
+    match state::hidden_child() {
+        Some(archiver) => hidden::kill(archiver, pid, sig, |p, s| real(p, s)),
+        None => real(pid, sig),
+    }
+}
+
+/// Mirrors `killpg` (glibc's calls its internal kill, out of the kill hook's
+/// sight): `kill(-pgrp, sig)`, EINVAL for a negative group.
+#[inline(always)]
+pub unsafe extern "C" fn killpg(pgrp: pid_t, sig: c_int) -> c_int {
+    fast_path!(state::signals_quiet(), killpg, killpg_slow(pgrp, sig));
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn killpg_slow(pgrp: pid_t, sig: c_int) -> c_int {
+    let Some(real) = REAL.killpg.get() else {
+        return no_such_function(-1);
+    };
+    let (Some(archiver), Some(kill)) = (state::hidden_child(), REAL.kill.get()) else {
+        return real(pgrp, sig);
+    };
+    if pgrp < 0 || pgrp == 1 {
+        // EINVAL as glibc's; group 1 (init's) is not kill(-1).
+        return real(pgrp, sig);
+    }
+    hidden::kill(archiver, pgrp.saturating_neg(), sig, |p, s| {
+        if p == pgrp.saturating_neg() {
+            real(pgrp, s) // the group as asked (it does not hold the archiver)
+        } else {
+            kill(p, s)
+        }
+    })
+}
+
+/// Mirrors `sigqueue`: one pid, never a group.
+#[inline(always)]
+pub unsafe extern "C" fn sigqueue(pid: pid_t, sig: c_int, value: libc::sigval) -> c_int {
+    fast_path!(
+        state::signals_quiet(),
+        sigqueue,
+        sigqueue_slow(pid, sig, value)
+    );
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn sigqueue_slow(pid: pid_t, sig: c_int, value: libc::sigval) -> c_int {
+    let Some(real) = REAL.sigqueue.get() else {
+        return no_such_function(-1);
+    };
+    match state::hidden_child() {
+        Some(archiver) if pid == archiver => {
+            *libc::__errno_location() = libc::ESRCH;
+            -1
+        }
+        _ => real(pid, sig, value),
+    }
 }
 
 /// The deletion hooks: off, one atomic load and the real call. While a

@@ -15,6 +15,14 @@ static MODE: AtomicU8 = AtomicU8::new(OFF);
 static SCOPE_PID: AtomicI32 = AtomicI32::new(0);
 static mut CONFIG: Option<Config> = None;
 
+/// The wait and signal hooks' one atomic (docs/DESIGN.md, "Conversion" 2,
+/// the archiver hidden from the cleanups): `QUIET` when they have nothing to
+/// do, `WATCHING` while the process is in scope (MODE on), or the pid of the
+/// archiver a wait-time takeover hides from the host's cleanups.
+static CHILD_HOOKS: AtomicI32 = AtomicI32::new(QUIET);
+const QUIET: i32 = 0;
+const WATCHING: i32 = -1;
+
 /// Called once, from the constructor, before any hook can see a mode other than off.
 pub fn activate(config: Config, pid: i32) {
     let mode = match config.mode {
@@ -26,6 +34,7 @@ pub fn activate(config: Config, pid: i32) {
     // written before MODE is published with Release; readers Acquire MODE first.
     unsafe { *std::ptr::addr_of_mut!(CONFIG) = Some(config) };
     SCOPE_PID.store(pid, Ordering::Relaxed);
+    CHILD_HOOKS.store(WATCHING, Ordering::Relaxed);
     MODE.store(mode, Ordering::Release);
 }
 
@@ -33,6 +42,45 @@ pub fn activate(config: Config, pid: i32) {
 /// cleanups spawn goes straight to the real calls.
 pub fn deactivate() {
     MODE.store(OFF, Ordering::Release);
+    CHILD_HOOKS.store(QUIET, Ordering::Release);
+}
+
+/// From now on (the hooks being off) the wait and signal hooks act as if
+/// `archiver` had been reaped: the host's cleanups of a wait-time takeover
+/// run while it still runs (docs/DESIGN.md, "Conversion" 2).
+pub fn hide_child(archiver: i32) {
+    if archiver > 0 {
+        CHILD_HOOKS.store(archiver, Ordering::Release);
+    }
+}
+
+/// The cleanups are over: the archiver is a child like any other again
+/// (the host goes on to its own wait if the reaper's execve fails).
+pub fn unhide_child() {
+    CHILD_HOOKS.store(QUIET, Ordering::Release);
+}
+
+/// The wait hooks' one load: nothing to do (out of scope, or converted and
+/// hiding nothing).
+#[inline(always)]
+pub fn waits_quiet() -> bool {
+    CHILD_HOOKS.load(Ordering::Relaxed) == QUIET
+}
+
+/// The signal hooks' one load: no archiver hidden.
+#[inline(always)]
+pub fn signals_quiet() -> bool {
+    CHILD_HOOKS.load(Ordering::Relaxed) <= QUIET
+}
+
+/// The archiver hidden from the cleanups, when this is the process that
+/// hides it (a child forked by a cleanup inherits the value, but its calls
+/// are its own: they go to the real functions).
+pub fn hidden_child() -> Option<i32> {
+    let archiver = CHILD_HOOKS.load(Ordering::Acquire);
+    // SAFETY: getpid has no preconditions.
+    (archiver > 0 && unsafe { libc::getpid() } == SCOPE_PID.load(Ordering::Relaxed))
+        .then_some(archiver)
 }
 
 /// The one atomic load of a hook that is off.

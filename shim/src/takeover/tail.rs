@@ -88,6 +88,12 @@ pub trait Job {
     /// Only in `take_over`, after the cleanups.
     unsafe fn replay(&self) {}
 
+    /// The child hidden from the host's cleanups: the wait-time takeover's
+    /// archiver, still running while they run (takeover/hidden.rs).
+    fn hidden_child(&self) -> Option<i32> {
+        None
+    }
+
     /// The `execve`, and what comes back when it fails.
     ///
     /// # Safety
@@ -111,7 +117,11 @@ pub unsafe fn take_over<J: Job>(
     let library = companion::library_path().unwrap_or_default();
     // Whatever the cleanups spawn goes straight to the real calls.
     state::deactivate();
+    if let Some(child) = job.hidden_child() {
+        state::hide_child(child);
+    }
     let deferred = kit.cleanups.run(protected);
+    state::unhide_child();
     report::deferred(config, &deferred);
     let reaper = Reaper {
         path: &kit.companion,
@@ -250,6 +260,10 @@ impl Wait {
 
 impl Job for Wait {
     type Back = Vec<Deferred>;
+
+    fn hidden_child(&self) -> Option<i32> {
+        Some(self.child)
+    }
 
     fn target(&mut self, config: &Config, reaper: &Reaper<'_>, deferred: &[Deferred]) -> Exec {
         let job = reaper::Job::Wait { child: self.child };
