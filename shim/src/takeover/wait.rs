@@ -12,6 +12,7 @@ use crate::ffi::state;
 use crate::record::logging::info;
 use crate::record::trace::Event;
 use crate::takeover::defer::{self, Deferred};
+use crate::takeover::fit;
 use crate::takeover::report::{fallback, Attempt};
 use crate::takeover::tail::{self, Archiver, Kit, Wait};
 use std::time::{Duration, Instant};
@@ -222,7 +223,7 @@ unsafe fn decide(config: &'static Config, seen: Seen, my_exe: &[u8]) -> AtWait {
         }));
     }
     let mut seen = seen;
-    match ready(config, &mut seen) {
+    match ready(config, &mut seen, operands) {
         Ok(kit) => AtWait::Real(Some(hand_off(config, seen, operands, &program, kit))),
         Err(reason) => {
             let attempt = Attempt::Wait {
@@ -236,7 +237,7 @@ unsafe fn decide(config: &'static Config, seen: Seen, my_exe: &[u8]) -> AtWait {
 }
 
 /// What the handoff needs, or why the host is left to its own wait.
-fn ready(config: &Config, seen: &mut Seen) -> Result<Kit, &'static str> {
+fn ready(config: &Config, seen: &mut Seen, operands: usize) -> Result<Kit, &'static str> {
     if proc::children_autoreaped() {
         return Err("SIGCHLD is ignored: the archiver's status could not be collected");
     }
@@ -250,7 +251,14 @@ fn ready(config: &Config, seen: &mut Seen) -> Result<Kit, &'static str> {
             }
         }
     }
-    tail::kit(config)
+    let mut kit = tail::kit(config)?;
+    // The reaper's execve must not fail after the cleanups (docs/DESIGN.md,
+    // "Conversion" 1).
+    let child = &seen.child;
+    let archiver = child.argv.get(operands..).unwrap_or(&[]);
+    let protected = defer::protected_for(archiver, &child.cwd);
+    fit::wait_time(config, &mut kit, child.pid, &protected)?;
+    Ok(kit)
 }
 
 /// The point of no return: the tail, to the reaper. Returns only if its
