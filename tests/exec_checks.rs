@@ -164,7 +164,8 @@ impl Case<'_> {
             objects: ["one.o", "two.o"]
                 .map(|o| self.dir.join(o).exists())
                 .to_vec(),
-            converted: !trace_events(&trace, "convert").is_empty(),
+            converted: !trace_events(&trace, "convert").is_empty()
+                || !trace_events(&trace, "handoff").is_empty(),
             fallback,
             run,
         }
@@ -281,6 +282,17 @@ fn environment_at_the_exact_limit_with_a_deferred_deletion() {
     let dir = TestDir::new("exec-limit-deferred");
     let ar = fixtures().real_ar.clone().into_os_string();
     let mut case = Case::new(&dir, "spawn", ar.to_str().unwrap());
+    case.unlink = Some("two.o");
+    exact_limit(&case);
+}
+
+/// At wait time (fork, exec, waitpid): the reaper's exec, with the host's
+/// environment and room for the deletions, fits or the host's own wait runs.
+#[test]
+fn environment_at_the_exact_limit_at_wait_time() {
+    let dir = TestDir::new("exec-limit-wait");
+    let ar = fixtures().real_ar.clone().into_os_string();
+    let mut case = Case::new(&dir, "fork", ar.to_str().unwrap());
     case.unlink = Some("two.o");
     exact_limit(&case);
 }

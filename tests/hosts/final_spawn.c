@@ -3,6 +3,7 @@
  *
  *   final_spawn spawn|spawnp PROGRAM ARG...   posix_spawn[p](PROGRAM, [PROGRAM ARG...], environ)
  *   final_spawn system WORD...                system("WORD WORD ...")
+ *   final_spawn fork PROGRAM ARG...           fork, execv(PROGRAM, [PROGRAM ARG...]), waitpid
  *
  * Its atexit handler prints "host: atexit ran" (left in the stdio buffer)
  * and, if HOST_UNLINK_AT_EXIT names a file, deletes it, as a linker removes
@@ -18,6 +19,7 @@
  * signal N); for system(), with the shell's exit status.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +80,26 @@ static int lower_stack_limit(void)
 	return setrlimit(RLIMIT_STACK, &lim);
 }
 
+static int by_fork(char **argv)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		perror("host: fork");
+		return 3;
+	}
+	if (pid == 0) {
+		execv(argv[0], argv);
+		dprintf(2, "host: exec failed: %s\n", strerror(errno));
+		_exit(127);
+	}
+	int st;
+	if (waitpid(pid, &st, 0) != pid) {
+		perror("host: waitpid");
+		return 4;
+	}
+	return status_of(st);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -88,6 +110,8 @@ int main(int argc, char **argv)
 		return 5;
 	if (strcmp(argv[1], "system") == 0)
 		return by_system(argc - 2, argv + 2);
+	if (strcmp(argv[1], "fork") == 0)
+		return by_fork(argv + 2);
 	int search = strcmp(argv[1], "spawnp") == 0;
 	pid_t pid;
 	int err = search ? posix_spawnp(&pid, argv[2], NULL, NULL, argv + 2, environ)
