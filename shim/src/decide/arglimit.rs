@@ -117,11 +117,14 @@ pub fn deferral_reserve(protected: &[Vec<u8>]) -> u64 {
     let mut seen: Vec<&[u8]> = Vec::new();
     for p in protected {
         let mut path: &[u8] = p;
-        while let Some(cut) = path.iter().rposition(|&b| b == b'/') {
+        loop {
             if !path.is_empty() && !seen.contains(&path) {
                 seen.push(path);
             }
-            path = &path[..cut];
+            match path.iter().rposition(|&b| b == b'/') {
+                Some(cut) => path = &path[..cut],
+                None => break,
+            }
         }
     }
     seen.iter()
@@ -182,5 +185,7 @@ mod tests {
         assert_eq!(one, 2 * deferral_cost(b"a.o") + 2 * deferral_cost(b"t"));
         let two = deferral_reserve(&[b"/t/a.o".to_vec(), b"/t/b.o".to_vec()]);
         assert_eq!(two, one + 2 * deferral_cost(b"b.o"), "/t counted once");
+        let relative = deferral_reserve(&[b"a.o".to_vec()]);
+        assert_eq!(relative, 2 * deferral_cost(b"a.o"));
     }
 }
