@@ -7,6 +7,7 @@
 //! (answered by `facts/`, faked in the unit tests). No `unsafe` here, by rule:
 #![forbid(unsafe_code)]
 
+pub mod arglimit;
 pub mod child;
 pub mod config;
 pub mod indirect;

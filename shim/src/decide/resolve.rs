@@ -10,8 +10,11 @@ pub enum Candidate {
     Missing,
     /// Exists but `execve` would fail with EACCES (not a regular file, no x bit).
     NotExecutable,
-    /// An ELF executable.
+    /// An ELF executable this machine runs.
     Elf,
+    /// An ELF file this kernel would not load (another machine, class or
+    /// byte order, or not an executable): `execve` fails with ENOEXEC.
+    Foreign,
     /// A `#!` script and whether its interpreter is an executable file.
     Script { interpreter_ok: bool },
     /// Executable bits but no known format: `execve` fails with ENOEXEC.
@@ -34,6 +37,9 @@ pub enum Unresolved {
     /// execve report ENOEXEC and do not retry with a shell.
     NoExecFormat,
     BadInterpreter,
+    /// An ELF file for another machine: ENOEXEC, and glibc's posix_spawnp
+    /// stops its search there.
+    Foreign,
 }
 
 impl Unresolved {
@@ -43,6 +49,7 @@ impl Unresolved {
             Unresolved::NotExecutable => "program is not an executable file",
             Unresolved::NoExecFormat => "program is neither ELF nor a #! script",
             Unresolved::BadInterpreter => "the script's #! interpreter is not executable",
+            Unresolved::Foreign => "program is an ELF file this machine does not run (ENOEXEC)",
         }
     }
 }
@@ -59,6 +66,7 @@ fn check(c: Candidate) -> Result<(), Unresolved> {
         Candidate::Missing => Err(Unresolved::NotFound),
         Candidate::NotExecutable => Err(Unresolved::NotExecutable),
         Candidate::Unknown => Err(Unresolved::NoExecFormat),
+        Candidate::Foreign => Err(Unresolved::Foreign),
     }
 }
 
@@ -220,6 +228,78 @@ pub fn elf_interpreter(head: &[u8]) -> Option<&[u8]> {
         return (!path.is_empty()).then_some(path);
     }
     None
+}
+
+/// What the kernel's ELF loader (fs/binfmt_elf.c) checks of a header before
+/// it loads a file: class, byte order, machine, type and program header size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ElfIdentity {
+    class: u8,
+    data: u8,
+    machine: u16,
+    kind: u16,
+    phentsize: u16,
+}
+
+fn elf_identity(head: &[u8]) -> Option<ElfIdentity> {
+    if !head.starts_with(b"\x7fELF") {
+        return None;
+    }
+    let (class, data) = (*head.get(4)?, *head.get(5)?);
+    let half = |at: usize| -> Option<u16> {
+        let b: [u8; 2] = head.get(at..at + 2)?.try_into().ok()?;
+        Some(if data == 2 {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        })
+    };
+    let phentsize_at = if class == 2 { 0x36 } else { 0x2a };
+    Some(ElfIdentity {
+        class,
+        data,
+        machine: half(18)?,
+        kind: half(16)?,
+        phentsize: half(phentsize_at)?,
+    })
+}
+
+/// Would this kernel load the ELF file starting with `head`, where `own` is
+/// the start of an ELF file it runs (this process's)? Same class, byte
+/// order and machine, an executable or shared object (ET_EXEC, ET_DYN), and
+/// program headers of that class's size. Anything else is ENOEXEC, or a
+/// compatibility mode not taken for granted.
+pub fn elf_runs_here(head: &[u8], own: &[u8]) -> bool {
+    const ET_EXEC: u16 = 2;
+    const ET_DYN: u16 = 3;
+    let (Some(it), Some(me)) = (elf_identity(head), elf_identity(own)) else {
+        return false;
+    };
+    let phentsize = match it.class {
+        1 => 32,
+        2 => 56,
+        _ => return false,
+    };
+    it.class == me.class
+        && it.data == me.data
+        && it.machine == me.machine
+        && matches!(it.kind, ET_EXEC | ET_DYN)
+        && it.phentsize == phentsize
+}
+
+/// The optional argument of a `#!` line: the rest of the line after the
+/// interpreter, blanks around it trimmed (fs/binfmt_script.c passes it as
+/// one argument).
+pub fn shebang_argument(head: &[u8]) -> Option<&[u8]> {
+    let interp = shebang_interpreter(head)?;
+    let line = head.strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+    let at = line.windows(interp.len()).position(|w| w == interp)? + interp.len();
+    let rest = line.get(at..)?;
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = rest.iter().position(|b| !blank(b))?;
+    let end = rest.iter().rposition(|b| !blank(b))? + 1;
+    rest.get(start..end)
 }
 
 /// The interpreter path of a `#!` line (first word after `#!`).
@@ -454,5 +534,46 @@ mod tests {
         );
         assert_eq!(shebang_interpreter(b"#!\n"), None);
         assert_eq!(shebang_interpreter(b"\x7fELF"), None);
+    }
+
+    #[test]
+    fn a_foreign_elf_stops_the_search_as_enoexec() {
+        let probe = Map(HashMap::from([
+            ("/a/ar", Candidate::Foreign),
+            ("/b/ar", Candidate::Elf),
+        ]));
+        assert_eq!(
+            resolve_search(b"ar", Some(b"/a:/b"), &probe),
+            Err(Unresolved::Foreign)
+        );
+        assert_eq!(resolve_exact(b"/a/ar", &probe), Err(Unresolved::Foreign));
+    }
+
+    #[test]
+    fn elf_headers_are_compared_with_this_machine() {
+        let me = std::fs::read("/proc/self/exe").unwrap();
+        let me = &me[..64];
+        assert!(elf_runs_here(me, me));
+        let patched = |at: usize, bytes: &[u8]| {
+            let mut h = me.to_vec();
+            h[at..at + bytes.len()].copy_from_slice(bytes);
+            h
+        };
+        assert!(!elf_runs_here(&patched(18, &[0xb7, 0]), me), "machine");
+        assert!(!elf_runs_here(&patched(4, &[1]), me), "class");
+        assert!(!elf_runs_here(&patched(5, &[2]), me), "byte order");
+        assert!(!elf_runs_here(&patched(16, &[1, 0]), me), "ET_REL");
+        assert!(!elf_runs_here(b"#!/bin/sh\n", me));
+        assert!(!elf_runs_here(&me[..10], me), "cut short");
+    }
+
+    #[test]
+    fn shebang_arguments() {
+        assert_eq!(shebang_argument(b"#!/bin/sh\n"), None);
+        assert_eq!(shebang_argument(b"#! /bin/sh -e \nx"), Some(&b"-e"[..]));
+        assert_eq!(
+            shebang_argument(b"#!/usr/bin/env  python3 -u\n"),
+            Some(&b"python3 -u"[..])
+        );
     }
 }

@@ -2,7 +2,9 @@
 //! side of `resolve::Probe` and `plan::Facts`, `#!` and `realpath`.
 
 use crate::decide::plan::{Facts, PipeEnd};
-use crate::decide::resolve::{shebang_interpreter, Candidate, Probe};
+use crate::decide::resolve::{
+    elf_runs_here, shebang_argument, shebang_interpreter, Candidate, Probe,
+};
 use std::ffi::CString;
 
 fn stat(path: &[u8]) -> Result<libc::stat, i32> {
@@ -51,6 +53,32 @@ fn head(path: &[u8]) -> Option<Vec<u8>> {
     Some(buf)
 }
 
+/// The start of this process's own executable: an ELF file this kernel
+/// runs, to compare an archiver's header with.
+fn own_header() -> Option<Vec<u8>> {
+    head(b"/proc/self/exe")
+}
+
+/// A script's interpreter, if ELF, is one this machine runs (else the
+/// script's `execve` is ENOEXEC too).
+fn runs_here_if_elf(path: &[u8]) -> bool {
+    match head(path) {
+        Some(h) if h.starts_with(b"\x7fELF") => {
+            own_header().is_some_and(|own| elf_runs_here(&h, &own))
+        }
+        _ => true,
+    }
+}
+
+/// A `#!` script's interpreter and its optional argument, as the kernel
+/// reads them (what its `execve` adds to the arguments), or None for any
+/// other file.
+pub fn shebang(path: &[u8]) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
+    let head = head(path)?;
+    let interp = shebang_interpreter(&head)?.to_vec();
+    Some((interp, shebang_argument(&head).map(<[u8]>::to_vec)))
+}
+
 pub struct RealProbe;
 
 impl Probe for RealProbe {
@@ -66,6 +94,10 @@ impl Probe for RealProbe {
             return Candidate::Unknown;
         };
         if head.starts_with(b"\x7fELF") {
+            // Another machine's ELF: ENOEXEC (docs/DESIGN.md, "Conversion" 1).
+            if !own_header().is_some_and(|own| elf_runs_here(&head, &own)) {
+                return Candidate::Foreign;
+            }
             // A missing program interpreter: execve says ENOENT, as for a
             // missing file (and execvp goes on along PATH).
             return match crate::decide::resolve::elf_interpreter(&head) {
@@ -78,7 +110,8 @@ impl Probe for RealProbe {
         match shebang_interpreter(&head) {
             Some(interp) => {
                 let ok = stat(interp).map(|st| is_reg(&st)).unwrap_or(false)
-                    && access(interp, libc::X_OK);
+                    && access(interp, libc::X_OK)
+                    && runs_here_if_elf(interp);
                 Candidate::Script { interpreter_ok: ok }
             }
             None if head.starts_with(b"#!") => Candidate::Script {

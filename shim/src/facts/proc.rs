@@ -149,3 +149,22 @@ pub fn cpus() -> usize {
 pub fn memory_maps() -> String {
     std::fs::read_to_string("/proc/self/maps").unwrap_or_default()
 }
+
+/// This process's soft stack limit (`RLIMIT_STACK`; `RLIM_INFINITY` is
+/// `u64::MAX`): what the kernel sizes an `execve`'s argument room by.
+pub fn stack_limit() -> u64 {
+    // SAFETY: a zeroed rlimit is a valid out-buffer.
+    unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_STACK, &mut r) != 0 {
+            return 0; // the smallest room: any doubt refuses
+        }
+        r.rlim_cur
+    }
+}
+
+/// The page size (the kernel's `ARG_MAX` and `MAX_ARG_STRLEN` are 32 pages).
+pub fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096)
+}

@@ -29,13 +29,14 @@ pub fn prepare() -> Result<Cleanups, &'static str> {
 impl Cleanups {
     /// Runs the interpreter's exit functions (CPython hosts), the atexit
     /// handlers and destructors, then flushes every stdio stream — with
-    /// deletions of `protected` paths deferred. Returns those deletions.
+    /// deletions of `protected` paths deferred, as many as `room` bytes of the
+    /// reaper's arguments hold. Returns those deletions.
     ///
     /// # Safety
     /// Only on the conversion path, after every allocation the conversion
     /// needs has been made: the host's handlers may tear down anything of theirs.
-    pub unsafe fn run(self, protected: Vec<Vec<u8>>) -> Vec<Deferred> {
-        defer::begin(protected);
+    pub unsafe fn run(self, protected: Vec<Vec<u8>>, room: u64) -> Vec<Deferred> {
+        defer::begin(protected, room);
         if let Some(py) = &self.python {
             py.run_exit_functions();
         }

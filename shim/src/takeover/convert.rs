@@ -19,10 +19,10 @@ use crate::record::logging::info;
 use crate::record::mirror;
 use crate::record::trace::Event;
 use crate::takeover::exec::{copy_vector, environ_copy, mark_spent, Exec};
-use crate::takeover::replay;
 use crate::takeover::report::{fallback, Attempt};
 use crate::takeover::restore::{self, Captured};
 use crate::takeover::tail::{self, Archiver, Kit, Run};
+use crate::takeover::{defer, fit, replay};
 use libc::{c_char, posix_spawn_file_actions_t, posix_spawnattr_t};
 use std::ffi::{CStr, CString};
 
@@ -118,7 +118,8 @@ pub unsafe fn consider(config: &'static Config, request: &Request) -> bool {
         return true;
     }
     let ready = prepare(request, &program, argv).and_then(|ready| {
-        let kit = tail::kit(config)?;
+        let mut kit = tail::kit(config)?;
+        fit(config, &mut kit, &ready)?;
         // Last: nothing may fail between the capture and the cleanups.
         let captured = restore::for_spawn(&ready.steps.reads(), ready.steps.highest_fd())?;
         Ok((ready, kit, captured))
@@ -369,6 +370,33 @@ fn spawn_stdin(actions: &[FileAction]) -> Stdin {
         StdinSource::Path(path) => Stdin::Path(absolute(&proc::cwd(), &path)),
         StdinSource::Closed => Stdin::Closed,
         StdinSource::Unknown => Stdin::Unknown("set up by the file actions in a way not followed"),
+    }
+}
+
+/// The exec the conversion ends in, and the reaper's, fit the kernel's
+/// limits (docs/DESIGN.md, "Conversion" 1).
+fn fit(config: &Config, kit: &mut Kit, ready: &Ready) -> Result<(), &'static str> {
+    let exec = &ready.exec;
+    let protected = defer::protected_for(&ready.operands, &ready.cwd);
+    fit::spawn_time(
+        config,
+        kit,
+        exec,
+        &protected,
+        shell_headroom(exec, &ready.cwd),
+    )
+}
+
+/// What `sh -c CMD` may add when it execs the archiver itself: `PWD=` the
+/// working directory (dash exports it), a path of up to PATH_MAX, and one
+/// pointer per word.
+fn shell_headroom(exec: &Exec, cwd: &[u8]) -> u64 {
+    match exec.argv.as_slice() {
+        [_, flag, cmd] if exec.path.as_bytes() == b"/bin/sh" && flag.as_bytes() == b"-c" => {
+            let words = cmd.as_bytes().split(|&b| b == b' ' || b == b'\t').count();
+            (b"PWD=".len() + cwd.len() + 1 + 8 + libc::PATH_MAX as usize + 1 + 8 * words) as u64
+        }
+        _ => 0,
     }
 }
 

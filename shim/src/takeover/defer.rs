@@ -8,6 +8,7 @@
 //! session below, the directory fds it opens, and (`perform_now`, when a
 //! handoff failed) the deletions themselves.
 
+use crate::decide::arglimit::deferral_cost;
 use crate::decide::protect::{absolute, is_protected, protected_paths, split_parent};
 use crate::facts::fs::canonical;
 use crate::facts::proc::dir_of;
@@ -49,6 +50,10 @@ pub fn fd_floor() -> i32 {
 struct Session {
     protected: Vec<Vec<u8>>,
     records: Vec<Deferred>,
+    /// Bytes the reaper's arguments can still take (`arglimit::deferral_cost`
+    /// per record), measured before the cleanups (docs/DESIGN.md,
+    /// "Conversion" 1).
+    room: u64,
     /// Directory fds already opened, by canonical path.
     dirs: Vec<(Vec<u8>, i32)>,
 }
@@ -61,12 +66,14 @@ pub fn is_active() -> bool {
     ACTIVE.load(Ordering::Relaxed)
 }
 
-/// Start deferring deletions of `protected` paths (before the cleanups).
-pub fn begin(protected: Vec<Vec<u8>>) {
+/// Start deferring deletions of `protected` paths (before the cleanups),
+/// as many as `room` bytes of the reaper's arguments hold.
+pub fn begin(protected: Vec<Vec<u8>>, room: u64) {
     if let Ok(mut s) = SESSION.lock() {
         *s = Some(Session {
             protected,
             records: Vec::new(),
+            room,
             dirs: Vec::new(),
         });
         // SAFETY: getpid has no preconditions.
@@ -113,13 +120,13 @@ pub fn consider(dirfd: i32, path: &[u8], rmdir: bool) -> bool {
     let Some(fd) = session.dir_fd(&doomed.real_dir) else {
         return false;
     };
-    session.records.push(Deferred {
+    let record = Deferred {
         dirfd: fd,
         name: doomed.name,
         rmdir,
         path: doomed.target,
-    });
-    true
+    };
+    session.keep(record)
 }
 
 /// What a deletion would delete, named both ways.
@@ -160,6 +167,26 @@ impl Doomed {
 }
 
 impl Session {
+    /// Records a deletion once; false when the reaper's arguments would not
+    /// hold it (then the deletion is not deferred: the reaper's `execve`
+    /// must not fail with E2BIG after the cleanups). Within the reserve the
+    /// conversion was checked for (`arglimit::deferral_reserve`), it always fits.
+    fn keep(&mut self, record: Deferred) -> bool {
+        let same = |r: &Deferred| {
+            r.dirfd == record.dirfd && r.name == record.name && r.rmdir == record.rmdir
+        };
+        if self.records.iter().any(same) {
+            return true;
+        }
+        let cost = deferral_cost(&record.name);
+        if cost > self.room {
+            return false;
+        }
+        self.room -= cost;
+        self.records.push(record);
+        true
+    }
+
     /// An fd on `real_dir`, opened once per directory.
     fn dir_fd(&mut self, real_dir: &[u8]) -> Option<i32> {
         if let Some(&(_, fd)) = self.dirs.iter().find(|(d, _)| *d == real_dir) {

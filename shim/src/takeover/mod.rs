@@ -9,6 +9,7 @@ pub mod companion;
 pub mod convert;
 pub mod defer;
 pub mod exec;
+pub mod fit;
 pub mod hidden;
 pub mod python;
 pub mod reaper;

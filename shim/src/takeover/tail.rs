@@ -53,6 +53,9 @@ pub struct Kit {
     /// The reaper to hand over to (`companion::find`).
     companion: Vec<u8>,
     cleanups: Cleanups,
+    /// What the reaper's arguments can take for deferred deletions
+    /// (`fit`; none until measured).
+    room: u64,
 }
 
 /// The reaper and the host's cleanups, or why the host cannot be taken over.
@@ -62,7 +65,27 @@ pub fn kit(config: &Config) -> Result<Kit, &'static str> {
     Ok(Kit {
         companion,
         cleanups,
+        room: 0,
     })
+}
+
+impl Kit {
+    /// The reaper's `execve` for `job` with no deletion deferred yet, as the
+    /// tail builds it: what `fit` measures before the cleanups.
+    pub fn reaper_exec(&self, config: &Config, job: &reaper::Job<'_>, envp: Vec<CString>) -> Exec {
+        let library = companion::library_path().unwrap_or_default();
+        let reaper = Reaper {
+            path: &self.companion,
+            library: &library,
+        };
+        reaper.exec(config, job, &[], envp)
+    }
+
+    /// The bytes the reaper's arguments can take for deferred deletions,
+    /// measured against the kernel's limits (`fit`).
+    pub fn set_room(&mut self, room: u64) {
+        self.room = room;
+    }
 }
 
 /// The archiver's operands and working directory: what the host's cleanups
@@ -120,7 +143,7 @@ pub unsafe fn take_over<J: Job>(
     if let Some(child) = job.hidden_child() {
         state::hide_child(child);
     }
-    let deferred = kit.cleanups.run(protected);
+    let deferred = kit.cleanups.run(protected, kit.room);
     state::unhide_child();
     report::deferred(config, &deferred);
     let reaper = Reaper {

@@ -13,6 +13,7 @@ use crate::ffi::state;
 use crate::record::logging::info;
 use crate::record::trace::Event;
 use crate::takeover::defer::{self, Deferred};
+use crate::takeover::fit;
 use crate::takeover::report::{fallback, Attempt};
 use crate::takeover::restore::{self, Captured};
 use crate::takeover::tail::{self, Archiver, Kit, Wait};
@@ -262,7 +263,12 @@ fn ready(config: &Config, seen: &mut Seen, operands: usize) -> Result<(Kit, Vec<
         }
     }
     let inputs = child_inputs(&seen.child, operands)?;
-    Ok((tail::kit(config)?, inputs))
+    let mut kit = tail::kit(config)?;
+    // The reaper's execve must not fail after the cleanups (docs/DESIGN.md,
+    // "Conversion" 1).
+    let protected = defer::protected_for(&inputs, &seen.child.cwd);
+    fit::wait_time(config, &mut kit, seen.child.pid, &protected)?;
+    Ok((kit, inputs))
 }
 
 /// What the running archiver reads or writes (docs/DESIGN.md, "Conversion"
