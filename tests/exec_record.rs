@@ -360,8 +360,10 @@ fn gcc_ar_command(dir: &TestDir, arshim_args: Option<&[&str]>) -> Command {
     cmd
 }
 
-fn gcc_ar_baseline() -> (TestDir, Outcome) {
-    let dir = TestDir::new("ex-gcc-ar-without");
+/// The run without the library, in a directory of the calling test's own
+/// (`name`): tests run in parallel threads of one process.
+fn gcc_ar_baseline(name: &str) -> (TestDir, Outcome) {
+    let dir = TestDir::new(&format!("ex-gcc-ar-without-{name}"));
     let base = run(gcc_ar_command(&dir, None), &dir, "without");
     base.assert_code(0);
     assert_eq!(ar_members(&dir.join("libab.a")), ["one.o", "two.o"]);
@@ -434,7 +436,7 @@ fn is_gcc_ar_archiver(argv: &[String]) -> bool {
 
 #[test]
 fn gcc_ar_observe_records_the_archiver_every_run() {
-    let (_bdir, base) = gcc_ar_baseline();
+    let (_bdir, base) = gcc_ar_baseline("observe");
     let missed: Vec<String> = (0..OBSERVE_RUNS)
         .filter_map(|i| observe_once(i, &base).err())
         .collect();
@@ -449,7 +451,7 @@ fn gcc_ar_observe_records_the_archiver_every_run() {
 
 #[test]
 fn gcc_ar_verify_says_safe_every_time() {
-    let (_bdir, base) = gcc_ar_baseline();
+    let (_bdir, base) = gcc_ar_baseline("verify");
     let mut verdicts = Vec::new();
     for i in 0..VERIFY_RUNS {
         let dir = TestDir::new(&format!("ex-gcc-ar-verify-{i}"));
