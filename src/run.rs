@@ -271,16 +271,7 @@ pub fn verdict_gate(status: &HostStatus, cmd: &str, strict: Strictness, verbose:
             (why, note)
         }
         HostStatus::StoreUnreadable(path, e) => {
-            // Said at the default level: a store that cannot be read must not
-            // silently let a host proven NOT SAFE convert.
-            STORE_WARNED.store(true, std::sync::atomic::Ordering::Relaxed);
-            let why = format!("the verdict store {} cannot be read ({e})", path.display());
-            if verified_only {
-                return Gate::unconverted(why);
-            }
-            return Gate::convert(Some(format!(
-                "warning: {why}; {cmd} is treated as never verified"
-            )));
+            return unreadable_store(path, e, cmd, verified_only);
         }
         HostStatus::Unknown(e) => {
             let why = format!("no verdict for {cmd} ({e})");
@@ -293,6 +284,19 @@ pub fn verdict_gate(status: &HostStatus, cmd: &str, strict: Strictness, verbose:
     } else {
         Gate::convert(verbose.then_some(note))
     }
+}
+
+/// Said at the default level: a store that cannot be read must not silently
+/// let a host proven NOT SAFE convert.
+fn unreadable_store(path: &Path, e: &str, cmd: &str, verified_only: bool) -> Gate {
+    STORE_WARNED.store(true, std::sync::atomic::Ordering::Relaxed);
+    let why = format!("the verdict store {} cannot be read ({e})", path.display());
+    if verified_only {
+        return Gate::unconverted(why);
+    }
+    Gate::convert(Some(format!(
+        "warning: {why}; {cmd} is treated as never verified"
+    )))
 }
 
 impl Gate {
