@@ -125,11 +125,12 @@ fn standin(mode: Mode, dir: &Path) -> ! {
     let mut parent_exe = fs::read_link(&parent).unwrap_or_default();
     if mode == Mode::Fork {
         // We may start before the host even calls waitpid: wait until the
-        // reaper (the companion, which we are too) has replaced it, so that
-        // the marker is checked after the handoff, not before.
-        let own = fs::read_link("/proc/self/exe").unwrap_or_default();
+        // reaper (`arshim-reap`, whichever copy the library found) has
+        // replaced it, so that the marker is checked after the handoff, not
+        // before. The limit is only reached when the handoff did not happen.
+        let is_reaper = |p: &Path| p.file_name().is_some_and(|n| n == "arshim-reap");
         let deadline = Instant::now() + HANDOFF_WAIT;
-        while parent_exe != own && Instant::now() < deadline {
+        while !is_reaper(&parent_exe) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(2));
             parent_exe = fs::read_link(&parent).unwrap_or_default();
         }
