@@ -327,3 +327,70 @@ fn a_python_script_gives_no_verdict_to_the_interpreter() {
         out.describe()
     );
 }
+
+/// The GNU build-id of `path` as `build-id:HEX`, by `readelf -n`.
+fn build_id(path: &Path) -> String {
+    require("readelf", "binutils");
+    let out = Command::new("readelf")
+        .arg("-n")
+        .arg(path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let hex = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Build ID: "))
+        .unwrap_or_else(|| panic!("no build-id in {}:\n{text}", path.display()));
+    format!("build-id:{hex}")
+}
+
+/// A SAFE verdict an older `verify` stored for the interpreter (from some
+/// other script) is not heeded: `run --verified-only -- python3 script.py`
+/// is refused, and the script runs as without the library.
+#[test]
+fn a_verdict_stored_for_the_interpreter_is_not_heeded() {
+    require("python3", "python3");
+    let dir = TestDir::new("trust-python-old");
+    let exe = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .unwrap();
+    let exe = fs::canonicalize(String::from_utf8_lossy(&exe.stdout).trim()).unwrap();
+    let entry = serde_json::json!({
+        "version": 1,
+        "hosts": [{
+            "path": exe.to_string_lossy(),
+            "id": build_id(&exe),
+            "verdict": "SAFE",
+            "reasons": ["stored by an older verify for another script"],
+            "time": 1,
+            "command": "python3 other.py",
+        }],
+    });
+    fs::create_dir_all(dir.join("cache/arshim")).unwrap();
+    fs::write(dir.join("cache/arshim/verdicts.json"), entry.to_string()).unwrap();
+
+    let mut line: Vec<std::ffi::OsString> = vec![
+        "python3".into(),
+        common::hosts_src().join("py_host.py").into(),
+        "lib.a".into(),
+    ];
+    line.extend(fixtures().objs.iter().map(|o| o.clone().into_os_string()));
+    let out = common::run(
+        arshim(&dir, &["run", "--verified-only"], &os(&line)),
+        &dir,
+        "run",
+    );
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains("never been verified SAFE"),
+        "the interpreter's verdict was heeded\n{}",
+        out.describe()
+    );
+    // Not converted: the script's atexit handler ran in its own process.
+    assert!(
+        out.stdout.contains("host: atexit ran"),
+        "{}",
+        out.describe()
+    );
+}
