@@ -9,7 +9,8 @@
 //!    exit status, the archive (`archive`) and the peak memory of the process
 //!    tree (`crate::measure`).
 //! 3. Print SAFE / NOT SAFE / CANNOT TELL with the reasons, remember SAFE and
-//!    NOT SAFE per host binary (`crate::verdicts`); exit 0 only for SAFE.
+//!    NOT SAFE per host binary (`crate::verdicts`) when earned and when the
+//!    binary is a host (docs/DESIGN.md, "Verdicts"); exit 0 only for SAFE.
 //!
 //! Both runs go through `arshim run` itself (a child of ours), so the second
 //! one is exactly what a user's `arshim run` would do: CMD keeps the pid that
@@ -482,6 +483,19 @@ impl Drop for WorkDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrappers_shells_and_interpreters_are_not_hosts() {
+        for (path, why) in [
+            ("/usr/bin/env", Some("an exec wrapper")),
+            ("/usr/bin/dash", Some("a shell or build driver")),
+            ("/usr/bin/python3.11", Some("an interpreter")),
+            ("/usr/bin/ldc2", None),
+            ("/usr/bin/ocamlopt.opt", None),
+        ] {
+            assert_eq!(not_a_host(Path::new(path)), why, "{path}");
+        }
+    }
 
     #[test]
     fn commands_are_shown_shell_quoted() {
