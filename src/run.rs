@@ -121,12 +121,13 @@ fn plain_run(
     }
 }
 
-/// CMD is an exec wrapper or a shell (`env HOST`, `sh -c 'exec HOST'`):
-/// never a host itself, so its own verdict says nothing.
+/// CMD is an exec wrapper, a shell or an interpreter (`env HOST`,
+/// `sh -c 'exec HOST'`, `python3 build.py`): never a host itself, so its
+/// own verdict says nothing (docs/DESIGN.md, "Verdicts").
 fn hands_the_claim_on(program: &OsStr) -> bool {
-    use arshim_common::names::{is_driver, is_exec_wrapper};
+    use arshim_common::names::{is_driver, is_exec_wrapper, is_interpreter};
     let name = Path::new(program).file_name().unwrap_or(program).as_bytes();
-    is_exec_wrapper(name) || is_driver(name)
+    is_exec_wrapper(name) || is_driver(name) || is_interpreter(name)
 }
 
 /// One line of `run`'s own on stderr, when there is one.

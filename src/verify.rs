@@ -9,7 +9,8 @@
 //!    exit status, the archive (`archive`) and the peak memory of the process
 //!    tree (`crate::measure`).
 //! 3. Print SAFE / NOT SAFE / CANNOT TELL with the reasons, remember SAFE and
-//!    NOT SAFE per host binary (`crate::verdicts`); exit 0 only for SAFE.
+//!    NOT SAFE per host binary (`crate::verdicts`) when earned and when the
+//!    binary is a host (docs/DESIGN.md, "Verdicts"); exit 0 only for SAFE.
 //!
 //! Both runs go through `arshim run` itself (a child of ours), so the second
 //! one is exactly what a user's `arshim run` would do: CMD keeps the pid that
@@ -68,12 +69,6 @@ pub fn verify(args: VerifyArgs) -> Result<(), Failure> {
     let found = analysis::analyse(&events, &outputs);
     report.describe(&found);
     report.memory_first(&first.sampled);
-    if first.sampled.status.code().is_some_and(|c| c != 0) {
-        report.note(format!(
-            "the command failed ({}): a verdict on a failing command proves little",
-            status_text(first.sampled.status)
-        ));
-    }
 
     match &found.finality {
         Finality::Unknown(why) => {
@@ -88,6 +83,7 @@ pub fn verify(args: VerifyArgs) -> Result<(), Failure> {
             };
             report.verdict(Verdict::CannotTell, vec![why]);
         }
+        _ if !first.sampled.status.success() => failed_command(&found, &first, &mut report),
         Finality::NotFinal(reasons) => report.verdict(Verdict::NotSafe, reasons.clone()),
         Finality::Final => {
             eprintln!("arshim verify: run 2 of 2: {shown} converted (its output is not shown)");
@@ -96,6 +92,27 @@ pub fn verify(args: VerifyArgs) -> Result<(), Failure> {
     }
     remember(&args.command, &found, &mut report);
     conclude(&report)
+}
+
+/// A command that failed earns no verdict (docs/DESIGN.md, "Verdicts"):
+/// what it does after a failed archiver (an error line, an early exit) says
+/// nothing of a run that builds, so it is CANNOT TELL, not run again, and
+/// what was seen after the archiver is only a note.
+fn failed_command(found: &Analysis, first: &Run, report: &mut Report) {
+    if let Finality::NotFinal(seen) = &found.finality {
+        report.note(format!(
+            "seen after the archiver in this failing run: {}",
+            seen.join("; ")
+        ));
+    }
+    report.verdict(
+        Verdict::CannotTell,
+        vec![format!(
+            "the command failed ({}): only a run that succeeds earns a verdict; \
+             verify it with inputs that build",
+            status_text(first.sampled.status)
+        )],
+    );
 }
 
 /// Prints the report; the verdict, when not SAFE, is the failure.
@@ -123,16 +140,18 @@ fn compare_converted(
     report.memory_second(&second.sampled);
     let mut problems = Vec::new();
     let mut checks = Vec::new();
+    // Why SAFE would not be earned, though nothing differs.
+    let mut unearned = Vec::new();
 
     match analysis::conversion(&trace::parse(&read_trace(&second.trace)).0) {
         Conversion::Converted(how) => checks.push(format!("the second run converted {how}")),
-        Conversion::FellBack(reason) => report.note(format!(
-            "the library did not convert in the second run ({reason}); it would not in real \
-             use either, so nothing changes for this command"
+        Conversion::FellBack(reason) => unearned.push(format!(
+            "the library did not convert in the second run ({reason}): the conversion was \
+             not put to the test (it would not convert in real use either)"
         )),
-        Conversion::NotSeen => report.note(
-            "the second run shows no conversion: the command may behave differently from \
-             one run to the next"
+        Conversion::NotSeen => unearned.push(
+            "the second run shows no conversion: the conversion was not put to the test \
+             (the command may behave differently from one run to the next)"
                 .to_owned(),
         ),
     }
@@ -149,16 +168,20 @@ fn compare_converted(
     }
 
     match archive.map(|archive| archive.judge_second_run()) {
-        None => report.note(archive_not_compared(found)),
+        None => unearned.push(archive_not_compared(found)),
         Some(Finding::Check(c)) => checks.push(c),
         Some(Finding::Problem(p)) => problems.push(p),
-        Some(Finding::Note(n)) => report.note(n),
+        Some(Finding::Note(n)) => unearned.push(n),
     }
 
-    if problems.is_empty() {
-        report.verdict(Verdict::Safe, checks);
-    } else {
+    // SAFE is earned by a converted run that wrote the same archive
+    // (docs/DESIGN.md, "Verdicts"); short of that, no difference is no proof.
+    if !problems.is_empty() {
         report.verdict(Verdict::NotSafe, problems);
+    } else if !unearned.is_empty() {
+        report.verdict(Verdict::CannotTell, unearned);
+    } else {
+        report.verdict(Verdict::Safe, checks);
     }
     Ok(())
 }
@@ -217,52 +240,57 @@ fn archive_not_compared(found: &Analysis) -> String {
     }
 }
 
-/// Stores a SAFE or NOT SAFE verdict under the host executable (the claimed
-/// process's), and under CMD as resolved when that is another file (a
-/// script: `arshim run` looks up what it is asked to exec).
+/// Stores a SAFE or NOT SAFE verdict under the host: the executable the
+/// claimed process ran when it spawned the archiver, as its trace `load`
+/// event names it — never CMD's first word (docs/DESIGN.md, "Verdicts").
 fn remember(command: &[OsString], found: &Analysis, report: &mut Report) {
     let verdict = report.final_verdict();
     if verdict == Verdict::CannotTell {
         return;
     }
     let Some(host) = &found.host else { return };
+    let id = match identity::identify(Path::new(host)) {
+        Ok(id) => id,
+        Err(e) => return report.note(format!("the verdict was not remembered for {host}: {e}")),
+    };
+    if let Some(why) = not_a_host(&id.path) {
+        return report.note(format!(
+            "the verdict was not remembered: {} is {why}, whose verdict would hold for \
+             every program it runs",
+            id.path.display()
+        ));
+    }
     let store = match Store::from_env() {
         Ok(s) => s,
         Err(e) => return report.note(format!("the verdict was not remembered: {e}")),
     };
-    let mut paths = vec![PathBuf::from(host)];
-    if let Some(cmd) = crate::pathsearch::found(&command[0]) {
-        paths.push(cmd);
+    let entry = Entry {
+        host: id.clone(),
+        verdict,
+        reasons: report.reasons().to_vec(),
+        time: verdicts::now(),
+        command: show_command(command),
+    };
+    match store.record(entry) {
+        Ok(()) => report.remembered(&store.file, &[id.path]),
+        Err(e) => report.note(format!("the verdict was not remembered: {e}")),
     }
-    let mut stored = Vec::new();
-    for path in paths {
-        let id = match identity::identify(&path) {
-            Ok(id) => id,
-            Err(e) => {
-                report.note(format!(
-                    "the verdict was not remembered for {}: {e}",
-                    path.display()
-                ));
-                continue;
-            }
-        };
-        if stored.contains(&id.path) {
-            continue;
-        }
-        let entry = Entry {
-            host: id.clone(),
-            verdict,
-            reasons: report.reasons().to_vec(),
-            time: verdicts::now(),
-            command: show_command(command),
-        };
-        match store.record(entry) {
-            Ok(()) => stored.push(id.path),
-            Err(e) => report.note(format!("the verdict was not remembered: {e}")),
-        }
-    }
-    if !stored.is_empty() {
-        report.remembered(&store.file, &stored);
+}
+
+/// Why the binary at `path` gets no verdict of its own: an exec wrapper, a
+/// shell or build driver, or an interpreter (whose verdict would be the
+/// script's), by the names of `arshim_common::names`.
+fn not_a_host(path: &Path) -> Option<&'static str> {
+    use arshim_common::names::{is_driver, is_exec_wrapper, is_interpreter};
+    let name = path.file_name()?.as_bytes();
+    if is_exec_wrapper(name) {
+        Some("an exec wrapper")
+    } else if is_driver(name) {
+        Some("a shell or build driver")
+    } else if is_interpreter(name) {
+        Some("an interpreter")
+    } else {
+        None
     }
 }
 
@@ -455,6 +483,19 @@ impl Drop for WorkDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrappers_shells_and_interpreters_are_not_hosts() {
+        for (path, why) in [
+            ("/usr/bin/env", Some("an exec wrapper")),
+            ("/usr/bin/dash", Some("a shell or build driver")),
+            ("/usr/bin/python3.11", Some("an interpreter")),
+            ("/usr/bin/ldc2", None),
+            ("/usr/bin/ocamlopt.opt", None),
+        ] {
+            assert_eq!(not_a_host(Path::new(path)), why, "{path}");
+        }
+    }
 
     #[test]
     fn commands_are_shown_shell_quoted() {

@@ -26,3 +26,53 @@ pub fn is_driver(basename: &[u8]) -> bool {
 pub fn is_exec_wrapper(basename: &[u8]) -> bool {
     EXEC_WRAPPERS.iter().any(|d| d.as_bytes() == basename)
 }
+
+/// Interpreters: the program they run is a script, so what one process of
+/// theirs does after its archiver says nothing of the next script. `verify`
+/// remembers no verdict for them and the library heeds none stored for them
+/// (docs/DESIGN.md, "Verdicts"). A name matches with a version suffix too
+/// (`python3.11`, `perl5.36.0`, `lua5.4`).
+pub const INTERPRETERS: &[&str] = &[
+    "python", "pypy", "perl", "ruby", "node", "nodejs", "deno", "bun", "lua", "luajit", "php",
+    "tclsh", "wish", "Rscript", "guile", "ocaml", "ocamlrun", "java", "dotnet", "mono", "erl",
+    "escript", "awk", "gawk", "mawk", "nawk", "expect",
+];
+
+pub fn is_interpreter(basename: &[u8]) -> bool {
+    INTERPRETERS.iter().any(|i| {
+        basename.strip_prefix(i.as_bytes()).is_some_and(|version| {
+            version
+                .iter()
+                .all(|b| b.is_ascii_digit() || *b == b'.' || *b == b'-')
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpreters_with_and_without_versions() {
+        for name in [
+            "python3.11",
+            "python3",
+            "python",
+            "perl5.36.0",
+            "lua5.4",
+            "node",
+        ] {
+            assert!(is_interpreter(name.as_bytes()), "{name}");
+        }
+        for name in [
+            "ld",
+            "python-config",
+            "ldc2",
+            "ocamlopt",
+            "pythonx",
+            "gcc-ar",
+        ] {
+            assert!(!is_interpreter(name.as_bytes()), "{name}");
+        }
+    }
+}

@@ -168,6 +168,9 @@ unsafe fn writable_trace(path: Option<Vec<u8>>) -> Option<Vec<u8>> {
 /// process tree (descendants inherit the mark).
 unsafe fn own_verdict(exe: &[u8]) -> Known {
     use facts::verdicts as read;
+    if !verdicts::heeded_for(scope::basename(exe)) {
+        return Known::Never;
+    }
     let Some(store) = read::store_path() else {
         return Known::Never;
     };

@@ -99,7 +99,7 @@ impl Report {
                 "the archiver spawn is final, and converting it changed nothing but memory"
             }
             Verdict::NotSafe => "converting this command would change what it does",
-            Verdict::CannotTell => "the trace does not show a final archiver spawn",
+            Verdict::CannotTell => "this run proves neither way (nothing is remembered)",
         };
         let _ = writeln!(out, "verdict: {} — {headline}", verdict.label());
         for r in self.reasons() {

@@ -10,9 +10,13 @@
  *                 (deleting is allowed; converted, the handler runs before
  *                 the exec, so nothing is left behind).
  *   fork          fork + execvp(ar), waitpid, exit: final too.
+ *                 (Both print "verify_host: ar failed" on stderr when ar
+ *                 failed, after it, as ldc2 does.)
  *   write-after   final, then writes "done" to after.txt.
  *   ranlib-after  final, then runs `ranlib ARCHIVE` (posix_spawnp) and waits.
  *   print-after   final, then prints "host: archive written" on stdout.
+ *   install       exits 1 silently when ar failed, else copies ARCHIVE to
+ *                 installed.a (`cp`, posix_spawnp): work after the archiver.
  *   no-archiver   posix_spawnp(true) instead of ar: no archiver at all.
  *
  * Like a big linker it holds HOST_TOUCH_MIB MiB (default 64, every page
@@ -95,13 +99,13 @@ static int fork_and_wait(const char *program, char **argv)
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
-		fprintf(stderr, "usage: verify_host final|fork|write-after|ranlib-after|print-after|no-archiver "
+		fprintf(stderr, "usage: verify_host final|fork|write-after|ranlib-after|print-after|install|no-archiver "
 				"ARCHIVE OBJ...\n");
 		return 2;
 	}
 	const char *mode = argv[1], *archive = argv[2];
 	static const char *const modes[] = {"final", "fork", "write-after", "ranlib-after",
-					    "print-after", "no-archiver"};
+					    "print-after", "install", "no-archiver"};
 	int known = 0;
 	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
 		known |= strcmp(mode, modes[i]) == 0;
@@ -142,7 +146,10 @@ int main(int argc, char **argv)
 	} else {
 		status = spawn_and_wait("ar", ar_argv);
 	}
-	if (strcmp(mode, "write-after") == 0) {
+	if (status != 0 && (strcmp(mode, "final") == 0 || strcmp(mode, "fork") == 0)) {
+		/* Like ldc2: an error line after a failed archiver. */
+		fprintf(stderr, "verify_host: ar failed\n");
+	} else if (strcmp(mode, "write-after") == 0) {
 		int fd = open("after.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (fd < 0 || write(fd, "done\n", 5) != 5)
 			return 5;
@@ -154,6 +161,12 @@ int main(int argc, char **argv)
 			status = rc;
 	} else if (strcmp(mode, "print-after") == 0) {
 		printf("host: archive written\n");
+	} else if (strcmp(mode, "install") == 0) {
+		/* Silent when ar failed; else installs the archive (work after ar). */
+		if (status != 0)
+			return 1;
+		char *cp_argv[] = {"cp", (char *)archive, "installed.a", NULL};
+		status = spawn_and_wait("cp", cp_argv);
 	}
 	return status;
 }

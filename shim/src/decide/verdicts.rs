@@ -41,6 +41,14 @@ pub fn store_location(xdg_cache_home: Option<&[u8]>, home: Option<&[u8]>) -> Opt
     Some(base)
 }
 
+/// Whether a verdict stored under this binary (its basename) may be heeded:
+/// never for an interpreter (docs/DESIGN.md, "Verdicts"). `verify` stores
+/// none for one, and one an older `verify` stored for `python3.11` was some
+/// script's, not the one this process runs: it reads as no verdict.
+pub fn heeded_for(exe_basename: &[u8]) -> bool {
+    !arshim_common::names::is_interpreter(exe_basename)
+}
+
 /// The verdict for `id` from the entry stored under this binary's path.
 pub fn judge(entry: Option<&Stored>, id: Option<&str>) -> Known {
     let Some(e) = entry else {
@@ -328,6 +336,14 @@ impl Fnv1a {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_verdict_is_heeded_for_an_interpreter() {
+        assert!(!heeded_for(b"python3.11"));
+        assert!(!heeded_for(b"perl"));
+        assert!(heeded_for(b"ldc2"));
+        assert!(heeded_for(b"ld"));
+    }
 
     const STORE: &str = r#"{
   "version": 1,
