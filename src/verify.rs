@@ -19,6 +19,7 @@ pub mod analysis;
 pub mod archive;
 pub mod identity;
 mod report;
+mod state;
 mod trace;
 
 use std::ffi::OsString;
@@ -28,7 +29,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus};
 use std::time::SystemTime;
 
 use crate::cli::VerifyArgs;
@@ -41,6 +42,7 @@ use crate::{locate, quote};
 use self::analysis::{Analysis, Conversion, Finality};
 use self::archive::{Finding, Produced};
 use self::report::Report;
+use self::state::{Aside, StdinFeed};
 
 /// Samples per second of the process tree's memory.
 const SAMPLE_HZ: u32 = 500;
@@ -118,7 +120,8 @@ fn compare_converted(
     first: &Run,
     report: &mut Report,
 ) -> Result<(), Failure> {
-    let archive = Archive::of_first_run(runner, found, first);
+    let mut archive = Archive::of_first_run(runner, found, first);
+    let aside = archive.as_mut().and_then(|a| a.set_aside(report));
     let second = runner.run(Pass::Convert)?;
     report.memory_second(&second.sampled);
     let mut problems = Vec::new();
@@ -148,19 +151,64 @@ fn compare_converted(
         ));
     }
 
-    match archive.map(|archive| archive.judge_second_run()) {
+    let pids = (
+        run_pids(&read_trace(&first.trace)),
+        run_pids(&read_trace(&second.trace)),
+    );
+    match archive.map(|archive| archive.judge_second_run((&pids.0, &pids.1))) {
         None => report.note(archive_not_compared(found)),
         Some(Finding::Check(c)) => checks.push(c),
         Some(Finding::Problem(p)) => problems.push(p),
         Some(Finding::Note(n)) => report.note(n),
     }
 
-    if problems.is_empty() {
+    let safe = problems.is_empty();
+    if safe {
         report.verdict(Verdict::Safe, checks);
     } else {
+        if matches!(runner.stdin, StdinFeed::Terminal) {
+            report.note(
+                "stdin was a terminal: the second run read /dev/null; if the command reads \
+                 its input, feed it from a file (`arshim verify -- CMD < input`)"
+                    .to_owned(),
+            );
+        }
         report.verdict(Verdict::NotSafe, problems);
     }
+    if let Some(aside) = aside {
+        settle(aside, safe, report);
+    }
     Ok(())
+}
+
+/// The archive the user is left with: the converted run's when SAFE (what
+/// `arshim run --verified-only` will make), else the unconverted run's.
+fn settle(aside: Aside, safe: bool, report: &mut Report) {
+    let hidden = aside.hidden().to_path_buf();
+    let done = if safe {
+        aside.keep_second()
+    } else {
+        aside.restore()
+    };
+    match done {
+        Ok(()) if !safe => report.note(
+            "the archive is the unconverted run's again (the converted run's was discarded)"
+                .to_owned(),
+        ),
+        Ok(()) => {}
+        Err(e) => report.note(format!(
+            "the first run's archive could not be put back or removed from {}: {e}",
+            hidden.display()
+        )),
+    }
+}
+
+/// Every pid in a run's trace: the processes of that run.
+fn run_pids(trace_text: &str) -> Vec<i64> {
+    let mut pids: Vec<i64> = trace::parse(trace_text).0.iter().map(|e| e.pid).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids
 }
 
 /// The archive the archiver wrote, watched across the two runs.
@@ -179,7 +227,8 @@ impl Archive {
     /// trace does not say which file it is.
     fn of_first_run(runner: &Runner, found: &Analysis, first: &Run) -> Option<Self> {
         let call = found.archiver.as_ref()?;
-        let name = archive::archive_operand(call.argv.as_deref()?)?;
+        let name = archive_name(call.argv.as_deref()?, &runner.stdin)?;
+        let name = name.as_str();
         let path = archive::locate(name, call.cwd.as_deref(), &runner.cwd);
         let saved = runner.work.path.join("archive-first-run");
         let first_state = match archive::produced(&path, first.started) {
@@ -195,13 +244,47 @@ impl Archive {
         })
     }
 
+    /// Moves the first run's archive aside so the second run starts, as the
+    /// first did on a clean tree, without it (docs/DESIGN.md, "verify: two
+    /// runs from the same state"); `None` (with a note) when it stays.
+    fn set_aside(&mut self, report: &mut Report) -> Option<Aside> {
+        if self.first_state != Produced::Written {
+            return None;
+        }
+        match Aside::take(&self.path) {
+            Ok(aside) => {
+                self.before_second = None;
+                Some(aside)
+            }
+            Err(e) => {
+                report.note(format!(
+                    "the first run's archive {} stayed in place for the second run: {e}",
+                    self.name
+                ));
+                None
+            }
+        }
+    }
+
     /// After the second run: did the converted run write the same archive?
-    fn judge_second_run(self) -> Finding {
+    fn judge_second_run(self, pids: (&[i64], &[i64])) -> Finding {
         let second_state = archive::changed(&self.path, self.before_second);
         archive::judge(&self.name, self.first_state, second_state, || {
-            archive::compare(&self.saved, &self.path)
+            archive::compare(&self.saved, &self.path, pids)
         })
     }
+}
+
+/// The archive operand, or for `ar -M` the archive of the MRI script fed to
+/// both runs as stdin.
+fn archive_name(argv: &[String], stdin: &StdinFeed) -> Option<String> {
+    if let Some(name) = archive::archive_operand(argv) {
+        return Some(name.to_owned());
+    }
+    if archive::reads_mri_script(argv) {
+        return archive::mri_archive(&stdin.bytes()?);
+    }
+    None
 }
 
 /// Why the archive could not be compared (no archiver arguments, or no operand).
@@ -304,6 +387,7 @@ struct Runner<'a> {
     tools: Tools,
     /// The companion's working directory (a relative archive operand's base).
     cwd: PathBuf,
+    stdin: StdinFeed,
 }
 
 impl<'a> Runner<'a> {
@@ -324,12 +408,15 @@ impl<'a> Runner<'a> {
             .map_err(|e| Failure::usage(format!("cannot read the current directory: {e}")))?;
         let work =
             WorkDir::new().map_err(|e| Failure::usage(format!("cannot make a temp dir: {e}")))?;
+        let stdin = StdinFeed::capture(&work.path)
+            .map_err(|e| Failure::usage(format!("cannot read stdin: {e}")))?;
         Ok(Runner {
             companion,
             args,
             work,
             tools,
             cwd,
+            stdin,
         })
     }
 
@@ -360,11 +447,12 @@ impl<'a> Runner<'a> {
         }
         cmd.arg("--").args(&self.args.command);
         cmd.stdout(file(&stdout)?).stderr(file(&stderr)?);
-        // The second run's output is not shown, so it must not wait for input.
-        cmd.stdin(match pass {
-            Pass::Observe => Stdio::inherit(),
-            Pass::Convert => Stdio::null(),
-        });
+        // The same bytes for both runs (`state::StdinFeed`).
+        cmd.stdin(
+            self.stdin
+                .for_run(pass == Pass::Observe)
+                .map_err(|e| Failure::usage(format!("cannot reopen the saved stdin: {e}")))?,
+        );
         let started = fs_now(&work.join(format!("{tag}.start")));
         let sampled = measure::Sampler::new(SAMPLE_HZ, self.tools.clone())
             .run(cmd)
