@@ -42,12 +42,15 @@ use crate::{locate, quote};
 use self::analysis::{Analysis, Conversion, Finality};
 use self::archive::{Finding, Produced};
 use self::report::Report;
-use self::state::{Aside, StdinFeed};
+use self::state::{Aside, Hold, StdinFeed};
 
 /// Samples per second of the process tree's memory.
 const SAMPLE_HZ: u32 = 500;
 
 pub fn verify(args: VerifyArgs) -> Result<(), Failure> {
+    // Declared first, dropped last: a held signal ends verify only after the
+    // archive is back and the work dir is gone (`state`).
+    let mut hold = Hold::default();
     let runner = Runner::new(&args)?;
     let shown = show_command(&args.command);
     let mut report = Report::new(shown.clone());
@@ -93,7 +96,7 @@ pub fn verify(args: VerifyArgs) -> Result<(), Failure> {
         Finality::NotFinal(reasons) => report.verdict(Verdict::NotSafe, reasons.clone()),
         Finality::Final => {
             eprintln!("arshim verify: run 2 of 2: {shown} converted (its output is not shown)");
-            compare_converted(&runner, &found, &first, &mut report)?;
+            compare_converted(&runner, &found, &first, &mut report, &mut hold)?;
         }
     }
     remember(&args.command, &found, &mut report);
@@ -119,9 +122,10 @@ fn compare_converted(
     found: &Analysis,
     first: &Run,
     report: &mut Report,
+    hold: &mut Hold,
 ) -> Result<(), Failure> {
     let mut archive = Archive::of_first_run(runner, found, first);
-    let aside = archive.as_mut().and_then(|a| a.set_aside(report));
+    let aside = archive.as_mut().and_then(|a| a.set_aside(report, hold));
     let second = runner.run(Pass::Convert)?;
     report.memory_second(&second.sampled);
     let mut problems = Vec::new();
@@ -247,11 +251,11 @@ impl Archive {
     /// Moves the first run's archive aside so the second run starts, as the
     /// first did on a clean tree, without it (docs/DESIGN.md, "verify: two
     /// runs from the same state"); `None` (with a note) when it stays.
-    fn set_aside(&mut self, report: &mut Report) -> Option<Aside> {
+    fn set_aside(&mut self, report: &mut Report, hold: &mut Hold) -> Option<Aside> {
         if self.first_state != Produced::Written {
             return None;
         }
-        match Aside::take(&self.path) {
+        match hold.start().and_then(|()| Aside::take(&self.path, hold)) {
             Ok(aside) => {
                 self.before_second = None;
                 Some(aside)

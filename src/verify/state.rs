@@ -11,7 +11,8 @@
 //!   without it as the first run did on a clean tree. At the end it is put
 //!   back unless the verdict is SAFE, so the user is left with what the next
 //!   `arshim run --verified-only` would leave. SIGINT, SIGTERM, SIGHUP and
-//!   SIGQUIT are blocked while it is aside: they wait until it is back (a
+//!   SIGQUIT are blocked from before it is aside to the end of `verify`
+//!   (`Hold`): they wait until it is back and the work dir is gone (a
 //!   terminal's Ctrl-C reaches the command too, which ends the run).
 
 use std::fs::{self, File};
@@ -61,17 +62,49 @@ impl StdinFeed {
 /// The signals that would end `verify` while the archive is aside.
 const HELD: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
 
+/// The signals that would end `verify`, blocked until this is dropped.
+#[derive(Default)]
+pub struct Hold {
+    old_mask: Option<libc::sigset_t>,
+}
+
+impl Hold {
+    /// Blocks them (once).
+    pub fn start(&mut self) -> io::Result<()> {
+        if self.old_mask.is_none() {
+            self.old_mask = Some(hold_signals()?);
+        }
+        Ok(())
+    }
+
+    pub fn holding(&self) -> bool {
+        self.old_mask.is_some()
+    }
+}
+
+impl Drop for Hold {
+    /// A signal that came meanwhile is delivered now.
+    fn drop(&mut self) {
+        if let Some(old) = &self.old_mask {
+            release_signals(old);
+        }
+    }
+}
+
 /// The first run's archive, renamed aside until the end of `verify`.
 pub struct Aside {
     archive: PathBuf,
     hidden: PathBuf,
-    old_mask: libc::sigset_t,
     settled: bool,
 }
 
 impl Aside {
-    /// Renames `archive` to a hidden sibling, with the ending signals held.
-    pub fn take(archive: &Path) -> io::Result<Aside> {
+    /// Renames `archive` to a hidden sibling; refused unless the ending
+    /// signals are held (`hold`), so no signal can leave it hidden.
+    pub fn take(archive: &Path, hold: &Hold) -> io::Result<Aside> {
+        if !hold.holding() {
+            return Err(io::Error::other("the ending signals are not held"));
+        }
         let name = archive
             .file_name()
             .ok_or_else(|| io::Error::other("the archive path has no file name"))?;
@@ -82,15 +115,10 @@ impl Aside {
         if fs::symlink_metadata(&hidden).is_ok() {
             return Err(io::Error::other(format!("{} exists", hidden.display())));
         }
-        let old_mask = hold_signals()?;
-        if let Err(e) = fs::rename(archive, &hidden) {
-            release_signals(&old_mask);
-            return Err(e);
-        }
+        fs::rename(archive, &hidden)?;
         Ok(Aside {
             archive: archive.to_path_buf(),
             hidden,
-            old_mask,
             settled: false,
         })
     }
@@ -123,7 +151,6 @@ impl Drop for Aside {
         if !self.settled {
             let _ = self.put_back();
         }
-        release_signals(&self.old_mask);
     }
 }
 
@@ -170,20 +197,23 @@ mod tests {
         let d = dir("aside");
         let a = d.join("l.a");
         fs::write(&a, "first").unwrap();
-        let aside = Aside::take(&a).unwrap();
+        assert!(Aside::take(&a, &Hold::default()).is_err());
+        let mut hold = Hold::default();
+        hold.start().unwrap();
+        let aside = Aside::take(&a, &hold).unwrap();
         assert!(!a.exists());
         fs::write(&a, "second").unwrap();
         aside.restore().unwrap();
         assert_eq!(fs::read_to_string(&a).unwrap(), "first");
 
-        let aside = Aside::take(&a).unwrap();
+        let aside = Aside::take(&a, &hold).unwrap();
         fs::write(&a, "second").unwrap();
         aside.keep_second().unwrap();
         assert_eq!(fs::read_to_string(&a).unwrap(), "second");
         assert_eq!(fs::read_dir(&d).unwrap().count(), 1, "nothing hidden left");
 
         // Dropped on an error path: the first run's archive is back.
-        let aside = Aside::take(&a).unwrap();
+        let aside = Aside::take(&a, &hold).unwrap();
         drop(aside);
         assert_eq!(fs::read_to_string(&a).unwrap(), "second");
         fs::remove_dir_all(&d).unwrap();
