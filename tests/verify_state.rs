@@ -177,6 +177,36 @@ fn ldc2_compiling_stdin_is_safe_with_pid_named_members() {
     assert_nothing_left(&dir, &out);
 }
 
+/// NOT SAFE: the user keeps the unconverted run's archive, not the one the
+/// converted run made (an exit handler changed the input before ar ran).
+#[test]
+fn not_safe_leaves_the_unconverted_archive() {
+    let host = stdin_host().to_str().unwrap();
+    let cmd = [host, "touch-after", "lib.a", "one.o"];
+    let plain_dir = dir_with("verify-touch-plain", b"");
+    let plain = common::run(command(&plain_dir, false, &cmd, None), &plain_dir, "plain");
+    plain.assert_code(0);
+    let dir = dir_with("verify-touch", b"");
+    let out = common::run(command(&dir, true, &cmd, None), &dir, "verify");
+    assert!(
+        out.stdout.contains("verdict: NOT SAFE — ")
+            && out.stdout.contains("member one.o differs")
+            && out
+                .stdout
+                .contains("the archive is the unconverted run's again"),
+        "{}",
+        out.describe()
+    );
+    out.assert_code(1);
+    assert_eq!(
+        members(&dir.join("lib.a")),
+        members(&plain_dir.join("lib.a")),
+        "{}",
+        out.describe()
+    );
+    assert_nothing_left(&dir, &out);
+}
+
 /// A SIGTERM to verify while the first run's archive is aside waits for the
 /// second run to end: the archive is there, nothing hidden is left.
 #[test]

@@ -7,6 +7,11 @@
  *                             OBJ...`), waits, exits with ar's status.
  *   stdin_host mri            posix_spawnp(`ar -M`) with the host's stdin
  *                             (an MRI script), waits, exits with ar's status.
+ *   stdin_host touch-after ARCHIVE OBJ
+ *                             posix_spawnp(`ar rc ARCHIVE OBJ`), waits, exits
+ *                             with ar's status; an atexit handler appends "x"
+ *                             to OBJ. Converted, the handler runs before ar:
+ *                             the archive differs (NOT SAFE).
  *
  * Exit status: ar's (128+N if a signal N killed it); 3 if the spawn failed;
  * 2 on usage errors or unreadable input.
@@ -14,6 +19,7 @@
 #define _GNU_SOURCE
 #include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -33,6 +39,17 @@ static int spawn_and_wait(char **argv)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+static const char *touched;
+
+static void touch_input(void)
+{
+	FILE *f = fopen(touched, "a");
+	if (f) {
+		fputs("x", f);
+		fclose(f);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static char names[MAX_OBJS][256];
@@ -42,8 +59,14 @@ int main(int argc, char **argv)
 		ar_argv[1] = "-M";
 		return spawn_and_wait(ar_argv);
 	}
+	if (argc == 4 && strcmp(argv[1], "touch-after") == 0) {
+		char *touch_argv[] = {"ar", "rc", argv[2], argv[3], NULL};
+		touched = argv[3];
+		atexit(touch_input);
+		return spawn_and_wait(touch_argv);
+	}
 	if (argc != 3 || strcmp(argv[1], "list") != 0) {
-		fprintf(stderr, "usage: stdin_host list ARCHIVE | stdin_host mri\n");
+		fprintf(stderr, "usage: stdin_host list ARCHIVE | mri | touch-after ARCHIVE OBJ\n");
 		return 2;
 	}
 	ar_argv[1] = "rcv";
