@@ -451,6 +451,7 @@ impl<'a> Runner<'a> {
         }
         cmd.arg("--").args(&self.args.command);
         cmd.stdout(file(&stdout)?).stderr(file(&stderr)?);
+        state::unhold_in_child(&mut cmd);
         // The same bytes for both runs (`state::StdinFeed`).
         cmd.stdin(
             self.stdin

@@ -216,7 +216,7 @@ fn a_signal_during_the_second_run_leaves_the_archive() {
     fs::create_dir_all(&bin).unwrap();
     let slow_ar = bin.join("ar");
     let script = format!(
-        "#!/bin/sh\nsleep 2\nexec {} \"$@\"\n",
+        "#!/bin/sh\ngrep SigBlk /proc/$$/status >>sigblk\nsleep 2\nexec {} \"$@\"\n",
         fixtures().real_ar.display()
     );
     fs::write(&slow_ar, script).unwrap();
@@ -272,4 +272,13 @@ fn a_signal_during_the_second_run_leaves_the_archive() {
         stderr,
     };
     assert_nothing_left(&dir, &out);
+    // Both runs' archivers could be ended by SIGINT/SIGTERM/SIGHUP/SIGQUIT:
+    // verify holding them is not inherited.
+    let masks = fs::read_to_string(dir.join("sigblk")).unwrap();
+    assert_eq!(masks.lines().count(), 2, "{masks}");
+    for line in masks.lines() {
+        let hex = line.trim_start_matches("SigBlk:").trim();
+        let mask = u64::from_str_radix(hex, 16).unwrap();
+        assert_eq!(mask & 0x4007, 0, "{line}");
+    }
 }

@@ -154,6 +154,29 @@ impl Drop for Aside {
     }
 }
 
+/// The command starts with the signal mask `verify` had before any `Hold`:
+/// a child inherits the mask across fork and exec, and the command must get
+/// a terminal's Ctrl-C as it would without `verify`.
+pub fn unhold_in_child(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // calls sigemptyset/sigaddset/pthread_sigmask, which are
+    // async-signal-safe; it allocates nothing and takes no lock.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for sig in HELD {
+                libc::sigaddset(&mut set, sig);
+            }
+            match libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) {
+                0 => Ok(()),
+                e => Err(io::Error::from_raw_os_error(e)),
+            }
+        });
+    }
+}
+
 /// Blocks the `HELD` signals; returns the mask to go back to.
 fn hold_signals() -> io::Result<libc::sigset_t> {
     // SAFETY: sigset_t is plain data that sigemptyset initialises; the
