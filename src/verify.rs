@@ -159,7 +159,22 @@ fn compare_converted(
         run_pids(&read_trace(&first.trace)),
         run_pids(&read_trace(&second.trace)),
     );
-    match archive.map(|archive| archive.judge_second_run((&pids.0, &pids.1))) {
+    let target = archive
+        .as_ref()
+        .map(|a| (a.name.clone(), a.path.clone(), a.saved.clone()));
+    let mut finding = archive.map(|archive| archive.judge_second_run((&pids.0, &pids.1)));
+    let mut observed_again = false;
+    if let (Some(Finding::Problem(_)), Some(_), Some((name, path, saved))) =
+        (&finding, &aside, &target)
+    {
+        if archive::first_has_more_members(saved, path, (&pids.0, &pids.1)) {
+            if let Some(again) = observe_again(runner, name, path, &second, report)? {
+                finding = Some(again);
+                observed_again = true;
+            }
+        }
+    }
+    match finding {
         None => report.note(archive_not_compared(found)),
         Some(Finding::Check(c)) => checks.push(c),
         Some(Finding::Problem(p)) => problems.push(p),
@@ -180,9 +195,56 @@ fn compare_converted(
         report.verdict(Verdict::NotSafe, problems);
     }
     if let Some(aside) = aside {
-        settle(aside, safe, report);
+        // Observed again: the first run's archive holds the user's earlier
+        // members, which a run from no archive does not make.
+        settle(aside, safe && !observed_again, report);
     }
     Ok(())
+}
+
+/// The first run added to an archive that was there before `verify`; the
+/// converted run started without it. A third run, observed, from that same
+/// state (no archive) is compared with the converted one instead (docs/DESIGN.md,
+/// "verify: two runs from the same state"). `None` when it cannot be done.
+fn observe_again(
+    runner: &Runner,
+    name: &str,
+    path: &Path,
+    second: &Run,
+    report: &mut Report,
+) -> Result<Option<Finding>, Failure> {
+    let converted = runner.work.path.join("archive-second-run");
+    if fs::copy(path, &converted).is_err() || fs::remove_file(path).is_err() {
+        return Ok(None);
+    }
+    eprintln!(
+        "arshim verify: run 3: {} under observe mode again, without the archive, as the \
+         converted run started (its output is not shown)",
+        show_command(&runner.args.command)
+    );
+    let third = runner.run(Pass::ObserveAgain)?;
+    let pids = (
+        run_pids(&read_trace(&third.trace)),
+        run_pids(&read_trace(&second.trace)),
+    );
+    let state = archive::produced(path, third.started);
+    let finding = archive::judge(name, state, Produced::Written, || {
+        archive::compare(path, &converted, (&pids.0, &pids.1))
+    });
+    report.note(format!(
+        "the first run added to an archive {name} that was there before verify; the converted \
+         run was compared with a third, observed run that started as it did, without it \
+         ({})",
+        status_text(third.sampled.status)
+    ));
+    if third.sampled.status != second.sampled.status {
+        return Ok(Some(Finding::Problem(format!(
+            "the exit status differs: {} observed without the archive, {} converted",
+            status_text(third.sampled.status),
+            status_text(second.sampled.status)
+        ))));
+    }
+    Ok(Some(finding))
 }
 
 /// The archive the user is left with: the converted run's when SAFE (what
@@ -357,6 +419,8 @@ fn remember(command: &[OsString], found: &Analysis, report: &mut Report) {
 enum Pass {
     Observe,
     Convert,
+    /// Observed again, from the converted run's starting state (`observe_again`).
+    ObserveAgain,
 }
 
 /// One run of CMD: where its trace and output went, and what was measured.
@@ -429,6 +493,7 @@ impl<'a> Runner<'a> {
         let tag = match pass {
             Pass::Observe => "observe",
             Pass::Convert => "convert",
+            Pass::ObserveAgain => "observe-again",
         };
         let work = &self.work.path;
         let trace = work.join(format!("{tag}.jsonl"));
@@ -441,7 +506,7 @@ impl<'a> Runner<'a> {
         let mut cmd = Command::new(&self.companion);
         cmd.arg("run");
         match pass {
-            Pass::Observe => cmd.arg("--observe"),
+            Pass::Observe | Pass::ObserveAgain => cmd.arg("--observe"),
             // The conversion itself is on trial: no refusal may stand in for it.
             Pass::Convert => cmd.arg("--force"),
         };

@@ -177,6 +177,40 @@ fn ldc2_compiling_stdin_is_safe_with_pid_named_members() {
     assert_nothing_left(&dir, &out);
 }
 
+/// A second verify finds the first one's archive: ldc2 (`ar r`) adds to it
+/// in the first run, while the converted run starts without it. A third,
+/// observed run from that state is compared instead: SAFE, and the user
+/// keeps the first run's archive (the earlier member and the new one), as
+/// two plain runs leave it.
+#[test]
+fn ldc2_adding_to_an_earlier_archive_is_compared_from_the_same_state() {
+    common::find_on_path("ldc2").expect("ldc2 is not installed (.ci/run installs ldc)");
+    let source = b"module foo; int twice(int x) { return 2 * x; }\n";
+    let cmd = ["ldc2", "-lib", "-", "-of=libs.a", "--ar=ar"];
+    let plain_dir = dir_with("verify-again-ldc2-plain", source);
+    for label in ["plain-1", "plain-2"] {
+        let plain = common::run(command(&plain_dir, false, &cmd, None), &plain_dir, label);
+        plain.assert_code(0);
+    }
+    let dir = dir_with("verify-again-ldc2", source);
+    let first = common::run(command(&dir, true, &cmd, None), &dir, "verify-1");
+    assert_safe(&first);
+    let out = common::run(command(&dir, true, &cmd, None), &dir, "verify-2");
+    assert_safe(&out);
+    assert!(
+        out.stdout.contains("a third, observed run") && out.stderr.contains("run 3"),
+        "{}",
+        out.describe()
+    );
+    let (ours, theirs) = (
+        members(&dir.join("libs.a")),
+        members(&plain_dir.join("libs.a")),
+    );
+    assert_eq!(ours.len(), 2, "{ours:?}\n{}", out.describe());
+    assert_eq!(theirs.len(), 2, "{theirs:?}");
+    assert_nothing_left(&dir, &out);
+}
+
 /// NOT SAFE: the user keeps the unconverted run's archive, not the one the
 /// converted run made (an exit handler changed the input before ar ran).
 #[test]
@@ -216,7 +250,10 @@ fn a_signal_during_the_second_run_leaves_the_archive() {
     fs::create_dir_all(&bin).unwrap();
     let slow_ar = bin.join("ar");
     let script = format!(
-        "#!/bin/sh\ngrep SigBlk /proc/$$/status >>sigblk\nsleep 2\nexec {} \"$@\"\n",
+        // Read by the shell itself: no child, whose fork makes dash block
+        // every signal for a moment.
+        "#!/bin/sh\nwhile read -r k v; do [ \"$k\" = SigBlk: ] && echo \"$k $v\" >>sigblk; \
+         done </proc/$$/status\nsleep 2\nexec {} \"$@\"\n",
         fixtures().real_ar.display()
     );
     fs::write(&slow_ar, script).unwrap();

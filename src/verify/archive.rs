@@ -249,6 +249,17 @@ pub fn compare(first: &Path, second: &Path, pids: (&[i64], &[i64])) -> Compariso
     }
 }
 
+/// Whether the first archive has every member of the second (pids masked)
+/// and more: the mark of a first run that added to an archive that was
+/// there before `verify` started.
+pub fn first_has_more_members(first: &Path, second: &Path, pids: (&[i64], &[i64])) -> bool {
+    let (Ok(ma), Ok(mb)) = (members(first), members(second)) else {
+        return false;
+    };
+    let masked: Vec<String> = ma.iter().map(|m| mask_pids(m, pids.0)).collect();
+    ma.len() > mb.len() && mb.iter().all(|m| masked.contains(&mask_pids(m, pids.1)))
+}
+
 /// Whether an archiver command line runs an MRI script from its stdin
 /// (`ar -M`).
 pub fn reads_mri_script(argv: &[String]) -> bool {
