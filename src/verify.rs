@@ -126,23 +126,12 @@ fn compare_converted(
 ) -> Result<(), Failure> {
     let mut archive = Archive::of_first_run(runner, found, first);
     let aside = archive.as_mut().and_then(|a| a.set_aside(report, hold));
-    let second = runner.run(Pass::Convert)?;
+    let second = &runner.run(Pass::Convert)?;
     report.memory_second(&second.sampled);
     let mut problems = Vec::new();
     let mut checks = Vec::new();
 
-    match analysis::conversion(&trace::parse(&read_trace(&second.trace)).0) {
-        Conversion::Converted(how) => checks.push(format!("the second run converted {how}")),
-        Conversion::FellBack(reason) => report.note(format!(
-            "the library did not convert in the second run ({reason}); it would not in real \
-             use either, so nothing changes for this command"
-        )),
-        Conversion::NotSeen => report.note(
-            "the second run shows no conversion: the command may behave differently from \
-             one run to the next"
-                .to_owned(),
-        ),
-    }
+    conversion_seen(second, &mut checks, report);
 
     let (a, b) = (first.sampled.status, second.sampled.status);
     if a == b {
@@ -155,25 +144,8 @@ fn compare_converted(
         ));
     }
 
-    let pids = (
-        run_pids(&read_trace(&first.trace)),
-        run_pids(&read_trace(&second.trace)),
-    );
-    let target = archive
-        .as_ref()
-        .map(|a| (a.name.clone(), a.path.clone(), a.saved.clone()));
-    let mut finding = archive.map(|archive| archive.judge_second_run((&pids.0, &pids.1)));
-    let mut observed_again = false;
-    if let (Some(Finding::Problem(_)), Some(_), Some((name, path, saved))) =
-        (&finding, &aside, &target)
-    {
-        if archive::first_has_more_members(saved, path, (&pids.0, &pids.1)) {
-            if let Some(again) = observe_again(runner, name, path, &second, report)? {
-                finding = Some(again);
-                observed_again = true;
-            }
-        }
-    }
+    let (finding, observed_again) =
+        archive_finding(runner, archive, aside.is_some(), (first, second), report)?;
     match finding {
         None => report.note(archive_not_compared(found)),
         Some(Finding::Check(c)) => checks.push(c),
@@ -245,6 +217,53 @@ fn observe_again(
         ))));
     }
     Ok(Some(finding))
+}
+
+/// Whether the second run converted: a check, or a note saying why not.
+fn conversion_seen(second: &Run, checks: &mut Vec<String>, report: &mut Report) {
+    match analysis::conversion(&trace::parse(&read_trace(&second.trace)).0) {
+        Conversion::Converted(how) => checks.push(format!("the second run converted {how}")),
+        Conversion::FellBack(reason) => report.note(format!(
+            "the library did not convert in the second run ({reason}); it would not in real \
+             use either, so nothing changes for this command"
+        )),
+        Conversion::NotSeen => report.note(
+            "the second run shows no conversion: the command may behave differently from \
+             one run to the next"
+                .to_owned(),
+        ),
+    }
+}
+
+/// What the second run did to the archive; `true` with it when a third,
+/// observed run stood in for the first (`observe_again`). `aside`: the
+/// second run started without the first run's archive.
+fn archive_finding(
+    runner: &Runner,
+    archive: Option<Archive>,
+    aside: bool,
+    (first, second): (&Run, &Run),
+    report: &mut Report,
+) -> Result<(Option<Finding>, bool), Failure> {
+    let pids = (
+        run_pids(&read_trace(&first.trace)),
+        run_pids(&read_trace(&second.trace)),
+    );
+    let target = archive
+        .as_ref()
+        .map(|a| (a.name.clone(), a.path.clone(), a.saved.clone()));
+    let mut finding = archive.map(|archive| archive.judge_second_run((&pids.0, &pids.1)));
+    let mut observed_again = false;
+    if let (Some(Finding::Problem(_)), true, Some((name, path, saved))) = (&finding, aside, &target)
+    {
+        if archive::first_has_more_members(saved, path, (&pids.0, &pids.1)) {
+            if let Some(again) = observe_again(runner, name, path, second, report)? {
+                finding = Some(again);
+                observed_again = true;
+            }
+        }
+    }
+    Ok((finding, observed_again))
 }
 
 /// The archive the user is left with: the converted run's when SAFE (what
