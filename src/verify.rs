@@ -20,6 +20,7 @@ pub mod analysis;
 pub mod archive;
 pub mod identity;
 mod report;
+mod state;
 mod trace;
 
 use std::ffi::OsString;
@@ -29,7 +30,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus};
 use std::time::SystemTime;
 
 use crate::cli::VerifyArgs;
@@ -42,11 +43,15 @@ use crate::{locate, quote};
 use self::analysis::{Analysis, Conversion, Finality};
 use self::archive::{Finding, Produced};
 use self::report::Report;
+use self::state::{Aside, Hold, StdinFeed};
 
 /// Samples per second of the process tree's memory.
 const SAMPLE_HZ: u32 = 500;
 
 pub fn verify(args: VerifyArgs) -> Result<(), Failure> {
+    // Declared first, dropped last: a held signal ends verify only after the
+    // archive is back and the work dir is gone (`state`).
+    let mut hold = Hold::default();
     let runner = Runner::new(&args)?;
     let shown = show_command(&args.command);
     let mut report = Report::new(shown.clone());
@@ -87,7 +92,7 @@ pub fn verify(args: VerifyArgs) -> Result<(), Failure> {
         Finality::NotFinal(reasons) => report.verdict(Verdict::NotSafe, reasons.clone()),
         Finality::Final => {
             eprintln!("arshim verify: run 2 of 2: {shown} converted (its output is not shown)");
-            compare_converted(&runner, &found, &first, &mut report)?;
+            compare_converted(&runner, &found, &first, &mut report, &mut hold)?;
         }
     }
     remember(&args.command, &found, &mut report);
@@ -134,27 +139,18 @@ fn compare_converted(
     found: &Analysis,
     first: &Run,
     report: &mut Report,
+    hold: &mut Hold,
 ) -> Result<(), Failure> {
-    let archive = Archive::of_first_run(runner, found, first);
-    let second = runner.run(Pass::Convert)?;
+    let mut archive = Archive::of_first_run(runner, found, first);
+    let aside = archive.as_mut().and_then(|a| a.set_aside(report, hold));
+    let second = &runner.run(Pass::Convert)?;
     report.memory_second(&second.sampled);
     let mut problems = Vec::new();
     let mut checks = Vec::new();
     // Why SAFE would not be earned, though nothing differs.
     let mut unearned = Vec::new();
 
-    match analysis::conversion(&trace::parse(&read_trace(&second.trace)).0) {
-        Conversion::Converted(how) => checks.push(format!("the second run converted {how}")),
-        Conversion::FellBack(reason) => unearned.push(format!(
-            "the library did not convert in the second run ({reason}): the conversion was \
-             not put to the test (it would not convert in real use either)"
-        )),
-        Conversion::NotSeen => unearned.push(
-            "the second run shows no conversion: the conversion was not put to the test \
-             (the command may behave differently from one run to the next)"
-                .to_owned(),
-        ),
-    }
+    conversion_seen(second, &mut checks, &mut unearned);
 
     let (a, b) = (first.sampled.status, second.sampled.status);
     if a == b {
@@ -167,7 +163,9 @@ fn compare_converted(
         ));
     }
 
-    match archive.map(|archive| archive.judge_second_run()) {
+    let (finding, observed_again) =
+        archive_finding(runner, archive, aside.is_some(), (first, second), report)?;
+    match finding {
         None => unearned.push(archive_not_compared(found)),
         Some(Finding::Check(c)) => checks.push(c),
         Some(Finding::Problem(p)) => problems.push(p),
@@ -176,14 +174,150 @@ fn compare_converted(
 
     // SAFE is earned by a converted run that wrote the same archive
     // (docs/DESIGN.md, "Verdicts"); short of that, no difference is no proof.
+    let safe = problems.is_empty() && unearned.is_empty();
     if !problems.is_empty() {
+        if matches!(runner.stdin, StdinFeed::Terminal) {
+            report.note(
+                "stdin was a terminal: the second run read /dev/null; if the command reads \
+                 its input, feed it from a file (`arshim verify -- CMD < input`)"
+                    .to_owned(),
+            );
+        }
         report.verdict(Verdict::NotSafe, problems);
     } else if !unearned.is_empty() {
         report.verdict(Verdict::CannotTell, unearned);
     } else {
         report.verdict(Verdict::Safe, checks);
     }
+    if let Some(aside) = aside {
+        // Observed again: the first run's archive holds the user's earlier
+        // members, which a run from no archive does not make.
+        settle(aside, safe && !observed_again, report);
+    }
     Ok(())
+}
+
+/// The first run added to an archive that was there before `verify`; the
+/// converted run started without it. A third run, observed, from that same
+/// state (no archive) is compared with the converted one instead (docs/DESIGN.md,
+/// "verify: two runs from the same state"). `None` when it cannot be done.
+fn observe_again(
+    runner: &Runner,
+    name: &str,
+    path: &Path,
+    second: &Run,
+    report: &mut Report,
+) -> Result<Option<Finding>, Failure> {
+    let converted = runner.work.path.join("archive-second-run");
+    if fs::copy(path, &converted).is_err() || fs::remove_file(path).is_err() {
+        return Ok(None);
+    }
+    eprintln!(
+        "arshim verify: run 3: {} under observe mode again, without the archive, as the \
+         converted run started (its output is not shown)",
+        show_command(&runner.args.command)
+    );
+    let third = runner.run(Pass::ObserveAgain)?;
+    let pids = (
+        run_pids(&read_trace(&third.trace)),
+        run_pids(&read_trace(&second.trace)),
+    );
+    let state = archive::produced(path, third.started);
+    let finding = archive::judge(name, state, Produced::Written, || {
+        archive::compare(path, &converted, (&pids.0, &pids.1))
+    });
+    report.note(format!(
+        "the first run added to an archive {name} that was there before verify; the converted \
+         run was compared with a third, observed run that started as it did, without it \
+         ({})",
+        status_text(third.sampled.status)
+    ));
+    if third.sampled.status != second.sampled.status {
+        return Ok(Some(Finding::Problem(format!(
+            "the exit status differs: {} observed without the archive, {} converted",
+            status_text(third.sampled.status),
+            status_text(second.sampled.status)
+        ))));
+    }
+    Ok(Some(finding))
+}
+
+/// Whether the second run converted: a check, or a note saying why not.
+/// Whether the second run converted: a check, or why SAFE is not earned.
+fn conversion_seen(second: &Run, checks: &mut Vec<String>, unearned: &mut Vec<String>) {
+    match analysis::conversion(&trace::parse(&read_trace(&second.trace)).0) {
+        Conversion::Converted(how) => checks.push(format!("the second run converted {how}")),
+        Conversion::FellBack(reason) => unearned.push(format!(
+            "the library did not convert in the second run ({reason}): the conversion was \
+             not put to the test (it would not convert in real use either)"
+        )),
+        Conversion::NotSeen => unearned.push(
+            "the second run shows no conversion: the conversion was not put to the test \
+             (the command may behave differently from one run to the next)"
+                .to_owned(),
+        ),
+    }
+}
+
+/// What the second run did to the archive; `true` with it when a third,
+/// observed run stood in for the first (`observe_again`). `aside`: the
+/// second run started without the first run's archive.
+fn archive_finding(
+    runner: &Runner,
+    archive: Option<Archive>,
+    aside: bool,
+    (first, second): (&Run, &Run),
+    report: &mut Report,
+) -> Result<(Option<Finding>, bool), Failure> {
+    let pids = (
+        run_pids(&read_trace(&first.trace)),
+        run_pids(&read_trace(&second.trace)),
+    );
+    let target = archive
+        .as_ref()
+        .map(|a| (a.name.clone(), a.path.clone(), a.saved.clone()));
+    let mut finding = archive.map(|archive| archive.judge_second_run((&pids.0, &pids.1)));
+    let mut observed_again = false;
+    if let (Some(Finding::Problem(_)), true, Some((name, path, saved))) = (&finding, aside, &target)
+    {
+        if archive::first_has_more_members(saved, path, (&pids.0, &pids.1)) {
+            if let Some(again) = observe_again(runner, name, path, second, report)? {
+                finding = Some(again);
+                observed_again = true;
+            }
+        }
+    }
+    Ok((finding, observed_again))
+}
+
+/// The archive the user is left with: the converted run's when SAFE (what
+/// `arshim run --verified-only` will make), else the unconverted run's.
+fn settle(aside: Aside, safe: bool, report: &mut Report) {
+    let hidden = aside.hidden().to_path_buf();
+    let done = if safe {
+        aside.keep_second()
+    } else {
+        aside.restore()
+    };
+    match done {
+        Ok(()) if !safe => report.note(
+            "the archive is the unconverted run's again (the converted run's was discarded)"
+                .to_owned(),
+        ),
+        Ok(()) => {}
+        Err(e) => report.note(format!(
+            "the first run's archive could not be put back or removed from {}: {e}",
+            hidden.display()
+        )),
+    }
+}
+
+/// Every pid in a run's trace: the processes of that run.
+fn run_pids(trace_text: &str) -> Vec<i64> {
+    let mut pids: Vec<i64> = trace::parse(trace_text).0.iter().map(|e| e.pid).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids
 }
 
 /// The archive the archiver wrote, watched across the two runs.
@@ -202,7 +336,8 @@ impl Archive {
     /// trace does not say which file it is.
     fn of_first_run(runner: &Runner, found: &Analysis, first: &Run) -> Option<Self> {
         let call = found.archiver.as_ref()?;
-        let name = archive::archive_operand(call.argv.as_deref()?)?;
+        let name = archive_name(call.argv.as_deref()?, &runner.stdin)?;
+        let name = name.as_str();
         let path = archive::locate(name, call.cwd.as_deref(), &runner.cwd);
         let saved = runner.work.path.join("archive-first-run");
         let first_state = match archive::produced(&path, first.started) {
@@ -218,13 +353,47 @@ impl Archive {
         })
     }
 
+    /// Moves the first run's archive aside so the second run starts, as the
+    /// first did on a clean tree, without it (docs/DESIGN.md, "verify: two
+    /// runs from the same state"); `None` (with a note) when it stays.
+    fn set_aside(&mut self, report: &mut Report, hold: &mut Hold) -> Option<Aside> {
+        if self.first_state != Produced::Written {
+            return None;
+        }
+        match hold.start().and_then(|()| Aside::take(&self.path, hold)) {
+            Ok(aside) => {
+                self.before_second = None;
+                Some(aside)
+            }
+            Err(e) => {
+                report.note(format!(
+                    "the first run's archive {} stayed in place for the second run: {e}",
+                    self.name
+                ));
+                None
+            }
+        }
+    }
+
     /// After the second run: did the converted run write the same archive?
-    fn judge_second_run(self) -> Finding {
+    fn judge_second_run(self, pids: (&[i64], &[i64])) -> Finding {
         let second_state = archive::changed(&self.path, self.before_second);
         archive::judge(&self.name, self.first_state, second_state, || {
-            archive::compare(&self.saved, &self.path)
+            archive::compare(&self.saved, &self.path, pids)
         })
     }
+}
+
+/// The archive operand, or for `ar -M` the archive of the MRI script fed to
+/// both runs as stdin.
+fn archive_name(argv: &[String], stdin: &StdinFeed) -> Option<String> {
+    if let Some(name) = archive::archive_operand(argv) {
+        return Some(name.to_owned());
+    }
+    if archive::reads_mri_script(argv) {
+        return archive::mri_archive(&stdin.bytes()?);
+    }
+    None
 }
 
 /// Why the archive could not be compared (no archiver arguments, or no operand).
@@ -298,6 +467,8 @@ fn not_a_host(path: &Path) -> Option<&'static str> {
 enum Pass {
     Observe,
     Convert,
+    /// Observed again, from the converted run's starting state (`observe_again`).
+    ObserveAgain,
 }
 
 /// One run of CMD: where its trace and output went, and what was measured.
@@ -332,6 +503,7 @@ struct Runner<'a> {
     tools: Tools,
     /// The companion's working directory (a relative archive operand's base).
     cwd: PathBuf,
+    stdin: StdinFeed,
 }
 
 impl<'a> Runner<'a> {
@@ -352,12 +524,15 @@ impl<'a> Runner<'a> {
             .map_err(|e| Failure::usage(format!("cannot read the current directory: {e}")))?;
         let work =
             WorkDir::new().map_err(|e| Failure::usage(format!("cannot make a temp dir: {e}")))?;
+        let stdin = StdinFeed::capture(&work.path)
+            .map_err(|e| Failure::usage(format!("cannot read stdin: {e}")))?;
         Ok(Runner {
             companion,
             args,
             work,
             tools,
             cwd,
+            stdin,
         })
     }
 
@@ -366,6 +541,7 @@ impl<'a> Runner<'a> {
         let tag = match pass {
             Pass::Observe => "observe",
             Pass::Convert => "convert",
+            Pass::ObserveAgain => "observe-again",
         };
         let work = &self.work.path;
         let trace = work.join(format!("{tag}.jsonl"));
@@ -378,7 +554,7 @@ impl<'a> Runner<'a> {
         let mut cmd = Command::new(&self.companion);
         cmd.arg("run");
         match pass {
-            Pass::Observe => cmd.arg("--observe"),
+            Pass::Observe | Pass::ObserveAgain => cmd.arg("--observe"),
             // The conversion itself is on trial: no refusal may stand in for it.
             Pass::Convert => cmd.arg("--force"),
         };
@@ -388,11 +564,13 @@ impl<'a> Runner<'a> {
         }
         cmd.arg("--").args(&self.args.command);
         cmd.stdout(file(&stdout)?).stderr(file(&stderr)?);
-        // The second run's output is not shown, so it must not wait for input.
-        cmd.stdin(match pass {
-            Pass::Observe => Stdio::inherit(),
-            Pass::Convert => Stdio::null(),
-        });
+        state::unhold_in_child(&mut cmd);
+        // The same bytes for both runs (`state::StdinFeed`).
+        cmd.stdin(
+            self.stdin
+                .for_run(pass == Pass::Observe)
+                .map_err(|e| Failure::usage(format!("cannot reopen the saved stdin: {e}")))?,
+        );
         let started = fs_now(&work.join(format!("{tag}.start")));
         let sampled = measure::Sampler::new(SAMPLE_HZ, self.tools.clone())
             .run(cmd)

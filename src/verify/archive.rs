@@ -158,14 +158,62 @@ pub enum Comparison {
     /// Different bytes, same members with the same contents (timestamps etc.).
     SameMembers {
         members: usize,
+        /// Some member names differ by the pid of the run that made them.
+        pid_named: bool,
     },
     Different(String),
     /// Could not be compared; why.
     Unknown(String),
 }
 
-/// Compares two archives, with `ar` (found on PATH) for the member check.
-pub fn compare(first: &Path, second: &Path) -> Comparison {
+/// `name` with every decimal number that is one of `pids` replaced by
+/// `<pid>`: a member named after the process that made it (ldc2 `-lib`
+/// names it `__stdin_PID.o`) differs from one run to the next by itself.
+pub fn mask_pids(name: &str, pids: &[i64]) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        match digits.parse::<i64>() {
+            Ok(n) if pids.contains(&n) => out.push_str("<pid>"),
+            _ => out.push_str(digits),
+        }
+        digits.clear();
+    };
+    for c in name.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut digits, &mut out);
+    out
+}
+
+/// The member names of both runs paired in order when they are the same
+/// once each run's own pids are masked; `None` when they are not.
+pub fn pair_members<'a>(
+    first: &'a [String],
+    second: &'a [String],
+    pids: (&[i64], &[i64]),
+) -> Option<Vec<(&'a str, &'a str)>> {
+    if first.len() != second.len() {
+        return None;
+    }
+    first
+        .iter()
+        .zip(second)
+        .map(|(a, b)| {
+            (a == b || mask_pids(a, pids.0) == mask_pids(b, pids.1))
+                .then_some((a.as_str(), b.as_str()))
+        })
+        .collect()
+}
+
+/// Compares two archives, with `ar` (found on PATH) for the member check;
+/// `pids` are the processes of each run (see `pair_members`).
+pub fn compare(first: &Path, second: &Path, pids: (&[i64], &[i64])) -> Comparison {
     let (a, b) = match (hash_file(first), hash_file(second)) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return Comparison::Unknown(format!("cannot read: {e}")),
@@ -179,15 +227,15 @@ pub fn compare(first: &Path, second: &Path) -> Comparison {
             return Comparison::Unknown(format!("the bytes differ and `ar t` failed: {e}"))
         }
     };
-    if ma != mb {
+    let Some(pairs) = pair_members(&ma, &mb, pids) else {
         return Comparison::Different(format!(
             "members differ: [{}] unconverted, [{}] converted",
             ma.join(" "),
             mb.join(" ")
         ));
-    }
-    for m in &ma {
-        match (member_bytes(first, m), member_bytes(second, m)) {
+    };
+    for (m, n) in pairs {
+        match (member_bytes(first, m), member_bytes(second, n)) {
             (Ok(x), Ok(y)) if x == y => {}
             (Ok(_), Ok(_)) => return Comparison::Different(format!("member {m} differs")),
             (Err(e), _) | (_, Err(e)) => {
@@ -195,7 +243,53 @@ pub fn compare(first: &Path, second: &Path) -> Comparison {
             }
         }
     }
-    Comparison::SameMembers { members: ma.len() }
+    Comparison::SameMembers {
+        members: ma.len(),
+        pid_named: ma != mb,
+    }
+}
+
+/// Whether the first archive has every member of the second (pids masked)
+/// and more: the mark of a first run that added to an archive that was
+/// there before `verify` started.
+pub fn first_has_more_members(first: &Path, second: &Path, pids: (&[i64], &[i64])) -> bool {
+    let (Ok(ma), Ok(mb)) = (members(first), members(second)) else {
+        return false;
+    };
+    let masked: Vec<String> = ma.iter().map(|m| mask_pids(m, pids.0)).collect();
+    ma.len() > mb.len() && mb.iter().all(|m| masked.contains(&mask_pids(m, pids.1)))
+}
+
+/// Whether an archiver command line runs an MRI script from its stdin
+/// (`ar -M`).
+pub fn reads_mri_script(argv: &[String]) -> bool {
+    // The key is the first argument that is no long option.
+    argv.iter()
+        .skip(1)
+        .find(|a| !a.starts_with("--"))
+        .is_some_and(|a| a == "-M" || a == "M")
+}
+
+/// The archive an MRI script saves: the operand of its last `CREATE`,
+/// `CREATETHIN` or `OPEN` (binutils arparse.y: `SAVE` writes the archive
+/// those opened). `*` or `;` starts a comment; GNU ar has no quoting.
+pub fn mri_archive(script: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(script);
+    let mut archive = None;
+    for line in text.lines() {
+        let line = line.split(['*', ';']).next().unwrap_or("");
+        let mut words = line
+            .split(|c: char| c.is_ascii_whitespace() || matches!(c, ',' | '(' | ')'))
+            .filter(|w| !w.is_empty());
+        let Some(command) = words.next() else {
+            continue;
+        };
+        let command = command.to_ascii_uppercase();
+        if matches!(command.as_str(), "CREATE" | "CREATETHIN" | "OPEN") {
+            archive = words.next().map(str::to_owned);
+        }
+    }
+    archive
 }
 
 /// What a run did to the archive file.
@@ -287,9 +381,19 @@ pub fn judge(
             Comparison::SameBytes { hash } => Finding::Check(format!(
                 "the archive {name} is byte for byte the same (FNV-1a 64 {hash:016x})"
             )),
-            Comparison::SameMembers { members } => Finding::Check(format!(
+            Comparison::SameMembers {
+                members,
+                pid_named: false,
+            } => Finding::Check(format!(
                 "the archive {name} has the same {members} member(s) with the same contents \
                  (its bytes differ: timestamps)"
+            )),
+            Comparison::SameMembers {
+                members,
+                pid_named: true,
+            } => Finding::Check(format!(
+                "the archive {name} has the same {members} member(s) with the same contents, \
+                 named after each run's pid"
             )),
             Comparison::Different(what) => {
                 Finding::Problem(format!("the archive {name} differs: {what}"))
@@ -430,6 +534,38 @@ mod tests {
     }
 
     #[test]
+    fn member_names_holding_a_runs_pid_pair_up() {
+        let v = |s: &str| argv(s);
+        let (a, b) = (v("__stdin_20972.o x1.o"), v("__stdin_20975.o x1.o"));
+        let pairs = pair_members(&a, &b, (&[20972, 7], &[20975])).unwrap();
+        assert_eq!(
+            pairs,
+            [("__stdin_20972.o", "__stdin_20975.o"), ("x1.o", "x1.o")]
+        );
+        // A number that is no pid of the run is a real difference.
+        assert_eq!(pair_members(&a, &b, (&[1], &[20975])), None);
+        assert_eq!(pair_members(&a, &b[..1], (&[20972], &[20975])), None);
+        assert_eq!(mask_pids("a12b12", &[12]), "a<pid>b<pid>");
+        assert_eq!(mask_pids("a123", &[12]), "a123");
+    }
+
+    #[test]
+    fn mri_scripts_name_their_archive() {
+        let s = b"* comment\ncreate out/libm.a\naddmod a.o, b.o\nsave\nend\n";
+        assert_eq!(mri_archive(s).as_deref(), Some("out/libm.a"));
+        assert_eq!(mri_archive(b"OPEN l.a ; x\nLIST\n").as_deref(), Some("l.a"));
+        assert_eq!(mri_archive(b"ADDMOD a.o\n"), None);
+        assert!(reads_mri_script(&v2("ar -M")));
+        assert!(reads_mri_script(&v2("ar --plugin=p.so -M")));
+        assert!(!reads_mri_script(&v2("ar rcs l.a M")));
+        assert!(!reads_mri_script(&v2("ar rcs l.a")));
+    }
+
+    fn v2(s: &str) -> Vec<String> {
+        argv(s)
+    }
+
+    #[test]
     fn archive_is_located_in_the_archivers_cwd() {
         let run = Path::new("/run");
         assert_eq!(locate("l.a", None, run), Path::new("/run/l.a"));
@@ -476,7 +612,10 @@ mod tests {
             (
                 Written,
                 Written,
-                Some(Comparison::SameMembers { members: 2 }),
+                Some(Comparison::SameMembers {
+                    members: 2,
+                    pid_named: false,
+                }),
                 "check",
                 "same 2 member(s)",
             ),
