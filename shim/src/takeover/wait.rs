@@ -209,15 +209,10 @@ unsafe fn decide(config: &'static Config, seen: Seen, my_exe: &[u8]) -> AtWait {
         return pass(Some(seen));
     };
     let program = seen.child.argv[operands - 1].clone();
-    if !state::is_exec(config) || seen.exited {
+    if !state::is_exec(config) {
         info!(
-            "wait for {} (pid {pid}): archiver ({})",
-            String::from_utf8_lossy(&program),
-            if seen.exited {
-                "already ended"
-            } else {
-                "observe mode"
-            }
+            "wait for {} (pid {pid}): archiver (observe mode)",
+            String::from_utf8_lossy(&program)
         );
         return AtWait::Real(Some(After {
             seen: Some(seen),
@@ -225,6 +220,9 @@ unsafe fn decide(config: &'static Config, seen: Seen, my_exe: &[u8]) -> AtWait {
             deferred: Vec::new(),
         }));
     }
+    // An archiver that has already ended is handed off too: the reaper
+    // collects its status at once, and a run ends the same way whether ar
+    // was quick or slow — what `verify` proves is what every run does.
     let mut seen = seen;
     // Last: nothing may fail between the capture and the cleanups.
     let ready = ready(config, &mut seen, operands)
@@ -304,6 +302,7 @@ unsafe fn hand_off(
         .str("exe", &child.exe)
         .list("argv", child.argv.iter().map(|a| a.as_slice()))
         .str("source", seen.source.as_bytes())
+        .bool("ended", seen.exited)
         .emit(config.trace.as_deref());
     info!(
         "wait for {} (pid {}): handing off to the reaper after the host's cleanups",
