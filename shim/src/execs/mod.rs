@@ -81,7 +81,8 @@ pub unsafe fn before_exec(exec: &Exec) -> Option<Pending> {
     }
     let slot = table::claim(me)?;
     let header = table::header()?;
-    slot.start.store(own_start_time(), Ordering::Release);
+    let start = crate::facts::proc::self_start_time().unwrap_or(0);
+    slot.start.store(start, Ordering::Release);
     write(slot, table::index_of(header, slot), exec);
     if !arm(slot, me) {
         release(slot, me);
@@ -209,28 +210,6 @@ fn release(slot: &Slot, me: i32) {
     if let Some(h) = table::header() {
         table::bump(h);
     }
-}
-
-/// This process's start time from /proc/self/stat, 0 if unknown. Raw system
-/// calls: `open` is one of our hooks, and this runs between fork and exec.
-unsafe fn own_start_time() -> u64 {
-    let mut buf = [0u8; 1024];
-    let path = c"/proc/self/stat";
-    let fd = libc::syscall(
-        libc::SYS_openat,
-        libc::AT_FDCWD,
-        path.as_ptr(),
-        libc::O_RDONLY | libc::O_CLOEXEC,
-    );
-    if fd < 0 {
-        return 0;
-    }
-    let n = libc::syscall(libc::SYS_read, fd, buf.as_mut_ptr(), buf.len());
-    libc::syscall(libc::SYS_close, fd);
-    let Ok(n) = usize::try_from(n) else {
-        return 0;
-    };
-    arshim_common::gate::start_time_in_stat(&buf[..n.min(buf.len())]).unwrap_or(0)
 }
 
 unsafe fn c_bytes<'a>(p: *const c_char) -> &'a [u8] {

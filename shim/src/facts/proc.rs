@@ -69,28 +69,31 @@ pub fn children_autoreaped() -> bool {
 }
 
 /// This process's start time (field 22 of `/proc/self/stat`), which with
-/// the pid names it for its whole life. Called by the constructor: raw libc
-/// into a stack buffer (no heap before `main`), about 20 µs, so only where a
-/// claim is checked or made. `open` is one of our hooks, but the constructor
-/// runs before the preload routes any of them here.
+/// the pid names it for its whole life. Called by the constructor and by a
+/// child between fork and exec (its exec record): raw system calls into a
+/// stack buffer — no heap, and not `open`, which is one of our hooks once
+/// the preload routes them here. About 20 µs, so only where a claim is
+/// checked or made, or a child records its exec.
 pub fn self_start_time() -> Option<u64> {
     let mut buf = [0u8; 1024];
-    // SAFETY: open/read/close on a path literal and a buffer we own, bounded
-    // by its length; the fd is closed on every path.
+    // SAFETY: openat/read/close system calls on a path literal and a buffer
+    // we own, bounded by its length; the fd is closed on every path.
     let n = unsafe {
-        let fd = libc::open(
+        let fd = libc::syscall(
+            libc::SYS_openat,
+            libc::AT_FDCWD,
             c"/proc/self/stat".as_ptr(),
             libc::O_RDONLY | libc::O_CLOEXEC,
         );
         if fd < 0 {
             return None;
         }
-        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
-        libc::close(fd);
+        let n = libc::syscall(libc::SYS_read, fd, buf.as_mut_ptr(), buf.len());
+        libc::syscall(libc::SYS_close, fd);
         n
     };
     let n = usize::try_from(n).ok()?;
-    arshim_common::gate::start_time_in_stat(&buf[..n])
+    arshim_common::gate::start_time_in_stat(&buf[..n.min(buf.len())])
 }
 
 /// Child `pid`'s start time (a zombie's too), if /proc tells.
