@@ -381,3 +381,18 @@ fn fd_opened_at_exit_is_not_inherited() {
         assert!(s.stdout.contains(" fds\n"), "{s:?}");
     });
 }
+
+/// The same when the cleanup's fd lands on a number the host already had
+/// open (close-on-exec) before the spawn: a number is not an identity.
+#[test]
+fn fd_reopened_at_exit_on_a_held_number_is_not_inherited() {
+    let case = Case {
+        call: "spawnp",
+        cleanup: "reopenfd",
+        ar: Ar::ShowsSignals,
+    };
+    case.check("reopenfd", |s| {
+        archived(s);
+        assert!(s.stdout.contains(" fds\n"), "{s:?}");
+    });
+}

@@ -22,6 +22,9 @@
  *            signals   signal(SIGPIPE, SIG_IGN), signal(SIGINT, SIG_IGN) and
  *                      SIGUSR1 blocked
  *            openfd    opens "opened-at-exit" (created) without O_CLOEXEC
+ *            reopenfd  the host holds "held" open with O_CLOEXEC from its
+ *                      start; the handler closes it and opens
+ *                      "opened-at-exit" without O_CLOEXEC, on the same number
  *   Several CLEANUPs may be joined with commas: "chdir,closestd".
  *
  * Before the spawn the host prints "host: spawning" (stdout, flushed: the
@@ -39,6 +42,7 @@ extern char **environ;
 
 static const char *cleanups;
 static FILE *logfile;
+static int held = -1;
 
 static int has(const char *what)
 {
@@ -83,7 +87,9 @@ static void at_exit(void)
 		sigaddset(&usr1, SIGUSR1);
 		sigprocmask(SIG_BLOCK, &usr1, NULL);
 	}
-	if (has("openfd") && open("opened-at-exit", O_WRONLY | O_CREAT, 0644) < 0)
+	if (has("reopenfd") && held >= 0 && close(held) != 0)
+		perror("host: close held");
+	if ((has("openfd") || has("reopenfd")) && open("opened-at-exit", O_WRONLY | O_CREAT, 0644) < 0)
 		perror("host: opened-at-exit");
 	if (has("chdir") && chdir("/") != 0)
 		perror("host: chdir");
@@ -162,6 +168,11 @@ int main(int argc, char **argv)
 	host_record_pid("restore_host", "host");
 	cleanups = argv[2];
 	atexit(at_exit);
+	if (has("reopenfd") &&
+	    (held = open("held", O_RDONLY | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+		perror("host: held");
+		return 4;
+	}
 	char **ar = host_archiver_argv("ar", argc - 3, argv + 3);
 	ar[1] = "rcsv";
 	printf("host: spawning\n");

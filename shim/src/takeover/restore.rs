@@ -56,9 +56,9 @@ pub struct Captured {
     closed_std: Vec<i32>,
     umask: Option<libc::mode_t>,
     signals: Option<Signals>,
-    /// The fds open before the cleanups (sorted), and the floor: an fd the
-    /// cleanups opened below it without `FD_CLOEXEC` is closed again.
-    open_before: Option<(Vec<i32>, i32)>,
+    /// Whether every other fd the archiver would inherit is closed after
+    /// the restore: the cleanups', never the spawn's.
+    close_strays: bool,
 }
 
 /// The lowest fd number the shim may use while the host is taken over: above
@@ -91,7 +91,7 @@ pub fn for_spawn(reads: &[i32], bound: i32) -> Result<Captured, &'static str> {
         mask
     });
     captured.signals = Some(signals());
-    captured.open_before = Some((open, floor));
+    captured.close_strays = true;
     Ok(captured)
 }
 
@@ -129,7 +129,7 @@ fn capture(fds: &[i32], floor: i32) -> Result<Captured, &'static str> {
         closed_std: (0..=2).filter(|fd| !fds.contains(fd)).collect(),
         umask: None,
         signals: None,
-        open_before: None,
+        close_strays: false,
     };
     // SAFETY: open of a NUL-terminated path; the fd is ours.
     let cwd = unsafe {
@@ -224,8 +224,8 @@ impl Captured {
     /// # Safety
     /// Changes this process's working directory, fds, umask and signal
     /// state: only in the takeover, after the cleanups.
-    pub unsafe fn restore(&self) -> Result<(), String> {
-        let result = self.restore_fds().and_then(|()| {
+    pub unsafe fn restore(&self, passed_on: &[i32]) -> Result<(), String> {
+        let result = self.restore_fds(passed_on).and_then(|()| {
             if libc::fchdir(self.cwd) != 0 {
                 return Err(failed("fchdir to the host's working directory"));
             }
@@ -251,7 +251,7 @@ impl Captured {
     /// Each captured fd back on its number (whatever the cleanups closed or
     /// reopened there), with its close-on-exec flag and status flags; fds
     /// 0–2 that were closed are closed again.
-    unsafe fn restore_fds(&self) -> Result<(), String> {
+    unsafe fn restore_fds(&self, passed_on: &[i32]) -> Result<(), String> {
         for kept in &self.fds {
             if identity(kept.copy) != Some(kept.id) {
                 return Err(format!("the cleanups closed the copy of fd {}", kept.fd));
@@ -265,19 +265,25 @@ impl Captured {
         for &fd in &self.closed_std {
             libc::close(fd);
         }
-        if let Some((before, floor)) = &self.open_before {
-            close_opened_since(before, *floor);
+        if self.close_strays {
+            self.close_unkept_inheritable(passed_on);
         }
         Ok(())
     }
 }
 
-/// Fds below `floor` that were not open `before` (sorted) and that the
-/// archiver would inherit: opened by the cleanups, so never the spawn's.
-fn close_opened_since(before: &[i32], floor: i32) {
-    for fd in open_fds() {
-        if fd < floor && before.binary_search(&fd).is_err() && is_open(fd) && !is_cloexec(fd) {
-            close_quietly(fd);
+impl Captured {
+    /// Every fd the archiver would inherit that is neither one put back here
+    /// nor one the shim passes on (`passed_on`):
+    /// the cleanups opened it (perhaps on a number a close-on-exec fd of the
+    /// host had before: a number is not an identity), so the spawn would
+    /// never have passed it on.
+    fn close_unkept_inheritable(&self, passed_on: &[i32]) {
+        for fd in open_fds() {
+            let kept = self.fds.iter().any(|k| k.fd == fd) || passed_on.contains(&fd);
+            if !kept && is_open(fd) && !is_cloexec(fd) {
+                close_quietly(fd);
+            }
         }
     }
 }

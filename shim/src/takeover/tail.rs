@@ -109,7 +109,7 @@ pub trait Job {
     ///
     /// # Safety
     /// Only in `take_over`, after the cleanups.
-    unsafe fn replay(&self) {}
+    unsafe fn replay(&self, _deferred: &[Deferred]) {}
 
     /// The child hidden from the host's cleanups: the wait-time takeover's
     /// archiver, still running while they run (takeover/hidden.rs).
@@ -151,7 +151,7 @@ pub unsafe fn take_over<J: Job>(
         library: &library,
     };
     let target = job.target(config, &reaper, &deferred);
-    job.replay();
+    job.replay(&deferred);
     replay::disarm_timers();
     job.end(config, &target, deferred)
 }
@@ -238,9 +238,10 @@ impl Job for Run {
         reaper.exec(config, &job, deferred, exec.envp)
     }
 
-    unsafe fn replay(&self) {
+    unsafe fn replay(&self, deferred: &[Deferred]) {
+        let passed_on: Vec<i32> = deferred.iter().map(|d| d.dirfd).collect();
         let restored = match &self.captured {
-            Some(captured) => captured.restore(),
+            Some(captured) => captured.restore(&passed_on),
             None => Ok(()),
         };
         if let Err(e) = restored.and_then(|()| replay::run(&self.steps)) {
@@ -293,10 +294,11 @@ impl Job for Wait {
         reaper.exec(config, &job, deferred, std::mem::take(&mut self.envp))
     }
 
-    unsafe fn replay(&self) {
+    unsafe fn replay(&self, deferred: &[Deferred]) {
+        let passed_on: Vec<i32> = deferred.iter().map(|d| d.dirfd).collect();
         // The archiver runs already: a failure here costs the reaper's
         // messages at most, never the handoff.
-        if let Some(Err(e)) = self.captured.as_ref().map(|c| c.restore()) {
+        if let Some(Err(e)) = self.captured.as_ref().map(|c| c.restore(&passed_on)) {
             warn_line(&format!("restoring the host's state for the reaper: {e}"));
         }
     }
