@@ -9,7 +9,7 @@ use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::failure::Failure;
-use crate::settings::{glob_list, Mode, Scope, Settings};
+use crate::settings::{glob_list, host_glob_list, Mode, Scope, Settings};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -118,12 +118,7 @@ pub struct VerifyArgs {
     pub tools: Option<String>,
 
     /// The command to verify, with its arguments (after `--`); it runs twice
-    #[arg(
-        value_name = "CMD",
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    #[arg(value_name = "CMD", required = true, trailing_var_arg = true)]
     pub command: Vec<OsString>,
 }
 
@@ -137,7 +132,7 @@ pub struct ConfigArgs {
 
     /// Let every process whose executable basename matches these comma globs
     /// convert, instead of one pid
-    #[arg(long, value_name = "GLOBS", value_parser = glob_list)]
+    #[arg(long, value_name = "GLOBS", value_parser = host_glob_list)]
     pub hosts: Option<String>,
 
     /// Never change behaviour: only log and trace what would be converted
@@ -202,12 +197,7 @@ pub struct RunArgs {
     pub force: bool,
 
     /// The command to run, with its arguments (after `--`)
-    #[arg(
-        value_name = "CMD",
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    #[arg(value_name = "CMD", required = true, trailing_var_arg = true)]
     pub command: Vec<OsString>,
 }
 
@@ -223,7 +213,9 @@ pub struct EnvArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Shell {
-    /// POSIX sh, bash, zsh: `eval "$(arshim env --hosts GLOBS)"`
+    /// POSIX sh, bash, zsh (`bash` and `zsh` are accepted for it):
+    /// `eval "$(arshim env --hosts GLOBS)"`
+    #[value(aliases = ["bash", "zsh"])]
     Sh,
     /// fish: `arshim env --shell fish --hosts GLOBS | source`
     Fish,
@@ -257,6 +249,43 @@ mod tests {
             "--observe after -- belongs to the command"
         );
         assert_eq!(run.command, ["ld", "--observe", "-o", "x"]);
+    }
+
+    #[test]
+    fn the_command_starts_after_the_double_dash_or_at_the_first_word() {
+        for sub in ["run", "verify", "bench"] {
+            for args in [
+                &[sub, "ld", "-r", "--observe", "--", "x.o"][..],
+                &[sub, "--", "ld", "-r", "--observe", "--", "x.o"],
+            ] {
+                let cmd = match parse(args).unwrap().command {
+                    Command::Run(r) => r.command,
+                    Command::Verify(v) => v.command,
+                    Command::Bench(b) => b.command,
+                    _ => panic!("{args:?}"),
+                };
+                assert_eq!(cmd, ["ld", "-r", "--observe", "--", "x.o"], "{args:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_options_before_the_command_are_usage_errors() {
+        for sub in ["run", "verify", "bench"] {
+            for args in [
+                &[sub, "--obsrve", "--", "ld"][..],
+                &[sub, "--obsrve", "ld"],
+                &[sub, "-x", "ld"],
+            ] {
+                let err = parse(args).unwrap_err();
+                assert_eq!(
+                    err.kind(),
+                    clap::error::ErrorKind::UnknownArgument,
+                    "{args:?}"
+                );
+                assert_eq!(err.exit_code(), 2, "{args:?}");
+            }
+        }
     }
 
     #[test]
@@ -360,5 +389,11 @@ mod tests {
         };
         assert_eq!(env.shell, Shell::Make);
         assert!(parse(&["env", "--shell", "csh"]).is_err());
+        for shell in ["bash", "zsh"] {
+            let Command::Env(env) = parse(&["env", "--shell", shell]).unwrap().command else {
+                panic!("not env")
+            };
+            assert_eq!(env.shell, Shell::Sh, "{shell}");
+        }
     }
 }
