@@ -32,7 +32,7 @@ the tree held while the archiver ran, and the wall time — medians of each side
 ratio.\n\n\
 Memory is sampled from /proc while each run goes on: the sum of VmRSS over CMD and all its \
 descendants, up to --hz times a second, with the archiver (a process whose name, executable or \
-argv[0] matches --tools) marked when it runs. Where cgroup v2 hands out the memory controller, \
+argv[0] matches --tools, else a known host's globs, as for `arshim run`) marked when it runs. Where cgroup v2 hands out the memory controller, \
 each run also gets its own cgroup and its memory.peak is shown. ru_maxrss (what `time -v` and \
 wait4 report) is not used: Linux keeps it across execve, so a converted host would still show \
 its own peak.\n\n\
@@ -44,7 +44,7 @@ CMD cannot be run.";
 
 #[derive(Debug, Args)]
 #[command(
-    override_usage = "arshim bench [OPTIONS] -- <CMD> [ARGS]...",
+    override_usage = "arshim bench [OPTIONS] [--] <CMD> [ARGS]...",
     after_help = "Examples:\n  arshim bench -- ld-legacy -o libfoo.a foo.o bar.o\n  \
 arshim bench -n 10 --plot mem.svg -- make lib\n  \
 arshim bench --json -- ld-legacy -o libfoo.a foo.o > bench.json"
@@ -64,7 +64,8 @@ pub struct BenchArgs {
     pub json: bool,
 
     /// Programs that count as the archiver: comma list of globs on the basename
-    /// (also passed to the library) [default: ar,*-ar,llvm-ar*,gcc-ar*]
+    /// (also passed to the library) [default: a known host's, as for `arshim
+    /// run`, else ar,*-ar,llvm-ar*,gcc-ar*]
     #[arg(long, value_name = "GLOBS", value_parser = glob_list)]
     pub tools: Option<String>,
 
@@ -73,7 +74,8 @@ pub struct BenchArgs {
           value_parser = clap::value_parser!(u32).range(200..=20000))]
     pub hz: u32,
 
-    /// The command to measure, with its arguments (after `--`)
+    /// The command to measure, with its arguments (after `--`, or from its
+    /// first word)
     #[arg(value_name = "CMD", required = true, trailing_var_arg = true)]
     pub command: Vec<OsString>,
 }
