@@ -32,8 +32,9 @@ the tree held while the archiver ran, and the wall time — medians of each side
 ratio.\n\n\
 Memory is sampled from /proc while each run goes on: the sum of VmRSS over CMD and all its \
 descendants, up to --hz times a second, with the archiver (a process whose name, executable or \
-argv[0] matches --tools, else a known host's globs, as for `arshim run`) marked when it runs. Where cgroup v2 hands out the memory controller, \
-each run also gets its own cgroup and its memory.peak is shown. ru_maxrss (what `time -v` and \
+argv[0] matches --tools, else a known host's globs, as for `arshim run`) marked when it runs. \
+Where cgroup v2 hands out the memory controller, each run also gets its own cgroup and its \
+memory.peak is shown. ru_maxrss (what `time -v` and \
 wait4 report) is not used: Linux keeps it across execve, so a converted host would still show \
 its own peak.\n\n\
 CMD runs in the current directory, 2×N times: it must be repeatable. Its stdin is /dev/null; \
