@@ -19,6 +19,7 @@ use clap::Args;
 use self::ab::Side;
 use self::report::Report;
 use crate::failure::Failure;
+use crate::known_hosts::{self, HostSettings};
 use crate::measure::{Sampled, Sampler, Tools};
 use crate::settings::{glob_list, DEFAULT_TOOLS};
 use crate::{locate, preload, run};
@@ -31,8 +32,9 @@ the tree held while the archiver ran, and the wall time — medians of each side
 ratio.\n\n\
 Memory is sampled from /proc while each run goes on: the sum of VmRSS over CMD and all its \
 descendants, up to --hz times a second, with the archiver (a process whose name, executable or \
-argv[0] matches --tools) marked when it runs. Where cgroup v2 hands out the memory controller, \
-each run also gets its own cgroup and its memory.peak is shown. ru_maxrss (what `time -v` and \
+argv[0] matches --tools, else a known host's globs, as for `arshim run`) marked when it runs. \
+Where cgroup v2 hands out the memory controller, each run also gets its own cgroup and its \
+memory.peak is shown. ru_maxrss (what `time -v` and \
 wait4 report) is not used: Linux keeps it across execve, so a converted host would still show \
 its own peak.\n\n\
 CMD runs in the current directory, 2×N times: it must be repeatable. Its stdin is /dev/null; \
@@ -43,7 +45,7 @@ CMD cannot be run.";
 
 #[derive(Debug, Args)]
 #[command(
-    override_usage = "arshim bench [OPTIONS] -- <CMD> [ARGS]...",
+    override_usage = "arshim bench [OPTIONS] [--] <CMD> [ARGS]...",
     after_help = "Examples:\n  arshim bench -- ld-legacy -o libfoo.a foo.o bar.o\n  \
 arshim bench -n 10 --plot mem.svg -- make lib\n  \
 arshim bench --json -- ld-legacy -o libfoo.a foo.o > bench.json"
@@ -63,7 +65,8 @@ pub struct BenchArgs {
     pub json: bool,
 
     /// Programs that count as the archiver: comma list of globs on the basename
-    /// (also passed to the library) [default: ar,*-ar,llvm-ar*,gcc-ar*]
+    /// (also passed to the library) [default: a known host's, as for `arshim
+    /// run`, else ar,*-ar,llvm-ar*,gcc-ar*]
     #[arg(long, value_name = "GLOBS", value_parser = glob_list)]
     pub tools: Option<String>,
 
@@ -72,20 +75,21 @@ pub struct BenchArgs {
           value_parser = clap::value_parser!(u32).range(200..=20000))]
     pub hz: u32,
 
-    /// The command to measure, with its arguments (after `--`)
-    #[arg(
-        value_name = "CMD",
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    /// The command to measure, with its arguments (after `--`, or from its
+    /// first word)
+    #[arg(value_name = "CMD", required = true, trailing_var_arg = true)]
     pub command: Vec<OsString>,
 }
 
 pub fn bench(args: BenchArgs) -> Result<(), Failure> {
     let library = locate::library()?;
     let companion = locate::companion()?;
-    let tools_text = args.tools.clone().unwrap_or_else(|| DEFAULT_TOOLS.into());
+    // CMD as `arshim run` sees it (docs/DESIGN.md, "Companion").
+    let host = known_hosts::settings_for(&args.command, args.tools.as_deref());
+    if let Some(line) = host.run_would() {
+        eprintln!("arshim bench: {line}");
+    }
+    let tools_text = host.tools.clone().unwrap_or_else(|| DEFAULT_TOOLS.into());
     let tools = Tools::parse(&tools_text).map_err(Failure::usage)?;
     let mut sampler = Sampler::new(args.hz, tools);
     let cgroup_skipped = sampler.use_cgroup().err();
@@ -99,12 +103,13 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
         scrub: &scrub,
         companion: &companion,
         library: &library,
+        tools: host.tools.as_deref(),
     };
     let runs = sides.run_all(&sampler)?;
 
     let report = Report::new(args.command, args.hz, tools_text, cgroup_skipped, runs);
     // The results first: a plot that cannot be written must not lose them.
-    print_results(&report, args.json)?;
+    print_results(&report, args.json, &host)?;
     if let Some(path) = &args.plot {
         write_plot(&report, path)?;
         eprintln!("arshim bench: plot written to {}", path.display());
@@ -128,6 +133,8 @@ struct Sides<'a> {
     scrub: &'a ab::Scrub,
     companion: &'a Path,
     library: &'a Path,
+    /// The archiver globs both the library and the sampler use.
+    tools: Option<&'a str>,
 }
 
 impl Sides<'_> {
@@ -149,7 +156,7 @@ impl Sides<'_> {
                 self.scrub,
                 self.companion,
                 self.library,
-                self.args.tools.as_deref(),
+                self.tools,
             );
             let (stdout, stderr) = outputs.files(i)?;
             cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
@@ -168,12 +175,12 @@ impl Sides<'_> {
 }
 
 /// The table (with a hint when nothing was converted) or the JSON, on stdout.
-fn print_results(report: &Report, json: bool) -> Result<(), Failure> {
+fn print_results(report: &Report, json: bool, host: &HostSettings) -> Result<(), Failure> {
     let text = if json {
         format!("{}\n", report.json())
     } else {
         let mut t = report.table();
-        if let Some(hint) = not_converted_hint(report) {
+        if let Some(hint) = not_converted_hint(report, host) {
             t.push_str(&hint);
         }
         t
@@ -227,12 +234,18 @@ fn run_summary(r: &Sampled) -> String {
     )
 }
 
-/// A note when B held as much as A while the archiver ran: no conversion.
-fn not_converted_hint(report: &Report) -> Option<String> {
-    (report.ratios.held? > 0.5).then(|| {
-        "note: with arshim, the tree still held its memory while the archiver ran: the spawn \
-         was not converted (see `arshim run --log info -- CMD`).\n"
-            .to_string()
+/// A note when B held as much as A while the archiver ran: no conversion;
+/// for a known non-final host, why (`run` refuses it).
+fn not_converted_hint(report: &Report, host: &HostSettings) -> Option<String> {
+    (report.ratios.held? > 0.5).then(|| match host.not_final() {
+        Some((name, _)) => format!(
+            "note: with arshim, the tree still held its memory while the archiver ran: {name} \
+             is known not to end with its archiver, and `arshim run` runs it without \
+             conversion.\n"
+        ),
+        None => "note: with arshim, the tree still held its memory while the archiver ran: the \
+                 spawn was not converted (see `arshim run --log info -- CMD`).\n"
+            .to_string(),
     })
 }
 

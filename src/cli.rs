@@ -9,7 +9,7 @@ use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::failure::Failure;
-use crate::settings::{glob_list, Mode, Scope, Settings};
+use crate::settings::{glob_list, host_glob_list, Mode, Scope, Settings};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,9 +44,11 @@ runs without the library at all (a note says why). The library itself does the s
 whatever program ends up in scope (through env, nice, sh -c 'exec …', --hosts): a NOT SAFE \
 one, or with --verified-only (ARSHIM_VERIFIED_ONLY=1) one not verified SAFE, is not \
 converted, with one line.\n\n\
-Exit status: CMD's own; 2 if the library cannot be found; 126/127 if CMD cannot be executed \
-or found.",
-        override_usage = "arshim run [OPTIONS] -- <CMD> [ARGS]...",
+CMD is what follows `--`, or else the first word that is not an option of run's: its own \
+options are never read as run's, and an unknown option before it is a usage error.\n\n\
+Exit status: CMD's own; 2 for a usage error or if the library cannot be found; 126/127 if CMD \
+cannot be executed or found.",
+        override_usage = "arshim run [OPTIONS] [--] <CMD> [ARGS]...",
         after_help = "Examples:\n  arshim run -- ld-legacy -o libfoo.a foo.o bar.o\n  \
 arshim run --observe --trace /tmp/ld.jsonl -- ld-legacy -o libfoo.a foo.o\n  \
 arshim run --hosts 'ld-legacy*' -- make lib   # make itself never converts"
@@ -102,8 +104,11 @@ to convert a NOT SAFE host (unless `arshim run --force`), and `arshim run --veri
 converts only SAFE ones. \
 The host is the program that claimed the library — for a script, its interpreter; the \
 verdict is stored for the script itself too.\n\n\
+CMD is seen as `arshim run` sees it: a known host (ldc2, ghc, …) gets its own archiver \
+globs in both runs unless --tools is given, and one known not to end with its archiver \
+(nim, ocamlopt) is named in a note, with what `arshim run` does with it.\n\n\
 Exit status: 0 SAFE, 1 NOT SAFE, 2 CANNOT TELL or a usage error.",
-        override_usage = "arshim verify [--tools GLOBS] -- <CMD> [ARGS]...",
+        override_usage = "arshim verify [--tools GLOBS] [--] <CMD> [ARGS]...",
         after_help = "Examples:\n  arshim verify -- ld-legacy -o libfoo.a foo.o bar.o\n  \
 arshim verify --tools 'ar,my-ar' -- ./link.sh"
     )]
@@ -113,17 +118,14 @@ arshim verify --tools 'ar,my-ar' -- ./link.sh"
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Programs that count as the archiver: comma list of globs on the basename
-    /// [library default: ar,*-ar,llvm-ar*,gcc-ar*]
+    /// [default: a known host's, as for `arshim run`, else the library's:
+    /// ar,*-ar,llvm-ar*,gcc-ar*]
     #[arg(long, value_name = "GLOBS", value_parser = glob_list)]
     pub tools: Option<String>,
 
-    /// The command to verify, with its arguments (after `--`); it runs twice
-    #[arg(
-        value_name = "CMD",
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    /// The command to verify, with its arguments (after `--`, or from its
+    /// first word); it runs twice
+    #[arg(value_name = "CMD", required = true, trailing_var_arg = true)]
     pub command: Vec<OsString>,
 }
 
@@ -137,7 +139,7 @@ pub struct ConfigArgs {
 
     /// Let every process whose executable basename matches these comma globs
     /// convert, instead of one pid
-    #[arg(long, value_name = "GLOBS", value_parser = glob_list)]
+    #[arg(long, value_name = "GLOBS", value_parser = host_glob_list)]
     pub hosts: Option<String>,
 
     /// Never change behaviour: only log and trace what would be converted
@@ -201,13 +203,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// The command to run, with its arguments (after `--`)
-    #[arg(
-        value_name = "CMD",
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    /// The command to run, with its arguments (after `--`, or from its first word)
+    #[arg(value_name = "CMD", required = true, trailing_var_arg = true)]
     pub command: Vec<OsString>,
 }
 
@@ -223,7 +220,9 @@ pub struct EnvArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Shell {
-    /// POSIX sh, bash, zsh: `eval "$(arshim env --hosts GLOBS)"`
+    /// POSIX sh, bash, zsh (`bash` and `zsh` are accepted for it):
+    /// `eval "$(arshim env --hosts GLOBS)"`
+    #[value(aliases = ["bash", "zsh"])]
     Sh,
     /// fish: `arshim env --shell fish --hosts GLOBS | source`
     Fish,
@@ -257,6 +256,43 @@ mod tests {
             "--observe after -- belongs to the command"
         );
         assert_eq!(run.command, ["ld", "--observe", "-o", "x"]);
+    }
+
+    #[test]
+    fn the_command_starts_after_the_double_dash_or_at_the_first_word() {
+        for sub in ["run", "verify", "bench"] {
+            for args in [
+                &[sub, "ld", "-r", "--observe", "--", "x.o"][..],
+                &[sub, "--", "ld", "-r", "--observe", "--", "x.o"],
+            ] {
+                let cmd = match parse(args).unwrap().command {
+                    Command::Run(r) => r.command,
+                    Command::Verify(v) => v.command,
+                    Command::Bench(b) => b.command,
+                    _ => panic!("{args:?}"),
+                };
+                assert_eq!(cmd, ["ld", "-r", "--observe", "--", "x.o"], "{args:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_options_before_the_command_are_usage_errors() {
+        for sub in ["run", "verify", "bench"] {
+            for args in [
+                &[sub, "--obsrve", "--", "ld"][..],
+                &[sub, "--obsrve", "ld"],
+                &[sub, "-x", "ld"],
+            ] {
+                let err = parse(args).unwrap_err();
+                assert_eq!(
+                    err.kind(),
+                    clap::error::ErrorKind::UnknownArgument,
+                    "{args:?}"
+                );
+                assert_eq!(err.exit_code(), 2, "{args:?}");
+            }
+        }
     }
 
     #[test]
@@ -360,5 +396,11 @@ mod tests {
         };
         assert_eq!(env.shell, Shell::Make);
         assert!(parse(&["env", "--shell", "csh"]).is_err());
+        for shell in ["bash", "zsh"] {
+            let Command::Env(env) = parse(&["env", "--shell", shell]).unwrap().command else {
+                panic!("not env")
+            };
+            assert_eq!(env.shell, Shell::Sh, "{shell}");
+        }
     }
 }

@@ -2,7 +2,10 @@
 //! syntax of sh, fish or GNU make.
 //!
 //! LD_PRELOAD is written as an expression over its value at eval time (not the
-//! value we see now), since the output may be saved and used elsewhere.
+//! value we see now), since the output may be saved and used elsewhere. The
+//! expression leaves a LD_PRELOAD that already lists the library alone, so
+//! evaluating the output twice (a shell rc and a build script) preloads the
+//! library once.
 
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
@@ -50,10 +53,7 @@ pub fn render(shell: Shell, library: &Path, settings: &Settings) -> Result<Vec<u
     };
     let mut out = Vec::new();
     line(&mut out, syntax.header.as_bytes());
-    line(
-        &mut out,
-        &syntax.prepend_preload(library.as_os_str().as_bytes())?,
-    );
+    line(&mut out, &(syntax.preload)(library.as_os_str().as_bytes())?);
     for change in settings.changes() {
         match change {
             Change::Set(name, value) => line(&mut out, &syntax.set(name, value.as_bytes())?),
@@ -79,51 +79,49 @@ fn line(out: &mut Vec<u8>, text: &[u8]) {
 struct Syntax {
     header: &'static str,
     /// Our library first, then whatever LD_PRELOAD holds when the output is
-    /// used: what goes before and after the quoted library.
-    preload: (&'static [u8], &'static [u8]),
+    /// used, unless one of LD_PRELOAD's entries (split on ':' and ' ', as
+    /// ld.so splits it) already is the library.
+    preload: fn(&[u8]) -> Result<Vec<u8>, Failure>,
     /// `export NAME=VALUE`: the words before NAME and between it and VALUE.
     set: (&'static [u8], &'static [u8]),
-    /// What goes before NAME to unset it.
+    /// What goes before NAME to unset it, and after it.
     unset: &'static [u8],
+    unset_end: &'static [u8],
     /// VALUE (of NAME) quoted for this syntax, or why it cannot be.
     quote: fn(&str, &[u8]) -> Result<Vec<u8>, Failure>,
 }
 
 const SH: Syntax = Syntax {
     header: "# arshim settings for sh: eval \"$(arshim env --hosts GLOBS)\"",
-    // ':' joins only when there is something to join, so no empty entry.
-    preload: (b"export LD_PRELOAD=", b"\"${LD_PRELOAD:+:$LD_PRELOAD}\""),
+    preload: sh_preload,
     set: (b"export ", b"="),
     unset: b"unset ",
+    unset_end: b"",
     quote: |_, value| Ok(quote::sh(value)),
 };
 
 const FISH: Syntax = Syntax {
     header: "# arshim settings for fish: arshim env --shell fish --hosts GLOBS | source",
-    // fish exports a list joined with spaces, which ld.so splits on too;
-    // an unset LD_PRELOAD expands to nothing.
-    preload: (b"set -gx LD_PRELOAD ", b" $LD_PRELOAD"),
+    preload: fish_preload,
     set: (b"set -gx ", b" "),
+    // `set -e` fails on an unset name; `; or true` (see `unset`) keeps the
+    // status of `| source` 0, so `…| source; and make` runs make.
     unset: b"set -e ",
+    unset_end: b"; or true",
     quote: |_, value| Ok(quote::fish(value)),
 };
 
 const MAKE: Syntax = Syntax {
     header: "# arshim settings for GNU make: include this file from the top Makefile",
-    // Space-separated (ld.so accepts it); strip avoids a trailing blank.
-    preload: (b"export LD_PRELOAD := $(strip ", b" $(LD_PRELOAD))"),
+    preload: make_preload,
     set: (b"export ", b" := "),
     // Keeps an inherited value away from recipes and sub-makes.
     unset: b"unexport ",
+    unset_end: b"",
     quote: make_value,
 };
 
 impl Syntax {
-    fn prepend_preload(&self, library: &[u8]) -> Result<Vec<u8>, Failure> {
-        let (before, after) = self.preload;
-        Ok([before, &(self.quote)(var::PRELOAD, library)?, after].concat())
-    }
-
     fn set(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, Failure> {
         let (before, between) = self.set;
         Ok([
@@ -136,8 +134,58 @@ impl Syntax {
     }
 
     fn unset(&self, name: &str) -> Vec<u8> {
-        [self.unset, name.as_bytes()].concat()
+        [self.unset, name.as_bytes(), self.unset_end].concat()
     }
+}
+
+/// sh: a `case` on LD_PRELOAD padded with spaces; ':' joins only when there
+/// is something to join, so no empty entry.
+fn sh_preload(library: &[u8]) -> Result<Vec<u8>, Failure> {
+    let lib = quote::sh(library);
+    Ok([
+        &b"case \" ${LD_PRELOAD-} \" in *[\\ :]"[..],
+        &lib,
+        b"[\\ :]*) export LD_PRELOAD ;; *) export LD_PRELOAD=",
+        &lib,
+        b"\"${LD_PRELOAD:+:$LD_PRELOAD}\" ;; esac",
+    ]
+    .concat())
+}
+
+/// fish: a regex on LD_PRELOAD padded with spaces (a list is joined with
+/// spaces, which is also how fish exports it and ld.so splits it); an unset
+/// LD_PRELOAD expands to nothing.
+fn fish_preload(library: &[u8]) -> Result<Vec<u8>, Failure> {
+    let mut regex = b"[ :]".to_vec();
+    for &b in library {
+        // PCRE2: a backslash before an ASCII non-alphanumeric is that character.
+        if b.is_ascii() && !b.is_ascii_alphanumeric() {
+            regex.push(b'\\');
+        }
+        regex.push(b);
+    }
+    regex.extend_from_slice(b"[ :]");
+    Ok([
+        &b"string match -qr -- "[..],
+        &quote::fish(&regex),
+        b" \" $LD_PRELOAD \"; or set -gx LD_PRELOAD ",
+        &quote::fish(library),
+        b" $LD_PRELOAD",
+    ]
+    .concat())
+}
+
+/// GNU make: the library in a variable of its own (a ',' or ')' in its path
+/// cannot break the function calls), `%` escaped for `filter`; entries
+/// space-separated (ld.so accepts it); strip avoids a trailing blank.
+fn make_preload(library: &[u8]) -> Result<Vec<u8>, Failure> {
+    Ok([
+        &b"arshim_library := "[..],
+        &make_value(var::PRELOAD, library)?,
+        b"\nexport LD_PRELOAD := $(strip $(if $(filter $(subst %,\\%,$(arshim_library)),\
+          $(subst :, ,$(LD_PRELOAD))),$(LD_PRELOAD),$(arshim_library) $(LD_PRELOAD)))",
+    ]
+    .concat())
 }
 
 fn make_value(name: &str, value: &[u8]) -> Result<Vec<u8>, Failure> {
@@ -180,7 +228,9 @@ mod tests {
         assert_eq!(
             text(Shell::Sh, &settings(None, Scope::Hosts("ld*".into()))),
             "# arshim settings for sh: eval \"$(arshim env --hosts GLOBS)\"\n\
-             export LD_PRELOAD=/opt/arshim/lib/arshim/libarshim.so\"${LD_PRELOAD:+:$LD_PRELOAD}\"\n\
+             case \" ${LD_PRELOAD-} \" in *[\\ :]/opt/arshim/lib/arshim/libarshim.so[\\ :]*) \
+             export LD_PRELOAD ;; *) export LD_PRELOAD=/opt/arshim/lib/arshim/libarshim.so\
+             \"${LD_PRELOAD:+:$LD_PRELOAD}\" ;; esac\n\
              export ARSHIM=1\n\
              unset ARSHIM_PID\n\
              export ARSHIM_HOSTS='ld*'\n\
@@ -211,12 +261,15 @@ mod tests {
             &settings(Some("ar,*-ar"), Scope::Hosts("ld".into())),
         );
         assert!(
-            t.contains(&format!("set -gx LD_PRELOAD {LIB} $LD_PRELOAD\n")),
+            t.contains(&format!(
+                "string match -qr -- '[ :]\\\\/opt\\\\/arshim\\\\/lib\\\\/arshim\\\\/libarshim\\\\.so[ :]' \
+                 \" $LD_PRELOAD \"; or set -gx LD_PRELOAD {LIB} $LD_PRELOAD\n"
+            )),
             "{t}"
         );
         assert!(t.contains("set -gx ARSHIM 1\n"), "{t}");
         assert!(t.contains("set -gx ARSHIM_TOOLS 'ar,*-ar'\n"), "{t}");
-        assert!(t.contains("set -e ARSHIM_PID\n"), "{t}");
+        assert!(t.contains("set -e ARSHIM_PID; or true\n"), "{t}");
         assert!(!t.contains("export"), "{t}");
     }
 
@@ -228,7 +281,9 @@ mod tests {
         );
         assert!(
             t.contains(&format!(
-                "export LD_PRELOAD := $(strip {LIB} $(LD_PRELOAD))\n"
+                "arshim_library := {LIB}\nexport LD_PRELOAD := $(strip $(if $(filter \
+                 $(subst %,\\%,$(arshim_library)),$(subst :, ,$(LD_PRELOAD))),$(LD_PRELOAD),\
+                 $(arshim_library) $(LD_PRELOAD)))\n"
             )),
             "{t}"
         );

@@ -32,7 +32,12 @@ pub fn run(mut args: RunArgs) -> Result<Infallible, Failure> {
     // not CMD: only a plain run has a known host or a verdict to heed.
     let mut failure_status = None;
     if !args.config.observe && args.config.hosts.is_none() {
-        match plain_run(&mut args.config, args.force, args.verified_only, program) {
+        match plain_run(
+            &mut args.config,
+            args.force,
+            args.verified_only,
+            &args.command,
+        ) {
             Ok(status) => failure_status = status,
             Err(WithoutLibrary) => {
                 return Err(exec_without_library(
@@ -83,22 +88,23 @@ fn plain_run(
     config: &mut ConfigArgs,
     force: bool,
     verified_only: bool,
-    program: &OsStr,
+    command: &[OsString],
 ) -> Result<Option<u8>, WithoutLibrary> {
     let log = config.log.clone().or_else(|| std::env::var(var::LOG).ok());
     let verbose = log.as_deref().is_some_and(is_verbose);
-    let mut failure_status = None;
-    if let Some((name, host)) = known_host(program) {
-        let plan = known_host_plan(&name, host, config.tools.is_some(), force, verbose);
+    let host = known_hosts::settings_for(command, config.tools.as_deref());
+    if let Some((name, known)) = &host.known {
+        let plan = known_host_plan(name, known, config.tools.is_some(), force, verbose);
         say(plan.message.as_deref());
         if !plan.convert {
             return Err(WithoutLibrary);
         }
-        if config.tools.is_none() {
-            config.tools = Some(host.tools.to_string());
-        }
-        failure_status = host.failure_status;
     }
+    config.tools = host.tools;
+    let failure_status = host.failure_status;
+    let Some(program) = command.first() else {
+        return Ok(failure_status);
+    };
     if hands_the_claim_on(program) {
         // Not a host: the library judges the program it execs in its pid
         // by that program's own verdict (docs/DESIGN.md, "Scope").
@@ -152,21 +158,6 @@ fn exec_without_library(
     };
     let error = cmd.exec();
     cannot_run(program, &error)
-}
-
-/// The known-host entry for CMD: by the name it is called by, else by its
-/// resolved executable (`ocamlopt` → `ocamlopt.opt`).
-fn known_host(program: &OsStr) -> Option<(String, &'static KnownHost)> {
-    let called = Path::new(program)
-        .file_name()?
-        .to_string_lossy()
-        .into_owned();
-    if let Some(host) = known_hosts::lookup(&called) {
-        return Some((called, host));
-    }
-    let resolved = crate::pathsearch::found(program)?.canonicalize().ok()?;
-    let name = resolved.file_name()?.to_string_lossy().into_owned();
-    known_hosts::lookup(&name).map(|host| (name, host))
 }
 
 /// What `run` does about a known host.

@@ -162,6 +162,19 @@ pub fn glob_list(list: &str) -> Result<String, String> {
     Ok(list.to_owned())
 }
 
+/// Validates `--hosts`: a comma list of globs on the linkers' basenames;
+/// the example for an empty list names linkers, not archivers.
+pub fn host_glob_list(list: &str) -> Result<String, String> {
+    if list.is_empty() {
+        return Err(
+            "expected a comma-separated list of globs on the basenames of the \
+                    linkers that may convert, such as ld-legacy*,ldc2"
+                .to_owned(),
+        );
+    }
+    glob_list(list)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +277,14 @@ mod tests {
         assert!(glob_list(",").is_err());
         assert!(glob_list("ar,").is_err());
         assert!(glob_list("ar,,x").is_err());
+    }
+
+    #[test]
+    fn host_lists_name_linkers_in_their_example() {
+        let err = host_glob_list("").unwrap_err();
+        assert!(err.ends_with("such as ld-legacy*,ldc2"), "{err}");
+        assert!(host_glob_list("ld,").is_err());
+        assert_eq!(host_glob_list("ld*,ldc2").as_deref(), Ok("ld*,ldc2"));
     }
 
     #[test]

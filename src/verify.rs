@@ -35,6 +35,7 @@ use std::time::SystemTime;
 
 use crate::cli::VerifyArgs;
 use crate::failure::Failure;
+use crate::known_hosts::{self, HostSettings};
 use crate::measure::{self, Tools};
 use crate::settings::var;
 use crate::verdicts::{self, Entry, Store, Verdict};
@@ -55,6 +56,10 @@ pub fn verify(args: VerifyArgs) -> Result<(), Failure> {
     let runner = Runner::new(&args)?;
     let shown = show_command(&args.command);
     let mut report = Report::new(shown.clone());
+    if let Some(line) = runner.host.run_would() {
+        // What `arshim run` does with this host, in the same words.
+        report.note(line);
+    }
 
     eprintln!(
         "arshim verify: run 1 of 2: {shown} under observe mode (its output follows when it ends)"
@@ -500,6 +505,8 @@ struct Runner<'a> {
     companion: PathBuf,
     args: &'a VerifyArgs,
     work: WorkDir,
+    /// CMD as `arshim run` sees it: its archiver globs go to both runs.
+    host: HostSettings,
     tools: Tools,
     /// The companion's working directory (a relative archive operand's base).
     cwd: PathBuf,
@@ -519,7 +526,8 @@ impl<'a> Runner<'a> {
                 program.to_string_lossy()
             )));
         }
-        let tools = sampler_tools(args.tools.as_deref())?;
+        let host = known_hosts::settings_for(&args.command, args.tools.as_deref());
+        let tools = sampler_tools(host.tools.as_deref())?;
         let cwd = std::env::current_dir()
             .map_err(|e| Failure::usage(format!("cannot read the current directory: {e}")))?;
         let work =
@@ -530,6 +538,7 @@ impl<'a> Runner<'a> {
             companion,
             args,
             work,
+            host,
             tools,
             cwd,
             stdin,
@@ -559,7 +568,7 @@ impl<'a> Runner<'a> {
             Pass::Convert => cmd.arg("--force"),
         };
         cmd.arg("--trace").arg(&trace);
-        if let Some(t) = &self.args.tools {
+        if let Some(t) = &self.host.tools {
             cmd.arg("--tools").arg(t);
         }
         cmd.arg("--").args(&self.args.command);
@@ -602,8 +611,8 @@ fn read_trace(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// The archiver globs for the memory sampler: the library's (--tools, else
-/// an inherited ARSHIM_TOOLS, else its default).
+/// The archiver globs for the memory sampler: the library's (--tools or the
+/// known host's, else an inherited ARSHIM_TOOLS, else its default).
 fn sampler_tools(tools: Option<&str>) -> Result<Tools, Failure> {
     match tools {
         Some(t) => Tools::parse(t).map_err(Failure::usage),
