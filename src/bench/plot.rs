@@ -279,19 +279,32 @@ impl ArchiverWindow {
     }
 }
 
+/// One run in the zoomed panel.
+struct Zoomed {
+    side: Side,
+    /// How long its archiver ran, seconds.
+    ran_for: f64,
+    /// (seconds from the archiver's start, MiB).
+    points: Vec<(f64, f64)>,
+}
+
 /// The lower panel: each run around its archiver's start (x = 0), the span
 /// it ran shaded, on a y scale fitted to this window.
 fn draw_archiver_phase(area: &Area, lines: &[Line], window: ArchiverWindow) -> DrawResult {
-    let curves: Vec<(&Line, f64, f64, Vec<(f64, f64)>)> = lines
+    let curves: Vec<Zoomed> = lines
         .iter()
         .filter_map(|l| {
             let (start, end) = l.sampled.archiver?;
-            Some((l, start, end, window.points(&l.sampled.timeline, start)))
+            Some(Zoomed {
+                side: l.side,
+                ran_for: end - start,
+                points: window.points(&l.sampled.timeline, start),
+            })
         })
         .collect();
     let y_max = curves
         .iter()
-        .flat_map(|c| c.3.iter().map(|p| p.1))
+        .flat_map(|c| c.points.iter().map(|p| p.1))
         .fold(1.0, f64::max)
         * 1.15;
     let mut chart = ChartBuilder::on(area)
@@ -305,15 +318,15 @@ fn draw_archiver_phase(area: &Area, lines: &[Line], window: ArchiverWindow) -> D
         .build_cartesian_2d(-window.before..window.after, 0.0..y_max)?;
     let span = window.before + window.after;
     configure_axes(&mut chart, "seconds from the archiver's start", span)?;
-    for (line, start, end, _) in &curves {
+    for curve in &curves {
         chart.draw_series(std::iter::once(Rectangle::new(
-            [(0.0, 0.0), (end - start, y_max)],
-            color(line.side).mix(0.10).filled(),
+            [(0.0, 0.0), (curve.ran_for, y_max)],
+            color(curve.side).mix(0.10).filled(),
         )))?;
     }
-    for (line, _, _, points) in curves {
-        let c = color(line.side);
-        chart.draw_series(LineSeries::new(points, c.stroke_width(2)))?;
+    for curve in curves {
+        let c = color(curve.side);
+        chart.draw_series(LineSeries::new(curve.points, c.stroke_width(2)))?;
     }
     chart.draw_series(DashedLineSeries::new(
         [(0.0, 0.0), (0.0, y_max)],
