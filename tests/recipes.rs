@@ -97,7 +97,10 @@ fn run_build(cmd: Command, dir: &TestDir, label: &str) -> Outcome {
 }
 
 /// The members of an archive, each with its contents (`ar p`), in order.
-fn archive_contents(archive: &Path) -> Vec<(String, Vec<u8>)> {
+type Members = Vec<(String, Vec<u8>)>;
+
+/// `ar t`, then `ar p` of each member, with the real archiver.
+fn archive_contents(archive: &Path) -> Members {
     let listed = Command::new(real_ar())
         .arg("t")
         .arg(archive)
@@ -143,7 +146,7 @@ fn sorted_lines(text: &str) -> Vec<String> {
 /// What a build left in `root`: each archive's members and contents. The
 /// archives and every other output (`outputs`) are then removed, so that
 /// the next run builds everything again.
-fn take_outputs(root: &Path, archives: &[&str], outputs: &[&str]) -> Vec<Vec<(String, Vec<u8>)>> {
+fn take_outputs(root: &Path, archives: &[&str], outputs: &[&str]) -> Vec<Members> {
     let taken = archives
         .iter()
         .map(|a| archive_contents(&root.join(a)))
@@ -158,8 +161,8 @@ fn take_outputs(root: &Path, archives: &[&str], outputs: &[&str]) -> Vec<Vec<(St
 
 /// The two runs look the same to a user: status, output lines, archives.
 fn assert_same_build(
-    (without, without_archives): (&Outcome, &[Vec<(String, Vec<u8>)>]),
-    (with, with_archives): (&Outcome, &[Vec<(String, Vec<u8>)>]),
+    (without, without_archives): (&Outcome, &[Members]),
+    (with, with_archives): (&Outcome, &[Members]),
     archives: &[&str],
 ) {
     without.assert_code(0);
@@ -178,7 +181,7 @@ fn assert_same_build(
         both()
     );
     for ((name, a), b) in archives.iter().zip(without_archives).zip(with_archives) {
-        let members = |x: &[(String, Vec<u8>)]| x.iter().map(|m| m.0.clone()).collect::<Vec<_>>();
+        let members = |x: &Members| x.iter().map(|m| m.0.clone()).collect::<Vec<_>>();
         assert!(a.len() >= 2, "{name}: members {:?}", members(a));
         assert_eq!(members(a), members(b), "{name}: same members");
         assert!(a == b, "{name}: the members' contents differ\n{}", both());
