@@ -3,7 +3,9 @@
 //! marked and labelled; under it, a second panel zoomed on the archiver's
 //! phase, each run aligned on its archiver's start, so that what the tree
 //! held while the archiver ran stays readable however short that phase is
-//! next to the whole run (a whole build, a linker that takes minutes).
+//! next to the whole run (a linker that takes minutes). Where that phase is
+//! half of a run or more (a whole build, whose archivers overlap the other
+//! links), the upper panel shows it and there is no second one.
 //!
 //! plotters' SVG backend writes text as `<text>` elements and, without its
 //! `ttf` feature, estimates text sizes itself: no font library is needed.
@@ -250,13 +252,21 @@ struct ArchiverWindow {
 }
 
 impl ArchiverWindow {
-    /// `None` when no line saw the archiver.
+    /// `None` when no line saw the archiver, or when its phase already
+    /// takes half of a run (a whole build): the upper panel shows it then.
     fn of(lines: &[Line]) -> Option<ArchiverWindow> {
         let longest = lines
             .iter()
             .filter_map(|l| l.sampled.archiver)
             .map(|(start, end)| end - start)
             .reduce(f64::max)?;
+        let longest_run = lines
+            .iter()
+            .map(|l| l.sampled.wall.as_secs_f64())
+            .fold(0.0, f64::max);
+        if longest > longest_run * 0.5 {
+            return None;
+        }
         let span = longest.max(1e-3);
         Some(ArchiverWindow {
             before: span * 0.3,
@@ -421,11 +431,14 @@ mod tests {
             run: 1,
             sampled,
         };
-        let w = ArchiverWindow::of(&[line(&a), line(&c)]).unwrap();
-        assert!((w.after - 0.8 * 1.15).abs() < 1e-9 && (w.before - 0.8 * 0.3).abs() < 1e-9);
-        let points = ArchiverWindow::of(&[line(&b)])
-            .unwrap()
-            .points(&b.timeline, 0.6);
+        let w = ArchiverWindow::of(&[line(&a), line(&b)]).unwrap();
+        assert!((w.after - 0.4 * 1.15).abs() < 1e-9 && (w.before - 0.4 * 0.3).abs() < 1e-9);
+        assert_eq!(
+            ArchiverWindow::of(&[line(&a), line(&c)]),
+            None,
+            "an archiver phase of most of the run needs no zoom"
+        );
+        let points = w.points(&b.timeline, 0.6);
         assert!(points.first().unwrap().0 >= -0.4 * 0.3 - 1e-9);
         assert!(points.iter().any(|p| p.0 == 0.0));
         let mut none = sampled(1);
