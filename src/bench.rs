@@ -35,7 +35,10 @@ argv[0] matches --tools) marked when it runs. Where cgroup v2 hands out the memo
 each run also gets its own cgroup and its memory.peak is shown. ru_maxrss (what `time -v` and \
 wait4 report) is not used: Linux keeps it across execve, so a converted host would still show \
 its own peak.\n\n\
-A whole build (`make -j4`, `ninja`, any build command) is measured with --hosts, as `arshim run --hosts` runs it: the programs named there (the linkers) convert wherever they appear in the tree, and the build driver never does. The peak of the whole tree is then the build's peak.\n\n\
+A whole build (`make -j4`, `ninja`, any build command) is measured with --hosts, as \
+`arshim run --hosts` runs it: the programs named there (the linkers) convert wherever they \
+appear in the tree, and the build driver never does. The peak of the whole tree is then the \
+build's peak.\n\n\
 CMD runs in the current directory, 2×N times: it must be repeatable. Its stdin is /dev/null; \
 its output is kept aside and shown only when a run fails.\n\n\
 Exit status: 0 if every run exited 0; 1 if a run failed or the two runs of a pair ended \
