@@ -211,9 +211,11 @@ fn write_plot(report: &Report, path: &Path) -> Result<(), Failure> {
             })
         })
         .collect();
+    // 60 characters of the command: the title stays inside the plot's
+    // 1000 px at its font size (plot.rs), however wide the letters.
     let title = format!(
         "arshim bench: tree RSS of {}",
-        shorten(&report.command_line(), 72)
+        shorten(&report.command_line(), 60)
     );
     plot::write(path, &title, &lines).map_err(|e| Failure::new(1, e))
 }
