@@ -17,7 +17,10 @@
 #  3. the conversion path: host's spawn call -> archiver's first instruction,
 #     vs fork+exec and posix_spawn from a host holding 1/4/8 GiB (measured, no target);
 #  4. the demo linker at 1/4/8 GiB: wall time with/without <= 1.0, and the
-#     tree's RSS while ar runs <= ar's own RSS + 2 MiB.
+#     tree's RSS while ar runs <= ar's own RSS + 2 MiB;
+#  5. a whole build, four 1 GiB demo linkers under make -j4 (benches/build.sh):
+#     the build's peak with/without and its wall time (measured, no target);
+#     plot in target/bench/build.svg (a full run copies it to benches/build.svg).
 set -eu
 
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
@@ -420,6 +423,13 @@ print("%.2f-%.2f" % (q[0], q[-1]) if q else "")' "$raw/g4.$s.json")
 		"" "<= +2 MiB" "$(verdict "$exc_ok")"
 done
 
+# ---- goal 5: a whole parallel build ---------------------------------------
+# Four demo linkers of 1 GiB under make -j4, measured by
+# `arshim bench --hosts` (benches/build.sh, which also runs on its own).
+BENCH_QUICK=$quick bash benches/build.sh || die "goal 5: benches/build.sh failed"
+while IFS= read -r line; do rows+=("$line"); done <"$bench/build/rows.tsv"
+[ "$quick" = 1 ] || cp "$bench/build.svg" benches/build.svg
+
 # ---- the table ------------------------------------------------------------
 date=$(date -u '+%Y-%m-%d %H:%M UTC')
 cpumodel=$(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo | head -n 1)
@@ -448,7 +458,8 @@ table() {
 	printf 'Run: %s, %s, commit %s (working tree). Machine: %s.\n\n' "$date" "$mode" "$commit" "$machine"
 	printf 'Reproduce: `make bench` (full: 1/4/8 GiB, <= 15 min on 2 cores) or `BENCH_QUICK=1 make bench` (1 GiB, fewer iterations).\n'
 	printf 'Baselines: goal 1 = empty C library preloaded; goal 2 = no preload (arshim = preloaded, ARSHIM unset);\n'
-	printf 'goal 3 = the same host without the shim; goal 4 = the demo linker without `arshim run`.\n'
+	printf 'goal 3 = the same host without the shim; goal 4 = the demo linker without `arshim run`;\n'
+	printf 'goal 5 = `make -j4` without arshim (arshim = `arshim bench --hosts demo-linker -- make -j4`).\n'
 	printf 'Times are medians (goal 2: of interleaved blocks; diff = median paired difference +- its standard error); memory is RSS\n'
 	printf 'sampled from /proc at %s Hz over the whole process tree (never ru_maxrss, which survives execve).\n\n' "$sample_hz"
 	table

@@ -37,6 +37,10 @@ Where cgroup v2 hands out the memory controller, each run also gets its own cgro
 memory.peak is shown. ru_maxrss (what `time -v` and \
 wait4 report) is not used: Linux keeps it across execve, so a converted host would still show \
 its own peak.\n\n\
+A whole build (`make -j4`, `ninja`, any build command) is measured with --hosts, as \
+`arshim run --hosts` runs it: the programs named there (the linkers) convert wherever they \
+appear in the tree, and the build driver never does. The peak of the whole tree is then the \
+build's peak.\n\n\
 CMD runs in the current directory, 2×N times: it must be repeatable. Its stdin is /dev/null; \
 its output is kept aside and shown only when a run fails.\n\n\
 Exit status: 0 if every run exited 0; 1 if a run failed or the two runs of a pair ended \
@@ -47,7 +51,7 @@ CMD cannot be run.";
 #[command(
     override_usage = "arshim bench [OPTIONS] [--] <CMD> [ARGS]...",
     after_help = "Examples:\n  arshim bench -- ld-legacy -o libfoo.a foo.o bar.o\n  \
-arshim bench -n 10 --plot mem.svg -- make lib\n  \
+arshim bench -n 10 --plot mem.svg --hosts 'ld-legacy*' -- make -j4\n  \
 arshim bench --json -- ld-legacy -o libfoo.a foo.o > bench.json"
 )]
 pub struct BenchArgs {
@@ -69,6 +73,12 @@ pub struct BenchArgs {
     /// run`, else ar,*-ar,llvm-ar*,gcc-ar*]
     #[arg(long, value_name = "GLOBS", value_parser = glob_list)]
     pub tools: Option<String>,
+
+    /// Let every process whose executable basename matches these comma globs
+    /// convert, wherever it appears in CMD's tree (as `arshim run --hosts`):
+    /// for a whole build, name the linkers
+    #[arg(long, value_name = "GLOBS", value_parser = glob_list)]
+    pub hosts: Option<String>,
 
     /// Samples per second of the process tree
     #[arg(long, value_name = "HZ", default_value_t = 1000,
@@ -106,10 +116,11 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
         tools: host.tools.as_deref(),
     };
     let runs = sides.run_all(&sampler)?;
+    let hosts_given = args.hosts.is_some();
 
     let report = Report::new(args.command, args.hz, tools_text, cgroup_skipped, runs);
     // The results first: a plot that cannot be written must not lose them.
-    print_results(&report, args.json, &host)?;
+    print_results(&report, args.json, &host, hosts_given)?;
     if let Some(path) = &args.plot {
         write_plot(&report, path)?;
         eprintln!("arshim bench: plot written to {}", path.display());
@@ -157,6 +168,7 @@ impl Sides<'_> {
                 self.companion,
                 self.library,
                 self.tools,
+                self.args.hosts.as_deref(),
             );
             let (stdout, stderr) = outputs.files(i)?;
             cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
@@ -175,12 +187,17 @@ impl Sides<'_> {
 }
 
 /// The table (with a hint when nothing was converted) or the JSON, on stdout.
-fn print_results(report: &Report, json: bool, host: &HostSettings) -> Result<(), Failure> {
+fn print_results(
+    report: &Report,
+    json: bool,
+    host: &HostSettings,
+    hosts_given: bool,
+) -> Result<(), Failure> {
     let text = if json {
         format!("{}\n", report.json())
     } else {
         let mut t = report.table();
-        if let Some(hint) = not_converted_hint(report, host) {
+        if let Some(hint) = not_converted_hint(report, host, hosts_given) {
             t.push_str(&hint);
         }
         t
@@ -206,9 +223,11 @@ fn write_plot(report: &Report, path: &Path) -> Result<(), Failure> {
             })
         })
         .collect();
+    // 60 characters of the command: the title stays inside the plot's
+    // 1000 px at its font size (plot.rs), however wide the letters.
     let title = format!(
         "arshim bench: tree RSS of {}",
-        shorten(&report.command_line(), 72)
+        shorten(&report.command_line(), 60)
     );
     plot::write(path, &title, &lines).map_err(|e| Failure::new(1, e))
 }
@@ -235,17 +254,26 @@ fn run_summary(r: &Sampled) -> String {
 }
 
 /// A note when B held as much as A while the archiver ran: no conversion;
-/// for a known non-final host, why (`run` refuses it).
-fn not_converted_hint(report: &Report, host: &HostSettings) -> Option<String> {
+/// for a known non-final host, why (`run` refuses it). Without --hosts only
+/// CMD itself may convert, never a build driver's links.
+fn not_converted_hint(report: &Report, host: &HostSettings, hosts_given: bool) -> Option<String> {
     (report.ratios.held? > 0.5).then(|| match host.not_final() {
         Some((name, _)) => format!(
             "note: with arshim, the tree still held its memory while the archiver ran: {name} \
              is known not to end with its archiver, and `arshim run` runs it without \
              conversion.\n"
         ),
-        None => "note: with arshim, the tree still held its memory while the archiver ran: the \
-                 spawn was not converted (see `arshim run --log info -- CMD`).\n"
-            .to_string(),
+        None => {
+            let how = if hosts_given {
+                "see `arshim run --log info --hosts GLOBS -- CMD`"
+            } else {
+                "see `arshim run --log info -- CMD`; for a build, name the linkers with --hosts"
+            };
+            format!(
+                "note: with arshim, the tree still held its memory while the archiver ran: the \
+                 spawn was not converted ({how}).\n"
+            )
+        }
     })
 }
 
@@ -328,8 +356,8 @@ mod tests {
     fn defaults_and_options() {
         let b = parse(&["--", "ld", "-n", "3"]).unwrap();
         assert_eq!(
-            (b.pairs, b.hz, b.json, b.plot, b.tools),
-            (5, 1000, false, None, None)
+            (b.pairs, b.hz, b.json, b.plot, b.tools, b.hosts),
+            (5, 1000, false, None, None, None)
         );
         assert_eq!(
             b.command,
@@ -343,6 +371,9 @@ mod tests {
         assert_eq!((b.pairs, b.json), (2, true));
         assert_eq!(b.plot, Some(PathBuf::from("p.svg")));
         assert_eq!(b.tools.as_deref(), Some("ar,x-ar"));
+        let b = parse(&["--hosts", "ld-*,ldc2", "--", "make", "-j4"]).unwrap();
+        assert_eq!(b.hosts.as_deref(), Some("ld-*,ldc2"));
+        assert_eq!(b.command, ["make", "-j4"]);
     }
 
     #[test]
@@ -353,6 +384,8 @@ mod tests {
             &["-n", "0", "--", "ld"],
             &["--hz", "50", "--", "ld"],
             &["--tools", "ar,", "--", "ld"],
+            &["--hosts", "", "--", "make"],
+            &["--hosts", "/usr/bin/ld", "--", "make"],
         ] {
             assert_eq!(parse(args).unwrap_err().exit_code(), 2, "{args:?}");
         }

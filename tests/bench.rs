@@ -10,8 +10,8 @@
 mod common;
 
 use common::{
-    companion, compile_c, compile_object, hosts_src, install_script, library, path_with, real_ar,
-    TestDir,
+    companion, compile_c, compile_object, find_on_path, hosts_src, install_script, library,
+    path_with, real_ar, scrub, TestDir,
 };
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -49,6 +49,8 @@ fn bench(dir: &Path, bin: &Path, args: &[&str]) -> Output {
             cmd.env_remove(name);
         }
     }
+    // An outer make's jobserver must not reach the builds under test.
+    scrub(&mut cmd, &[]);
     cmd.current_dir(dir)
         .env("PATH", path_with(bin))
         .env("STANDIN_REAL_AR", real_ar())
@@ -204,4 +206,61 @@ fn bench_refuses_a_command_that_does_not_exist() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot run ./no-such-program"));
+}
+
+/// The stand-in `ar` of the whole-build test: sleeps long enough that the
+/// second link starts while the first link's archiver still runs.
+const BUILD_AR: &str = "#!/bin/sh\nsleep 2.5\nexec \"$STANDIN_REAL_AR\" \"$@\"\n";
+
+/// Two links of HOST_MIB each under `make -j2`, the second started 1.2 s
+/// after the first: without arshim the first host still holds its memory
+/// (waiting for its archiver) when the second touches its own.
+const BUILD_MAKEFILE: &str = "all: lib1.a lib2.a\n\
+lib1.a: a.o b.o\n\t./host 320 lib1.a a.o b.o\n\
+lib2.a: a.o b.o\n\tsleep 1.2\n\t./host 320 lib2.a a.o b.o\n\
+.PHONY: all\n";
+
+#[test]
+fn bench_with_hosts_measures_a_whole_parallel_build() {
+    let dir = TestDir::new("bench-build");
+    let bin = fixture(&dir.path);
+    fs::write(bin.join("ar"), BUILD_AR).unwrap();
+    fs::write(dir.path.join("Makefile"), BUILD_MAKEFILE).unwrap();
+    let make = find_on_path("make").expect("make is missing: apt-get install make");
+    let make = make.to_str().unwrap();
+    let out = bench(
+        &dir.path,
+        &bin,
+        &[
+            "-n", "1", "--json", "--hosts", "host", "--", make, "-B", "-j2",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}\n{stderr}", out.status);
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    assert_eq!(json["ok"], true, "{json:#}");
+    let both = 2 * HOST_MIB * 1024;
+    let without = kib(&json["median"]["without"]["peak_kib"]);
+    let with = kib(&json["median"]["with"]["peak_kib"]);
+    assert!(
+        without >= both as f64,
+        "without arshim, both hosts are resident at once: peak {without} KiB"
+    );
+    // Converted, each host is gone once its archiver starts: one host at a time.
+    assert!(
+        with < (HOST_MIB + 200) as f64 * 1024.0,
+        "with arshim --hosts host, make's links convert: peak {with} KiB (without: {without} KiB)"
+    );
+    for lib in ["lib1.a", "lib2.a"] {
+        assert_eq!(
+            common::ar_members(&dir.path.join(lib)),
+            ["a.o", "b.o"],
+            "{lib}"
+        );
+    }
 }

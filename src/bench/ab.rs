@@ -95,6 +95,7 @@ fn apply(cmd: &mut Command, scrub: &Scrub) {
 }
 
 /// The command as it is built for one side. `command` is CMD ARGS… (non-empty).
+/// `tools` and `hosts` are passed to `arshim run` as given (B only).
 pub fn command(
     side: Side,
     command: &[OsString],
@@ -102,6 +103,7 @@ pub fn command(
     companion: &Path,
     library: &Path,
     tools: Option<&str>,
+    hosts: Option<&str>,
 ) -> Command {
     match side {
         Side::Without => {
@@ -115,6 +117,9 @@ pub fn command(
             cmd.arg("run");
             if let Some(tools) = tools {
                 cmd.args(["--tools", tools]);
+            }
+            if let Some(hosts) = hosts {
+                cmd.args(["--hosts", hosts]);
             }
             cmd.arg("--").args(command);
             apply(&mut cmd, scrub);
@@ -179,6 +184,7 @@ mod tests {
             Path::new("/b/arshim"),
             Path::new("/b/libarshim.so"),
             Some("ar"),
+            Some("ld"),
         );
         assert_eq!(cmd.get_program(), "ld");
         assert_eq!(cmd.get_args().collect::<Vec<_>>(), ["-o", "x.a"]);
@@ -201,6 +207,7 @@ mod tests {
             Path::new("/b/arshim"),
             Path::new("/b/libarshim.so"),
             Some("ar,my-ar"),
+            None,
         );
         assert_eq!(cmd.get_program(), "/b/arshim");
         assert_eq!(
@@ -216,7 +223,22 @@ mod tests {
             Path::new("/a"),
             Path::new("/l"),
             None,
+            None,
         );
         assert_eq!(plain.get_args().collect::<Vec<_>>(), ["run", "--", "ld"]);
+        let build = command(
+            Side::With,
+            &["make".into(), "-j4".into()],
+            &s,
+            Path::new("/a"),
+            Path::new("/l"),
+            None,
+            Some("ld-*"),
+        );
+        assert_eq!(
+            build.get_args().collect::<Vec<_>>(),
+            ["run", "--hosts", "ld-*", "--", "make", "-j4"],
+            "the build driver runs as `arshim run --hosts` runs it"
+        );
     }
 }

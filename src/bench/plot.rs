@@ -1,8 +1,16 @@
-//! The SVG plot: one run of each side, tree RSS over time, with the span when
-//! the archiver ran shaded and its start marked and labelled.
+//! The SVG plot: one run of each side (the median run by wall time), tree
+//! RSS over time, with the span when the archiver ran shaded and its start
+//! marked and labelled; under it, a second panel zoomed on the archiver's
+//! phase, each run aligned on its archiver's start, so that what the tree
+//! held while the archiver ran stays readable however short that phase is
+//! next to the whole run (a linker that takes minutes). Where that phase is
+//! half of a run or more (a whole build, whose archivers overlap the other
+//! links), the upper panel shows it and there is no second one.
 //!
 //! plotters' SVG backend writes text as `<text>` elements and, without its
 //! `ttf` feature, estimates text sizes itself: no font library is needed.
+//! Every text is at least 13 px in the SVG (plotters writes a font size
+//! as the given size / 1.24).
 
 use std::path::Path;
 
@@ -12,15 +20,19 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::ab::Side;
 use super::stats;
-use crate::measure::Sampled;
+use crate::measure::{Sample, Sampled};
 
-const SIZE: (u32, u32) = (1000, 600);
-/// Height of the strip under the chart that holds the legend.
-const LEGEND_HEIGHT: u32 = 56;
+const SIZE: (u32, u32) = (1000, 940);
+/// Height of the whole-run panel; the zoomed panel has the rest above the legend.
+const MAIN_HEIGHT: u32 = 520;
+/// Height of the strip under the charts that holds the legend.
+const LEGEND_HEIGHT: u32 = 64;
 /// Points per line: far more than the plot's width in pixels.
 const MAX_POINTS: usize = 4000;
 const WITHOUT_COLOR: RGBColor = RGBColor(214, 39, 40);
 const WITH_COLOR: RGBColor = RGBColor(31, 119, 180);
+const TITLE_PX: u32 = 22;
+const TEXT_PX: u32 = 17;
 
 /// One line of the plot.
 pub struct Line<'a> {
@@ -55,34 +67,75 @@ type Chart<'a, 'b> = ChartContext<
 type Area<'b> = DrawingArea<SVGBackend<'b>, coord::Shift>;
 
 fn draw(path: &Path, title: &str, lines: &[Line]) -> DrawResult {
-    let (x_max, y_max) = ranges(lines);
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    let window = ArchiverWindow::of(lines);
+    let height = if window.is_some() {
+        SIZE.1
+    } else {
+        MAIN_HEIGHT + LEGEND_HEIGHT
+    };
+    let root = SVGBackend::new(path, (SIZE.0, height)).into_drawing_area();
     root.fill(&WHITE)?;
-    // The legend goes under the chart, where no curve or label can hide it.
-    let (top, bottom) = root.split_vertically(SIZE.1 - LEGEND_HEIGHT);
-    let mut chart = ChartBuilder::on(&top)
-        .caption(title, ("sans-serif", 18))
+    // The legend goes under the charts, where no curve or label can hide it.
+    let (charts, legend) = root.split_vertically(height - LEGEND_HEIGHT);
+    let (main, zoom) = charts.split_vertically(MAIN_HEIGHT);
+    draw_whole_runs(&main, title, lines)?;
+    if let Some(window) = window {
+        draw_archiver_phase(&zoom, lines, window)?;
+    }
+    for (k, line) in lines.iter().enumerate() {
+        draw_legend_entry(&legend, k, line)?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// The upper panel: every sample of each run, from its start to its end.
+fn draw_whole_runs(area: &Area, title: &str, lines: &[Line]) -> DrawResult {
+    let (x_max, y_max) = ranges(lines);
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", TITLE_PX))
         .margin(14)
-        .x_label_area_size(44)
-        .y_label_area_size(70)
+        .x_label_area_size(48)
+        .y_label_area_size(78)
         .build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
-    chart
-        .configure_mesh()
-        .x_desc("seconds since start")
-        .y_desc("tree RSS (MiB)")
-        .y_label_formatter(&|v| format!("{v:.0}"))
-        .x_label_formatter(&|v| format!("{v:.2}"))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()?;
+    configure_axes(&mut chart, "seconds since start", x_max)?;
     // The archiver's span first, under the lines.
     shade_archiver_spans(&mut chart, lines, y_max)?;
-    for (k, line) in lines.iter().enumerate() {
-        draw_curve(&mut chart, &bottom, k, line)?;
+    for line in lines {
+        let points = stats::thin(&line.sampled.timeline, MAX_POINTS)
+            .iter()
+            .map(|s| (s.t, mib(s.rss_kib)))
+            .collect::<Vec<_>>();
+        chart.draw_series(LineSeries::new(points, color(line.side).stroke_width(2)))?;
     }
     for (k, line) in lines.iter().enumerate() {
         mark_archiver_start(&mut chart, k, line, (x_max, y_max))?;
     }
-    root.present()?;
+    Ok(())
+}
+
+/// Axes with labels of `TEXT_PX`, MiB on y, and as many decimals on x as
+/// the span needs.
+fn configure_axes(chart: &mut Chart, x_desc: &str, x_span: f64) -> DrawResult {
+    let decimals = if x_span >= 20.0 {
+        0
+    } else if x_span >= 2.0 {
+        1
+    } else if x_span >= 0.2 {
+        2
+    } else {
+        3
+    };
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc("tree RSS (MiB)")
+        .label_style(("sans-serif", TEXT_PX))
+        .axis_desc_style(("sans-serif", TEXT_PX))
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .x_label_formatter(&move |v| format!("{v:.decimals$}"))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()?;
     Ok(())
 }
 
@@ -115,24 +168,18 @@ fn shade_archiver_spans(chart: &mut Chart, lines: &[Line], y_max: f64) -> DrawRe
     Ok(())
 }
 
-/// The `k`-th line's curve, and its entry in the legend strip `bottom`.
-fn draw_curve(chart: &mut Chart, bottom: &Area, k: usize, line: &Line) -> DrawResult {
+/// The `k`-th line's entry in the legend strip `legend`.
+fn draw_legend_entry(legend: &Area, k: usize, line: &Line) -> DrawResult {
     let c = color(line.side);
-    let points: Vec<(f64, f64)> = stats::thin(&line.sampled.timeline, MAX_POINTS)
-        .iter()
-        .map(|s| (s.t, mib(s.rss_kib)))
-        .collect();
-    chart.draw_series(LineSeries::new(points, c.stroke_width(2)))?;
-
-    let y = 16 + 22 * k as i32;
-    bottom.draw(&PathElement::new(
+    let y = 18 + 24 * k as i32;
+    legend.draw(&PathElement::new(
         vec![(80, y), (110, y)],
         c.stroke_width(3),
     ))?;
-    bottom.draw(&Text::new(
-        legend(line),
+    legend.draw(&Text::new(
+        legend_text(line),
         (118, y),
-        ("sans-serif", 14)
+        ("sans-serif", TEXT_PX)
             .into_font()
             .color(&BLACK)
             .pos(Pos::new(HPos::Left, VPos::Center)),
@@ -175,12 +222,12 @@ fn mark_archiver_start(
     chart.draw_series(std::iter::once(Text::new(
         format!("ar starts ({}) at {start:.3} s", line.side.label()),
         (start + nudge, y),
-        ("sans-serif", 14).into_font().color(&c).pos(anchor),
+        ("sans-serif", TEXT_PX).into_font().color(&c).pos(anchor),
     )))?;
     Ok(())
 }
 
-fn legend(line: &Line) -> String {
+fn legend_text(line: &Line) -> String {
     let held = line
         .sampled
         .held_during_archiver_kib
@@ -194,6 +241,110 @@ fn legend(line: &Line) -> String {
         mib(line.sampled.peak_kib),
         line.sampled.wall.as_secs_f64()
     )
+}
+
+/// The zoomed panel's x range, in seconds from each run's archiver start:
+/// a little before it, to its longest phase, and a little after.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ArchiverWindow {
+    before: f64,
+    after: f64,
+}
+
+impl ArchiverWindow {
+    /// `None` when no line saw the archiver, or when its phase already
+    /// takes half of a run (a whole build): the upper panel shows it then.
+    fn of(lines: &[Line]) -> Option<ArchiverWindow> {
+        let longest = lines
+            .iter()
+            .filter_map(|l| l.sampled.archiver)
+            .map(|(start, end)| end - start)
+            .reduce(f64::max)?;
+        let longest_run = lines
+            .iter()
+            .map(|l| l.sampled.wall.as_secs_f64())
+            .fold(0.0, f64::max);
+        if longest > longest_run * 0.5 {
+            return None;
+        }
+        let span = longest.max(1e-3);
+        Some(ArchiverWindow {
+            before: span * 0.3,
+            after: span * 1.15,
+        })
+    }
+
+    /// The samples of a run whose archiver started at `start`, in the window,
+    /// with their times made relative to `start`.
+    fn points(&self, timeline: &[Sample], start: f64) -> Vec<(f64, f64)> {
+        let inside = timeline
+            .iter()
+            .filter(|s| s.t >= start - self.before && s.t <= start + self.after)
+            .copied()
+            .collect::<Vec<_>>();
+        stats::thin(&inside, MAX_POINTS)
+            .iter()
+            .map(|s| (s.t - start, mib(s.rss_kib)))
+            .collect()
+    }
+}
+
+/// One run in the zoomed panel.
+struct Zoomed {
+    side: Side,
+    /// How long its archiver ran, seconds.
+    ran_for: f64,
+    /// (seconds from the archiver's start, MiB).
+    points: Vec<(f64, f64)>,
+}
+
+/// The lower panel: each run around its archiver's start (x = 0), the span
+/// it ran shaded, on a y scale fitted to this window.
+fn draw_archiver_phase(area: &Area, lines: &[Line], window: ArchiverWindow) -> DrawResult {
+    let curves: Vec<Zoomed> = lines
+        .iter()
+        .filter_map(|l| {
+            let (start, end) = l.sampled.archiver?;
+            Some(Zoomed {
+                side: l.side,
+                ran_for: end - start,
+                points: window.points(&l.sampled.timeline, start),
+            })
+        })
+        .collect();
+    let y_max = curves
+        .iter()
+        .flat_map(|c| c.points.iter().map(|p| p.1))
+        .fold(1.0, f64::max)
+        * 1.15;
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            "zoom on the archiver: each run from its archiver's start (0), shaded while it ran",
+            ("sans-serif", TEXT_PX + 1),
+        )
+        .margin(14)
+        .x_label_area_size(48)
+        .y_label_area_size(78)
+        .build_cartesian_2d(-window.before..window.after, 0.0..y_max)?;
+    let span = window.before + window.after;
+    configure_axes(&mut chart, "seconds from the archiver's start", span)?;
+    for curve in &curves {
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(0.0, 0.0), (curve.ran_for, y_max)],
+            color(curve.side).mix(0.10).filled(),
+        )))?;
+    }
+    for curve in curves {
+        let c = color(curve.side);
+        chart.draw_series(LineSeries::new(curve.points, c.stroke_width(2)))?;
+    }
+    chart.draw_series(DashedLineSeries::new(
+        [(0.0, 0.0), (0.0, y_max)],
+        6,
+        4,
+        BLACK.stroke_width(1),
+    ))?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -252,6 +403,47 @@ mod tests {
             svg.contains("with arshim (run 2): peak 300.0 MiB, 2.0 MiB while ar ran, wall 1.000 s")
         );
         assert!(svg.contains("&lt;plot&gt;"), "text is escaped");
+        assert!(svg.contains("zoom on the archiver"), "the second panel");
+        assert!(
+            svg.matches("<polyline").count() >= 4,
+            "both lines in both panels"
+        );
+        for size in font_sizes(&svg) {
+            assert!(size >= 12.0, "every text is at least 12 px: {size}");
+        }
+    }
+
+    /// The `font-size` of every `<text>` of an SVG.
+    fn font_sizes(svg: &str) -> Vec<f64> {
+        svg.split("font-size=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next()?.parse().ok())
+            .collect()
+    }
+
+    #[test]
+    fn the_zoom_window_follows_the_longest_archiver_phase() {
+        let (a, b) = (sampled(1), sampled(2));
+        let mut c = sampled(3);
+        c.archiver = Some((0.2, 1.0));
+        let line = |sampled| Line {
+            side: Side::With,
+            run: 1,
+            sampled,
+        };
+        let w = ArchiverWindow::of(&[line(&a), line(&b)]).unwrap();
+        assert!((w.after - 0.4 * 1.15).abs() < 1e-9 && (w.before - 0.4 * 0.3).abs() < 1e-9);
+        assert_eq!(
+            ArchiverWindow::of(&[line(&a), line(&c)]),
+            None,
+            "an archiver phase of most of the run needs no zoom"
+        );
+        let points = w.points(&b.timeline, 0.6);
+        assert!(points.first().unwrap().0 >= -0.4 * 0.3 - 1e-9);
+        assert!(points.iter().any(|p| p.0 == 0.0));
+        let mut none = sampled(1);
+        none.archiver = None;
+        assert_eq!(ArchiverWindow::of(&[line(&none)]), None);
     }
 
     #[test]
