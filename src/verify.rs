@@ -157,7 +157,7 @@ fn compare_converted(
     });
     let aside = archive.as_mut().and_then(|a| a.set_aside(report, hold));
     let second = &runner.run(Pass::Convert)?;
-    let seen = watch.map(written::Watch::second_ended);
+    let seen = watch.map(|w| w.second_ended(&trace::parse(&read_trace(&second.trace)).0));
     report.memory_second(&second.sampled);
     let mut problems = Vec::new();
     let mut checks = Vec::new();
@@ -192,7 +192,8 @@ fn compare_converted(
                  the conversion's differences from the command's own (its output is not shown)",
                 show_command(&runner.args.command)
             );
-            runner.run(Pass::Repeat).map(drop)
+            let third = runner.run(Pass::Repeat)?;
+            Ok::<_, Failure>(trace::parse(&read_trace(&third.trace)).0)
         };
         let found = seen.judge(rerun, report)?;
         problems.extend(found.problems);

@@ -517,11 +517,31 @@ pub fn named_in_trace(events: &[Event]) -> Vec<Named> {
     out
 }
 
+/// What a run left, by path.
+pub type States = BTreeMap<PathBuf, State>;
+
+/// What a run left, by path with the run's own pids masked (ldc2 `-lib -`
+/// writes `__stdin_PID.o`): the key, the path, the state.
+pub type Masked = BTreeMap<String, (PathBuf, State)>;
+
+/// `states` keyed by path with the pids of its run (`pids`) masked, as
+/// archive members are (`archive::mask_pids`).
+pub fn masked(states: &States, pids: &[i64]) -> Masked {
+    states
+        .iter()
+        .map(|(path, state)| {
+            let key = archive::mask_pids(&path.to_string_lossy(), pids);
+            (key, (path.clone(), state.clone()))
+        })
+        .collect()
+}
+
 /// The files of two runs, compared.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Compared {
-    /// Path, and how it differs ("map.txt: 300 lines without the library, 291 with it").
-    pub differ: Vec<(PathBuf, String)>,
+    /// Key (`Masked`), path, and how it differs ("map.txt: 300 lines
+    /// without the library, 291 with it").
+    pub differ: Vec<(String, PathBuf, String)>,
     /// Files a run wrote that are the same after both.
     pub same: Vec<String>,
     /// Files not compared: their state may depend on how run 1 left them.
@@ -532,18 +552,16 @@ pub struct Compared {
 
 impl Files {
     /// Run 1 (`first`, unconverted) against a later run (`other`).
-    pub fn compare(
-        &self,
-        first: &BTreeMap<PathBuf, State>,
-        other: &BTreeMap<PathBuf, State>,
-        named: &[Named],
-    ) -> Compared {
+    pub fn compare(&self, first: &Masked, other: &Masked, named: &[Named]) -> Compared {
         let mut out = Compared::default();
-        let paths: BTreeSet<&PathBuf> = first.keys().chain(other.keys()).collect();
-        for path in paths {
-            let (a, b) = (state_in(first, path), state_in(other, path));
-            let before = self.state_before(path);
-            if before == Some(&a) && before == Some(&b) {
+        let keys: BTreeSet<&String> = first.keys().chain(other.keys()).collect();
+        for key in keys {
+            let (pa, a) = entry(first, key);
+            let (pb, b) = entry(other, key);
+            let Some(path) = pa.or(pb) else { continue };
+            // A name with a pid in it is new in each run: before, missing.
+            let before = |p: Option<&PathBuf>| p.and_then(|p| self.state_before(p));
+            if before(pa) == Some(&a) && before(pb) == Some(&b) {
                 continue; // no run changed it
             }
             let name = self.shown(path);
@@ -555,7 +573,8 @@ impl Files {
             } else if a == b {
                 out.same.push(name);
             } else {
-                out.differ.push((path.clone(), describe(&name, &a, &b)));
+                out.differ
+                    .push((key.clone(), path.clone(), describe(&name, &a, &b)));
             }
         }
         out
@@ -583,8 +602,12 @@ impl Files {
     }
 }
 
-fn state_in(states: &BTreeMap<PathBuf, State>, path: &Path) -> State {
-    states.get(path).cloned().unwrap_or(State::Missing)
+/// The path and state under `key`; missing when the run left nothing there.
+pub fn entry<'a>(states: &'a Masked, key: &str) -> (Option<&'a PathBuf>, State) {
+    match states.get(key) {
+        Some((path, state)) => (Some(path), state.clone()),
+        None => (None, State::Missing),
+    }
 }
 
 /// How `name` differs: `a` without the library, `b` with it.
@@ -640,9 +663,12 @@ mod tests {
         fs::write(cwd.join("log"), "old\nrun 2\n").unwrap();
         fs::write(cwd.join("other"), "x").unwrap();
         let second = files.after_later(&[]);
-        let c = files.compare(&first, &second, &[]);
+        let c = files.compare(&masked(&first, &[]), &masked(&second, &[]), &[]);
         assert_eq!(
-            c.differ.iter().map(|(_, d)| d.as_str()).collect::<Vec<_>>(),
+            c.differ
+                .iter()
+                .map(|(_, _, d)| d.as_str())
+                .collect::<Vec<_>>(),
             [
                 "log: 10 bytes in both runs, but not the same bytes",
                 "new/map: written without the library (4 bytes), missing with it",
@@ -655,6 +681,26 @@ mod tests {
         assert!(!cwd.join("other").exists());
         assert_eq!(fs::read_to_string(cwd.join("sub/keep")).unwrap(), "same\n");
         drop(files);
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn names_with_the_runs_own_pid_are_the_same_file() {
+        let d = dir("pids");
+        let cwd = d.join("cwd");
+        let files = Files::before(&cwd, &[], &d.join("work")).unwrap();
+        let f = State::File {
+            size: 3,
+            hash: 3,
+            lines: 0,
+        };
+        let first = BTreeMap::from([(cwd.join("__stdin_41.o"), f.clone())]);
+        let second = BTreeMap::from([(cwd.join("__stdin_52.o"), f)]);
+        let c = files.compare(&masked(&first, &[41]), &masked(&second, &[52]), &[]);
+        assert!(c.differ.is_empty(), "{c:?}");
+        assert_eq!(c.same, ["__stdin_41.o"]);
+        let c = files.compare(&masked(&first, &[41]), &masked(&second, &[41]), &[]);
+        assert_eq!(c.differ.len(), 2, "not a pid of run 2: {c:?}");
         fs::remove_dir_all(&d).unwrap();
     }
 
@@ -693,8 +739,8 @@ mod tests {
             hash: size,
             lines: 1,
         };
-        let first = BTreeMap::from([(outside.clone(), f(4))]);
-        let second = BTreeMap::from([(outside.clone(), f(8))]);
+        let first = masked(&BTreeMap::from([(outside.clone(), f(4))]), &[]);
+        let second = masked(&BTreeMap::from([(outside.clone(), f(8))]), &[]);
         let c = files.compare(&first, &second, &named(true, None));
         assert_eq!(c.differ.len(), 1);
         let c = files.compare(&first, &second, &named(false, Some(4)));

@@ -8,16 +8,12 @@
 //! same start tells them apart, and only a difference that run does not
 //! explain counts.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::files::{self, Compared, Files, Named, State};
+use super::files::{self, masked, Compared, Files, Masked, Named, State};
 use super::report::Report;
 use super::state::Hold;
 use super::trace::Event;
-
-/// What a run left, by path.
-type States = BTreeMap<PathBuf, State>;
 
 /// What verify found about the files, sorted as `compare_converted` sorts
 /// its findings.
@@ -32,7 +28,7 @@ pub struct Findings {
 pub struct Watch<'a> {
     files: &'a mut Files,
     named: Vec<Named>,
-    first: BTreeMap<PathBuf, State>,
+    first: Masked,
 }
 
 /// After run 1: records what it wrote and puts the files back as they were
@@ -54,7 +50,7 @@ pub fn before_second<'a>(
         report.note(format!("the ending signals could not be held: {e}"));
     }
     let named = files::named_in_trace(first_trace);
-    let first = files.after_first(&named);
+    let first = masked(&files.after_first(&named), &run_pids(first_trace));
     put_back(files, report);
     if let Some(bound) = &files.bound {
         report.note(bound.clone());
@@ -77,9 +73,9 @@ fn put_back(files: &Files, report: &mut Report) {
 }
 
 impl<'a> Watch<'a> {
-    /// Right after run 2 (before any other run): what it left.
-    pub fn second_ended(self) -> Seen<'a> {
-        let second = self.files.after_later(&self.named);
+    /// Right after run 2 (before any other run): what it left; `trace`: its trace.
+    pub fn second_ended(self, trace: &[Event]) -> Seen<'a> {
+        let second = masked(&self.files.after_later(&self.named), &run_pids(trace));
         Seen {
             watch: self,
             second,
@@ -90,15 +86,15 @@ impl<'a> Watch<'a> {
 /// The files after run 2.
 pub struct Seen<'a> {
     watch: Watch<'a>,
-    second: BTreeMap<PathBuf, State>,
+    second: Masked,
 }
 
 impl Seen<'_> {
     /// The comparison; `rerun` makes a third, unconverted run when a file
-    /// differs. Leaves the files as run 1 left them.
+    /// differs and returns its trace. Leaves the files as run 1 left them.
     pub fn judge<E>(
         self,
-        rerun: impl FnOnce() -> Result<(), E>,
+        rerun: impl FnOnce() -> Result<Vec<Event>, E>,
         report: &mut Report,
     ) -> Result<Findings, E> {
         let Seen { watch, second } = self;
@@ -114,7 +110,7 @@ impl Seen<'_> {
         let mut noise = Vec::new();
         if !compared.differ.is_empty() {
             put_back(files, report);
-            let third = rerun().map(|()| files.after_later(&named));
+            let third = rerun().map(|trace| masked(&files.after_later(&named), &run_pids(&trace)));
             let third = match third {
                 Ok(third) => third,
                 Err(e) => {
@@ -135,9 +131,9 @@ impl Seen<'_> {
 /// same as the third run) — a pid or a time, not lost lines.
 fn explained_by_a_third_run(
     compared: &Compared,
-    (first, second, third): (&States, &States, &States),
-) -> Vec<PathBuf> {
-    let get = |m: &States, p: &Path| m.get(p).cloned().unwrap_or(State::Missing);
+    (first, second, third): (&Masked, &Masked, &Masked),
+) -> Vec<String> {
+    let get = |m: &Masked, key: &str| files::entry(m, key).1;
     let lines = |s: &State| match s {
         State::File { lines, .. } => Some(*lines),
         _ => None,
@@ -145,18 +141,18 @@ fn explained_by_a_third_run(
     compared
         .differ
         .iter()
-        .filter(|(path, _)| {
-            let (a, b, c) = (get(first, path), get(second, path), get(third, path));
+        .filter(|(key, _, _)| {
+            let (a, b, c) = (get(first, key), get(second, key), get(third, key));
             c != a && (b == c || (lines(&b).is_some() && lines(&b) == lines(&a)))
         })
-        .map(|(path, _)| path.clone())
+        .map(|(key, _, _)| key.clone())
         .collect()
 }
 
-fn judge(files: &Files, compared: Compared, noise: &[PathBuf], report: &mut Report) -> Findings {
+fn judge(files: &Files, compared: Compared, noise: &[String], report: &mut Report) -> Findings {
     let mut out = Findings::default();
-    for (path, text) in compared.differ {
-        if noise.contains(&path) {
+    for (key, path, text) in compared.differ {
+        if noise.contains(&key) {
             report.note(format!(
                 "{} differs between two runs without the library too (a third run, \
                  unconverted, was made to tell): not the conversion's doing",
@@ -181,6 +177,14 @@ fn judge(files: &Files, compared: Compared, noise: &[PathBuf], report: &mut Repo
     }
     out.unearned = compared.unearned;
     out
+}
+
+/// Every pid in a run's trace: the processes of that run.
+fn run_pids(trace: &[Event]) -> Vec<i64> {
+    let mut pids: Vec<i64> = trace.iter().map(|e| e.pid).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids
 }
 
 fn leave(files: &mut Files, report: &mut Report) {
