@@ -256,6 +256,25 @@ fn a_cleanup_line_truncated_by_a_file_action_is_not_safe() {
     assert_eq!(fs::read_to_string(dir.join("build.log")).unwrap(), without);
 }
 
+/// The same with the log outside the command's directory (nothing verify
+/// puts back): the trace names it (the spawn's file action truncates it),
+/// so it is compared.
+#[test]
+fn a_truncated_log_outside_the_directory_is_compared_too() {
+    let dir = TestDir::new("files-trunc-out");
+    let log = dir.path.with_extension("log");
+    let _ = fs::remove_file(&log);
+    let mut cmd = arshim(&dir, &["verify"], &host_line(false, "log-trunc"));
+    cmd.env("BUILD_LOG", &log);
+    let out = common::run(cmd, &dir, "verify");
+    let text = fs::read_to_string(&log).unwrap_or_default();
+    fs::remove_file(&log).unwrap();
+    assert_verdict(&out, "NOT SAFE", 1);
+    let says = format!("{}: 3 lines without the library, 2 with it", log.display());
+    assert!(out.stdout.contains(&says), "{says}\n{}", out.describe());
+    assert!(text.ends_with("done\n"), "{text}");
+}
+
 /// A log the host appends to before ar: both runs start from the log as it
 /// was, so it is the same in both (SAFE), and `verify` leaves it as one
 /// unconverted run would have: one line more, not two.

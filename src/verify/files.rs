@@ -479,26 +479,27 @@ fn named_paths(cwd: &Path, command: &[std::ffi::OsString]) -> Vec<PathBuf> {
 }
 
 /// The files the observe trace names: open for writing when the archiver
-/// ended (`writing`), opened for writing after it (`after` opens).
+/// ended or by the archiver spawn's file actions (`writing`), opened for
+/// writing after it (`after` opens).
 pub fn named_in_trace(events: &[Event]) -> Vec<Named> {
     let mut out: Vec<Named> = Vec::new();
     for e in events {
-        let (path, truncated, size) = match (e.event.as_str(), e.str("what")) {
-            ("writing", _) => (
-                e.str("path").map(PathBuf::from),
-                false,
-                e.int("size").and_then(|s| u64::try_from(s).ok()),
-            ),
-            ("after", Some("open")) => (
-                e.str("path").map(|p| match e.str("cwd") {
-                    Some(cwd) => Path::new(cwd).join(p),
-                    None => PathBuf::from(p),
-                }),
-                e.bool("truncates") == Some(true),
-                None,
-            ),
-            _ => continue,
+        let wanted = match e.event.as_str() {
+            "writing" => true,
+            "after" => e.str("what") == Some("open"),
+            _ => false,
         };
+        if !wanted {
+            continue;
+        }
+        let path = e.str("path").map(|p| match e.str("cwd") {
+            Some(cwd) => Path::new(cwd).join(p),
+            None => PathBuf::from(p),
+        });
+        let truncated = e.bool("truncates") == Some(true);
+        let size = (e.str("at") == Some("archiver_done"))
+            .then(|| e.int("size").and_then(|s| u64::try_from(s).ok()))
+            .flatten();
         let Some(path) = path.filter(|p| p.is_absolute()) else {
             continue;
         };
@@ -759,6 +760,8 @@ mod tests {
             r#"{"pid":1,"event":"after","what":"open","path":"build.log","cwd":"/w","truncates":true}"#,
             "\n",
             r#"{"pid":1,"event":"after","what":"open","path":"/w/map.txt","truncates":false}"#,
+            "\n",
+            r#"{"pid":1,"event":"writing","at":"spawn","fd":1,"path":"l/ar.log","cwd":"/w","truncates":true}"#,
         );
         let named = named_in_trace(&super::super::trace::parse(text).0);
         assert_eq!(
@@ -771,6 +774,11 @@ mod tests {
                 },
                 Named {
                     path: "/w/build.log".into(),
+                    truncated: true,
+                    size_at_archiver_end: None
+                },
+                Named {
+                    path: "/w/l/ar.log".into(),
                     truncated: true,
                     size_at_archiver_end: None
                 },

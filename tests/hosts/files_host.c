@@ -14,10 +14,10 @@
  *               apart), fclose; the main thread waits for ar, joins the
  *               thread, exits. Converted, the exec at the spawn ends the
  *               thread before its second half, whatever the timing.
- *   log-trunc   ar's stdout goes to build.log through a spawn file action
- *               (O_WRONLY|O_CREAT|O_TRUNC); an atexit handler appends
- *               "done" to build.log. Converted, the handler runs before the
- *               exec and the replayed file action truncates its line away.
+ *   log-trunc   ar's stdout goes to build.log ($BUILD_LOG if set) through a
+ *               spawn file action (O_WRONLY|O_CREAT|O_TRUNC); an atexit
+ *               handler appends "done" to it. Converted, the handler runs
+ *               before the exec and the replayed action truncates its line away.
  *   append-log  appends "linking ARCHIVE" to build.log (O_APPEND) before
  *               ar, nothing after: final. A log that grows with every run.
  *   pid-log     writes "linked by PID" to link.log (O_TRUNC) before ar,
@@ -75,9 +75,15 @@ static void *map_writer(void *arg)
 	return NULL;
 }
 
+static const char *build_log(void)
+{
+	const char *log = getenv("BUILD_LOG");
+	return log != NULL && *log != '\0' ? log : "build.log";
+}
+
 static void append_done(void)
 {
-	FILE *log = fopen("build.log", "a");
+	FILE *log = fopen(build_log(), "a");
 	if (log != NULL) {
 		fputs("done\n", log);
 		fclose(log);
@@ -121,7 +127,7 @@ int main(int argc, char **argv)
 	} else if (strcmp(mode, "log-trunc") == 0) {
 		atexit(append_done);
 		posix_spawn_file_actions_init(&actions);
-		posix_spawn_file_actions_addopen(&actions, 1, "build.log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		posix_spawn_file_actions_addopen(&actions, 1, build_log(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		use_actions = &actions;
 	} else if (strcmp(mode, "append-log") == 0 || strcmp(mode, "pid-log") == 0) {
 		int append = strcmp(mode, "append-log") == 0;

@@ -17,9 +17,11 @@
 //! Before that point every hook here costs one atomic load.
 
 use crate::decide::config::Mode;
+use crate::decide::plan::FileAction;
 use crate::facts::fs::open_fds;
 use crate::ffi::state;
 use crate::record::trace::Event;
+use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -221,6 +223,38 @@ fn record_open_for_writing(trace: Option<&[u8]>) {
             .int("size", st.st_size)
             .bool("append", flags & libc::O_APPEND != 0)
             .emit(trace);
+    }
+}
+
+/// One `writing` event per file an archiver spawn's file actions open for
+/// writing (ar's output to a log, say): a conversion replays them after the
+/// exit handlers ran, so `verify` compares these files too (docs/DESIGN.md,
+/// "verify: files the host writes"). A relative path comes with the
+/// directory it is relative to: the host's, or the one the actions `chdir` to.
+pub fn file_action_writes(actions: &[FileAction], trace: Option<&[u8]>) {
+    let mut dir: Option<std::path::PathBuf> = std::env::current_dir().ok();
+    for action in actions {
+        match action {
+            FileAction::Chdir(p) => {
+                let p = std::path::Path::new(std::ffi::OsStr::from_bytes(p));
+                dir = dir.map(|d| d.join(p));
+            }
+            FileAction::Fchdir(fd) => dir = std::fs::read_link(format!("/proc/self/fd/{fd}")).ok(),
+            FileAction::Open {
+                fd, path, oflag, ..
+            } if writes(*oflag) => {
+                let mut e = Event::new("writing")
+                    .str("at", "spawn")
+                    .int("fd", *fd as i64)
+                    .str("path", path)
+                    .bool("truncates", truncates(*oflag));
+                if let (Some(d), false) = (&dir, path.first() == Some(&b'/')) {
+                    e = e.str("cwd", d.as_os_str().as_bytes());
+                }
+                e.emit(trace);
+            }
+            _ => {}
+        }
     }
 }
 
