@@ -18,10 +18,12 @@
 
 pub mod analysis;
 pub mod archive;
+mod files;
 pub mod identity;
 mod report;
 mod state;
 mod trace;
+mod written;
 
 use std::ffi::OsString;
 use std::fs::{self, File};
@@ -60,6 +62,11 @@ pub fn verify(args: VerifyArgs) -> Result<(), Failure> {
         // What `arshim run` does with this host, in the same words.
         report.note(line);
     }
+    // Before run 1: what both runs start from (docs/DESIGN.md, "verify:
+    // files the host writes").
+    let mut files = files::Files::before(&runner.cwd, &args.command, &runner.work.path)
+        .map_err(|e| report.note(format!("the files were not kept for run 2: {e}")))
+        .ok();
 
     eprintln!(
         "arshim verify: run 1 of 2: {shown} under observe mode (its output follows when it ends)"
@@ -97,7 +104,8 @@ pub fn verify(args: VerifyArgs) -> Result<(), Failure> {
         Finality::NotFinal(reasons) => report.verdict(Verdict::NotSafe, reasons.clone()),
         Finality::Final => {
             eprintln!("arshim verify: run 2 of 2: {shown} converted (its output is not shown)");
-            compare_converted(&runner, &found, &first, &mut report, &mut hold)?;
+            let files = files.as_mut();
+            compare_converted(&runner, &found, &first, &mut report, (&mut hold, files))?;
         }
     }
     remember(&args.command, &found, &mut report);
@@ -144,11 +152,17 @@ fn compare_converted(
     found: &Analysis,
     first: &Run,
     report: &mut Report,
-    hold: &mut Hold,
+    (hold, files): (&mut Hold, Option<&mut files::Files>),
 ) -> Result<(), Failure> {
     let mut archive = Archive::of_first_run(runner, found, first);
+    let watch = files.map(|f| {
+        let events = trace::parse(&read_trace(&first.trace)).0;
+        let path = archive.as_ref().map(|a| a.path.as_path());
+        written::before_second(f, &events, path, hold, report)
+    });
     let aside = archive.as_mut().and_then(|a| a.set_aside(report, hold));
     let second = &runner.run(Pass::Convert)?;
+    let seen = watch.map(|w| w.second_ended(&trace::parse(&read_trace(&second.trace)).0));
     report.memory_second(&second.sampled);
     let mut problems = Vec::new();
     let mut checks = Vec::new();
@@ -175,6 +189,21 @@ fn compare_converted(
         Some(Finding::Check(c)) => checks.push(c),
         Some(Finding::Problem(p)) => problems.push(p),
         Some(Finding::Note(n)) => unearned.push(n),
+    }
+    if let Some(seen) = seen {
+        let rerun = || {
+            eprintln!(
+                "arshim verify: run 3: {} under observe mode again, as run 1 started, to tell \
+                 the conversion's differences from the command's own (its output is not shown)",
+                show_command(&runner.args.command)
+            );
+            let third = runner.run(Pass::Repeat)?;
+            Ok::<_, Failure>(trace::parse(&read_trace(&third.trace)).0)
+        };
+        let found = seen.judge(rerun, report)?;
+        problems.extend(found.problems);
+        checks.extend(found.checks);
+        unearned.extend(found.unearned);
     }
 
     // SAFE is earned by a converted run that wrote the same archive
@@ -474,6 +503,9 @@ enum Pass {
     Convert,
     /// Observed again, from the converted run's starting state (`observe_again`).
     ObserveAgain,
+    /// Observed again, from the first run's starting state, when a file
+    /// differs (`written`).
+    Repeat,
 }
 
 /// One run of CMD: where its trace and output went, and what was measured.
@@ -551,6 +583,7 @@ impl<'a> Runner<'a> {
             Pass::Observe => "observe",
             Pass::Convert => "convert",
             Pass::ObserveAgain => "observe-again",
+            Pass::Repeat => "repeat",
         };
         let work = &self.work.path;
         let trace = work.join(format!("{tag}.jsonl"));
@@ -563,7 +596,7 @@ impl<'a> Runner<'a> {
         let mut cmd = Command::new(&self.companion);
         cmd.arg("run");
         match pass {
-            Pass::Observe | Pass::ObserveAgain => cmd.arg("--observe"),
+            Pass::Observe | Pass::ObserveAgain | Pass::Repeat => cmd.arg("--observe"),
             // The conversion itself is on trial: no refusal may stand in for it.
             Pass::Convert => cmd.arg("--force"),
         };

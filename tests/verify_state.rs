@@ -249,11 +249,16 @@ fn a_signal_during_the_second_run_leaves_the_archive() {
     let bin = dir.join("slow-bin");
     fs::create_dir_all(&bin).unwrap();
     let slow_ar = bin.join("ar");
+    // Outside the command's directory: verify puts back what a run writes
+    // there (docs/DESIGN.md, "verify: files the host writes").
+    let sigblk = dir.path.with_extension("sigblk");
+    let _ = fs::remove_file(&sigblk);
     let script = format!(
         // Read by the shell itself: no child, whose fork makes dash block
         // every signal for a moment.
-        "#!/bin/sh\nwhile read -r k v; do [ \"$k\" = SigBlk: ] && echo \"$k $v\" >>sigblk; \
+        "#!/bin/sh\nwhile read -r k v; do [ \"$k\" = SigBlk: ] && echo \"$k $v\" >>{}; \
          done </proc/$$/status\nsleep 2\nexec {} \"$@\"\n",
+        sigblk.display(),
         fixtures().real_ar.display()
     );
     fs::write(&slow_ar, script).unwrap();
@@ -311,7 +316,8 @@ fn a_signal_during_the_second_run_leaves_the_archive() {
     assert_nothing_left(&dir, &out);
     // Both runs' archivers could be ended by SIGINT/SIGTERM/SIGHUP/SIGQUIT:
     // verify holding them is not inherited.
-    let masks = fs::read_to_string(dir.join("sigblk")).unwrap();
+    let masks = fs::read_to_string(&sigblk).unwrap();
+    fs::remove_file(&sigblk).unwrap();
     assert_eq!(masks.lines().count(), 2, "{masks}");
     for line in masks.lines() {
         let hex = line.trim_start_matches("SigBlk:").trim();

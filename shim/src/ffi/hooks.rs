@@ -812,7 +812,8 @@ unsafe fn popen_slow(command: *const c_char, mode: *const c_char) -> *mut libc::
 
 unsafe fn watch_open(path: *const c_char, flags: c_int, call: &str) {
     if observe::recording() && !path.is_null() && observe::writes(flags) {
-        observe::after("open", CStr::from_ptr(path).to_bytes(), call);
+        let path = CStr::from_ptr(path).to_bytes();
+        observe::after_open(path, call, observe::truncates(flags));
     }
 }
 
@@ -867,11 +868,11 @@ watched_open!(
 );
 watched_open!(
     /// Mirrors `creat` (= open with O_CREAT|O_WRONLY|O_TRUNC).
-    creat, (path: *const c_char, mode: mode_t), |p, f| (path, libc::O_CREAT | libc::O_WRONLY)
+    creat, (path: *const c_char, mode: mode_t), |p, f| (path, libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC)
 );
 watched_open!(
     /// Mirrors `creat64`.
-    creat64, (path: *const c_char, mode: mode_t), |p, f| (path, libc::O_CREAT | libc::O_WRONLY)
+    creat64, (path: *const c_char, mode: mode_t), |p, f| (path, libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC)
 );
 
 macro_rules! watched_fopen {
@@ -888,7 +889,8 @@ macro_rules! watched_fopen {
                 && !$mode.is_null()
                 && observe::mode_writes(CStr::from_ptr($mode).to_bytes())
             {
-                observe::after("open", CStr::from_ptr($path).to_bytes(), stringify!($name));
+                let mode = CStr::from_ptr($mode).to_bytes();
+                observe::after_open(CStr::from_ptr($path).to_bytes(), stringify!($name), observe::mode_truncates(mode));
             }
             match REAL.$name.get() {
                 Some(f) => f($path, $mode $(, $arg)*),

@@ -17,9 +17,11 @@
 //! Before that point every hook here costs one atomic load.
 
 use crate::decide::config::Mode;
+use crate::decide::plan::FileAction;
 use crate::facts::fs::open_fds;
 use crate::ffi::state;
 use crate::record::trace::Event;
+use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -189,11 +191,71 @@ pub fn archiver_done(child: i32, status: Option<i32>) {
     if let Ok(mut s) = AT_DONE.lock() {
         *s = fd_states();
     }
+    record_open_for_writing(config.trace.as_deref());
     // Registered now, so it runs before the host's earlier handlers: it
     // marks where `exit` starts.
     // SAFETY: registering a plain extern "C" function.
     unsafe { libc::atexit(exit_starts) };
     AFTER.store(true, Ordering::Release);
+}
+
+/// One `writing` event per regular file the host has open for writing now
+/// (the archiver just ended): `verify` compares these files at the end of
+/// both runs, since writes through stdio, by another thread, or after the
+/// fd is closed escape every hook (docs/DESIGN.md, "verify: files the host
+/// writes").
+fn record_open_for_writing(trace: Option<&[u8]>) {
+    for fd in open_fds() {
+        // SAFETY: F_GETFL on an fd number only reads its flags.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        if flags < 0 || flags & libc::O_ACCMODE == libc::O_RDONLY {
+            continue;
+        }
+        let Some(st) = fstat(fd).filter(is_regular) else {
+            continue;
+        };
+        Event::new("writing")
+            .str("at", "archiver_done")
+            .int("fd", fd as i64)
+            .str("path", fd_path(fd))
+            .int("dev", st.st_dev as i64)
+            .int("ino", st.st_ino as i64)
+            .int("size", st.st_size)
+            .bool("append", flags & libc::O_APPEND != 0)
+            .emit(trace);
+    }
+}
+
+/// One `writing` event per file an archiver spawn's file actions open for
+/// writing (ar's output to a log, say): a conversion replays them after the
+/// exit handlers ran, so `verify` compares these files too (docs/DESIGN.md,
+/// "verify: files the host writes"). A relative path comes with the
+/// directory it is relative to: the host's, or the one the actions `chdir` to.
+pub fn file_action_writes(actions: &[FileAction], trace: Option<&[u8]>) {
+    let mut dir: Option<std::path::PathBuf> = std::env::current_dir().ok();
+    for action in actions {
+        match action {
+            FileAction::Chdir(p) => {
+                let p = std::path::Path::new(std::ffi::OsStr::from_bytes(p));
+                dir = dir.map(|d| d.join(p));
+            }
+            FileAction::Fchdir(fd) => dir = std::fs::read_link(format!("/proc/self/fd/{fd}")).ok(),
+            FileAction::Open {
+                fd, path, oflag, ..
+            } if writes(*oflag) => {
+                let mut e = Event::new("writing")
+                    .str("at", "spawn")
+                    .int("fd", *fd as i64)
+                    .str("path", path)
+                    .bool("truncates", truncates(*oflag));
+                if let (Some(d), false) = (&dir, path.first() == Some(&b'/')) {
+                    e = e.str("cwd", d.as_os_str().as_bytes());
+                }
+                e.emit(trace);
+            }
+            _ => {}
+        }
+    }
 }
 
 extern "C" fn exit_starts() {
@@ -213,12 +275,38 @@ pub fn after(what: &str, path: &[u8], detail: &str) {
     let Some(_guard) = state::Reentry::enter() else {
         return;
     };
-    let phase = if EXITING.load(Ordering::Relaxed) {
+    after_in(phase(), what, path, detail);
+}
+
+/// Where the host is: its main code, or its exit handlers.
+fn phase() -> &'static str {
+    if EXITING.load(Ordering::Relaxed) {
         "exit"
     } else {
         "main"
+    }
+}
+
+/// An open for writing after the archiver ended: an `after` event that also
+/// says whether the open truncates or creates the file (its content then
+/// does not depend on what was there before) and, for a relative path, the
+/// working directory it is relative to (`verify` finds the file by them).
+pub fn after_open(path: &[u8], call: &str, truncates: bool) {
+    let Some(_guard) = state::Reentry::enter() else {
+        return;
     };
-    after_in(phase, what, path, detail);
+    let mut e = Event::new("after")
+        .str("what", "open")
+        .str("path", path)
+        .str("phase", phase())
+        .str("detail", call)
+        .bool("truncates", truncates);
+    if path.first() != Some(&b'/') {
+        if let Ok(cwd) = std::env::current_dir() {
+            e = e.str("cwd", cwd.into_os_string().into_encoded_bytes());
+        }
+    }
+    e.emit(trace_path());
 }
 
 fn after_in(phase: &str, what: &str, path: &[u8], detail: &str) {
@@ -309,6 +397,16 @@ pub fn writes(flags: i32) -> bool {
     acc == libc::O_WRONLY || acc == libc::O_RDWR || flags & (libc::O_CREAT | libc::O_TRUNC) != 0
 }
 
+/// open flags whose open leaves nothing of the file's earlier content.
+pub fn truncates(flags: i32) -> bool {
+    flags & (libc::O_TRUNC | libc::O_EXCL) != 0
+}
+
+/// fopen modes that truncate ("w") or create exclusively ("x").
+pub fn mode_truncates(mode: &[u8]) -> bool {
+    mode.iter().any(|&c| matches!(c, b'w' | b'x'))
+}
+
 /// fopen modes that write or create.
 pub fn mode_writes(mode: &[u8]) -> bool {
     mode.iter().any(|&c| matches!(c, b'w' | b'a' | b'+'))
@@ -329,6 +427,9 @@ mod tests {
         assert!(mode_writes(b"ab"));
         assert!(!mode_writes(b"rb"));
         assert!(!mode_writes(b"re"));
+        assert!(truncates(libc::O_WRONLY | libc::O_TRUNC));
+        assert!(!truncates(libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT));
+        assert!(mode_truncates(b"wb") && !mode_truncates(b"a+"));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::facts::proc;
 use crate::ffi::state;
 use crate::record::logging::info;
 use crate::record::mirror;
+use crate::record::observe;
 use crate::record::trace::Event;
 use crate::takeover::exec::{copy_vector, environ_copy, mark_spent, Exec};
 use crate::takeover::report::{fallback, Attempt};
@@ -115,6 +116,7 @@ pub unsafe fn consider(config: &'static Config, request: &Request) -> bool {
             "{call} of {}: archiver seen (observe mode)",
             String::from_utf8_lossy(&program)
         );
+        observe_file_actions(config, request);
         return true;
     }
     let ready = prepare(request, &program, argv).and_then(|ready| {
@@ -231,6 +233,19 @@ unsafe fn prepare_spawn(
         cwd,
         operands,
     })
+}
+
+/// Observe mode: the files the archiver spawn's file actions open for writing,
+/// into the trace (`observe::file_action_writes`).
+///
+/// # Safety
+/// As `consider`.
+unsafe fn observe_file_actions(config: &'static Config, request: &Request) {
+    if let Request::Spawn { actions, .. } = request {
+        if let Ok(recorded) = recorded_actions(*actions) {
+            observe::file_action_writes(&recorded, config.trace.as_deref());
+        }
+    }
 }
 
 /// The file actions the mirror recorded for `actions`, if it saw them all.
