@@ -262,6 +262,12 @@ unsafe fn around_wait(
         }
     }
     let (result, status) = real_wait();
+    if observe::recording() {
+        // What descendants exec'd meanwhile (observe mode, after the archiver).
+        let saved = *libc::__errno_location();
+        observe::emit_later_execs(false);
+        *libc::__errno_location() = saved;
+    }
     if scope.is_some() || observe::is_archiver_pid(result) {
         let saved = *libc::__errno_location();
         if scope.is_some() && result > 0 {
@@ -730,6 +736,15 @@ unsafe fn recorded_exec(exec: &Exec, real: impl FnOnce() -> c_int) -> c_int {
     rc
 }
 
+/// The host's own exec after the archiver, in observe mode (only the
+/// process in scope gets here: it may allocate).
+#[cold]
+#[inline(never)]
+unsafe fn own_exec(exec: &Exec) {
+    let (program, argv) = execs::described(exec);
+    observe::exec_self(exec.call, &program, &argv);
+}
+
 /// One exec hook: its C signature, the `Program` and argv it names, and the real call.
 macro_rules! exec_hook {
     ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*), $program:expr, $argv:expr) => {
@@ -748,6 +763,9 @@ macro_rules! exec_hook {
                     program: $program,
                     argv: $argv,
                 };
+                if observe::recording() {
+                    own_exec(&exec); // the host itself, never a child
+                }
                 recorded_exec(&exec, || real($($arg),*))
             }
         }
@@ -791,6 +809,35 @@ exec_hook!(
     Program::At { dirfd, path, flags },
     argv
 );
+
+/// Mirrors `on_exit`: registered as asked. `exit` runs such a handler, a
+/// conversion does not (docs/DESIGN.md, "Conversion" 3): the process in
+/// scope notes it, so that it is not converted (`takeover/cleanup.rs`) and
+/// `verify` is told (observe mode).
+#[inline(always)]
+pub unsafe extern "C" fn on_exit(
+    func: arshim_common::hooks::prelude::OnExitFn,
+    arg: *mut libc::c_void,
+) -> c_int {
+    fast_path!(!state::is_on(), on_exit, on_exit_slow(func, arg));
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn on_exit_slow(
+    func: arshim_common::hooks::prelude::OnExitFn,
+    arg: *mut libc::c_void,
+) -> c_int {
+    let Some(real) = REAL.on_exit.get() else {
+        return no_such_function(-1);
+    };
+    let rc = real(func, arg);
+    if rc == 0 && state::scope_config().is_some() {
+        crate::takeover::cleanup::note_on_exit();
+        observe::on_exit_registered();
+    }
+    rc
+}
 
 /// Mirrors `popen` (glibc spawns its shell internally).
 #[inline(always)]
