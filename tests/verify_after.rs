@@ -246,6 +246,29 @@ fn the_hosts_own_exec_after_ar_is_not_safe() {
     );
 }
 
+/// 80 execs before the host looks (it waits only after the last): more than
+/// the record holds; verify says how many it missed, first.
+#[test]
+fn execs_the_record_could_not_keep_are_counted() {
+    let dir = TestDir::new("after-many");
+    let out = verify(
+        &dir,
+        &c_line("many"),
+        "NOT SAFE",
+        &[
+            "after ar exited, the process made execs that were not recorded: 16 exec(s) after \
+           the archiver were not recorded (the record holds 64 between two looks)",
+        ],
+    );
+    out.assert_code(1);
+    assert!(
+        out.stdout
+            .contains("the process ran `true` (execvp by pid "),
+        "{}",
+        out.describe()
+    );
+}
+
 // ---------------------------------------------------------------------------
 // A second archiver
 

@@ -224,10 +224,15 @@ fn after_the_archiver(later: &[&Event], tool: &str, outputs: &[(&Path, &str)]) -
             deleted.push(e.str("path").unwrap_or_default());
             continue;
         }
-        after.reasons.push(format!(
+        let reason = format!(
             "after {tool} exited, the process {}",
             describe_after(e, &later[i + 1..], outputs)
-        ));
+        );
+        // Execs the record could not keep go first: the list is capped.
+        match what {
+            "exec_missed" => after.reasons.insert(0, reason),
+            _ => after.reasons.push(reason),
+        }
     }
     if !deleted.is_empty() {
         after.reasons.push(deletions_reason(tool, &deleted));
@@ -592,10 +597,10 @@ mod tests {
         assert_eq!(
             reasons(&a),
             [
-                "after ar exited, the process ran `cp lib.a installed.a` (execvp by pid 12)",
-                "after ar exited, the process exec'd `cp x` in its own pid",
                 "after ar exited, the process made execs that were not recorded: 3 exec(s) \
                  after the archiver were not recorded",
+                "after ar exited, the process ran `cp lib.a installed.a` (execvp by pid 12)",
+                "after ar exited, the process exec'd `cp x` in its own pid",
             ]
         );
     }

@@ -18,6 +18,8 @@
  *                after_host.XXXXXX, with t.o) first; after ar, deletes
  *                both in its main code.
  *   delete-exit  the same, but the deletions are made by an atexit handler.
+ *   many         then vfork() + execvp("true") 80 times, and only then waits
+ *                for the 80 children (more execs than the record holds).
  *
  * Exit status: ar's (then that of the last child); 3 if a call failed;
  * 2 on usage errors. Prints nothing itself.
@@ -135,6 +137,28 @@ static void remove_temp(void)
 	rmdir(temp_dir);
 }
 
+/* `n` children exec `true` (vfork: each has exec'd when vfork returns),
+ * then they are waited for: 0 if all exited 0. */
+static int many_trues(int n)
+{
+	char *argv[] = {"true", NULL};
+	pid_t pids[128];
+	int rc = 0;
+	for (int i = 0; i < n && i < 128; i++) {
+		pids[i] = vfork();
+		if (pids[i] == 0) {
+			execvp(argv[0], argv);
+			_exit(127);
+		}
+		if (pids[i] < 0)
+			return 3;
+	}
+	for (int i = 0; i < n && i < 128; i++)
+		if (wait_status(pids[i]) != 0)
+			rc = 1;
+	return rc;
+}
+
 /* A helper forked before ar: waits for one byte on `go`, then forks and
  * execs `cp ARCHIVE installed.a`, and exits with its status. */
 static pid_t helper(int go, const char *archive)
@@ -197,5 +221,7 @@ int main(int argc, char **argv)
 		return vfork_exec(ar_argv("second.a", nobj, objs));
 	if (strcmp(mode, "delete-main") == 0)
 		remove_temp();
+	if (strcmp(mode, "many") == 0)
+		return many_trues(80);
 	return 0;
 }
