@@ -235,6 +235,27 @@ fn a_grandchilds_exec_after_ar_is_not_safe() {
     );
 }
 
+/// The helper forked before ar starts `cp` after it with posix_spawnp,
+/// system() or popen(), which exec inside the C library.
+#[test]
+fn a_helpers_spawn_system_or_popen_after_ar_is_not_safe() {
+    for (how, says) in [
+        ("spawn", "ran `cp lib.a installed.a` (posix_spawnp by pid "),
+        (
+            "system",
+            "ran `sh -c cp 'lib.a' installed.a` (system by pid ",
+        ),
+        ("popen", "ran `sh -c cp 'lib.a' installed.a` (popen by pid "),
+    ] {
+        not_safe_and_then_run_unconverted(
+            &format!("after-helper-{how}"),
+            &c_line(&format!("helper-{how}")),
+            "installed.a",
+            &[&format!("after ar exited, the process {says}")],
+        );
+    }
+}
+
 /// The host execs `cp` in its own pid after ar.
 #[test]
 fn the_hosts_own_exec_after_ar_is_not_safe() {

@@ -10,6 +10,9 @@
  *   grandchild   forks a helper BEFORE ar, which waits on a pipe; after ar
  *                the host lets it go, and the helper forks + execvp's
  *                `cp ARCHIVE installed.a` (a grandchild of the host), waits.
+ *   helper-spawn, helper-system, helper-popen
+ *                as grandchild, but the helper runs `cp ARCHIVE installed.a`
+ *                with posix_spawnp, system() or popen().
  *   self-exec    then execvp("cp", ARCHIVE, installed.a) in its own pid.
  *   ar-twice     then posix_spawnp(`ar rcs second.a OBJ...`), waits.
  *   ar-twice-vfork  then vfork() + execvp(`ar rcs second.a OBJ...`), waits.
@@ -159,9 +162,31 @@ static int many_trues(int n)
 	return rc;
 }
 
-/* A helper forked before ar: waits for one byte on `go`, then forks and
- * execs `cp ARCHIVE installed.a`, and exits with its status. */
-static pid_t helper(int go, const char *archive)
+/* `cp ARCHIVE installed.a` as `how` says: "fork" (+ execvp), "spawn"
+ * (posix_spawnp), "system" or "popen"; its status. */
+static int run_cp(const char *how, const char *archive)
+{
+	char *cp[] = {"cp", (char *)archive, "installed.a", NULL};
+	char line[4200];
+	snprintf(line, sizeof line, "cp '%s' installed.a", archive);
+	if (strcmp(how, "spawn") == 0) {
+		pid_t pid;
+		if (posix_spawnp(&pid, "cp", NULL, NULL, cp, environ) != 0)
+			return 3;
+		return wait_status(pid);
+	}
+	if (strcmp(how, "system") == 0)
+		return WEXITSTATUS(system(line));
+	if (strcmp(how, "popen") == 0) {
+		FILE *f = popen(line, "r");
+		return f ? WEXITSTATUS(pclose(f)) : 3;
+	}
+	return fork_exec(cp);
+}
+
+/* A helper forked before ar: waits for one byte on `go`, then runs
+ * `cp ARCHIVE installed.a` as `how` says, and exits with its status. */
+static pid_t helper(int go, const char *archive, const char *how)
 {
 	pid_t pid = fork();
 	if (pid != 0)
@@ -169,8 +194,7 @@ static pid_t helper(int go, const char *archive)
 	char byte;
 	if (read(go, &byte, 1) != 1)
 		_exit(4);
-	char *cp[] = {"cp", (char *)archive, "installed.a", NULL};
-	_exit(fork_exec(cp));
+	_exit(run_cp(how, archive));
 }
 
 int main(int argc, char **argv)
@@ -192,10 +216,12 @@ int main(int argc, char **argv)
 		make_temp();
 	if (strcmp(mode, "delete-exit") == 0)
 		atexit(remove_temp);
-	if (strcmp(mode, "grandchild") == 0) {
+	int helped = strcmp(mode, "grandchild") == 0 || strncmp(mode, "helper-", 7) == 0;
+	if (helped) {
 		if (pipe(pipefd) != 0)
 			return 3;
-		helper_pid = helper(pipefd[0], archive);
+		const char *how = strncmp(mode, "helper-", 7) == 0 ? mode + 7 : "fork";
+		helper_pid = helper(pipefd[0], archive, how);
 		if (helper_pid < 0)
 			return 3;
 	}
@@ -206,7 +232,7 @@ int main(int argc, char **argv)
 
 	if (strcmp(mode, "vfork-cp") == 0)
 		return vfork_exec(cp);
-	if (strcmp(mode, "grandchild") == 0) {
+	if (helped) {
 		if (write(pipefd[1], "g", 1) != 1)
 			return 3;
 		return wait_status(helper_pid);

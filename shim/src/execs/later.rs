@@ -4,7 +4,7 @@
 //! host's fork and vfork children and theirs, however deep, until they exec
 //! — is written here by that process at its exec, heap-free, lock-free and
 //! silent (it may be a child between fork and exec). The host turns the
-//! entries into trace events at its waits and at its exit ([`drain`]).
+//! entries into trace events at its blocking waits and at its exit ([`drain`]).
 //!
 //! One `MAP_SHARED | MAP_ANONYMOUS` mapping made with the exec record at
 //! load: a phase word, a counter that numbers every exec, and a ring of

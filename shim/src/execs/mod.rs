@@ -111,6 +111,47 @@ unsafe fn child_record(parent: i32, me: i32, exec: &Exec) -> Option<&'static Slo
     Some(slot)
 }
 
+/// A descendant of the process in scope (not that process: it traces its
+/// own spawns) started `program` with `posix_spawn`, `posix_spawnp`,
+/// `system` or `popen`, which exec inside the C library, out of the exec
+/// hooks' sight: into the log of execs after the archiver, if it is
+/// recording. `pid`: the started child, or this process when the call does
+/// not say. Heap-free, lock-free, silent (this process may be a child that
+/// has not exec'd).
+///
+/// # Safety
+/// `argv` is null or a NULL-terminated vector of C strings.
+pub unsafe fn note_descendant_spawn(
+    pid: i32,
+    call: &'static str,
+    program: &[u8],
+    argv: *const *mut c_char,
+) {
+    let parent = state::scope_pid();
+    if parent == 0 || libc::getpid() == parent || !later::is_recording() {
+        return;
+    }
+    later::note(pid, table::call_index(call), program, argv);
+}
+
+/// `system(command)` or `popen(command, …)` in a descendant: the shell it
+/// runs, `sh -c COMMAND` (see [`note_descendant_spawn`]).
+///
+/// # Safety
+/// `command` is null or a C string.
+pub unsafe fn note_descendant_shell(call: &'static str, command: *const c_char) {
+    if command.is_null() {
+        return;
+    }
+    let argv = [
+        c"sh".as_ptr() as *mut c_char,
+        c"-c".as_ptr() as *mut c_char,
+        command as *mut c_char,
+        std::ptr::null_mut(),
+    ];
+    note_descendant_spawn(libc::getpid(), call, b"/bin/sh", argv.as_ptr());
+}
+
 /// The exec in the log of execs after the archiver, if it is recording.
 unsafe fn note_later(me: i32, exec: &Exec) -> Option<&'static later::Entry> {
     if !later::is_recording() {

@@ -96,6 +96,10 @@ unsafe fn spawn(
         }
     }
     let rc = real_fn(pid, path, actions, attr, argv, envp);
+    if rc == 0 && !pid.is_null() && state::scope_config().is_none() && !path.is_null() {
+        // A descendant of the process in scope (observe mode, after the archiver).
+        execs::note_descendant_spawn(*pid, call, CStr::from_ptr(path).to_bytes(), argv);
+    }
     if rc == 0 && !pid.is_null() && state::scope_config().is_some() {
         if archiver {
             observe::note_archiver_pid(*pid);
@@ -163,6 +167,7 @@ unsafe fn system_slow(command: *const c_char) -> c_int {
         if observe::recording() && !command.is_null() {
             observe::after("spawn", CStr::from_ptr(command).to_bytes(), "system");
         }
+        execs::note_descendant_shell("system", command);
         if let (Some(config), Some(_guard)) = (state::scope_config(), state::Reentry::enter()) {
             archiver = convert::consider(config, &Request::System { command });
         }
@@ -247,6 +252,7 @@ unsafe fn around_wait(
     call: Option<WaitCall>,
     real_wait: impl FnOnce() -> (i32, Option<i32>),
 ) -> i32 {
+    let blocking = call.is_some();
     let mut after = None;
     let mut scope = None;
     if state::is_on() {
@@ -262,8 +268,10 @@ unsafe fn around_wait(
         }
     }
     let (result, status) = real_wait();
-    if observe::recording() {
-        // What descendants exec'd meanwhile (observe mode, after the archiver).
+    if blocking && observe::recording() {
+        // What descendants exec'd meanwhile (observe mode, after the
+        // archiver). Not at a WNOHANG poll, which a SIGCHLD handler may make:
+        // this allocates (the exit reads what is left).
         let saved = *libc::__errno_location();
         observe::emit_later_execs(false);
         *libc::__errno_location() = saved;
@@ -842,7 +850,11 @@ unsafe fn on_exit_slow(
 /// Mirrors `popen` (glibc spawns its shell internally).
 #[inline(always)]
 pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> *mut libc::FILE {
-    fast_path!(observe::quiet(), popen, popen_slow(command, mode));
+    fast_path!(
+        observe::quiet() && !execs::later::is_recording(),
+        popen,
+        popen_slow(command, mode)
+    );
 }
 
 #[cold]
@@ -851,6 +863,7 @@ unsafe fn popen_slow(command: *const c_char, mode: *const c_char) -> *mut libc::
     if observe::recording() && !command.is_null() {
         observe::after("spawn", CStr::from_ptr(command).to_bytes(), "popen");
     }
+    execs::note_descendant_shell("popen", command);
     match REAL.popen.get() {
         Some(f) => f(command, mode),
         None => no_such_function(std::ptr::null_mut()),

@@ -17,7 +17,7 @@
 //! Execs after the archiver, by the host's descendants however deep, are
 //! written by them into the log of `execs::later` (they may be between fork
 //! and exec: no heap there); the host turns them into `after` events of
-//! `"what":"exec"` at each of its waits, at its exit and before its own
+//! `"what":"exec"` at each of its blocking waits, at its exit and before its own
 //! exec, which is one too. A host that registered an `on_exit` handler is
 //! said once (`on_exit`): a conversion would not run it.
 //!
