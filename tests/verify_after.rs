@@ -298,6 +298,7 @@ fn a_second_archiver_spawn_is_not_safe() {
     for (name, line) in [
         ("after-twice-spawn", c_line("ar-twice")),
         ("after-twice-vfork", c_line("ar-twice-vfork")),
+        ("after-twice-fork", c_line("ar-twice-fork")),
         ("after-twice-py", py_line("twice")),
     ] {
         not_safe_and_then_run_unconverted(

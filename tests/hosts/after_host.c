@@ -16,6 +16,7 @@
  *   self-exec    then execvp("cp", ARCHIVE, installed.a) in its own pid.
  *   ar-twice     then posix_spawnp(`ar rcs second.a OBJ...`), waits.
  *   ar-twice-vfork  then vfork() + execvp(`ar rcs second.a OBJ...`), waits.
+ *   ar-twice-fork   the same with fork().
  *   on-exit      registers an on_exit handler (writing on_exit.txt) first.
  *   delete-main  makes a temp dir ($AFTER_HOST_TMP, default /tmp, then
  *                after_host.XXXXXX, with t.o) first; after ar, deletes
@@ -245,6 +246,8 @@ int main(int argc, char **argv)
 		return spawn_ar("second.a", nobj, objs);
 	if (strcmp(mode, "ar-twice-vfork") == 0)
 		return vfork_exec(ar_argv("second.a", nobj, objs));
+	if (strcmp(mode, "ar-twice-fork") == 0)
+		return fork_exec(ar_argv("second.a", nobj, objs));
 	if (strcmp(mode, "delete-main") == 0)
 		remove_temp();
 	if (strcmp(mode, "many") == 0)
