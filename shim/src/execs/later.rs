@@ -62,9 +62,10 @@ static LOG: AtomicPtr<Log> = AtomicPtr::new(null_mut());
 /// The host's own: the number of the next exec to read.
 static READ: AtomicU32 = AtomicU32::new(0);
 
-/// Maps the log. Called once by the constructor of the process in scope,
-/// with the exec record (raw libc only). Without it execs after the
-/// archiver are not seen, and `verify` is told so at `archiver_done`.
+/// Maps the log. Called once by the constructor of the process in scope in
+/// observe mode, after the exec record (raw libc only). Without it execs
+/// after the archiver are not seen, and `verify` is told so at
+/// `archiver_done`.
 pub fn create() -> bool {
     // SAFETY: a fresh anonymous mapping, no address hint; zero pages are a
     // log in phase OFF with no entries. NORESERVE: touched only when written.

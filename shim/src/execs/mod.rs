@@ -59,13 +59,10 @@ pub struct Pending {
     later: Option<&'static later::Entry>,
 }
 
-/// Makes the table and the log of execs after the archiver. Called once by
-/// the constructor of the process in scope, before any hook is routed: raw
-/// libc only.
+/// Makes the table. Called once by the constructor of the process in scope,
+/// before any hook is routed: raw libc only.
 pub fn create() -> bool {
-    let made = table::create();
-    later::create();
-    made
+    table::create()
 }
 
 /// Records `exec` if this is a child of the process in scope, and arms the
