@@ -19,6 +19,9 @@ pub mod prelude {
     /// A `posix_spawn_file_actions_t`.
     pub type Fa = libc::posix_spawn_file_actions_t;
 
+    /// An `on_exit` handler, `void (*)(int status, void *arg)`.
+    pub type OnExitFn = Option<unsafe extern "C" fn(c_int, *mut c_void)>;
+
     /// What a call to a function the C library lacks answers, for the
     /// functions that report errors in `errno`: errno ENOSYS and the
     /// function's failure value. (A host calling it could not have run
@@ -119,6 +122,7 @@ macro_rules! for_each_hook {
             symlink(target: *const c_char, new: *const c_char) -> c_int, missing: no_such_function(-1);
             symlinkat(target: *const c_char, newdir: c_int, new: *const c_char) -> c_int,
                 missing: no_such_function(-1);
+            on_exit(func: OnExitFn, arg: *mut c_void) -> c_int, missing: no_such_function(-1);
         }
     };
 }

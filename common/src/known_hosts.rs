@@ -46,10 +46,13 @@ pub const TABLE: &[KnownHost] = &[
     KnownHost {
         names: &["ghc", "ghc-*"],
         tools: "*ranlib",
-        not_final: None,
+        not_final: Some(
+            "after ranlib, ghc deletes its temp files and its temp dir ($TMPDIR/ghcPID_0) \
+             in its main code: converting would leave them behind",
+        ),
         failure_status: Some(1),
-        evidence:
-            "ghc -staticlib builds the archive itself and runs ranlib last; exits 1 if it fails",
+        evidence: "observed (strace): ghc -staticlib builds the archive itself, runs ranlib, \
+                   then unlinks its temp files and rmdirs its temp dir; exits 1 if ranlib fails",
     },
     KnownHost {
         names: &["nim", "nim-*"],
@@ -103,6 +106,11 @@ mod tests {
     #[test]
     fn finds_hosts_by_name() {
         assert_eq!(lookup(b"ghc").unwrap().tools, "*ranlib");
+        assert!(lookup(b"ghc")
+            .unwrap()
+            .not_final
+            .unwrap()
+            .contains("temp dir"));
         assert_eq!(lookup(b"ghc-9.0.2").unwrap().tools, "*ranlib");
         assert!(lookup(b"gcc-ar").unwrap().not_final.is_none());
         assert!(lookup(b"x86_64-linux-gnu-gcc-ar-12").is_some());

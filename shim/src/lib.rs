@@ -102,6 +102,10 @@ unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
     real::resolve_all();
     // Before `main`, so before any child: every child inherits it.
     execs::create();
+    if decision.mode == Mode::Observe {
+        // Only `verify`'s observed run reads the execs after the archiver.
+        execs::later::create();
+    }
     let traced = config.trace.is_some();
     state::activate(
         Config {

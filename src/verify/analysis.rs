@@ -3,8 +3,10 @@
 //!
 //! The claimed process is the one whose `load` event says `in_scope`. Once it
 //! has waited for its archiver (`archiver_done`), the library records as
-//! `after` events everything it still does; any of them but a deletion would
-//! be lost (or reordered before the archiver) by a conversion.
+//! `after` events everything it still does, and every exec made by it or by
+//! any of its descendants; all of it but the work of its exit handlers
+//! (which a conversion runs) would be lost, or reordered before the
+//! archiver, by a conversion — deletions by the main code included.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -17,7 +19,7 @@ pub const MAX_REASONS: usize = 10;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finality {
-    /// Nothing but deletions after the archiver ended.
+    /// Nothing after the archiver ended but the work of the exit handlers.
     Final,
     /// What the process did after the archiver ended, in plain words.
     NotFinal(Vec<String>),
@@ -67,7 +69,8 @@ pub struct Analysis {
     pub host: Option<String>,
     pub archiver: Option<ArchiverCall>,
     pub finality: Finality,
-    /// Deletions after the archiver ended (allowed: temp files).
+    /// Deletions by the exit handlers after the archiver ended (kept: a
+    /// conversion runs the handlers, deferring those of the archiver's inputs).
     pub deletions: usize,
     /// The claimed process reached a normal exit (its `exit` event).
     pub exited: bool,
@@ -107,7 +110,15 @@ pub fn analyse(events: &[Event], outputs: &[(&Path, &str)]) -> Analysis {
     let tool = archiver
         .as_ref()
         .map_or_else(|| "the archiver".to_owned(), ArchiverCall::name);
-    let after = after_the_archiver(&mine[done + 1..], &tool, outputs);
+    let mut after = after_the_archiver(&mine[done + 1..], &tool, outputs);
+    after.reasons.extend(anywhere(&mine));
+    if mine[done].bool("execs_recorded") == Some(false) {
+        notes.push(
+            "the library could not record execs after the archiver in this run (its \
+             record could not be mapped): execs by child processes were not checked"
+                .to_owned(),
+        );
+    }
     if after.in_exit_handlers > 0 {
         notes.push(format!(
             "{} thing(s) done by the exit handlers after {tool} exited: a \
@@ -172,11 +183,14 @@ fn never_waited_for(archiver: Option<&ArchiverCall>) -> String {
 struct After {
     /// Work that makes the spawn not final, described.
     reasons: Vec<String>,
-    /// Deletions (allowed: temp files).
+    /// Deletions by the exit handlers (kept: a conversion runs them).
     deletions: usize,
     /// Work of the exit handlers, which a conversion keeps.
     in_exit_handlers: usize,
 }
+
+/// Deleted paths named in a reason; the rest are counted.
+const NAMED_DELETIONS: usize = 3;
 
 fn after_the_archiver(later: &[&Event], tool: &str, outputs: &[(&Path, &str)]) -> After {
     let mut after = After {
@@ -184,25 +198,97 @@ fn after_the_archiver(later: &[&Event], tool: &str, outputs: &[(&Path, &str)]) -
         deletions: 0,
         in_exit_handlers: 0,
     };
+    // Deletions by the main code: never made by a conversion (the host's
+    // main code does not run after the exec).
+    let mut deleted: Vec<&str> = Vec::new();
     for (i, e) in later.iter().enumerate() {
-        if e.event != "after" {
+        // An exec that failed ran nothing (execvp-like PATH searches fail
+        // before the one that succeeds, which is recorded too).
+        if e.event != "after" || e.bool("failed") == Some(true) {
             continue;
         }
+        let in_exit = e.str("phase") == Some("exit");
+        let what = e.str("what").unwrap_or_default();
+        let again = is_archiver_again(e, &later[i + 1..]);
         // What the exit handlers do is kept by a conversion: it runs them
-        // (atexit, C++ destructors, stdio flush) before the exec.
-        if e.str("phase") == Some("exit") && e.str("what") != Some("delete") {
-            after.in_exit_handlers += 1;
+        // (atexit, C++ destructors, stdio flush) before the exec — but a
+        // second archiver would run before the first.
+        if in_exit && !again {
+            match what {
+                "delete" => after.deletions += 1,
+                _ => after.in_exit_handlers += 1,
+            }
             continue;
         }
-        match e.str("what") {
-            Some("delete") => after.deletions += 1,
-            _ => after.reasons.push(format!(
-                "after {tool} exited, the process {}",
-                describe_after(e, &later[i + 1..], outputs)
-            )),
+        if what == "delete" {
+            deleted.push(e.str("path").unwrap_or_default());
+            continue;
+        }
+        let reason = format!(
+            "after {tool} exited, the process {}",
+            describe_after(e, &later[i + 1..], outputs)
+        );
+        // Execs the record could not keep go first: the list is capped.
+        match what {
+            "exec_missed" => after.reasons.insert(0, reason),
+            _ => after.reasons.push(reason),
         }
     }
+    if !deleted.is_empty() {
+        after.reasons.push(deletions_reason(tool, &deleted));
+    }
     after
+}
+
+/// "deleted A, B, C and 4 more by its main code, …".
+fn deletions_reason(tool: &str, deleted: &[&str]) -> String {
+    let mut unique: Vec<&str> = Vec::new();
+    for d in deleted {
+        if !unique.contains(d) {
+            unique.push(d);
+        }
+    }
+    let mut named = unique
+        .iter()
+        .take(NAMED_DELETIONS)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if unique.len() > NAMED_DELETIONS {
+        let _ = write!(named, " and {} more", unique.len() - NAMED_DELETIONS);
+    }
+    format!(
+        "after {tool} exited, the process deleted {named} in its main code: a conversion \
+         never makes those deletions (its main code does not run after the exec)"
+    )
+}
+
+/// An exec or spawn after the archiver whose program is an archiver too.
+fn is_archiver_again(e: &Event, rest: &[&Event]) -> bool {
+    match e.str("what") {
+        Some("exec") => e.bool("archiver") == Some(true),
+        // The library logs the spawn itself, with its archiver mark, right after.
+        Some("spawn") => rest
+            .iter()
+            .take_while(|n| n.event != "after")
+            .find(|n| n.event == "spawn")
+            .is_some_and(|n| n.bool("archiver") == Some(true)),
+        _ => false,
+    }
+}
+
+/// Reasons found anywhere in the process's trace, not only after the
+/// archiver: an `on_exit` handler runs at exit whenever it was registered.
+fn anywhere(mine: &[&Event]) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if mine.iter().any(|e| e.event == "on_exit") {
+        reasons.push(
+            "the process registered an on_exit handler, which a conversion does not run \
+             (the library does not convert such a host)"
+                .to_owned(),
+        );
+    }
+    reasons
 }
 
 fn nothing_in_scope(events: &[Event]) -> Analysis {
@@ -285,7 +371,19 @@ fn archiver_call(mine: &[&Event], done: Option<usize>) -> Option<ArchiverCall> {
 fn describe_after(e: &Event, rest: &[&Event], outputs: &[(&Path, &str)]) -> String {
     let path = e.str("path").unwrap_or_default();
     let detail = e.str("detail").unwrap_or_default();
+    if is_archiver_again(e, rest) {
+        return archiver_again(e, rest);
+    }
     match e.str("what").unwrap_or_default() {
+        "exec" => {
+            let argv = e.strings("argv").filter(|a| !a.is_empty());
+            let shown = argv.map_or_else(|| path.to_owned(), |a| a.join(" "));
+            match detail.strip_suffix(" in the host's own pid") {
+                Some(_) => format!("exec'd `{shown}` in its own pid"),
+                None => format!("ran `{shown}` ({detail})"),
+            }
+        }
+        "exec_missed" => format!("made execs that were not recorded: {detail}"),
         "spawn" => {
             if matches!(detail, "system" | "popen") {
                 return format!("ran `{path}` ({detail})");
@@ -317,6 +415,30 @@ fn describe_after(e: &Event, rest: &[&Event], outputs: &[(&Path, &str)]) -> Stri
         "link" => format!("created the link {path}"),
         other => format!("did `{other}` on {path}"),
     }
+}
+
+/// A second archiver, in words: a conversion converts the first archiver
+/// spawn and loses this one.
+fn archiver_again(e: &Event, rest: &[&Event]) -> String {
+    let path = e.str("path").unwrap_or_default();
+    let argv = match e.str("what") {
+        Some("exec") => e.strings("argv"),
+        _ => rest
+            .iter()
+            .take_while(|n| n.event != "after")
+            .find(|n| n.event == "spawn")
+            .and_then(|n| n.strings("argv")),
+    };
+    let shown = match e.str("detail") {
+        Some("system" | "popen") => path.to_owned(),
+        _ => argv
+            .filter(|a| !a.is_empty())
+            .map_or_else(|| path.to_owned(), |a| a.join(" ")),
+    };
+    format!(
+        "spawned the archiver again: `{shown}` (a conversion converts the first archiver \
+         spawn and loses this one)"
+    )
 }
 
 /// "fd 3 grew from 7 to 13 bytes" → "it grew from 7 to 13 bytes".
@@ -427,8 +549,8 @@ mod tests {
     }
 
     #[test]
-    fn final_spawn_with_only_deletions_after() {
-        let del = r#"{"ts":6,"pid":10,"event":"after","what":"delete","path":"/tmp/x.o","detail":"unlink"}"#;
+    fn final_spawn_with_only_deletions_by_the_exit_handlers_after() {
+        let del = r#"{"ts":6,"pid":10,"event":"after","what":"delete","path":"/tmp/x.o","phase":"exit","detail":"unlink"}"#;
         let a = analyse_lines(&[LOAD, SPAWN_AR, AR_LOAD, WAIT, DONE, del, EXIT]);
         assert_eq!(a.finality, Finality::Final);
         assert_eq!(a.host.as_deref(), Some("/bin/host"));
@@ -437,6 +559,86 @@ mod tests {
         let ar = a.archiver.unwrap();
         assert_eq!(ar.call, "posix_spawnp");
         assert_eq!(ar.argv.unwrap(), ["ar", "rcs", "lib.a", "a.o"]);
+    }
+
+    #[test]
+    fn deletions_by_the_main_code_are_reasons_naming_a_few() {
+        let del = |path: &str| {
+            format!(
+                r#"{{"ts":6,"pid":10,"event":"after","what":"delete","path":"{path}","phase":"main","detail":"unlink"}}"#
+            )
+        };
+        let lines: Vec<String> = ["/t/a", "/t/b", "/t/a", "/t/c", "/t/d", "/t"]
+            .iter()
+            .map(|p| del(p))
+            .collect();
+        let mut all = vec![LOAD, SPAWN_AR, WAIT, DONE];
+        all.extend(lines.iter().map(String::as_str));
+        let r = reasons(&analyse_lines(&all));
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert!(
+            r[0].starts_with(
+                "after ar exited, the process deleted /t/a, /t/b, /t/c and 2 more in its main code"
+            ),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn execs_after_the_archiver_are_reasons() {
+        let child = r#"{"ts":6,"pid":10,"event":"after","what":"exec","path":"cp","phase":"main","detail":"execvp by pid 12","by":12,"argv":["cp","lib.a","installed.a"],"archiver":false}"#;
+        let own = r#"{"ts":6,"pid":10,"event":"after","what":"exec","path":"/bin/cp","phase":"main","detail":"execv in the host's own pid","by":10,"argv":["cp","x"],"archiver":false}"#;
+        let handler = r#"{"ts":7,"pid":10,"event":"after","what":"exec","path":"rm","phase":"exit","detail":"execvp by pid 13","by":13,"argv":["rm","t"],"archiver":false}"#;
+        let failed = r#"{"ts":6,"pid":10,"event":"after","what":"exec","path":"/x/cp","phase":"main","detail":"execv by pid 12","by":12,"argv":["cp"],"archiver":false,"failed":true}"#;
+        let missed = r#"{"ts":7,"pid":10,"event":"after","what":"exec_missed","path":"","phase":"main","detail":"3 exec(s) after the archiver were not recorded"}"#;
+        let a = analyse_lines(&[
+            LOAD, SPAWN_AR, WAIT, DONE, failed, child, own, handler, missed, EXIT,
+        ]);
+        assert_eq!(
+            reasons(&a),
+            [
+                "after ar exited, the process made execs that were not recorded: 3 exec(s) \
+                 after the archiver were not recorded",
+                "after ar exited, the process ran `cp lib.a installed.a` (execvp by pid 12)",
+                "after ar exited, the process exec'd `cp x` in its own pid",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_second_archiver_is_a_reason_even_in_the_exit_handlers() {
+        let exec = r#"{"ts":6,"pid":10,"event":"after","what":"exec","path":"ar","phase":"exit","detail":"execvp by pid 12","by":12,"argv":["ar","rcs","b.a"],"archiver":true}"#;
+        let spawn_after = r#"{"ts":7,"pid":10,"event":"after","what":"spawn","path":"ar","phase":"main","detail":"posix_spawnp"}"#;
+        let spawn = r#"{"ts":7,"pid":10,"event":"spawn","call":"posix_spawnp","program":"ar","argv":["ar","rcs","c.a"],"archiver":true}"#;
+        let r = reasons(&analyse_lines(&[
+            LOAD,
+            SPAWN_AR,
+            WAIT,
+            DONE,
+            exec,
+            spawn_after,
+            spawn,
+            EXIT,
+        ]));
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert!(r[0]
+            .starts_with("after ar exited, the process spawned the archiver again: `ar rcs b.a`"));
+        assert!(
+            r[1].contains("spawned the archiver again: `ar rcs c.a`"),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn an_on_exit_handler_is_a_reason_wherever_registered() {
+        let on_exit = r#"{"ts":1,"pid":10,"event":"on_exit"}"#;
+        let a = analyse_lines(&[LOAD, on_exit, SPAWN_AR, WAIT, DONE, EXIT]);
+        assert!(
+            reasons(&a)[0]
+                .contains("registered an on_exit handler, which a conversion does not run"),
+            "{:?}",
+            a.finality
+        );
     }
 
     #[test]

@@ -40,7 +40,7 @@ impl Report {
         if matches!(a.finality, Finality::Final) {
             let after = match a.deletions {
                 0 => "nothing".to_owned(),
-                n => format!("{n} deletion(s) only (allowed: temp files)"),
+                n => format!("{n} deletion(s) only, by the exit handlers (a conversion runs them)"),
             };
             self.facts.push(("after it", after));
         }

@@ -14,6 +14,7 @@
 //! real exec and [`exec_failed`] if the real exec returned.
 
 pub mod futex;
+pub mod later;
 pub mod settle;
 pub mod table;
 
@@ -51,9 +52,12 @@ pub struct Exec {
     pub argv: *const *mut c_char,
 }
 
-/// An exec recorded by [`before_exec`] (its slot), to be marked failed if
-/// the real exec returns.
-pub struct Pending(&'static Slot);
+/// An exec recorded by [`before_exec`] (its slot, its entry in the log of
+/// execs after the archiver), to be marked failed if the real exec returns.
+pub struct Pending {
+    slot: Option<&'static Slot>,
+    later: Option<&'static later::Entry>,
+}
 
 /// Makes the table. Called once by the constructor of the process in scope,
 /// before any hook is routed: raw libc only.
@@ -70,8 +74,20 @@ pub fn create() -> bool {
 pub unsafe fn before_exec(exec: &Exec) -> Option<Pending> {
     let parent = state::scope_pid();
     let me = libc::getpid();
-    if parent == 0 || me == parent || libc::getppid() != parent {
-        return None; // the process in scope itself, or not its child
+    if parent == 0 || me == parent {
+        return None; // the process in scope itself
+    }
+    // Any descendant, however deep, once the archiver has ended (observe mode).
+    let later = note_later(me, exec);
+    let slot = child_record(parent, me, exec);
+    (slot.is_some() || later.is_some()).then_some(Pending { slot, later })
+}
+
+/// The child's record for its parent's wait: only a child of the process
+/// in scope (`parent`) records one.
+unsafe fn child_record(parent: i32, me: i32, exec: &Exec) -> Option<&'static Slot> {
+    if libc::getppid() != parent {
+        return None;
     }
     // The kernel marks the word only if it holds the id of the thread that
     // execs; a thread other than the first takes the process's id during
@@ -89,7 +105,58 @@ pub unsafe fn before_exec(exec: &Exec) -> Option<Pending> {
         return None;
     }
     table::publish(slot, slot_state::EXECING);
-    Some(Pending(slot))
+    Some(slot)
+}
+
+/// A descendant of the process in scope (not that process: it traces its
+/// own spawns) started `program` with `posix_spawn`, `posix_spawnp`,
+/// `system` or `popen`, which exec inside the C library, out of the exec
+/// hooks' sight: into the log of execs after the archiver, if it is
+/// recording. `pid`: the started child, or this process when the call does
+/// not say. Heap-free, lock-free, silent (this process may be a child that
+/// has not exec'd).
+///
+/// # Safety
+/// `argv` is null or a NULL-terminated vector of C strings.
+pub unsafe fn note_descendant_spawn(
+    pid: i32,
+    call: &'static str,
+    program: &[u8],
+    argv: *const *mut c_char,
+) {
+    let parent = state::scope_pid();
+    if parent == 0 || libc::getpid() == parent || !later::is_recording() {
+        return;
+    }
+    later::note(pid, table::call_index(call), program, argv);
+}
+
+/// `system(command)` or `popen(command, …)` in a descendant: the shell it
+/// runs, `sh -c COMMAND` (see [`note_descendant_spawn`]).
+///
+/// # Safety
+/// `command` is null or a C string.
+pub unsafe fn note_descendant_shell(call: &'static str, command: *const c_char) {
+    if command.is_null() {
+        return;
+    }
+    let argv = [
+        c"sh".as_ptr() as *mut c_char,
+        c"-c".as_ptr() as *mut c_char,
+        command as *mut c_char,
+        std::ptr::null_mut(),
+    ];
+    note_descendant_spawn(libc::getpid(), call, b"/bin/sh", argv.as_ptr());
+}
+
+/// The exec in the log of execs after the archiver, if it is recording.
+unsafe fn note_later(me: i32, exec: &Exec) -> Option<&'static later::Entry> {
+    if !later::is_recording() {
+        return None;
+    }
+    let mut buf = [0u8; 4096];
+    let program = program_of(exec, &mut buf);
+    later::note(me, table::call_index(exec.call), program, exec.argv)
 }
 
 /// The real exec returned (it failed): the child's own robust list back,
@@ -98,7 +165,10 @@ pub unsafe fn before_exec(exec: &Exec) -> Option<Pending> {
 /// # Safety
 /// Called in the same child, right after the real exec returned.
 pub unsafe fn exec_failed(pending: Pending) {
-    let slot = pending.0;
+    if let Some(e) = pending.later {
+        later::failed(e);
+    }
+    let Some(slot) = pending.slot else { return };
     let (head, len) = *slot.old.get();
     futex::set_robust_list(head as *mut table::RobustHead, len);
     slot.state.store(slot_state::FAILED, Ordering::Release);
@@ -157,11 +227,7 @@ unsafe fn write(slot: &Slot, i: usize, exec: &Exec) {
     slot.call
         .store(table::call_index(exec.call), Ordering::Relaxed);
     let mut buf = [0u8; 4096];
-    let program = match exec.program {
-        Program::Path(p) | Program::Search(p) => c_bytes(p),
-        Program::Fd(fd) => fd_path(fd, &mut buf),
-        Program::At { dirfd, path, flags } => at_path(dirfd, path, flags, &mut buf),
-    };
+    let program = program_of(exec, &mut buf);
     slot.program_len.store(w.push(program), Ordering::Relaxed);
     let mut cwd = [0u8; 4096];
     let here = if libc::getcwd(cwd.as_mut_ptr().cast(), cwd.len()).is_null() {
@@ -171,6 +237,33 @@ unsafe fn write(slot: &Slot, i: usize, exec: &Exec) {
     };
     slot.cwd_len.store(w.push(here), Ordering::Relaxed);
     write_args(slot, &mut w, exec.argv);
+}
+
+/// The program and arguments of `exec` (the process in scope only: this
+/// allocates).
+///
+/// # Safety
+/// The pointers of `exec` are those the host passed to the exec call.
+pub unsafe fn described(exec: &Exec) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let mut buf = [0u8; 4096];
+    let program = program_of(exec, &mut buf).to_vec();
+    let mut argv = Vec::new();
+    let mut p = exec.argv;
+    while !p.is_null() && !(*p).is_null() {
+        argv.push(c_bytes(*p).to_vec());
+        p = p.add(1);
+    }
+    (program, argv)
+}
+
+/// The program `exec` names, as given (`buf` holds it for `fexecve` and
+/// `execveat` on an fd).
+unsafe fn program_of<'a>(exec: &Exec, buf: &'a mut [u8; 4096]) -> &'a [u8] {
+    match exec.program {
+        Program::Path(p) | Program::Search(p) => c_bytes(p),
+        Program::Fd(fd) => fd_path(fd, buf),
+        Program::At { dirfd, path, flags } => at_path(dirfd, path, flags, buf),
+    }
 }
 
 unsafe fn write_args(slot: &Slot, w: &mut Writer, argv: *const *mut c_char) {

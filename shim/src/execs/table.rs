@@ -97,7 +97,7 @@ pub struct Header {
 const _: () = assert!(std::mem::size_of::<Header>() <= HEADER);
 
 /// The exec function names a slot's `call` indexes.
-pub const CALLS: [&str; 11] = [
+pub const CALLS: [&str; 13] = [
     "execve",
     "execv",
     "execvp",
@@ -109,6 +109,8 @@ pub const CALLS: [&str; 11] = [
     "execveat",
     "posix_spawn",
     "posix_spawnp",
+    "system",
+    "popen",
 ];
 
 pub fn call_index(call: &str) -> u32 {

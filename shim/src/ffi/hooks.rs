@@ -96,6 +96,10 @@ unsafe fn spawn(
         }
     }
     let rc = real_fn(pid, path, actions, attr, argv, envp);
+    if rc == 0 && !pid.is_null() && state::scope_config().is_none() && !path.is_null() {
+        // A descendant of the process in scope (observe mode, after the archiver).
+        execs::note_descendant_spawn(*pid, call, CStr::from_ptr(path).to_bytes(), argv);
+    }
     if rc == 0 && !pid.is_null() && state::scope_config().is_some() {
         if archiver {
             observe::note_archiver_pid(*pid);
@@ -163,6 +167,7 @@ unsafe fn system_slow(command: *const c_char) -> c_int {
         if observe::recording() && !command.is_null() {
             observe::after("spawn", CStr::from_ptr(command).to_bytes(), "system");
         }
+        execs::note_descendant_shell("system", command);
         if let (Some(config), Some(_guard)) = (state::scope_config(), state::Reentry::enter()) {
             archiver = convert::consider(config, &Request::System { command });
         }
@@ -247,6 +252,7 @@ unsafe fn around_wait(
     call: Option<WaitCall>,
     real_wait: impl FnOnce() -> (i32, Option<i32>),
 ) -> i32 {
+    let blocking = call.is_some();
     let mut after = None;
     let mut scope = None;
     if state::is_on() {
@@ -262,6 +268,14 @@ unsafe fn around_wait(
         }
     }
     let (result, status) = real_wait();
+    if blocking && observe::recording() {
+        // What descendants exec'd meanwhile (observe mode, after the
+        // archiver). Not at a WNOHANG poll, which a SIGCHLD handler may make:
+        // this allocates (the exit reads what is left).
+        let saved = *libc::__errno_location();
+        observe::emit_later_execs(false);
+        *libc::__errno_location() = saved;
+    }
     if scope.is_some() || observe::is_archiver_pid(result) {
         let saved = *libc::__errno_location();
         if scope.is_some() && result > 0 {
@@ -730,6 +744,15 @@ unsafe fn recorded_exec(exec: &Exec, real: impl FnOnce() -> c_int) -> c_int {
     rc
 }
 
+/// The host's own exec after the archiver, in observe mode (only the
+/// process in scope gets here: it may allocate).
+#[cold]
+#[inline(never)]
+unsafe fn own_exec(exec: &Exec) {
+    let (program, argv) = execs::described(exec);
+    observe::exec_self(exec.call, &program, &argv);
+}
+
 /// One exec hook: its C signature, the `Program` and argv it names, and the real call.
 macro_rules! exec_hook {
     ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*), $program:expr, $argv:expr) => {
@@ -748,6 +771,9 @@ macro_rules! exec_hook {
                     program: $program,
                     argv: $argv,
                 };
+                if observe::recording() {
+                    own_exec(&exec); // the host itself, never a child
+                }
                 recorded_exec(&exec, || real($($arg),*))
             }
         }
@@ -792,10 +818,43 @@ exec_hook!(
     argv
 );
 
+/// Mirrors `on_exit`: registered as asked. `exit` runs such a handler, a
+/// conversion does not (docs/DESIGN.md, "Conversion" 3): the process in
+/// scope notes it, so that it is not converted (`takeover/cleanup.rs`) and
+/// `verify` is told (observe mode).
+#[inline(always)]
+pub unsafe extern "C" fn on_exit(
+    func: arshim_common::hooks::prelude::OnExitFn,
+    arg: *mut libc::c_void,
+) -> c_int {
+    fast_path!(!state::is_on(), on_exit, on_exit_slow(func, arg));
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn on_exit_slow(
+    func: arshim_common::hooks::prelude::OnExitFn,
+    arg: *mut libc::c_void,
+) -> c_int {
+    let Some(real) = REAL.on_exit.get() else {
+        return no_such_function(-1);
+    };
+    let rc = real(func, arg);
+    if rc == 0 && state::scope_config().is_some() {
+        crate::takeover::cleanup::note_on_exit();
+        observe::on_exit_registered();
+    }
+    rc
+}
+
 /// Mirrors `popen` (glibc spawns its shell internally).
 #[inline(always)]
 pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> *mut libc::FILE {
-    fast_path!(observe::quiet(), popen, popen_slow(command, mode));
+    fast_path!(
+        observe::quiet() && !execs::later::is_recording(),
+        popen,
+        popen_slow(command, mode)
+    );
 }
 
 #[cold]
@@ -804,6 +863,7 @@ unsafe fn popen_slow(command: *const c_char, mode: *const c_char) -> *mut libc::
     if observe::recording() && !command.is_null() {
         observe::after("spawn", CStr::from_ptr(command).to_bytes(), "popen");
     }
+    execs::note_descendant_shell("popen", command);
     match REAL.popen.get() {
         Some(f) => f(command, mode),
         None => no_such_function(std::ptr::null_mut()),

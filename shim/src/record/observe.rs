@@ -14,10 +14,18 @@
 //! handlers too, so what they do is not lost. Nothing is flushed early:
 //! observing never changes the order of the host's output.
 //!
+//! Execs after the archiver, by the host's descendants however deep, are
+//! written by them into the log of `execs::later` (they may be between fork
+//! and exec: no heap there); the host turns them into `after` events of
+//! `"what":"exec"` at each of its blocking waits, at its exit and before its own
+//! exec, which is one too. A host that registered an `on_exit` handler is
+//! said once (`on_exit`): a conversion would not run it.
+//!
 //! Before that point every hook here costs one atomic load.
 
 use crate::decide::config::Mode;
 use crate::decide::plan::FileAction;
+use crate::execs::{later, table::CALLS};
 use crate::facts::fs::open_fds;
 use crate::ffi::state;
 use crate::record::trace::Event;
@@ -184,9 +192,12 @@ pub fn archiver_done(child: i32, status: Option<i32>) {
     if config.mode != Mode::Observe || AFTER.load(Ordering::Relaxed) {
         return;
     }
+    // Descendants record their execs from now on.
+    let execs_recorded = later::set_phase(later::phase::MAIN);
     Event::new("archiver_done")
         .int("child", child as i64)
         .wait_status(status)
+        .bool("execs_recorded", execs_recorded)
         .emit(config.trace.as_deref());
     if let Ok(mut s) = AT_DONE.lock() {
         *s = fd_states();
@@ -196,6 +207,7 @@ pub fn archiver_done(child: i32, status: Option<i32>) {
     // marks where `exit` starts.
     // SAFETY: registering a plain extern "C" function.
     unsafe { libc::atexit(exit_starts) };
+    mark_thread_exit();
     AFTER.store(true, Ordering::Release);
 }
 
@@ -258,15 +270,168 @@ pub fn file_action_writes(actions: &[FileAction], trace: Option<&[u8]>) {
     }
 }
 
+extern "C" {
+    /// glibc (GLIBC_2.18): what C++ `thread_local` destructors register
+    /// with; `exit` runs the calling thread's before the atexit handlers,
+    /// last registered first.
+    fn __cxa_thread_atexit_impl(
+        dtor: unsafe extern "C" fn(*mut libc::c_void),
+        obj: *mut libc::c_void,
+        dso: *mut libc::c_void,
+    ) -> libc::c_int;
+}
+
+/// Anchors our `thread_local` destructor to this object (never unloaded).
+static DSO_ANCHOR: u8 = 0;
+
+/// `exit` runs this thread's `thread_local` destructors before any atexit
+/// handler: one registered now, running before the host's earlier ones,
+/// marks the start of `exit` there too (a conversion runs them as well,
+/// `takeover/cleanup.rs`).
+fn mark_thread_exit() {
+    // SAFETY: registers a plain extern "C" function with a null object and
+    // the address of a static of this object as its DSO.
+    unsafe {
+        __cxa_thread_atexit_impl(
+            thread_exit_starts,
+            std::ptr::null_mut(),
+            std::ptr::addr_of!(DSO_ANCHOR) as *mut libc::c_void,
+        )
+    };
+}
+
+/// This thread's `thread_local` destructors run: when it is the main
+/// thread, that is `exit` starting (a main thread calling `pthread_exit`
+/// is taken for it too: then only the phase of later events is off).
+unsafe extern "C" fn thread_exit_starts(_: *mut libc::c_void) {
+    if crate::execs::futex::gettid() == libc::getpid() {
+        exit_starts();
+    }
+}
+
 extern "C" fn exit_starts() {
-    if !AFTER.load(Ordering::Relaxed) || state::scope_config().is_none() {
+    if !AFTER.load(Ordering::Relaxed)
+        || state::scope_config().is_none()
+        || EXITING.load(Ordering::Acquire)
+    {
         return;
     }
     if let Ok(mut s) = AT_EXIT.lock() {
         *s = Some(fd_states());
     }
+    // Execs before this point were made by the main code.
+    emit_later_execs(false);
+    later::set_phase(later::phase::EXIT);
     EXITING.store(true, Ordering::Release);
     Event::new("exiting").emit(trace_path());
+}
+
+/// The execs the host's descendants made since the last look, as `after`
+/// events (the host only: it allocates). `last`: the host is at its exit
+/// or its own exec, so an exec still being written is counted as missed.
+pub fn emit_later_execs(last: bool) {
+    let Some(config) = state::scope_config() else {
+        return;
+    };
+    if config.mode != Mode::Observe || !AFTER.load(Ordering::Relaxed) {
+        return;
+    }
+    let Some(_guard) = state::Reentry::enter() else {
+        return;
+    };
+    let drained = later::drain(last);
+    for e in &drained.seen {
+        let phase = if e.phase == later::phase::EXIT {
+            "exit"
+        } else {
+            "main"
+        };
+        let call = CALLS.get(e.call as usize).copied().unwrap_or("exec");
+        let mut detail = format!("{call} by pid {}", e.pid);
+        if e.cut {
+            detail.push_str(", arguments cut");
+        }
+        exec_event(phase, &e.program, &e.argv, &detail, e.pid, config)
+            .bool("failed", e.failed)
+            .emit(config.trace.as_deref());
+    }
+    if drained.missed > 0 {
+        after_in(
+            "main",
+            "exec_missed",
+            b"",
+            &format!(
+                "{} exec(s) after the archiver were not recorded (the record holds {} \
+                 between two looks)",
+                drained.missed,
+                later::ENTRIES
+            ),
+        );
+    }
+}
+
+/// One exec after the archiver as an `after` event with its arguments, and
+/// whether its program is an archiver (`ARSHIM_TOOLS`).
+fn exec_event(
+    phase: &str,
+    program: &[u8],
+    argv: &[Vec<u8>],
+    detail: &str,
+    pid: i32,
+    config: &crate::decide::config::Config,
+) -> Event {
+    let name = arshim_common::gate::basename(program);
+    Event::new("after")
+        .str("what", "exec")
+        .str("path", program)
+        .str("phase", phase)
+        .str("detail", detail)
+        .int("by", pid as i64)
+        .list("argv", argv.iter().map(Vec::as_slice))
+        .bool("archiver", config.tools.matches(name))
+}
+
+/// The host itself is about to exec `program` after the archiver: what its
+/// descendants exec'd first, then this exec. Its exit handlers never run.
+pub fn exec_self(call: &str, program: &[u8], argv: &[Vec<u8>]) {
+    emit_later_execs(true);
+    let Some(config) = state::scope_config() else {
+        return;
+    };
+    let Some(_guard) = state::Reentry::enter() else {
+        return;
+    };
+    let phase = if EXITING.load(Ordering::Relaxed) {
+        "exit"
+    } else {
+        "main"
+    };
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() };
+    exec_event(
+        phase,
+        program,
+        argv,
+        &format!("{call} in the host's own pid"),
+        me,
+        config,
+    )
+    .emit(config.trace.as_deref());
+}
+
+/// The host registered an `on_exit` handler: `exit` runs it, a conversion
+/// does not (`__cxa_finalize` runs only `atexit`-style handlers). Said once.
+pub fn on_exit_registered() {
+    static SAID: AtomicBool = AtomicBool::new(false);
+    let Some(config) = state::scope_config() else {
+        return;
+    };
+    if config.mode != Mode::Observe || SAID.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    if let Some(_guard) = state::Reentry::enter() {
+        Event::new("on_exit").emit(config.trace.as_deref());
+    }
 }
 
 /// One `after` event. Nothing when re-entered: our own writes (log, trace)
@@ -348,6 +513,7 @@ pub fn at_exit() {
     if !AFTER.load(Ordering::Relaxed) {
         return;
     }
+    emit_later_execs(true);
     // SAFETY: fflush(NULL) flushes all output streams.
     unsafe { libc::fflush(std::ptr::null_mut()) };
     let done = AT_DONE.lock().map(|s| s.clone()).unwrap_or_default();
