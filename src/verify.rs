@@ -19,6 +19,7 @@
 pub mod analysis;
 pub mod archive;
 pub mod identity;
+mod member_names;
 mod report;
 mod state;
 mod trace;
