@@ -270,6 +270,23 @@ fn through_env_and_a_shell_exec_the_key_is_the_same() {
 }
 
 #[test]
+fn verified_through_a_shell_exec_it_converts_when_run_directly() {
+    let dir = scripts("script-verdict-verify-sh", &["a.py"]);
+    let base = without(&dir, "a.py", "final");
+    let exec = format!("exec python3 {}", script_line("a.py", "final").join(" "));
+    let args = ["verify", "--", "sh", "-c", &exec];
+    let v = common::run(
+        command(&dir, &companion().to_string_lossy(), &args),
+        &dir,
+        "verify",
+    );
+    assert!(v.stdout.contains("verdict: SAFE "), "{}", v.describe());
+    let direct = run_script(&dir, true, &[], "a.py", "final");
+    same_as_without(&base, &direct);
+    assert_eq!(direct.converted, 1, "{}", direct.out.describe());
+}
+
+#[test]
 fn a_script_verified_not_safe_is_refused_and_only_it() {
     let dir = scripts("script-verdict-not-safe", &["a.py", "c.py"]);
     verified(&dir, "c.py", "write-after", "NOT SAFE");
