@@ -401,6 +401,7 @@ mod tests {
                 path: "/bin/ld".into(),
                 id: "build-id:ab".into(),
             },
+            script: None,
             verdict,
             reasons: vec!["after ar exited, the process wrote to lib.cmxa".into()],
             time: 0,

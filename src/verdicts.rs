@@ -6,7 +6,10 @@
 //! `~/.cache/arshim/verdicts.json`): a cache in the XDG sense — deleting it
 //! only forgets verdicts. One entry per canonical host path, with the identity
 //! of the contents it was verified with (ELF build-id or hash): a rebuilt host
-//! no longer matches, and counts as changed, not verified.
+//! no longer matches, and counts as changed, not verified. A script host is
+//! keyed by interpreter and script together (docs/DESIGN.md, "Verdicts"):
+//! its entry also holds the script's canonical path and hash, which the
+//! library finds in its own argv.
 
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
@@ -19,7 +22,10 @@ use serde_json::{json, Map, Value};
 use crate::verify::identity::{identify, HostId};
 
 const FILE: &str = "verdicts.json";
-const FORMAT_VERSION: u64 = 1;
+/// 2: entries may name a script. Version 1 (none do) reads the same; a
+/// newer one is refused, never guessed at.
+const FORMAT_VERSION: u64 = 2;
+const READABLE_FORMATS: [u64; 2] = [1, FORMAT_VERSION];
 
 /// The outcome of `arshim verify`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +63,9 @@ impl Verdict {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub host: HostId,
+    /// The script an interpreter ran (path and `fnv1a64:` hash): the host
+    /// is then the pair.
+    pub script: Option<HostId>,
     /// SAFE or NOT SAFE: CANNOT TELL is not remembered.
     pub verdict: Verdict,
     pub reasons: Vec<String>,
@@ -68,14 +77,19 @@ pub struct Entry {
 
 impl Entry {
     fn to_json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "path": self.host.path.to_string_lossy(),
             "id": self.host.id,
             "verdict": self.verdict.label(),
             "reasons": self.reasons,
             "time": self.time,
             "command": self.command,
-        })
+        });
+        if let (Some(script), Some(map)) = (&self.script, v.as_object_mut()) {
+            map.insert("script".into(), script.path.to_string_lossy().into());
+            map.insert("script_id".into(), script.id.clone().into());
+        }
+        v
     }
 
     fn from_json(v: &Value) -> Option<Entry> {
@@ -84,6 +98,13 @@ impl Entry {
             host: HostId {
                 path: PathBuf::from(s("path")?),
                 id: s("id")?.to_owned(),
+            },
+            script: match v.get("script") {
+                None => None,
+                Some(path) => Some(HostId {
+                    path: PathBuf::from(path.as_str()?),
+                    id: s("script_id")?.to_owned(),
+                }),
             },
             verdict: Verdict::from_label(s("verdict")?)?,
             reasons: v
@@ -95,6 +116,14 @@ impl Entry {
             time: v.get("time")?.as_u64()?,
             command: s("command").unwrap_or_default().to_owned(),
         })
+    }
+
+    /// The path and the script's path, if any: what the entry is stored under.
+    fn key(&self) -> (&Path, Option<&Path>) {
+        (
+            &self.host.path,
+            self.script.as_ref().map(|s| s.path.as_path()),
+        )
     }
 
     /// "NOT SAFE on 2026-11-25 11:30 UTC (`ld …`)".
@@ -159,19 +188,14 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
-        parse(&text).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                "not a verdict file (delete it to start afresh)",
-            )
-        })
+        parse(&text).map_err(|why| io::Error::new(io::ErrorKind::InvalidData, why))
     }
 
     pub fn lookup(&self, host: &HostId) -> io::Result<Lookup> {
-        Ok(find(&self.load()?, host))
+        Ok(find(&self.load()?, host, None))
     }
 
-    /// Adds or replaces the entry for `entry.host.path`. Concurrent verifies
+    /// Adds or replaces the entry for `entry`'s host (and script). Concurrent verifies
     /// are serialised by a lock file; the file is replaced atomically, so a
     /// concurrent `arshim run` reads either the old or the new one.
     pub fn record(&self, entry: Entry) -> io::Result<()> {
@@ -251,11 +275,24 @@ fn lock(path: &Path) -> io::Result<Flock<File>> {
     Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| errno.into())
 }
 
-fn parse(text: &str) -> Option<Vec<Entry>> {
-    let root: Value = serde_json::from_str(text).ok()?;
-    let hosts = root.get("hosts")?.as_array()?;
+fn parse(text: &str) -> Result<Vec<Entry>, String> {
+    const NOT_OURS: &str = "not a verdict file (delete it to start afresh)";
+    let root: Value = serde_json::from_str(text).map_err(|_| NOT_OURS.to_owned())?;
+    // A store older than versions existed has none: the first format.
+    let version = root.get("version").map_or(Some(1), Value::as_u64);
+    if !version.is_some_and(|v| READABLE_FORMATS.contains(&v)) {
+        return Err(format!(
+            "format version {} is not one this arshim reads (a newer arshim wrote it; \
+             not read, not replaced)",
+            root.get("version").map_or(String::new(), Value::to_string)
+        ));
+    }
+    let hosts = root
+        .get("hosts")
+        .and_then(Value::as_array)
+        .ok_or_else(|| NOT_OURS.to_owned())?;
     // Entries this version cannot read are dropped rather than failing all lookups.
-    Some(hosts.iter().filter_map(Entry::from_json).collect())
+    Ok(hosts.iter().filter_map(Entry::from_json).collect())
 }
 
 fn render(entries: &[Entry]) -> String {
@@ -271,13 +308,21 @@ fn render(entries: &[Entry]) -> String {
 }
 
 fn upsert(entries: &mut Vec<Entry>, entry: Entry) {
-    entries.retain(|e| e.host.path != entry.host.path);
+    entries.retain(|e| e.key() != entry.key());
     entries.push(entry);
 }
 
-fn find(entries: &[Entry], host: &HostId) -> Lookup {
-    match entries.iter().find(|e| e.host.path == host.path) {
-        Some(e) if e.host.id == host.id => Lookup::Verified(e.clone()),
+/// The entry of `host` running `script` (`None`: the binary alone): a
+/// script's entry never answers for another script or the bare interpreter.
+fn find(entries: &[Entry], host: &HostId, script: Option<&HostId>) -> Lookup {
+    let key = (host.path.as_path(), script.map(|s| s.path.as_path()));
+    match entries.iter().find(|e| e.key() == key) {
+        Some(e)
+            if e.host.id == host.id
+                && e.script.as_ref().map(|s| &s.id) == script.map(|s| &s.id) =>
+        {
+            Lookup::Verified(e.clone())
+        }
         Some(e) => Lookup::Changed(e.clone()),
         None => Lookup::Never,
     }
@@ -344,6 +389,7 @@ mod tests {
                 path: path.into(),
                 id: id.into(),
             },
+            script: None,
             verdict,
             reasons: vec!["after ar exited, the process wrote to x".into()],
             time: 1_795_606_310,
@@ -413,8 +459,74 @@ mod tests {
         ));
         let text = fs::read_to_string(&store.file).unwrap();
         assert!(
-            text.contains("\"verdict\": \"SAFE\"") && text.contains("\"version\": 1"),
+            text.contains("\"verdict\": \"SAFE\"") && text.contains("\"version\": 2"),
             "{text}"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn hid(path: &str, id: &str) -> HostId {
+        HostId {
+            path: path.into(),
+            id: id.into(),
+        }
+    }
+
+    #[test]
+    fn a_script_hosts_entry_is_keyed_by_interpreter_and_script() {
+        let (dir, store) = temp_store("scripts");
+        let py = hid("/usr/bin/python3.11", "build-id:aa");
+        let (a, b) = (
+            hid("/src/a.py", "fnv1a64:01"),
+            hid("/src/b.py", "fnv1a64:02"),
+        );
+        let mut safe_a = entry("/usr/bin/python3.11", "build-id:aa", Verdict::Safe);
+        safe_a.script = Some(a.clone());
+        let mut not_safe_b = entry("/usr/bin/python3.11", "build-id:aa", Verdict::NotSafe);
+        not_safe_b.script = Some(b.clone());
+        store.record(safe_a.clone()).unwrap();
+        store.record(not_safe_b.clone()).unwrap();
+        let all = store.load().unwrap();
+        assert_eq!(all.len(), 2, "one entry per script");
+        assert_eq!(find(&all, &py, Some(&a)), Lookup::Verified(safe_a.clone()));
+        assert_eq!(find(&all, &py, Some(&b)), Lookup::Verified(not_safe_b));
+        assert_eq!(
+            find(&all, &py, None),
+            Lookup::Never,
+            "not the interpreter's"
+        );
+        let c = hid("/src/c.py", "fnv1a64:01");
+        assert_eq!(
+            find(&all, &py, Some(&c)),
+            Lookup::Never,
+            "not another script's"
+        );
+        let edited = hid("/src/a.py", "fnv1a64:09");
+        assert_eq!(find(&all, &py, Some(&edited)), Lookup::Changed(safe_a));
+        let text = fs::read_to_string(&store.file).unwrap();
+        assert!(
+            text.contains("\"version\": 2") && text.contains("\"script_id\": \"fnv1a64:01\""),
+            "{text}"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_older_format_reads_a_newer_is_refused() {
+        let v1 = r#"{"version":1,"hosts":[{"path":"/b","id":"y","verdict":"SAFE","reasons":[],"time":2}]}"#;
+        assert_eq!(parse(v1).unwrap().len(), 1);
+        assert_eq!(parse(r#"{"hosts":[]}"#).unwrap().len(), 0);
+        let err = parse(r#"{"version":3,"hosts":[]}"#).unwrap_err();
+        assert!(err.starts_with("format version 3 is not one"), "{err}");
+        assert!(parse(r#"{"version":"x","hosts":[]}"#).is_err());
+        // A newer store is not replaced by a verify of this version either.
+        let (dir, store) = temp_store("newer");
+        fs::create_dir_all(store.file.parent().unwrap()).unwrap();
+        fs::write(&store.file, r#"{"version":3,"hosts":[]}"#).unwrap();
+        assert!(store.record(entry("/a", "i", Verdict::Safe)).is_err());
+        assert_eq!(
+            fs::read_to_string(&store.file).unwrap(),
+            r#"{"version":3,"hosts":[]}"#
         );
         fs::remove_dir_all(&dir).unwrap();
     }

@@ -20,6 +20,7 @@ pub mod analysis;
 pub mod archive;
 mod files;
 pub mod identity;
+mod member_names;
 mod report;
 mod state;
 mod trace;
@@ -108,7 +109,8 @@ pub fn verify(args: VerifyArgs) -> Result<(), Failure> {
             compare_converted(&runner, &found, &first, &mut report, (&mut hold, files))?;
         }
     }
-    remember(&args.command, &found, &mut report);
+    let script = identity::host_script(&events);
+    remember(&args.command, &found, script.as_deref(), &mut report);
     conclude(&report)
 }
 
@@ -445,8 +447,9 @@ fn archive_not_compared(found: &Analysis) -> String {
 
 /// Stores a SAFE or NOT SAFE verdict under the host: the executable the
 /// claimed process ran when it spawned the archiver, as its trace `load`
-/// event names it — never CMD's first word (docs/DESIGN.md, "Verdicts").
-fn remember(command: &[OsString], found: &Analysis, report: &mut Report) {
+/// event names it — never CMD's first word — with the `script` it names
+/// for an interpreter (docs/DESIGN.md, "Verdicts").
+fn remember(command: &[OsString], found: &Analysis, script: Option<&Path>, report: &mut Report) {
     let verdict = report.final_verdict();
     if verdict == Verdict::CannotTell {
         return;
@@ -456,7 +459,11 @@ fn remember(command: &[OsString], found: &Analysis, report: &mut Report) {
         Ok(id) => id,
         Err(e) => return report.note(format!("the verdict was not remembered for {host}: {e}")),
     };
-    if let Some(why) = not_a_host(&id.path) {
+    let script = match identity::script_key(&id.path, script) {
+        Ok(script) => script,
+        Err(e) => return report.note(format!("the verdict was not remembered: {e}")),
+    };
+    if let (None, Some(why)) = (&script, not_a_host(&id.path)) {
         return report.note(format!(
             "the verdict was not remembered: {} is {why}, whose verdict would hold for \
              every program it runs",
@@ -467,15 +474,20 @@ fn remember(command: &[OsString], found: &Analysis, report: &mut Report) {
         Ok(s) => s,
         Err(e) => return report.note(format!("the verdict was not remembered: {e}")),
     };
+    let stored_for = match &script {
+        Some(s) => format!("{} running {}", id.path.display(), s.path.display()),
+        None => id.path.display().to_string(),
+    };
     let entry = Entry {
-        host: id.clone(),
+        host: id,
+        script,
         verdict,
         reasons: report.reasons().to_vec(),
         time: verdicts::now(),
         command: show_command(command),
     };
     match store.record(entry) {
-        Ok(()) => report.remembered(&store.file, &[id.path]),
+        Ok(()) => report.remembered(&store.file, &[stored_for.into()]),
         Err(e) => report.note(format!("the verdict was not remembered: {e}")),
     }
 }

@@ -203,6 +203,10 @@ fn an_unreadable_store_is_no_verdict_said_once() {
             Ok(())
         }),
         ("junk", &|p: &Path| fs::write(p, "{\"hosts\": [{\"path\": ")),
+        // A format this library does not know is refused, not guessed at.
+        ("newer-format", &|p: &Path| {
+            fs::write(p, "{\"version\": 3, \"hosts\": []}")
+        }),
     ] {
         let _ = fs::remove_file(&store);
         make(&store).unwrap();
@@ -248,6 +252,10 @@ fn unreadable_stores() -> Vec<(&'static str, MakeStore)> {
         (
             "junk",
             Box::new(|p: &Path| fs::write(p, "{\"hosts\": [{\"path\": ").unwrap()),
+        ),
+        (
+            "newer-format",
+            Box::new(|p: &Path| fs::write(p, "{\"version\": 3, \"hosts\": []}").unwrap()),
         ),
     ]
 }

@@ -89,11 +89,13 @@ unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
     config.trace = writable_trace(config.trace.take());
     let pid = libc::getpid();
     let exe = exe_path();
-    let me = identity(&config, pid, &exe);
+    let mut me = identity(&config, pid, &exe);
     let mut decision = scope::decide(&config, &me);
+    let script = own_script(&config, &decision, &exe);
+    me.script = script.as_deref();
     if decision.mode == Mode::Exec {
         // Only a process that would convert pays for reading the store.
-        decision = scope::heed_verdict(&config, &me, decision, &own_verdict(&exe));
+        decision = scope::heed_verdict(&config, &me, decision, &own_verdict(&exe, me.script));
     }
     announce(&config, &decision, &me, &exe);
     if decision.mode == Mode::Off {
@@ -167,12 +169,29 @@ unsafe fn writable_trace(path: Option<Vec<u8>>) -> Option<Vec<u8>> {
     }
 }
 
-/// What the verdict store says about this binary (path and identity). A
-/// store that exists but cannot be read counts as no verdict, said once per
-/// process tree (descendants inherit the mark).
-unsafe fn own_verdict(exe: &[u8]) -> Known {
+/// An interpreter's script, where it keys a verdict (a process that would
+/// convert) or the trace's `load` event names it for `verify`
+/// (docs/DESIGN.md, "Verdicts"); `None` for any other program.
+fn own_script(config: &Config, decision: &Scope, exe: &[u8]) -> Option<Vec<u8>> {
+    let name = scope::basename(exe);
+    let wanted = match decision.mode {
+        Mode::Off => false,
+        Mode::Observe => config.trace.is_some(),
+        Mode::Exec => true,
+    };
+    if !wanted || !arshim_common::names::is_interpreter(name) {
+        return None;
+    }
+    facts::script::own_script(name)
+}
+
+/// What the verdict store says about this binary (path and identity) and,
+/// for an interpreter, the script it runs (path and hash): without one, an
+/// interpreter has no verdict. A store that exists but cannot be read counts
+/// as no verdict, said once per process tree (descendants inherit the mark).
+unsafe fn own_verdict(exe: &[u8], script: Option<&[u8]>) -> Known {
     use facts::verdicts as read;
-    if !verdicts::heeded_for(scope::basename(exe)) {
+    if script.is_none() && !verdicts::heeded_for(scope::basename(exe)) {
         return Known::Never;
     }
     let Some(store) = read::store_path() else {
@@ -180,7 +199,7 @@ unsafe fn own_verdict(exe: &[u8]) -> Known {
     };
     let entry = match read::read_store(&store) {
         Ok(None) => return Known::Never,
-        Ok(Some(bytes)) => verdicts::entry_for(&bytes, exe).map_err(str::to_owned),
+        Ok(Some(bytes)) => verdicts::entry_for(&bytes, exe, script).map_err(str::to_owned),
         Err(why) => Err(why),
     };
     let entry = match entry {
@@ -201,7 +220,12 @@ unsafe fn own_verdict(exe: &[u8]) -> Known {
         Some(_) => read::own_build_id(),
         None => None,
     };
-    verdicts::judge(entry.as_ref(), id.as_deref())
+    // The script is hashed only when an entry names it.
+    let script_id = match (&entry, script) {
+        (Some(e), Some(path)) if e.script_id.is_some() => facts::script::script_id(path),
+        _ => None,
+    };
+    verdicts::judge(entry.as_ref(), id.as_deref(), script_id.as_deref())
 }
 
 /// Who this process is, as the scope decision sees it. Its start time is
@@ -227,6 +251,7 @@ unsafe fn identity<'a>(config: &Config, pid: i32, exe: &'a [u8]) -> Identity<'a>
         exe: scope::basename(exe),
         argv0: scope::basename(argv0),
         secure: libc::getauxval(libc::AT_SECURE) != 0,
+        script: None,
     }
 }
 
@@ -253,19 +278,23 @@ unsafe fn announce(config: &Config, decision: &Scope, me: &Identity<'_>, exe: &[
     if decision.spend {
         libc::setenv(c"ARSHIM_SPENT".as_ptr(), pid_text.as_ptr(), 1);
     }
-    trace::Event::new("load")
-        .str("exe", exe)
-        .str(
-            "mode",
-            match decision.mode {
-                Mode::Off => "off",
-                Mode::Observe => "observe",
-                Mode::Exec => "exec",
-            },
-        )
-        .bool("in_scope", decision.mode != Mode::Off)
-        .str("reason", decision.reason)
-        .emit(config.trace.as_deref());
+    let mut load = trace::Event::new("load").str("exe", exe);
+    if let Some(script) = me.script {
+        // The script that keys this host's verdict, for `verify` to store
+        // it under (docs/DESIGN.md, "Verdicts").
+        load = load.str("script", script);
+    }
+    load.str(
+        "mode",
+        match decision.mode {
+            Mode::Off => "off",
+            Mode::Observe => "observe",
+            Mode::Exec => "exec",
+        },
+    )
+    .bool("in_scope", decision.mode != Mode::Off)
+    .str("reason", decision.reason)
+    .emit(config.trace.as_deref());
 }
 
 /// `{"event":"exit"}` when the host exits normally (not when it converted:

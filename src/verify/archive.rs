@@ -158,7 +158,8 @@ pub enum Comparison {
     /// Different bytes, same members with the same contents (timestamps etc.).
     SameMembers {
         members: usize,
-        /// Some member names differ by the pid of the run that made them.
+        /// Some member names differ by the pid of the run that made them,
+        /// or by the time they were made.
         pid_named: bool,
     },
     Different(String),
@@ -191,12 +192,34 @@ pub fn mask_pids(name: &str, pids: &[i64]) -> String {
     out
 }
 
+/// `name` as the runs are compared: each run's own pids masked
+/// (`mask_pids`), and numbers that read as a time of the runs
+/// (`member_names::mask_times`).
+fn masked(name: &str, pids: &[i64], window: (u64, u64)) -> String {
+    super::member_names::mask_times(&mask_pids(name, pids), window)
+}
+
 /// The member names of both runs paired in order when they are the same
-/// once each run's own pids are masked; `None` when they are not.
+/// once each run's own pids and times are masked; `None` when they are not.
 pub fn pair_members<'a>(
     first: &'a [String],
     second: &'a [String],
     pids: (&[i64], &[i64]),
+) -> Option<Vec<(&'a str, &'a str)>> {
+    pair_members_at(first, second, pids, recent_times())
+}
+
+/// The times a member name may hold from a run of this `verify`.
+fn recent_times() -> (u64, u64) {
+    super::member_names::recent(std::time::SystemTime::now())
+}
+
+/// `pair_members` with the times of the runs in `window`.
+fn pair_members_at<'a>(
+    first: &'a [String],
+    second: &'a [String],
+    pids: (&[i64], &[i64]),
+    window: (u64, u64),
 ) -> Option<Vec<(&'a str, &'a str)>> {
     if first.len() != second.len() {
         return None;
@@ -205,7 +228,7 @@ pub fn pair_members<'a>(
         .iter()
         .zip(second)
         .map(|(a, b)| {
-            (a == b || mask_pids(a, pids.0) == mask_pids(b, pids.1))
+            (a == b || masked(a, pids.0, window) == masked(b, pids.1, window))
                 .then_some((a.as_str(), b.as_str()))
         })
         .collect()
@@ -256,8 +279,12 @@ pub fn first_has_more_members(first: &Path, second: &Path, pids: (&[i64], &[i64]
     let (Ok(ma), Ok(mb)) = (members(first), members(second)) else {
         return false;
     };
-    let masked: Vec<String> = ma.iter().map(|m| mask_pids(m, pids.0)).collect();
-    ma.len() > mb.len() && mb.iter().all(|m| masked.contains(&mask_pids(m, pids.1)))
+    let window = recent_times();
+    let first: Vec<String> = ma.iter().map(|m| masked(m, pids.0, window)).collect();
+    ma.len() > mb.len()
+        && mb
+            .iter()
+            .all(|m| first.contains(&masked(m, pids.1, window)))
 }
 
 /// Whether an archiver command line runs an MRI script from its stdin
@@ -393,7 +420,7 @@ pub fn judge(
                 pid_named: true,
             } => Finding::Check(format!(
                 "the archive {name} has the same {members} member(s) with the same contents, \
-                 named after each run's pid"
+                 named after each run's pid or time"
             )),
             Comparison::Different(what) => {
                 Finding::Problem(format!("the archive {name} differs: {what}"))
@@ -547,6 +574,37 @@ mod tests {
         assert_eq!(pair_members(&a, &b[..1], (&[20972], &[20975])), None);
         assert_eq!(mask_pids("a12b12", &[12]), "a<pid>b<pid>");
         assert_eq!(mask_pids("a123", &[12]), "a123");
+    }
+
+    #[test]
+    fn member_names_holding_a_runs_time_pair_up_and_nothing_else_does() {
+        let v = |s: &str| argv(s);
+        let now = 1_795_606_310u64;
+        let w = (now - 86_400, now + 60);
+        let (a, b) = (
+            v("obj-1795606310123456789.o x1.o"),
+            v("obj-1795606311987654321.o x1.o"),
+        );
+        let pairs = pair_members_at(&a, &b, (&[], &[]), w).unwrap();
+        assert_eq!(
+            pairs[0],
+            ("obj-1795606310123456789.o", "obj-1795606311987654321.o")
+        );
+        let secs = (v("o-1795606310.o"), v("o-1795606312.o"));
+        assert!(pair_members_at(&secs.0, &secs.1, (&[], &[]), w).is_some());
+        // One missing, one extra, another name: still a difference.
+        assert_eq!(pair_members_at(&a, &b[..1], (&[], &[]), w), None);
+        let extra = v("obj-1795606311987654321.o x1.o x2.o");
+        assert_eq!(pair_members_at(&a, &extra, (&[], &[]), w), None);
+        let renamed = v("obj-1795606311987654321.o y1.o");
+        assert_eq!(pair_members_at(&a, &renamed, (&[], &[]), w), None);
+        // A number that is no time of the runs is a real difference.
+        let old = (v("obj-1600000000.o"), v("obj-1600000001.o"));
+        assert_eq!(pair_members_at(&old.0, &old.1, (&[], &[]), w), None);
+        // A pid and a time in one name.
+        let both = (v("t20972-1795606310.o"), v("t20975-1795606333.o"));
+        assert!(pair_members_at(&both.0, &both.1, (&[20972], &[20975]), w).is_some());
+        assert_eq!(pair_members_at(&both.0, &both.1, (&[1], &[20975]), w), None);
     }
 
     #[test]

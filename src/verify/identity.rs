@@ -13,6 +13,7 @@ use object::read::elf::{FileHeader, ProgramHeader};
 use object::{Endianness, FileKind, ReadCache};
 
 use super::archive::hash_file;
+use super::trace::Event;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostId {
@@ -56,6 +57,50 @@ fn note_build_id<Elf: FileHeader<Endian = Endianness>>(data: &ReadCache<File>) -
         }
     }
     None
+}
+
+/// The script the claimed process ran, as the library found it in its own
+/// argv and named it in its `load` event (docs/DESIGN.md, "Verdicts"): the
+/// last in-scope `load` of the first claimed pid, as for the host. `None`
+/// when that process named none (not an interpreter, or `-c`, `-m`, stdin,
+/// options the library does not know).
+pub fn host_script(events: &[Event]) -> Option<PathBuf> {
+    let in_scope = |e: &&Event| e.event == "load" && e.bool("in_scope") == Some(true);
+    let pid = events.iter().find(in_scope)?.pid;
+    let last = events
+        .iter()
+        .rev()
+        .filter(in_scope)
+        .find(|e| e.pid == pid)?;
+    last.str("script").map(PathBuf::from)
+}
+
+/// The script that keys the verdict of the interpreter at `host` (its
+/// canonical path): `None` for any other program (a script it named does
+/// not count) or an interpreter that ran no script file the library could
+/// name; an error when the script cannot be read.
+pub fn script_key(host: &Path, script: Option<&Path>) -> Result<Option<HostId>, String> {
+    let name = host
+        .file_name()
+        .map(|n| n.as_encoded_bytes())
+        .unwrap_or_default();
+    if !arshim_common::names::is_interpreter(name) {
+        return Ok(None);
+    }
+    script
+        .map(|s| identify_script(s).map_err(|e| format!("{}: {e}", s.display())))
+        .transpose()
+}
+
+/// The key of a script: its canonical path and the FNV-1a hash of its
+/// bytes, whatever the file is (the library hashes a script the same way).
+pub fn identify_script(path: &Path) -> io::Result<HostId> {
+    let path = path.canonicalize()?;
+    if !path.metadata()?.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    let id = format!("fnv1a64:{:016x}", hash_file(&path)?);
+    Ok(HostId { path, id })
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -103,6 +148,29 @@ mod tests {
         );
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(identify(&script).is_err());
+    }
+
+    #[test]
+    fn the_script_is_the_claimed_process_last_images() {
+        let text = [
+            r#"{"ts":1,"pid":9,"event":"load","exe":"/bin/dash","in_scope":false}"#,
+            r#"{"ts":2,"pid":10,"event":"load","exe":"/usr/bin/env","in_scope":true}"#,
+            r#"{"ts":3,"pid":10,"event":"load","exe":"/usr/bin/python3.11","script":"/s/a.py","in_scope":true}"#,
+            r#"{"ts":4,"pid":11,"event":"load","exe":"/usr/bin/python3.11","script":"/s/b.py","in_scope":true}"#,
+        ]
+        .join("\n");
+        let events = super::super::trace::parse(&text).0;
+        assert_eq!(host_script(&events), Some(PathBuf::from("/s/a.py")));
+        assert_eq!(host_script(&events[..2]), None, "env names no script");
+        assert_eq!(host_script(&[]), None);
+    }
+
+    #[test]
+    fn a_script_is_hashed_even_when_it_is_elf() {
+        let exe = std::env::current_exe().unwrap();
+        let id = identify_script(&exe).unwrap();
+        assert!(id.id.starts_with("fnv1a64:"), "{}", id.id);
+        assert!(identify_script(Path::new("/")).is_err(), "a directory");
     }
 
     #[test]

@@ -17,4 +17,5 @@ pub mod plan;
 pub mod protect;
 pub mod resolve;
 pub mod scope;
+pub mod script;
 pub mod verdicts;

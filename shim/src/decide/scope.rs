@@ -22,6 +22,9 @@ pub struct Identity<'a> {
     pub argv0: &'a [u8],
     /// `AT_SECURE`: setuid/setgid or capabilities; the loader already distrusts us.
     pub secure: bool,
+    /// An interpreter's script (canonical path; `decide::script`), read only
+    /// where it keys a verdict or the trace names it.
+    pub script: Option<&'a [u8]>,
 }
 
 impl Identity<'_> {
@@ -40,6 +43,19 @@ impl Identity<'_> {
         } else {
             self.argv0
         })
+    }
+
+    /// What a verdict is about: the program, with its script for a script
+    /// host (docs/DESIGN.md, "Verdicts").
+    fn judged(&self) -> String {
+        match self.script {
+            Some(script) => format!(
+                "{} running {}",
+                self.shown(),
+                String::from_utf8_lossy(script)
+            ),
+            None => self.shown().into_owned(),
+        }
     }
 }
 
@@ -222,7 +238,7 @@ pub fn heed_verdict(config: &Config, me: &Identity<'_>, scope: Scope, known: &Kn
         return scope;
     }
     const ONLY: &str = "not converting (ARSHIM_VERIFIED_ONLY=1)";
-    let shown = me.shown();
+    let shown = me.judged();
     let (reason, line) = match known {
         Known::Safe => return scope,
         Known::NotSafe(why) if !config.verified_only && !config.force => (
@@ -297,6 +313,7 @@ mod tests {
             exe: exe.as_bytes(),
             argv0: argv0.as_bytes(),
             secure: false,
+            script: None,
         }
     }
 

@@ -3,9 +3,16 @@
 //! executable's path and identity.
 //!
 //! The store is `verdicts.json`, written by the companion (src/verdicts.rs):
-//! `{"version":1,"hosts":[{"path":…,"id":…,"verdict":"SAFE"|"NOT SAFE",
-//! "reasons":[…],…},…]}`. It is untrusted data: this reads the little JSON it
-//! needs with a bounded reader, and anything it cannot read is "no verdict".
+//! `{"version":2,"hosts":[{"path":…,"id":…,"verdict":"SAFE"|"NOT SAFE",
+//! "reasons":[…],…},…]}`, where an interpreter's entry also names its script
+//! (`"script"`, `"script_id"`): a script host is keyed by both
+//! (docs/DESIGN.md, "Verdicts"). Version 1 (no scripts) reads the same; a
+//! newer version is refused, never guessed at. It is untrusted data: this
+//! reads the little JSON it needs with a bounded reader, and anything it
+//! cannot read is "no verdict".
+
+/// The store formats this library reads (src/verdicts.rs writes the last).
+const FORMATS: [u64; 2] = [1, 2];
 
 /// What the store says about this binary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +32,8 @@ pub enum Known {
 pub struct Stored {
     /// `build-id:HEX` or `fnv1a64:HEX`.
     pub id: String,
+    /// The script's `fnv1a64:HEX` when the entry is a script host's.
+    pub script_id: Option<String>,
     /// `SAFE` or `NOT SAFE` (anything else is no verdict).
     pub verdict: String,
     pub reason: String,
@@ -49,12 +58,13 @@ pub fn heeded_for(exe_basename: &[u8]) -> bool {
     !arshim_common::names::is_interpreter(exe_basename)
 }
 
-/// The verdict for `id` from the entry stored under this binary's path.
-pub fn judge(entry: Option<&Stored>, id: Option<&str>) -> Known {
+/// The verdict for this binary's `id` (and its script's, for a script host)
+/// from the entry stored under its key: either one changed is "changed".
+pub fn judge(entry: Option<&Stored>, id: Option<&str>, script_id: Option<&str>) -> Known {
     let Some(e) = entry else {
         return Known::Never;
     };
-    if id != Some(e.id.as_str()) {
+    if id != Some(e.id.as_str()) || script_id != e.script_id.as_deref() {
         return Known::Changed;
     }
     match e.verdict.as_str() {
@@ -64,28 +74,47 @@ pub fn judge(entry: Option<&Stored>, id: Option<&str>) -> Known {
     }
 }
 
-/// The entry stored under `path`, or why the store cannot be read.
-pub fn entry_for(store: &[u8], path: &[u8]) -> Result<Option<Stored>, &'static str> {
+/// The entry stored under `path` and, for a script host, its canonical
+/// `script` (an entry with a script never answers for the bare binary, nor
+/// one without for a script), or why the store cannot be read.
+pub fn entry_for(
+    store: &[u8],
+    path: &[u8],
+    script: Option<&[u8]>,
+) -> Result<Option<Stored>, &'static str> {
     let mut r = Reader { s: store, i: 0 };
-    let mut found = None;
-    r.object(0, &mut |r, key| {
-        if key != b"hosts" {
-            return r.skip(1);
-        }
-        r.array(1, &mut |r| {
-            let (p, e) = r.host()?;
-            if found.is_none() && p == path {
+    let (mut found, mut version) = (None, None);
+    r.object(0, &mut |r, key| match key {
+        b"hosts" => r.array(1, &mut |r| {
+            let (key, e) = r.host()?;
+            if found.is_none() && key.path == path && key.script.as_deref() == script {
                 found = Some(e);
             }
             Some(())
-        })
+        }),
+        b"version" => {
+            version = Some(r.whole_number()?);
+            Some(())
+        }
+        _ => r.skip(1),
     })
     .ok_or("not a verdict file")?;
     r.ws();
     if r.i != store.len() {
         return Err("not a verdict file");
     }
+    // A store older than versions existed has none: the first format.
+    if !FORMATS.contains(&version.unwrap_or(1)) {
+        return Err("a newer format than this arshim reads (a newer arshim wrote it)");
+    }
     Ok(found)
+}
+
+/// What an entry is stored under: the binary's path and, for a script
+/// host, the script's.
+struct Key {
+    path: Vec<u8>,
+    script: Option<Vec<u8>>,
 }
 
 /// Nesting deeper than this is not a verdict file.
@@ -157,13 +186,16 @@ impl Reader<'_> {
         }
     }
 
-    /// One entry of `hosts`: its path and what the library needs of it.
-    fn host(&mut self) -> Option<(Vec<u8>, Stored)> {
+    /// One entry of `hosts`: its key and what the library needs of it.
+    fn host(&mut self) -> Option<(Key, Stored)> {
         let (mut path, mut id, mut verdict, mut reason) = (None, None, None, None);
+        let (mut script, mut script_id) = (None, None);
         self.object(2, &mut |r, key| {
             match key {
                 b"path" => path = Some(r.string_value()?),
                 b"id" => id = Some(r.string_value()?),
+                b"script" => script = Some(r.string_value()?),
+                b"script_id" => script_id = Some(r.string_value()?),
                 b"verdict" => verdict = Some(r.string_value()?),
                 b"reasons" => reason = Some(r.first_string(3)?),
                 _ => r.skip(3)?,
@@ -173,10 +205,24 @@ impl Reader<'_> {
         let text = |v: Vec<u8>| String::from_utf8_lossy(&v).into_owned();
         let stored = Stored {
             id: text(id.unwrap_or_default()),
+            // A script without its hash can never match: "" is no hash.
+            script_id: script.as_ref().map(|_| text(script_id.unwrap_or_default())),
             verdict: text(verdict.unwrap_or_default()),
             reason: text(reason.flatten().unwrap_or_default()),
         };
-        Some((path?, stored))
+        let path = path?;
+        Some((Key { path, script }, stored))
+    }
+
+    /// A non-negative integer that fits in 64 bits (the format's version).
+    fn whole_number(&mut self) -> Option<u64> {
+        self.ws();
+        let start = self.i;
+        self.scalar()?;
+        std::str::from_utf8(self.s.get(start..self.i)?)
+            .ok()?
+            .parse()
+            .ok()
     }
 
     fn string_value(&mut self) -> Option<Vec<u8>> {
@@ -365,6 +411,7 @@ mod tests {
     fn stored(id: &str, verdict: &str) -> Stored {
         Stored {
             id: id.into(),
+            script_id: None,
             verdict: verdict.into(),
             reason: "why".into(),
         }
@@ -372,7 +419,7 @@ mod tests {
 
     #[test]
     fn finds_the_entry_of_a_path() {
-        let e = entry_for(STORE.as_bytes(), "/opt/tést/host".as_bytes())
+        let e = entry_for(STORE.as_bytes(), "/opt/tést/host".as_bytes(), None)
             .unwrap()
             .unwrap();
         assert_eq!(e.id, "build-id:ab12");
@@ -381,13 +428,16 @@ mod tests {
             e.reason,
             "after ar exited, the process wrote to \"after.txt\""
         );
-        let safe = entry_for(STORE.as_bytes(), b"/usr/bin/ld-old")
+        let safe = entry_for(STORE.as_bytes(), b"/usr/bin/ld-old", None)
             .unwrap()
             .unwrap();
         assert_eq!((safe.verdict.as_str(), safe.reason.as_str()), ("SAFE", ""));
-        assert_eq!(entry_for(STORE.as_bytes(), b"/usr/bin/ld").unwrap(), None);
         assert_eq!(
-            entry_for(br#"{"version":1,"hosts":[]}"#, b"/a").unwrap(),
+            entry_for(STORE.as_bytes(), b"/usr/bin/ld", None).unwrap(),
+            None
+        );
+        assert_eq!(
+            entry_for(br#"{"version":1,"hosts":[]}"#, b"/a", None).unwrap(),
             None
         );
     }
@@ -407,13 +457,13 @@ mod tests {
             b"{\"hosts\": [{\"path\": \"/a\nb\"}]}",
         ] {
             assert!(
-                entry_for(bad, b"/a").is_err(),
+                entry_for(bad, b"/a", None).is_err(),
                 "{}",
                 String::from_utf8_lossy(bad)
             );
         }
         let deep = format!("{{\"x\":{}{}}}", "[".repeat(100), "]".repeat(100));
-        assert!(entry_for(deep.as_bytes(), b"/a").is_err());
+        assert!(entry_for(deep.as_bytes(), b"/a", None).is_err());
     }
 
     #[test]
@@ -436,16 +486,87 @@ mod tests {
     fn judgement() {
         let ns = stored("build-id:ab", "NOT SAFE");
         assert_eq!(
-            judge(Some(&ns), Some("build-id:ab")),
+            judge(Some(&ns), Some("build-id:ab"), None),
             Known::NotSafe("why".into())
         );
-        assert_eq!(judge(Some(&ns), Some("build-id:cd")), Known::Changed);
-        assert_eq!(judge(Some(&ns), None), Known::Changed);
+        assert_eq!(judge(Some(&ns), Some("build-id:cd"), None), Known::Changed);
+        assert_eq!(judge(Some(&ns), None, None), Known::Changed);
         let safe = stored("build-id:ab", "SAFE");
-        assert_eq!(judge(Some(&safe), Some("build-id:ab")), Known::Safe);
+        assert_eq!(judge(Some(&safe), Some("build-id:ab"), None), Known::Safe);
         let odd = stored("build-id:ab", "CANNOT TELL");
-        assert_eq!(judge(Some(&odd), Some("build-id:ab")), Known::Never);
-        assert_eq!(judge(None, Some("build-id:ab")), Known::Never);
+        assert_eq!(judge(Some(&odd), Some("build-id:ab"), None), Known::Never);
+        assert_eq!(judge(None, Some("build-id:ab"), None), Known::Never);
+    }
+
+    const SCRIPTS: &str = r#"{"version": 2, "hosts": [
+      {"path": "/usr/bin/python3.11", "id": "build-id:aa", "script": "/src/a.py",
+       "script_id": "fnv1a64:01", "verdict": "SAFE", "reasons": [], "time": 1},
+      {"path": "/usr/bin/python3.11", "id": "build-id:aa", "script": "/src/c.py",
+       "script_id": "fnv1a64:03", "verdict": "NOT SAFE", "reasons": ["c"], "time": 1},
+      {"path": "/usr/bin/python3.11", "id": "build-id:aa", "verdict": "SAFE",
+       "reasons": [], "time": 1}
+    ]}"#;
+
+    #[test]
+    fn a_script_hosts_verdict_is_its_scripts_only() {
+        let find = |script: Option<&str>| {
+            entry_for(
+                SCRIPTS.as_bytes(),
+                b"/usr/bin/python3.11",
+                script.map(str::as_bytes),
+            )
+            .unwrap()
+        };
+        let a = find(Some("/src/a.py")).unwrap();
+        assert_eq!(a.script_id.as_deref(), Some("fnv1a64:01"));
+        let aa = Some("build-id:aa");
+        assert_eq!(judge(Some(&a), aa, Some("fnv1a64:01")), Known::Safe);
+        assert_eq!(
+            judge(Some(&a), aa, Some("fnv1a64:99")),
+            Known::Changed,
+            "edited"
+        );
+        assert_eq!(judge(Some(&a), aa, None), Known::Changed);
+        assert_eq!(
+            judge(Some(&a), Some("build-id:bb"), Some("fnv1a64:01")),
+            Known::Changed
+        );
+        let c = find(Some("/src/c.py")).unwrap();
+        assert_eq!(
+            judge(Some(&c), aa, Some("fnv1a64:03")),
+            Known::NotSafe("c".into())
+        );
+        assert_eq!(find(Some("/src/b.py")), None, "another script");
+        // The entry without a script (an older verify's) is the bare binary's.
+        assert_eq!(find(None).unwrap().script_id, None);
+        // A script without its hash never matches.
+        let no_hash = br#"{"version":2,"hosts":[{"path":"/p","id":"i","script":"/s",
+            "verdict":"SAFE","reasons":[]}]}"#;
+        let e = entry_for(no_hash, b"/p", Some(b"/s")).unwrap().unwrap();
+        assert_eq!(
+            judge(Some(&e), Some("i"), Some("fnv1a64:01")),
+            Known::Changed
+        );
+    }
+
+    #[test]
+    fn only_known_formats_are_read() {
+        for ok in [
+            &br#"{"hosts":[]}"#[..],
+            br#"{"version":1,"hosts":[]}"#,
+            br#"{"hosts":[],"version":2}"#,
+        ] {
+            assert_eq!(entry_for(ok, b"/a", None), Ok(None));
+        }
+        for newer in [
+            &br#"{"version":3,"hosts":[]}"#[..],
+            br#"{"version":"2","hosts":[]}"#,
+            br#"{"version":-1,"hosts":[]}"#,
+        ] {
+            assert!(entry_for(newer, b"/a", None).is_err());
+        }
+        let e = entry_for(br#"{"version":3,"hosts":[]}"#, b"/a", None).unwrap_err();
+        assert!(e.contains("newer format"), "{e}");
     }
 
     #[test]

@@ -7,4 +7,5 @@ pub mod fs;
 pub mod indirect;
 pub mod pids;
 pub mod proc;
+pub mod script;
 pub mod verdicts;
