@@ -20,7 +20,7 @@ pub mod analysis;
 pub mod archive;
 mod files;
 pub mod identity;
-mod member_names;
+pub(crate) mod member_names;
 mod report;
 mod state;
 mod trace;

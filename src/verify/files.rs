@@ -526,15 +526,43 @@ pub type States = BTreeMap<PathBuf, State>;
 pub type Masked = BTreeMap<String, (PathBuf, State)>;
 
 /// `states` keyed by path with the pids of its run (`pids`) masked, as
-/// archive members are (`archive::mask_pids`).
+/// archive members are (`archive::mask_pids`), and numbers that read as a
+/// time of the runs (`member_names::mask_times`: a generator naming its
+/// objects after the time). A run's states also list the paths an earlier
+/// run left (missing now): one that masks like a file this run has is the
+/// same file, so it is left out. Two files of one run that mask alike keep
+/// their pid-masked keys: one never hides the other.
 pub fn masked(states: &States, pids: &[i64]) -> Masked {
-    states
-        .iter()
-        .map(|(path, state)| {
-            let key = archive::mask_pids(&path.to_string_lossy(), pids);
-            (key, (path.clone(), state.clone()))
+    let window = super::member_names::recent(std::time::SystemTime::now());
+    let keys: Vec<(String, String)> = states
+        .keys()
+        .map(|path| {
+            let by_pid = archive::mask_pids(&path.to_string_lossy(), pids);
+            let by_time = super::member_names::mask_times(&by_pid, window);
+            (by_pid, by_time)
         })
-        .collect()
+        .collect();
+    // Per time-masked key: how many paths are there, and how many missing.
+    let mut uses: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for ((_, state), (_, by_time)) in states.iter().zip(&keys) {
+        let u = uses.entry(by_time.as_str()).or_default();
+        if *state == State::Missing {
+            u.1 += 1;
+        } else {
+            u.0 += 1;
+        }
+    }
+    let mut out = Masked::new();
+    for ((path, state), (by_pid, by_time)) in states.iter().zip(&keys) {
+        let (present, missing) = uses.get(by_time.as_str()).copied().unwrap_or_default();
+        let key = match (state == &State::Missing, present, missing) {
+            (true, 1.., _) => continue,
+            (false, 1, _) | (true, 0, 1) => by_time.clone(),
+            _ => by_pid.clone(),
+        };
+        out.insert(key, (path.clone(), state.clone()));
+    }
+    out
 }
 
 /// The files of two runs, compared.
@@ -702,6 +730,39 @@ mod tests {
         assert_eq!(c.same, ["__stdin_41.o"]);
         let c = files.compare(&masked(&first, &[41]), &masked(&second, &[41]), &[]);
         assert_eq!(c.differ.len(), 2, "not a pid of run 2: {c:?}");
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn names_with_a_time_of_the_runs_are_the_same_file() {
+        let d = dir("times");
+        let cwd = d.join("cwd");
+        let files = Files::before(&cwd, &[], &d.join("work")).unwrap();
+        let f = State::File {
+            size: 3,
+            hash: 3,
+            lines: 0,
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let first = BTreeMap::from([
+            (cwd.join(format!("m0-{now}.o")), f.clone()),
+            (cwd.join(format!("m1-{}.o", now + 7)), f.clone()),
+        ]);
+        let second = BTreeMap::from([
+            (cwd.join(format!("m0-{}.o", now + 1000)), f.clone()),
+            (cwd.join(format!("m1-{}.o", now + 1007)), f.clone()),
+        ]);
+        let c = files.compare(&masked(&first, &[]), &masked(&second, &[]), &[]);
+        assert!(c.differ.is_empty(), "{c:?}");
+        // Two files of one run that mask alike are both kept.
+        let both = BTreeMap::from([
+            (cwd.join(format!("m-{now}.o")), f.clone()),
+            (cwd.join(format!("m-{}.o", now + 1)), f),
+        ]);
+        assert_eq!(masked(&both, &[]).len(), 2);
         fs::remove_dir_all(&d).unwrap();
     }
 
