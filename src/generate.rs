@@ -43,12 +43,18 @@ pub fn man(args: ManArgs) -> Result<(), Failure> {
         Some(dir) => write_pages(&dir),
         None => {
             let mut page = Vec::new();
-            clap_mangen::Man::new(Cli::command())
+            clap_mangen::Man::new(paged_command())
                 .render(&mut page)
                 .map_err(|e| Failure::new(1, format!("cannot render the manual page: {e}")))?;
             print(&page, "the manual page")
         }
     }
+}
+
+/// The grammar the pages describe: without clap's `help` subcommand, which
+/// has no page of its own (`--help` is on every page).
+fn paged_command() -> clap::Command {
+    Cli::command().disable_help_subcommand(true)
 }
 
 /// arshim.1 and arshim-SUBCOMMAND.1 for every visible subcommand, each
@@ -61,7 +67,7 @@ fn write_pages(dir: &Path) -> Result<(), Failure> {
         )
     };
     fs::create_dir_all(dir).map_err(cannot)?;
-    let mut top = Cli::command().disable_help_subcommand(true);
+    let mut top = paged_command();
     // Gives each subcommand its display name, `arshim-run`, which names its page.
     top.build();
     let subcommands: Vec<clap::Command> = top
