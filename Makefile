@@ -8,7 +8,7 @@ RELEASE := target/release
 
 all: build
 
-# Two builds into target/release/ (docs/DESIGN.md, "Layout"):
+# Two builds into target/release/ (docs/DESIGN.md, "Build"):
 # - what is loaded into hosts, libarshim.so and libarshim_core.so, with the
 #   release profile as Cargo.toml declares it: panic = "abort" (a panic
 #   stops the host, nothing unwinds into it) and LTO;
