@@ -7,6 +7,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{Args, CommandFactory};
 
 use crate::cli::Cli;
@@ -32,9 +33,34 @@ pub struct ManArgs {
 
 /// Prints the completion script of `args.shell` on stdout.
 pub fn completions(args: CompletionsArgs) -> Result<(), Failure> {
+    let mut command = Cli::command();
+    if args.shell == clap_complete::Shell::Fish {
+        command = without_value_help(command);
+    }
     let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut Cli::command(), PROGRAM, &mut script);
+    clap_complete::generate(args.shell, &mut command, PROGRAM, &mut script);
     print(&script, "the completion script")
+}
+
+/// The grammar with every option value's help text left out: the fish
+/// script puts that text inside a double-quoted word without escaping `"`
+/// or `$(` (clap_complete 4.6), so `--shell sh`'s example, `eval
+/// "$(arshim env …)"`, ran `arshim env` when fish loaded the script.
+fn without_value_help(command: clap::Command) -> clap::Command {
+    command
+        .mut_args(|arg| {
+            let values: Vec<PossibleValue> = arg
+                .get_possible_values()
+                .into_iter()
+                .map(|value| value.help(None))
+                .collect();
+            if values.is_empty() {
+                arg
+            } else {
+                arg.value_parser(PossibleValuesParser::new(values))
+            }
+        })
+        .mut_subcommands(without_value_help)
 }
 
 /// Prints arshim(1), or writes every page into `--dir`.

@@ -75,6 +75,16 @@ fn every_shell_gets_a_script_naming_every_subcommand() {
                 out.describe()
             );
         }
+        if shell == "fish" {
+            // A help text inside fish's double quotes unescaped would run
+            // when the script loads (`eval "$(arshim env …)"` did).
+            assert!(
+                !out.stdout.contains("$("),
+                "fish: a command substitution in the script\n{}",
+                out.describe()
+            );
+            assert!(out.stdout.contains("-l shell"), "{}", out.describe());
+        }
     }
     let mut cmd = clean(companion(), &dir);
     cmd.args(["completions", "csh"]);
