@@ -113,6 +113,25 @@ Exit status: 0 SAFE, 1 NOT SAFE, 2 CANNOT TELL or a usage error.",
 arshim verify --tools 'ar,my-ar' -- ./link.sh"
     )]
     Verify(VerifyArgs),
+
+    /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell).
+    #[command(
+        long_about = "Print the completion script for SHELL on stdout. `make install` installs \
+those of bash, zsh and fish where these shells look for them.",
+        after_help = "Examples:\n  source <(arshim completions bash)\n  \
+arshim completions zsh > ~/.zfunc/_arshim\n  \
+arshim completions fish > ~/.config/fish/completions/arshim.fish"
+    )]
+    Completions(crate::generate::CompletionsArgs),
+
+    /// Print the manual page arshim(1), or write every page into a directory.
+    #[command(
+        long_about = "Print the manual page arshim(1) in roff, generated from the same \
+definitions as --help; with --dir, write arshim.1 and one page per subcommand \
+(arshim-run.1, ...) into DIR. `make install` installs them in share/man/man1.",
+        after_help = "Examples:\n  arshim man | man -l -\n  arshim man --dir /tmp/man1"
+    )]
+    Man(crate::generate::ManArgs),
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ mod bench;
 mod cli;
 mod doctor;
 mod envcmd;
+mod generate;
 mod known_hosts;
 mod locate;
 mod measure;
@@ -55,6 +56,8 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::bench(args),
         Command::Doctor(args) => doctor::doctor(args),
         Command::Verify(args) => verify::verify(args),
+        Command::Completions(args) => generate::completions(args),
+        Command::Man(args) => generate::man(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -24,7 +24,7 @@ pub enum Side {
 impl Side {
     /// Alternating A B A B …: run `i` (from 0) of a benchmark.
     pub fn of_run(i: usize) -> Side {
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             Side::Without
         } else {
             Side::With

@@ -24,7 +24,7 @@ mod spawn;
 mod trace;
 
 use std::ffi::{c_char, c_int, CStr, CString, OsStr, OsString};
-use std::io;
+use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 
 use nix::sys::signal::{signal, SigHandler, Signal};
@@ -80,6 +80,7 @@ pub unsafe extern "C" fn dispatch_early(
 
 /// Runs the reaper on the arguments after `__reap`; never returns.
 pub fn main(args: impl Iterator<Item = OsString>) -> ! {
+    abort_on_panic();
     let request = match args::parse(args) {
         Ok(request) => request,
         Err(error) => fail(EXIT_USAGE, &format!("{error}")),
@@ -268,4 +269,56 @@ fn fail(code: impl Into<i32>, message: &str) -> ! {
     let _ = nix::unistd::write(std::io::stderr(), line.as_bytes());
     // SAFETY: _exit only ends the process (nix does not wrap it).
     unsafe { libc::_exit(code.into()) }
+}
+
+/// Makes any panic of this process abort at once, before anything unwinds.
+///
+/// The reaper holds a host's pid, its archiver child and the exit status the
+/// host's parent waits for (docs/DESIGN.md, "Conversion"): a panic must end
+/// it as a signal, as in the library and the core, never as an unwound
+/// `main` exiting 101. The library and the core are built with
+/// `panic = "abort"`; this binary is built with the companion and the tests,
+/// which unwind (Makefile, `build`), so it aborts from its panic hook. The
+/// hook is a plain function: installing it allocates nothing.
+pub fn abort_on_panic() {
+    std::panic::set_hook(Box::new(|info| {
+        let _ = writeln!(io::stderr(), "arshim-reap: {info}");
+        std::process::abort()
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Command;
+
+    /// Set in the child run of [`a_panic_after_abort_on_panic_is_sigabrt`].
+    const CHILD: &str = "ARSHIM_TEST_PANICKING_CHILD";
+
+    /// In the child only: panic with the reaper's hook installed.
+    #[test]
+    fn panicking_child() {
+        if std::env::var_os(CHILD).is_some() {
+            super::abort_on_panic();
+            panic!("on purpose");
+        }
+    }
+
+    #[test]
+    fn a_panic_after_abort_on_panic_is_sigabrt() {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "reap::tests::panicking_child", "--nocapture"])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGABRT),
+            "{:?}\n{stderr}",
+            out.status
+        );
+        assert!(stderr.contains("arshim-reap: panicked at"), "{stderr}");
+        assert!(stderr.contains("on purpose"), "{stderr}");
+    }
 }
