@@ -50,6 +50,12 @@ fn main() -> ExitCode {
         doctor::probe_main(std::env::args_os().skip(2))
     }
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Command::Env(_) | Command::Doctor(_) | Command::Completions(_) | Command::Man(_)
+    ) {
+        stop_quietly_on_a_closed_pipe();
+    }
     let outcome = match cli.command {
         Command::Run(args) => run::run(args).map(|never| match never {}),
         Command::Env(args) => envcmd::env(args),
@@ -66,4 +72,16 @@ fn main() -> ExitCode {
             ExitCode::from(failure.code)
         }
     }
+}
+
+/// `arshim doctor | head -1`: a reader that stops early ends these
+/// commands the way it ends other tools' output, by SIGPIPE, not by a
+/// panic on the failed print. Only for the commands that only print: `run`
+/// hands the default back to the command it execs anyway, and `verify` and
+/// `bench` write to their runs' pipes, where a run that stops reading must
+/// not end them.
+fn stop_quietly_on_a_closed_pipe() {
+    // SAFETY: setting a signal's disposition to the default, single-threaded,
+    // before any output.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
 }

@@ -413,3 +413,40 @@ fn env_with_an_empty_host_list_gives_a_host_example() {
         "an archiver example for --hosts\n{ctx}"
     );
 }
+
+// ---- Output read only in part: the way other tools end, not a panic.
+
+/// `arshim doctor | head -1`, `arshim completions bash | head -1`, `arshim man | head -1` (output
+/// longer than a pipe holds): the companion ends by SIGPIPE, quietly, as
+/// `cat` would — never "panicked … Broken pipe".
+#[test]
+fn a_reader_that_stops_early_ends_the_output_quietly() {
+    let dir = TestDir::new("cli-pipe");
+    for sub in [&["completions", "bash"][..], &["man"][..], &["doctor"][..]] {
+        let mut cmd = arshim(sub, &dir.path);
+        // A pipe whose read end is closed before arshim starts: every
+        // write fails, whatever the timing.
+        let mut fds = [0; 2];
+        // SAFETY: pipe fills the two fds; the read end is closed at once,
+        // the write end handed to the child (Stdio owns it from here).
+        let write_end = unsafe {
+            assert_eq!(libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC), 0);
+            libc::close(fds[0]);
+            <std::process::Stdio as std::os::fd::FromRawFd>::from_raw_fd(fds[1])
+        };
+        cmd.stdout(write_end).stderr(std::process::Stdio::piped());
+        let out = cmd.output().expect("arshim runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{sub:?}: {stderr}"
+        );
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGPIPE),
+            "{sub:?}: {:?}",
+            out.status
+        );
+    }
+}
