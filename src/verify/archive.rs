@@ -171,25 +171,12 @@ pub enum Comparison {
 /// `<pid>`: a member named after the process that made it (ldc2 `-lib`
 /// names it `__stdin_PID.o`) differs from one run to the next by itself.
 pub fn mask_pids(name: &str, pids: &[i64]) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut digits = String::new();
-    let flush = |digits: &mut String, out: &mut String| {
-        match digits.parse::<i64>() {
-            Ok(n) if pids.contains(&n) => out.push_str("<pid>"),
-            _ => out.push_str(digits),
-        }
-        digits.clear();
-    };
-    for c in name.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-        } else {
-            flush(&mut digits, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut digits, &mut out);
-    out
+    super::member_names::mask_numbers(name, |digits| {
+        digits
+            .parse::<i64>()
+            .is_ok_and(|n| pids.contains(&n))
+            .then_some("<pid>")
+    })
 }
 
 /// `name` as the runs are compared: each run's own pids masked

@@ -28,14 +28,16 @@ pub fn recent(now: SystemTime) -> (u64, u64) {
 /// far narrower than the time since the epoch, so a number reads as at most
 /// one of them; a counter or a size does not fall in it.
 pub fn mask_times(name: &str, window: (u64, u64)) -> String {
+    mask_numbers(name, |digits| is_time(digits, window).then_some("<time>"))
+}
+
+/// `name` with each run of decimal digits that `mask` names a stand-in for
+/// replaced by it; the rest as it is.
+pub fn mask_numbers(name: &str, mask: impl Fn(&str) -> Option<&'static str>) -> String {
     let mut out = String::with_capacity(name.len());
     let mut digits = String::new();
     let flush = |digits: &mut String, out: &mut String| {
-        if is_time(digits, window) {
-            out.push_str("<time>");
-        } else {
-            out.push_str(digits);
-        }
+        out.push_str(mask(digits).unwrap_or(digits));
         digits.clear();
     };
     for c in name.chars() {
