@@ -551,14 +551,18 @@ fn run_mode_forwards_a_termination_signal_to_the_archiver() {
         (libc::SIGINT, "INT"),
         (libc::SIGHUP, "HUP"),
     ] {
-        let mut child = spawn(&mut reaper(&[
-            "run",
-            "--",
-            SH,
-            "sh",
-            "-c",
-            "echo ready; exec sleep 20",
-        ]));
+        let mut cmd = reaper(&["run", "--", SH, "sh", "-c", "echo ready; exec sleep 20"]);
+        // The reaper keeps a signal it inherited as ignored (the host
+        // ignored it too): start from the default, whatever ran this test
+        // (`nohup` ignores SIGHUP).
+        // SAFETY: signal is async-signal-safe; nothing else runs in the child.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::signal(sig, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+        let mut child = spawn(&mut cmd);
         let mut ready = String::new();
         BufReader::new(child.stdout.as_mut().unwrap())
             .read_line(&mut ready)
