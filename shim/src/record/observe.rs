@@ -381,11 +381,7 @@ fn exec_event(
     config: &crate::decide::config::Config,
 ) -> Event {
     let name = arshim_common::gate::basename(program);
-    Event::new("after")
-        .str("what", "exec")
-        .str("path", program)
-        .str("phase", phase)
-        .str("detail", detail)
+    after_event(phase, "exec", program, detail)
         .int("by", pid as i64)
         .list("argv", argv.iter().map(Vec::as_slice))
         .bool("archiver", config.tools.matches(name))
@@ -401,15 +397,10 @@ pub fn exec_self(call: &str, program: &[u8], argv: &[Vec<u8>]) {
     let Some(_guard) = state::Reentry::enter() else {
         return;
     };
-    let phase = if EXITING.load(Ordering::Relaxed) {
-        "exit"
-    } else {
-        "main"
-    };
     // SAFETY: getpid has no preconditions.
     let me = unsafe { libc::getpid() };
     exec_event(
-        phase,
+        phase(),
         program,
         argv,
         &format!("{call} in the host's own pid"),
@@ -460,12 +451,7 @@ pub fn after_open(path: &[u8], call: &str, truncates: bool) {
     let Some(_guard) = state::Reentry::enter() else {
         return;
     };
-    let mut e = Event::new("after")
-        .str("what", "open")
-        .str("path", path)
-        .str("phase", phase())
-        .str("detail", call)
-        .bool("truncates", truncates);
+    let mut e = after_event(phase(), "open", path, call).bool("truncates", truncates);
     if path.first() != Some(&b'/') {
         if let Ok(cwd) = std::env::current_dir() {
             e = e.str("cwd", cwd.into_os_string().into_encoded_bytes());
@@ -475,16 +461,20 @@ pub fn after_open(path: &[u8], call: &str, truncates: bool) {
 }
 
 fn after_in(phase: &str, what: &str, path: &[u8], detail: &str) {
+    after_event(phase, what, path, detail).emit(trace_path());
+}
+
+/// An `after` event's common fields (`detail` left out when empty).
+fn after_event(phase: &str, what: &str, path: &[u8], detail: &str) -> Event {
     let e = Event::new("after")
         .str("what", what)
         .str("path", path)
         .str("phase", phase);
-    let e = if detail.is_empty() {
+    if detail.is_empty() {
         e
     } else {
         e.str("detail", detail)
-    };
-    e.emit(trace_path());
+    }
 }
 
 /// A write(2)-family call on `fd`: reported once per fd, for regular files
