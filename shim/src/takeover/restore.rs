@@ -9,7 +9,7 @@
 //! the ignored signals and the signal mask — then closes its copies.
 
 use crate::facts::fs::open_fds;
-use crate::takeover::defer;
+use crate::takeover::defer::{self, Deferred};
 
 fn errno() -> i32 {
     // SAFETY: reading the thread's errno.
@@ -224,7 +224,7 @@ impl Captured {
     /// # Safety
     /// Changes this process's working directory, fds, umask and signal
     /// state: only in the takeover, after the cleanups.
-    pub unsafe fn restore(&self, passed_on: &[i32]) -> Result<(), String> {
+    pub unsafe fn restore(&self, passed_on: &[Deferred]) -> Result<(), String> {
         let result = self.restore_fds(passed_on).and_then(|()| {
             if libc::fchdir(self.cwd) != 0 {
                 return Err(failed("fchdir to the host's working directory"));
@@ -251,7 +251,7 @@ impl Captured {
     /// Each captured fd back on its number (whatever the cleanups closed or
     /// reopened there), with its close-on-exec flag and status flags; fds
     /// 0–2 that were closed are closed again.
-    unsafe fn restore_fds(&self, passed_on: &[i32]) -> Result<(), String> {
+    unsafe fn restore_fds(&self, passed_on: &[Deferred]) -> Result<(), String> {
         for kept in &self.fds {
             if identity(kept.copy) != Some(kept.id) {
                 return Err(format!("the cleanups closed the copy of fd {}", kept.fd));
@@ -274,13 +274,14 @@ impl Captured {
 
 impl Captured {
     /// Every fd the archiver would inherit that is neither one put back here
-    /// nor one the shim passes on (`passed_on`):
+    /// nor one the shim passes on (the deferral's directory fds, `passed_on`):
     /// the cleanups opened it (perhaps on a number a close-on-exec fd of the
     /// host had before: a number is not an identity), so the spawn would
     /// never have passed it on.
-    fn close_unkept_inheritable(&self, passed_on: &[i32]) {
+    fn close_unkept_inheritable(&self, passed_on: &[Deferred]) {
         for fd in open_fds() {
-            let kept = self.fds.iter().any(|k| k.fd == fd) || passed_on.contains(&fd);
+            let kept =
+                self.fds.iter().any(|k| k.fd == fd) || passed_on.iter().any(|d| d.dirfd == fd);
             if !kept && is_open(fd) && !is_cloexec(fd) {
                 close_quietly(fd);
             }

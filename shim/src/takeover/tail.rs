@@ -239,9 +239,8 @@ impl Job for Run {
     }
 
     unsafe fn replay(&self, deferred: &[Deferred]) {
-        let passed_on: Vec<i32> = deferred.iter().map(|d| d.dirfd).collect();
         let restored = match &self.captured {
-            Some(captured) => captured.restore(&passed_on),
+            Some(captured) => captured.restore(deferred),
             None => Ok(()),
         };
         if let Err(e) = restored.and_then(|()| replay::run(&self.steps)) {
@@ -295,10 +294,9 @@ impl Job for Wait {
     }
 
     unsafe fn replay(&self, deferred: &[Deferred]) {
-        let passed_on: Vec<i32> = deferred.iter().map(|d| d.dirfd).collect();
         // The archiver runs already: a failure here costs the reaper's
         // messages at most, never the handoff.
-        if let Some(Err(e)) = self.captured.as_ref().map(|c| c.restore(&passed_on)) {
+        if let Some(Err(e)) = self.captured.as_ref().map(|c| c.restore(deferred)) {
             warn_line(&format!("restoring the host's state for the reaper: {e}"));
         }
     }
