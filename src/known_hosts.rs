@@ -24,8 +24,6 @@ pub struct HostSettings {
     /// The archiver globs: `--tools` as given, else the known host's, else
     /// `None` (the library's default, or an inherited `ARSHIM_TOOLS`).
     pub tools: Option<String>,
-    /// The known host's own exit status for a failed archiver.
-    pub failure_status: Option<u8>,
 }
 
 /// The one notion of CMD's host for `run`, `verify` and `bench`. CMD itself
@@ -37,15 +35,15 @@ pub fn settings_for(command: &[OsString], user_tools: Option<&str>) -> HostSetti
     let tools = user_tools
         .map(str::to_owned)
         .or_else(|| known.as_ref().map(|(_, host)| host.tools.to_owned()));
-    let failure_status = known.as_ref().and_then(|(_, host)| host.failure_status);
-    HostSettings {
-        known,
-        tools,
-        failure_status,
-    }
+    HostSettings { known, tools }
 }
 
 impl HostSettings {
+    /// The known host's own exit status for a failed archiver.
+    pub fn failure_status(&self) -> Option<u8> {
+        self.known.as_ref()?.1.failure_status
+    }
+
     /// A known host that does more work after its archiver: its name and
     /// why. `run` runs it without conversion unless `--force`.
     pub fn not_final(&self) -> Option<(&str, &'static str)> {
@@ -113,7 +111,7 @@ mod tests {
         let s = settings_for(&cmd(&["/nonexistent/ldc2", "-lib"]), None);
         assert_eq!(s.known, Some(("ldc2".to_owned(), ldc2)));
         assert_eq!(s.tools.as_deref(), Some(ldc2.tools));
-        assert_eq!(s.failure_status, ldc2.failure_status);
+        assert_eq!(s.failure_status(), ldc2.failure_status);
         assert_eq!(s.not_final(), None);
         assert!(s.run_would().unwrap().ends_with(ldc2.tools), "{s:?}");
         let given = settings_for(&cmd(&["ldc2"]), Some("my-ar"));

@@ -100,8 +100,8 @@ fn plain_run(
             return Err(WithoutLibrary);
         }
     }
+    let failure_status = host.failure_status();
     config.tools = host.tools;
-    let failure_status = host.failure_status;
     let Some(program) = command.first() else {
         return Ok(failure_status);
     };
