@@ -255,8 +255,8 @@ fn observe_again(
     );
     let third = runner.run(Pass::ObserveAgain)?;
     let pids = (
-        run_pids(&read_trace(&third.trace)),
-        run_pids(&read_trace(&second.trace)),
+        run_pids_of(&read_trace(&third.trace)),
+        run_pids_of(&read_trace(&second.trace)),
     );
     let state = archive::produced(path, third.started);
     let finding = archive::judge(name, state, Produced::Written, || {
@@ -306,8 +306,8 @@ fn archive_finding(
     report: &mut Report,
 ) -> Result<(Option<Finding>, bool), Failure> {
     let pids = (
-        run_pids(&read_trace(&first.trace)),
-        run_pids(&read_trace(&second.trace)),
+        run_pids_of(&read_trace(&first.trace)),
+        run_pids_of(&read_trace(&second.trace)),
     );
     let target = archive
         .as_ref()
@@ -348,12 +348,9 @@ fn settle(aside: Aside, safe: bool, report: &mut Report) {
     }
 }
 
-/// Every pid in a run's trace: the processes of that run.
-fn run_pids(trace_text: &str) -> Vec<i64> {
-    let mut pids: Vec<i64> = trace::parse(trace_text).0.iter().map(|e| e.pid).collect();
-    pids.sort_unstable();
-    pids.dedup();
-    pids
+/// The pids of a run, from its trace's text.
+fn run_pids_of(trace_text: &str) -> Vec<i64> {
+    trace::pids(&trace::parse(trace_text).0)
 }
 
 /// The archive the archiver wrote, watched across the two runs.

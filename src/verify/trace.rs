@@ -38,6 +38,15 @@ impl Event {
     }
 }
 
+/// Every pid in a run's trace: the processes of that run (a file or member
+/// named after one differs from run to run by itself).
+pub fn pids(events: &[Event]) -> Vec<i64> {
+    let mut pids: Vec<i64> = events.iter().map(|e| e.pid).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids
+}
+
 /// Parses a whole trace. Lines that are not event objects are skipped and
 /// counted: a process killed mid-write can leave a torn last line, and that
 /// must not hide the rest of the evidence.

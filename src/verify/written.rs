@@ -50,7 +50,7 @@ pub fn before_second<'a>(
         report.note(format!("the ending signals could not be held: {e}"));
     }
     let named = files::named_in_trace(first_trace);
-    let first = masked(&files.after_first(&named), &run_pids(first_trace));
+    let first = masked(&files.after_first(&named), &super::trace::pids(first_trace));
     put_back(files, report);
     if let Some(bound) = &files.bound {
         report.note(bound.clone());
@@ -75,7 +75,10 @@ fn put_back(files: &Files, report: &mut Report) {
 impl<'a> Watch<'a> {
     /// Right after run 2 (before any other run): what it left; `trace`: its trace.
     pub fn second_ended(self, trace: &[Event]) -> Seen<'a> {
-        let second = masked(&self.files.after_later(&self.named), &run_pids(trace));
+        let second = masked(
+            &self.files.after_later(&self.named),
+            &super::trace::pids(trace),
+        );
         Seen {
             watch: self,
             second,
@@ -110,7 +113,8 @@ impl Seen<'_> {
         let mut noise = Vec::new();
         if !compared.differ.is_empty() {
             put_back(files, report);
-            let third = rerun().map(|trace| masked(&files.after_later(&named), &run_pids(&trace)));
+            let third = rerun()
+                .map(|trace| masked(&files.after_later(&named), &super::trace::pids(&trace)));
             let third = match third {
                 Ok(third) => third,
                 Err(e) => {
@@ -177,14 +181,6 @@ fn judge(files: &Files, compared: Compared, noise: &[String], report: &mut Repor
     }
     out.unearned = compared.unearned;
     out
-}
-
-/// Every pid in a run's trace: the processes of that run.
-fn run_pids(trace: &[Event]) -> Vec<i64> {
-    let mut pids: Vec<i64> = trace.iter().map(|e| e.pid).collect();
-    pids.sort_unstable();
-    pids.dedup();
-    pids
 }
 
 fn leave(files: &mut Files, report: &mut Report) {
