@@ -13,6 +13,7 @@ pub mod config;
 pub mod indirect;
 pub mod memory;
 pub mod operation;
+pub mod output;
 pub mod plan;
 pub mod protect;
 pub mod resolve;
