@@ -104,19 +104,11 @@ pub fn analyse(events: &[Event], outputs: &[(&Path, &str)]) -> Analysis {
 
     let done = mine.iter().position(|e| e.event == "archiver_done");
     let archiver = archiver_call(&mine, done);
-    let mut left_alone = not_converted(&mine[..done.unwrap_or(mine.len())]);
+    let left_alone = not_converted(&mine[..done.unwrap_or(mine.len())]);
     let Some(done) = done else {
-        let would = mine.iter().any(|e| e.event == "would_convert");
-        let (archiver, why) = match left_alone.pop() {
-            Some(last) if !would => (None, none_converted(&last, left_alone.len() + 1)),
-            _ => {
-                let why = never_waited_for(archiver.as_ref());
-                (archiver, why)
-            }
-        };
-        notes.extend(earlier_left_alone(&left_alone));
+        let (archiver, finality) = undecided(&mine, archiver, left_alone, &mut notes);
         return Analysis {
-            finality: Finality::Unknown(why),
+            finality,
             host,
             archiver,
             deletions: 0,
@@ -234,6 +226,36 @@ fn not_converted(mine: &[&Event]) -> Vec<LeftAlone> {
         });
     }
     out
+}
+
+/// The judged call and its finality when the host never waited for a call
+/// the library would convert: none would be converted (CANNOT TELL, the last
+/// named; NOT SAFE for an `on_exit` handler, which the library refuses
+/// wherever it was registered), or it was never waited for.
+fn undecided(
+    mine: &[&Event],
+    archiver: Option<ArchiverCall>,
+    mut left_alone: Vec<LeftAlone>,
+    notes: &mut Vec<String>,
+) -> (Option<ArchiverCall>, Finality) {
+    let would = mine.iter().any(|e| e.event == "would_convert");
+    let decided = match left_alone.pop() {
+        Some(last) if !would => {
+            let refused = anywhere(mine);
+            let finality = if refused.is_empty() {
+                Finality::Unknown(none_converted(&last, left_alone.len() + 1))
+            } else {
+                Finality::NotFinal(refused)
+            };
+            (None, finality)
+        }
+        _ => {
+            let why = never_waited_for(archiver.as_ref());
+            (archiver, Finality::Unknown(why))
+        }
+    };
+    notes.extend(earlier_left_alone(&left_alone));
+    decided
 }
 
 /// Why finality is unknown when the library would convert none of the
@@ -1000,6 +1022,18 @@ mod tests {
         assert!(a.archiver.is_none());
         assert_eq!(a.notes.len(), 1, "{:?}", a.notes);
         assert!(a.notes[0].starts_with("not converted: `gcc -c a.c` (posix_spawnp)"));
+    }
+
+    #[test]
+    fn an_on_exit_host_the_library_leaves_alone_is_not_final() {
+        let on_exit = r#"{"ts":2,"pid":10,"event":"on_exit"}"#;
+        let left = r#"{"ts":3,"pid":10,"event":"fallback","call":"posix_spawnp","program":"ar","reason":"the host registered an on_exit handler"}"#;
+        let a = analyse_lines(&[LOAD, on_exit, SPAWN_AR, left, EXIT]);
+        assert!(
+            reasons(&a)[0].contains("registered an on_exit handler"),
+            "{a:?}"
+        );
+        assert!(a.archiver.is_none());
     }
 
     #[test]
