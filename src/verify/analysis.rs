@@ -499,16 +499,19 @@ fn would_convert_call(would: &Event, before: &[&Event]) -> ArchiverCall {
         command = argv.as_ref().and_then(|a| a.get(2)).cloned();
         argv = command.as_deref().and_then(archive::plain_words);
     }
-    let cwd = child.and_then(|c| {
+    let wait = child.and_then(|c| {
         before
             .iter()
             .rev()
             .find(|e| e.event == "wait" && e.int("child") == Some(c))
-            .and_then(|w| w.str("cwd"))
-            .map(str::to_owned)
     });
+    let cwd = wait.and_then(|w| w.str("cwd")).map(str::to_owned);
     if child.is_some() {
-        call = "fork".to_owned();
+        // a spawned child the library would hand off at its wait, not at its spawn
+        call = match wait.filter(|w| w.str("source") == Some("spawn")) {
+            Some(w) => format!("{}, at its wait", w.str("call").unwrap_or("spawn")),
+            None => "fork".to_owned(),
+        };
     }
     ArchiverCall {
         call,
@@ -1002,8 +1005,15 @@ mod tests {
             (link.call.as_str(), link.shown()),
             ("fork", "gcc a.o".into())
         );
-        // the `wait` event comes after the decision: its directory is not needed
+        assert_eq!(link.cwd.as_deref(), Some("/w"));
         assert_eq!(link.output.as_deref(), Some("/w/a.out"));
+        // a posix_spawn'd child, handed off at its wait
+        let spawned = wait.replace(
+            r#""source":"exec""#,
+            r#""source":"spawn","call":"posix_spawnp""#,
+        );
+        let a = analyse_lines(&[LOAD, would, &spawned, done, EXIT]);
+        assert_eq!(a.archiver.unwrap().call, "posix_spawnp, at its wait");
     }
 
     #[test]
