@@ -2,16 +2,21 @@
 //! one, or run an MRI script (docs/DESIGN.md, "Conversion" 10). Only a
 //! writer can be a linker's final archiver spawn; a read-only operation
 //! (`ar t`, `ar x`, `ar p`, `--help`, `--version`) is followed by more work
-//! of the host and is never converted. Pure: the arguments only.
+//! of the host and is never converted. A compiler driver or a linker
+//! (`decide/link.rs`) "writes" when it links. Pure: the arguments only.
+
+use crate::decide::link::{self, Kind};
 
 /// The archiver's operation, as far as conversion cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
-    /// Writes an archive (`r`, `q`, `d`, `m`, `s`, and `ranlib`).
+    /// Writes an archive (`r`, `q`, `d`, `m`, `s`, and `ranlib`); for a
+    /// compiler driver or a linker: links.
     Writer,
     /// `-M`: the operation is in the MRI script read from stdin.
     Mri,
-    /// Reads only, or asks for help or the version: why, for the trace.
+    /// Reads only, or asks for help or the version; for a compiler driver
+    /// or a linker: does not link. Why, for the trace.
     ReadOnly(&'static str),
 }
 
@@ -96,10 +101,11 @@ pub fn of_ranlib(args: &[Vec<u8>]) -> Operation {
 /// The operation of `program` (its basename names the tool) run with `args`.
 pub fn of(program: &[u8], args: &[Vec<u8>]) -> Operation {
     let name = program.rsplit(|&b| b == b'/').next().unwrap_or(program);
-    if name.windows(6).any(|w| w == b"ranlib") {
-        of_ranlib(args)
-    } else {
-        of_ar(args)
+    match link::kind(program) {
+        Kind::Driver => link::of_driver(args),
+        Kind::Linker => link::of_linker(args),
+        Kind::Archiver if name.windows(6).any(|w| w == b"ranlib") => of_ranlib(args),
+        Kind::Archiver => of_ar(args),
     }
 }
 
@@ -182,6 +188,17 @@ mod tests {
         assert!(read_only(op("ranlib", "--version")));
         assert!(read_only(op("ranlib", "-v")));
         assert!(read_only(op("ranlib", "-h lib.a")));
+    }
+
+    #[test]
+    fn drivers_and_linkers_write_when_they_link() {
+        assert_eq!(op("gcc", "a.o b.o -o prog"), Operation::Writer);
+        assert!(read_only(op("gcc", "-c a.c")));
+        assert!(read_only(op("x86_64-linux-gnu-gcc", "-v")));
+        // `-M` is GNU ar's MRI mode, and gcc's dependency listing
+        assert!(read_only(op("cc", "-M a.c")));
+        assert_eq!(op("ld.gold", "-o app app.o"), Operation::Writer);
+        assert!(read_only(op("ld", "--version")));
     }
 
     #[test]
