@@ -1,8 +1,8 @@
 //! The host's temporaries as it creates them (docs/DESIGN.md, "Conversion"
 //! 12): in the process in scope only, and only when it has temps globs
 //! (`ARSHIM_TEMPS`, its known host's), each file or directory that a call
-//! *created* under those globs is recorded — its absolute path, (dev, ino)
-//! and kind — in a static arena. Heap-free and lock-free: a host may create
+//! *created* under those globs is recorded — its absolute path and identity
+//! ((dev, ino), type, birth time) — in a static arena. Heap-free and lock-free: a host may create
 //! files from several threads or a signal handler. A slot is reserved with
 //! one atomic add and published once written; past the last slot, or for a
 //! path longer than a slot, the record is marked incomplete and the
