@@ -32,6 +32,11 @@ impl GlobList {
     pub fn matches(&self, name: &[u8]) -> bool {
         glob::list_matches(&self.0, name)
     }
+
+    /// The globs, surrounding spaces trimmed.
+    pub fn entries(&self) -> impl Iterator<Item = &[u8]> {
+        self.0.split(|&b| b == b',').map(|e| e.trim_ascii())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +67,9 @@ pub struct Config {
     /// `ARSHIM_VERIFIED_ONLY=1` (`arshim run --verified-only`): only a binary
     /// `arshim verify` proved SAFE converts.
     pub verified_only: bool,
+    /// `ARSHIM_TEMPS`: globs of the host's temporaries, which a conversion
+    /// hands to the reaper (docs/DESIGN.md, "Conversion" 12).
+    pub temps: Option<GlobList>,
 }
 
 /// A value we refuse; rendered as one warning line.
@@ -216,6 +224,18 @@ fn parse_switch(var: &'static str, v: &[u8]) -> Result<bool, ConfigError> {
     }
 }
 
+/// `ARSHIM_TEMPS`: globs, each on an absolute path or under `$TMPDIR/`.
+fn parse_temps(v: &[u8]) -> Result<GlobList, ConfigError> {
+    let list = GlobList::parse(v).filter(|l| l.entries().all(super::temps::entry_is_valid));
+    list.ok_or_else(|| {
+        error(
+            arshim_common::names::TEMPS_VAR,
+            v,
+            "a comma-separated list of globs on absolute paths (or under $TMPDIR/)",
+        )
+    })
+}
+
 /// Parses the whole table. `get` looks a variable up in the environment the
 /// process started with.
 pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, ConfigError> {
@@ -244,7 +264,11 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, Confi
     let switch = |var| get(var).map(|v| parse_switch(var, v)).transpose();
     let force = switch("ARSHIM_FORCE")?.unwrap_or(false);
     let verified_only = switch("ARSHIM_VERIFIED_ONLY")?.unwrap_or(false);
+    let temps = get(arshim_common::names::TEMPS_VAR)
+        .map(parse_temps)
+        .transpose()?;
     Ok(Config {
+        temps,
         mode,
         tools,
         pid,
@@ -288,6 +312,19 @@ mod tests {
         assert!(line.contains("observe"), "{line}");
         assert!(parse_mode(Some(b"2")).is_err());
         assert!(parse_mode(Some(b" 1")).is_err());
+    }
+
+    #[test]
+    fn temps_globs_are_absolute_or_under_tmpdir() {
+        let c = parse_env(&["ARSHIM=1", "ARSHIM_TEMPS=$TMPDIR/ghc*_*, /w/tmp-[ab]*"]).unwrap();
+        let temps = c.temps.unwrap();
+        let globs: Vec<&[u8]> = temps.entries().collect();
+        assert_eq!(globs, [&b"$TMPDIR/ghc*_*"[..], b"/w/tmp-[ab]*"]);
+        for bad in ["tmp*", "/t,,/u", "$HOME/x", "/t/[ab", ""] {
+            let err = parse_env(&["ARSHIM=1", &format!("ARSHIM_TEMPS={bad}")]).unwrap_err();
+            assert_eq!(err.var, "ARSHIM_TEMPS", "{bad:?}");
+        }
+        assert_eq!(parse_env(&["ARSHIM=1"]).unwrap().temps, None);
     }
 
     #[test]

@@ -9,4 +9,5 @@ pub mod output;
 pub mod pids;
 pub mod proc;
 pub mod script;
+pub mod temps;
 pub mod verdicts;
