@@ -229,6 +229,17 @@ unsafe fn spawn_record(
     // the child's. Empty: the parent asks /proc if it needs it.
     slot.cwd_len.store(w.push(b""), Ordering::Relaxed);
     write_args(slot, &mut w, argv);
+    // The C library's child exec'd inside the spawn: it wrote no record of
+    // its stdout and stderr. It has just started, so `/proc` shows them as
+    // the file actions left them (docs/DESIGN.md, "Conversion" 2); read at
+    // the wait, a child that is ending would show them closed.
+    for (note, stream) in slot
+        .outputs
+        .iter()
+        .zip(crate::facts::output::child_outputs(pid))
+    {
+        note.store(stream);
+    }
     table::publish(slot, slot_state::SPAWNED);
 }
 
