@@ -33,6 +33,17 @@ pub struct KnownHost {
     pub temps: &'static [&'static str],
 }
 
+/// The link drivers a compiler host spawns for its link (docs/DESIGN.md,
+/// "Compilers"): GCC's and Clang's, by the names Debian installs (`cc`,
+/// `gcc-12`, `x86_64-linux-gnu-gcc-12`, `clang-15`); only a run that links
+/// can convert ("Conversion" 10).
+macro_rules! link_drivers {
+    () => {
+        "cc,c++,gcc,gcc-[0-9]*,*-gcc,*-gcc-[0-9]*,g++,g++-[0-9]*,*-g++,*-g++-[0-9]*,\
+         clang,clang-[0-9]*,clang++,clang++-[0-9]*,*-clang,*-clang++"
+    };
+}
+
 pub const TABLE: &[KnownHost] = &[
     KnownHost {
         names: &["gcc-ar", "gcc-ar-*", "*-gcc-ar", "*-gcc-ar-*"],
@@ -44,10 +55,26 @@ pub const TABLE: &[KnownHost] = &[
     },
     KnownHost {
         names: &["ldc2", "ldmd2"],
-        tools: "ar,*-ar,llvm-ar*",
+        tools: concat!("ar,*-ar,llvm-ar*,", link_drivers!()),
         not_final: None,
         failure_status: Some(1),
-        evidence: "ldc2 -lib --ar=ar posix_spawns ar as its last step; exits 1 if ar fails",
+        evidence: "observed (strace): ldc2 -lib posix_spawns ar, and ldc2 -of=exe (or -shared) \
+                   posix_spawns the link driver (cc, or -gcc=/$CC) with its output not captured, \
+                   as its last step; waits, exits 1 if it fails",
+        temps: &[],
+    },
+    KnownHost {
+        names: &["rustc"],
+        tools: link_drivers!(),
+        not_final: Some(
+            "rustc reads the linker's output through a pipe until the linker ends, then prints \
+             it only if the link failed, reads the binary and deletes its temporaries: a \
+             conversion would come after the linker ended and would lose rustc's error message",
+        ),
+        failure_status: Some(1),
+        evidence: "observed (strace, incremental or not): a worker thread forks and execs cc with \
+                   stdout and stderr on pipes, polls them to EOF, then wait4s; then reads the \
+                   binary, unlinks symbols.o, its $TMPDIR/rustc* dir and the .rcgu.o inputs",
         temps: &[],
     },
     KnownHost {
@@ -140,6 +167,31 @@ mod tests {
         assert_eq!(lookup(b"ocamlopt2"), None);
         assert_eq!(lookup(b"ghc"), lookup(b"ghc-9"));
         assert_eq!(lookup(b""), None);
+    }
+
+    #[test]
+    fn compilers_link_with_the_system_drivers() {
+        use crate::glob::list_matches;
+        let ldc2 = lookup(b"ldmd2").unwrap().tools.as_bytes();
+        let rustc = lookup(b"rustc").unwrap();
+        assert!(rustc.not_final.unwrap().contains("error message"));
+        for driver in [
+            &b"cc"[..],
+            b"gcc",
+            b"gcc-12",
+            b"x86_64-linux-gnu-gcc-12",
+            b"c++",
+            b"clang-15",
+            b"aarch64-linux-gnu-g++",
+        ] {
+            assert!(list_matches(ldc2, driver), "{driver:?}");
+            assert!(list_matches(rustc.tools.as_bytes(), driver), "{driver:?}");
+        }
+        for other in [&b"gcc-ar"[..], b"gcc-nm-12", b"ccache", b"ld", b"rustdoc"] {
+            assert!(!list_matches(rustc.tools.as_bytes(), other), "{other:?}");
+        }
+        assert!(list_matches(ldc2, b"ar") && list_matches(ldc2, b"llvm-ar-14"));
+        assert_eq!(lookup(b"rustdoc"), None);
     }
 
     #[test]
