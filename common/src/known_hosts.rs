@@ -136,6 +136,15 @@ pub fn not_final<'a>(names: &[&'a [u8]]) -> Option<(&'a [u8], &'static str)> {
         .find_map(|n| lookup(n).and_then(|h| h.not_final).map(|why| (*n, why)))
 }
 
+/// As `not_final`, with the whole entry (the core says the refusal unless
+/// the companion already said it for the entry).
+pub fn not_final_entry<'a>(names: &[&'a [u8]]) -> Option<(&'a [u8], &'static KnownHost)> {
+    names
+        .iter()
+        .filter(|n| !n.is_empty())
+        .find_map(|n| lookup(n).filter(|h| h.not_final.is_some()).map(|h| (*n, h)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -62,6 +62,10 @@ pub struct Config {
     /// `ARSHIM_VERIFIED_ONLY=1` (`arshim run --verified-only`): only a binary
     /// `arshim verify` proved SAFE converts.
     pub verified_only: bool,
+    /// Internal `ARSHIM_NOT_FINAL_SAID`: the known non-final hosts (by their
+    /// entry's first name) whose refusal the companion has said once for the
+    /// whole run (`arshim run --hosts rustc`): refused processes stay quiet.
+    pub not_final_said: Option<GlobList>,
 }
 
 /// A value we refuse; rendered as one warning line.
@@ -244,6 +248,9 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, Confi
     let switch = |var| get(var).map(|v| parse_switch(var, v)).transpose();
     let force = switch("ARSHIM_FORCE")?.unwrap_or(false);
     let verified_only = switch("ARSHIM_VERIFIED_ONLY")?.unwrap_or(false);
+    let not_final_said = get("ARSHIM_NOT_FINAL_SAID")
+        .map(|v| parse_globs("ARSHIM_NOT_FINAL_SAID", v))
+        .transpose()?;
     Ok(Config {
         mode,
         tools,
@@ -256,6 +263,7 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, Confi
         failure_status,
         force,
         verified_only,
+        not_final_said,
     })
 }
 

@@ -117,17 +117,31 @@ fn refuse_not_final(config: &Config, me: &Identity<'_>, scope: Scope) -> Scope {
     if scope.mode != Mode::Exec || config.force {
         return scope;
     }
-    let Some((name, why)) = known_hosts::not_final(&[me.argv0, me.exe]) else {
+    let Some((name, host)) = known_hosts::not_final_entry(&[me.argv0, me.exe]) else {
         return scope;
     };
+    let why = host.not_final.unwrap_or_default();
     Scope {
         claim: scope.claim,
-        warning: Some(format!(
-            "{} is not final ({why}): not converting (ARSHIM_FORCE=1 converts it anyway)",
-            String::from_utf8_lossy(name)
-        )),
+        warning: (!refusal_said(config, host)).then(|| {
+            format!(
+                "{} is not final ({why}): not converting (ARSHIM_FORCE=1 converts it anyway)",
+                String::from_utf8_lossy(name)
+            )
+        }),
         ..out("known host that is not final")
     }
+}
+
+/// The companion said this host's refusal once for the whole run
+/// (`ARSHIM_NOT_FINAL_SAID`, docs/DESIGN.md "Scope"): a build's hundred
+/// rustc processes do not each say it again.
+fn refusal_said(config: &Config, host: &known_hosts::KnownHost) -> bool {
+    let first = host.names.first().map(|n| n.as_bytes()).unwrap_or_default();
+    config
+        .not_final_said
+        .as_ref()
+        .is_some_and(|said| said.matches(first))
 }
 
 /// `ARSHIM_HOSTS` set: every process it matches may convert, but a shell or
@@ -483,6 +497,24 @@ mod tests {
         // argv[0]'s name is the one shown, as the user called it
         let s = decide(&cfg(&["ARSHIM=1"]), &me(10, "ocamlopt.opt", "ocamlopt"));
         assert!(s.warning.unwrap().starts_with("ocamlopt is not final"));
+    }
+
+    #[test]
+    fn a_refusal_the_companion_said_is_not_said_again() {
+        let said = cfg(&[
+            "ARSHIM=1",
+            "ARSHIM_HOSTS=rustc,nim",
+            "ARSHIM_NOT_FINAL_SAID=rustc",
+        ]);
+        let s = decide(&said, &me(10, "rustc", "rustc"));
+        assert_eq!((s.mode, s.warning), (Mode::Off, None));
+        assert_eq!(s.reason, "known host that is not final");
+        // a host the companion did not name still says it
+        let s = decide(&said, &me(11, "nim", "nim"));
+        assert!(s.warning.unwrap().starts_with("nim is not final"));
+        let unsaid = cfg(&["ARSHIM=1", "ARSHIM_HOSTS=rustc"]);
+        let w = decide(&unsaid, &me(10, "rustc", "rustc")).warning.unwrap();
+        assert!(w.starts_with("rustc is not final (rustc reads"), "{w}");
     }
 
     #[test]
