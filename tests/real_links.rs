@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | ldc2 | `ldc2 app.d -of=app` | converted: `cc` (the link driver) runs in ldc2's pid; the same binary, byte for byte |
 //! | ldc2 | `ldc2 bad.d -of=bad` (undefined symbol) | converted: same status, the linker's own messages; ldc2's last line is the reaper's (docs/DESIGN.md, "Not yet") |
+//! | ldc2 | `ldc2 -run app.d x`, `ldc2 -cleanup-obj app.d -of=app` | refused by the library with one line: the program runs, the object is deleted, as without the shim |
 //! | rustc | `rustc main.rs -o main` | refused by `run` with one line; the same binary |
 //! | cargo | `cargo build --release` under `run --hosts rustc` | one line for the whole build, every rustc refused quietly, the same binaries |
 //! | ghc | `ghc -o prog Main.hs` | not converted; the same binary and output |
@@ -215,6 +216,75 @@ fn ldc2_failing_link_keeps_status_and_the_linker_messages() {
         "{}",
         shim.describe()
     );
+}
+
+/// With `-run` ldc2 runs the program it linked (then deletes it), with
+/// `-cleanup-obj` it deletes its object file after the link: both are work
+/// after the link spawn, so the library refuses such a run with one line,
+/// and the run is the one without the shim (docs/DESIGN.md, "Compilers").
+#[test]
+fn ldc2_run_and_cleanup_obj_are_refused_and_do_their_work() {
+    require("ldc2", "Debian package `ldc`");
+    let dir = TestDir::new("links-ldc2-options");
+    let (a, b) = two_trees(&dir, &["app.d"]);
+    for (words, label) in [
+        (&["ldc2", "-run", "app.d", "x"][..], "run"),
+        (&["ldc2", "-cleanup-obj", "app.d", "-of=app"][..], "cleanup"),
+    ] {
+        let mut plain = clean(words[0], &a);
+        plain.args(&words[1..]);
+        let base = run(plain, &dir, &format!("base-{label}"));
+        let trace = dir.join(format!("trace-{label}.jsonl"));
+        let shim = run(
+            arshim_run(&["--trace", trace.to_str().unwrap()], words, &b),
+            &dir,
+            &format!("shim-{label}"),
+        );
+        assert_eq!(
+            base.code(),
+            shim.code(),
+            "{}\n{}",
+            base.describe(),
+            shim.describe()
+        );
+        assert_eq!(base.stdout, shim.stdout, "{}", shim.describe());
+        let (said, rest) = split_lines(&shim.stderr);
+        assert!(
+            said.len() == 1 && said[0].contains(&format!("ldc2 {} is not final", words[1])),
+            "{}",
+            shim.describe()
+        );
+        // -run names the program it linked in $TMPDIR differently each run
+        let base_lines: Vec<&str> = base.stderr.lines().collect();
+        assert_eq!(masked_temp_names(&rest), masked_temp_names(&base_lines));
+        let lines = trace_lines(&trace);
+        assert!(events(&lines, "convert").is_empty(), "{}", lines.join("\n"));
+    }
+    // -run: the program ran (its line, its status) and was deleted
+    assert!(
+        fs::read_to_string(dir.join("shim-run.stdout")).unwrap() == "linked by ldc2: 2\n",
+        "the program did not run under the shim"
+    );
+    // -cleanup-obj: the same binary, the object file deleted in both trees
+    assert_same_program(
+        &a.join("app"),
+        &b.join("app"),
+        &dir,
+        (3, "linked by ldc2: 1\n"),
+    );
+    assert!(!a.join("app.o").exists() && !b.join("app.o").exists());
+}
+
+/// Lines with each word `/tmp/NAME-SUFFIX` made `/tmp/NAME-*`.
+fn masked_temp_names(lines: &[&str]) -> Vec<String> {
+    let mask = |word: &str| match (word.strip_prefix("/tmp/"), word.rfind('-')) {
+        (Some(_), Some(dash)) => format!("{}-*", &word[..dash]),
+        _ => word.to_owned(),
+    };
+    lines
+        .iter()
+        .map(|l| l.split(' ').map(mask).collect::<Vec<_>>().join(" "))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------

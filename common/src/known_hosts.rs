@@ -136,6 +136,58 @@ pub fn not_final<'a>(names: &[&'a [u8]]) -> Option<(&'a [u8], &'static str)> {
         .find_map(|n| lookup(n).and_then(|h| h.not_final).map(|why| (*n, why)))
 }
 
+/// Options with which a final known host does more work after its final
+/// spawn (docs/DESIGN.md, "Compilers"): the host by its entry's first name,
+/// the options (alone, or `OPTION=VALUE` with a value other than `false`
+/// or `0`), and why. A response file (`@FILE`) may hold any of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotFinalWith {
+    pub host: &'static str,
+    pub options: &'static [&'static str],
+    pub why: &'static str,
+}
+
+pub const NOT_FINAL_WITH: &[NotFinalWith] = &[NotFinalWith {
+    host: "ldc2",
+    options: &["-run", "--run", "-cleanup-obj", "--cleanup-obj"],
+    why: "with -run ldc2 runs the program it linked, then deletes it; with -cleanup-obj it \
+          deletes its object files after the link; a response file may hold either: \
+          converting the link would lose that work",
+}];
+
+impl NotFinalWith {
+    /// The rule for a known host among `names` (an executable's and
+    /// `argv[0]`'s basenames), if it has one.
+    pub fn for_names(names: &[&[u8]]) -> Option<&'static NotFinalWith> {
+        let first = names
+            .iter()
+            .filter(|n| !n.is_empty())
+            .find_map(|n| lookup(n))?
+            .names
+            .first()?;
+        NOT_FINAL_WITH.iter().find(|rule| rule.host == *first)
+    }
+
+    /// Whether `arg` (one of the host's arguments) is one of the options,
+    /// or a response file that may hold one.
+    pub fn given(&self, arg: &[u8]) -> bool {
+        if arg.first() == Some(&b'@') {
+            return true;
+        }
+        self.options.iter().any(|option| {
+            let option = option.as_bytes();
+            match arg.strip_prefix(option) {
+                Some(b"") => true,
+                Some(rest) => match rest.strip_prefix(b"=") {
+                    Some(value) => value != b"false" && value != b"0",
+                    None => false,
+                },
+                None => false,
+            }
+        })
+    }
+}
+
 /// As `not_final`, with the whole entry (the core says the refusal unless
 /// the companion already said it for the entry).
 pub fn not_final_entry<'a>(names: &[&'a [u8]]) -> Option<(&'a [u8], &'static KnownHost)> {
@@ -201,6 +253,33 @@ mod tests {
         }
         assert!(list_matches(ldc2, b"ar") && list_matches(ldc2, b"llvm-ar-14"));
         assert_eq!(lookup(b"rustdoc"), None);
+    }
+
+    #[test]
+    fn ldc2_is_not_final_with_run_or_cleanup_obj() {
+        let rule = NotFinalWith::for_names(&[b"ldmd2", b""]).unwrap();
+        assert_eq!(rule.host, "ldc2");
+        for arg in [
+            &b"-run"[..],
+            b"--run",
+            b"-cleanup-obj",
+            b"--cleanup-obj=true",
+            b"@args.rsp",
+        ] {
+            assert!(rule.given(arg), "{arg:?}");
+        }
+        for arg in [
+            &b"-cleanup-obj=false"[..],
+            b"-cleanup-obj=0",
+            b"-running",
+            b"app.d",
+            b"-of=app",
+            b"",
+        ] {
+            assert!(!rule.given(arg), "{arg:?}");
+        }
+        assert_eq!(NotFinalWith::for_names(&[b"gcc-ar", b"gcc-ar"]), None);
+        assert_eq!(NotFinalWith::for_names(&[b"ld", b"ld"]), None);
     }
 
     #[test]

@@ -91,6 +91,7 @@ unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
     let exe = exe_path();
     let mut me = identity(&config, pid, &exe);
     let mut decision = scope::decide(&config, &me);
+    decision = refused_by_options(&config, &me, decision);
     let script = own_script(&config, &decision, &exe);
     me.script = script.as_deref();
     if decision.mode == Mode::Exec {
@@ -226,6 +227,24 @@ unsafe fn own_verdict(exe: &[u8], script: Option<&[u8]>) -> Known {
         _ => None,
     };
     verdicts::judge(entry.as_ref(), id.as_deref(), script_id.as_deref())
+}
+
+/// A known host whose options can make it not final (ldc2 `-run`,
+/// `-cleanup-obj`; docs/DESIGN.md, "Compilers") is judged by its own
+/// arguments, read only there and only when it would convert.
+fn refused_by_options(config: &Config, me: &Identity<'_>, decision: Scope) -> Scope {
+    let names = [me.argv0, me.exe];
+    if decision.mode != Mode::Exec
+        || arshim_common::known_hosts::NotFinalWith::for_names(&names).is_none()
+    {
+        return decision;
+    }
+    let cmdline = facts::script::own_cmdline();
+    let args: Option<Vec<&[u8]>> = cmdline.as_deref().map(|line| {
+        let body = line.strip_suffix(&[0]).unwrap_or(line);
+        body.split(|&b| b == 0).skip(1).collect()
+    });
+    scope::refuse_by_options(config, me, decision, args.as_deref())
 }
 
 /// Who this process is, as the scope decision sees it. Its start time is
