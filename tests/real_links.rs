@@ -354,7 +354,7 @@ fn write_crate(tree: &Path) {
 }
 
 /// cargo's lines with the tree's path and the build's time taken out.
-fn cargo_lines<'a>(lines: &[&'a str], tree: &Path) -> Vec<String> {
+fn cargo_lines(lines: &[&str], tree: &Path) -> Vec<String> {
     let tree = tree.to_str().unwrap();
     lines
         .iter()
