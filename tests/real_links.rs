@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | ldc2 | `ldc2 app.d -of=app` | converted: `cc` (the link driver) runs in ldc2's pid; the same binary, byte for byte |
 //! | ldc2 | `ldc2 bad.d -of=bad` (undefined symbol) | converted: same status, the linker's own messages; ldc2's last line is the reaper's (docs/DESIGN.md, "Not yet") |
-//! | ldc2 | `ldc2 -run app.d x`, `ldc2 -cleanup-obj app.d -of=app` | refused by the library with one line: the program runs, the object is deleted, as without the shim |
+//! | ldc2 | `ldc2 -run app.d x`, `ldc2 @cleanup.rsp` (`-cleanup-obj app.d -of=app`) | refused by the library with one line: the program runs, the object is deleted, as without the shim |
 //! | rustc | `rustc main.rs -o main` | refused by `run` with one line; the same binary |
 //! | cargo | `cargo build --release` under `run --hosts rustc` | one line for the whole build, every rustc refused quietly, the same binaries |
 //! | ghc | `ghc -o prog Main.hs` | not converted; the same binary and output |
@@ -220,16 +220,21 @@ fn ldc2_failing_link_keeps_status_and_the_linker_messages() {
 
 /// With `-run` ldc2 runs the program it linked (then deletes it), with
 /// `-cleanup-obj` it deletes its object file after the link: both are work
-/// after the link spawn, so the library refuses such a run with one line,
+/// after the link spawn (also from a response file, as dub passes options),
+/// so the library refuses such a run with one line,
 /// and the run is the one without the shim (docs/DESIGN.md, "Compilers").
 #[test]
 fn ldc2_run_and_cleanup_obj_are_refused_and_do_their_work() {
     require("ldc2", "Debian package `ldc`");
     let dir = TestDir::new("links-ldc2-options");
     let (a, b) = two_trees(&dir, &["app.d"]);
-    for (words, label) in [
-        (&["ldc2", "-run", "app.d", "x"][..], "run"),
-        (&["ldc2", "-cleanup-obj", "app.d", "-of=app"][..], "cleanup"),
+    for tree in [&a, &b] {
+        // dub hands ldc2 its options in a response file
+        fs::write(tree.join("cleanup.rsp"), "-cleanup-obj app.d \"-of=app\"\n").unwrap();
+    }
+    for (words, label, option) in [
+        (&["ldc2", "-run", "app.d", "x"][..], "run", "-run"),
+        (&["ldc2", "@cleanup.rsp"][..], "cleanup", "-cleanup-obj"),
     ] {
         let mut plain = clean(words[0], &a);
         plain.args(&words[1..]);
@@ -250,7 +255,7 @@ fn ldc2_run_and_cleanup_obj_are_refused_and_do_their_work() {
         assert_eq!(base.stdout, shim.stdout, "{}", shim.describe());
         let (said, rest) = split_lines(&shim.stderr);
         assert!(
-            said.len() == 1 && said[0].contains(&format!("ldc2 {} is not final", words[1])),
+            said.len() == 1 && said[0].contains(&format!("ldc2 {option} is not final")),
             "{}",
             shim.describe()
         );

@@ -139,7 +139,8 @@ pub fn not_final<'a>(names: &[&'a [u8]]) -> Option<(&'a [u8], &'static str)> {
 /// Options with which a final known host does more work after its final
 /// spawn (docs/DESIGN.md, "Compilers"): the host by its entry's first name,
 /// the options (alone, or `OPTION=VALUE` with a value other than `false`
-/// or `0`), and why. A response file (`@FILE`) may hold any of them.
+/// or `0`), and why. They are looked for in the arguments with the
+/// response files (`@FILE`) expanded; one that cannot be read may hold any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotFinalWith {
     pub host: &'static str,
@@ -151,8 +152,7 @@ pub const NOT_FINAL_WITH: &[NotFinalWith] = &[NotFinalWith {
     host: "ldc2",
     options: &["-run", "--run", "-cleanup-obj", "--cleanup-obj"],
     why: "with -run ldc2 runs the program it linked, then deletes it; with -cleanup-obj it \
-          deletes its object files after the link; a response file may hold either: \
-          converting the link would lose that work",
+          deletes its object files after the link: converting the link would lose that work",
 }];
 
 impl NotFinalWith {
@@ -168,12 +168,9 @@ impl NotFinalWith {
         NOT_FINAL_WITH.iter().find(|rule| rule.host == *first)
     }
 
-    /// Whether `arg` (one of the host's arguments) is one of the options,
-    /// or a response file that may hold one.
+    /// Whether `arg` (one of the host's arguments, response files
+    /// expanded) is one of the options.
     pub fn given(&self, arg: &[u8]) -> bool {
-        if arg.first() == Some(&b'@') {
-            return true;
-        }
         self.options.iter().any(|option| {
             let option = option.as_bytes();
             match arg.strip_prefix(option) {
@@ -264,7 +261,6 @@ mod tests {
             b"--run",
             b"-cleanup-obj",
             b"--cleanup-obj=true",
-            b"@args.rsp",
         ] {
             assert!(rule.given(arg), "{arg:?}");
         }

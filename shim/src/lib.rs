@@ -239,12 +239,28 @@ fn refused_by_options(config: &Config, me: &Identity<'_>, decision: Scope) -> Sc
     {
         return decision;
     }
-    let cmdline = facts::script::own_cmdline();
-    let args: Option<Vec<&[u8]>> = cmdline.as_deref().map(|line| {
-        let body = line.strip_suffix(&[0]).unwrap_or(line);
-        body.split(|&b| b == 0).skip(1).collect()
-    });
+    let args = own_args_expanded();
+    let args: Option<Vec<&[u8]>> = args
+        .as_ref()
+        .map(|args| args.iter().map(Vec::as_slice).collect());
     scope::refuse_by_options(config, me, decision, args.as_deref())
+}
+
+/// This process's arguments after `argv[0]`, its response files (`@FILE`,
+/// as LLVM's GNU tokenizer and libiberty read them) expanded; `None` when
+/// any of it cannot be read.
+fn own_args_expanded() -> Option<Vec<Vec<u8>>> {
+    let line = facts::script::own_cmdline()?;
+    let body = line.strip_suffix(&[0]).unwrap_or(&line);
+    let given: Vec<Vec<u8>> = body
+        .split(|&b| b == 0)
+        .skip(1)
+        .map(<[u8]>::to_vec)
+        .collect();
+    let mut read = |file: &[u8]| facts::indirect::response_file(file);
+    decide::indirect::expand(&given, &mut read)
+        .ok()
+        .map(|e| e.args)
 }
 
 /// Who this process is, as the scope decision sees it. Its start time is

@@ -145,8 +145,9 @@ fn refuse_not_final(config: &Config, me: &Identity<'_>, scope: Scope) -> Scope {
 /// A final known host run with an option that makes it do more work after
 /// its final spawn (`ldc2 -run`, `-cleanup-obj`; docs/DESIGN.md,
 /// "Compilers") is refused, unless `ARSHIM_FORCE=1`. `args` are its
-/// arguments after `argv[0]` (`/proc/self/cmdline`), `None` when they could
-/// not be read: then it is refused too. It keeps its claim.
+/// arguments after `argv[0]` (`/proc/self/cmdline`, response files
+/// expanded), `None` when they could not be read: then it is refused too.
+/// It keeps its claim.
 pub fn refuse_by_options(
     config: &Config,
     me: &Identity<'_>,
@@ -161,7 +162,7 @@ pub fn refuse_by_options(
     };
     let given = match args {
         Some(args) => args.iter().find(|a| rule.given(a)).map(|a| a.to_vec()),
-        None => Some(b"(its arguments could not be read)".to_vec()),
+        None => Some(b"(its arguments or a response file could not be read)".to_vec()),
     };
     let Some(given) = given else {
         return scope;
