@@ -355,7 +355,9 @@ fn run_pids_of(trace_text: &str) -> Vec<i64> {
 
 /// The archive the archiver wrote, watched across the two runs.
 struct Archive {
-    /// The operand, as the archiver was given it.
+    /// What it is: "archive", or "linked file" for a link's output.
+    noun: &'static str,
+    /// The operand, as the archiver was given it (a link's output: absolute).
     name: String,
     path: PathBuf,
     /// A copy of the first run's archive (the second run overwrites it).
@@ -369,7 +371,11 @@ impl Archive {
     /// trace does not say which file it is.
     fn of_first_run(runner: &Runner, found: &Analysis, first: &Run) -> Option<Self> {
         let call = found.archiver.as_ref()?;
-        let name = archive_name(call.argv.as_deref()?, &runner.stdin)?;
+        let name = match &call.output {
+            // a link: the file it writes, as the library read it (`@FILE`s too)
+            Some(output) => output.clone(),
+            None => archive_name(call.argv.as_deref()?, &runner.stdin)?,
+        };
         let name = name.as_str();
         let path = archive::locate(name, call.cwd.as_deref(), &runner.cwd);
         let saved = runner.work.path.join("archive-first-run");
@@ -378,6 +384,11 @@ impl Archive {
             state => state,
         };
         Some(Archive {
+            noun: if call.is_link() {
+                "linked file"
+            } else {
+                "archive"
+            },
             name: name.to_owned(),
             before_second: archive::fingerprint(&path),
             path,
@@ -411,7 +422,8 @@ impl Archive {
     /// After the second run: did the converted run write the same archive?
     fn judge_second_run(self, pids: (&[i64], &[i64])) -> Finding {
         let second_state = archive::changed(&self.path, self.before_second);
-        archive::judge(&self.name, self.first_state, second_state, || {
+        let name = format!("{} {}", self.noun, self.name);
+        archive::judge_file(&name, self.first_state, second_state, || {
             archive::compare(&self.saved, &self.path, pids)
         })
     }

@@ -40,6 +40,9 @@ pub struct ArchiverCall {
     pub command: Option<String>,
     /// Its working directory, when the trace records it.
     pub cwd: Option<String>,
+    /// For a link (a compiler driver or a linker, by the library's
+    /// `would_convert` event): the file it writes.
+    pub output: Option<String>,
 }
 
 impl ArchiverCall {
@@ -50,6 +53,11 @@ impl ArchiverCall {
             (Some(argv), None) => argv.join(" "),
             (None, None) => self.program.clone(),
         }
+    }
+
+    /// A compiler driver's or linker's run that links, not an archiver's.
+    pub fn is_link(&self) -> bool {
+        self.output.is_some()
     }
 
     /// The name used in the reasons: "after ar exited, …".
@@ -96,9 +104,19 @@ pub fn analyse(events: &[Event], outputs: &[(&Path, &str)]) -> Analysis {
 
     let done = mine.iter().position(|e| e.event == "archiver_done");
     let archiver = archiver_call(&mine, done);
+    let mut left_alone = not_converted(&mine[..done.unwrap_or(mine.len())]);
     let Some(done) = done else {
+        let would = mine.iter().any(|e| e.event == "would_convert");
+        let (archiver, why) = match left_alone.pop() {
+            Some(last) if !would => (None, none_converted(&last, left_alone.len() + 1)),
+            _ => {
+                let why = never_waited_for(archiver.as_ref());
+                (archiver, why)
+            }
+        };
+        notes.extend(earlier_left_alone(&left_alone));
         return Analysis {
-            finality: Finality::Unknown(never_waited_for(archiver.as_ref())),
+            finality: Finality::Unknown(why),
             host,
             archiver,
             deletions: 0,
@@ -107,6 +125,7 @@ pub fn analyse(events: &[Event], outputs: &[(&Path, &str)]) -> Analysis {
         };
     };
 
+    notes.extend(earlier_left_alone(&left_alone));
     let tool = archiver
         .as_ref()
         .map_or_else(|| "the archiver".to_owned(), ArchiverCall::name);
@@ -162,6 +181,79 @@ fn claimed_process(events: &[Event]) -> Option<(i64, Option<String>, Vec<String>
         .and_then(|e| e.str("exe"))
         .map(str::to_owned);
     Some((pid, host, notes))
+}
+
+/// A matching call the library left alone in the observed run (its
+/// `fallback` event): the call as the user would recognise it, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LeftAlone {
+    shown: String,
+    call: String,
+    reason: String,
+}
+
+/// The matching calls the library would not convert, in order: each
+/// `fallback` with its spawn's arguments (the `spawn` event just before it)
+/// or its child's (the `wait` event just after it).
+fn not_converted(mine: &[&Event]) -> Vec<LeftAlone> {
+    let mut out = Vec::new();
+    for (i, e) in mine.iter().enumerate() {
+        if e.event != "fallback" {
+            continue;
+        }
+        let call = e.str("call").unwrap_or_default();
+        let described = if call == "wait" {
+            let wait = mine
+                .get(i + 1..)
+                .and_then(|rest| rest.iter().find(|n| n.event == "wait"));
+            if wait.is_some_and(|w| w.str("source") == Some("spawn")) {
+                continue; // a spawned child, left alone at its spawn already
+            }
+            wait
+        } else {
+            mine.get(..i).and_then(|before| {
+                before
+                    .iter()
+                    .rev()
+                    .find(|n| n.event == "spawn" && n.bool("archiver") == Some(true))
+            })
+        };
+        let shown = described
+            .and_then(|d| d.strings("argv"))
+            .filter(|a| !a.is_empty())
+            .map(|a| match call {
+                "system" => a.get(2).cloned().unwrap_or_default(),
+                _ => a.join(" "),
+            })
+            .unwrap_or_else(|| e.str("program").unwrap_or_default().to_owned());
+        out.push(LeftAlone {
+            shown,
+            // a forked child is left alone at its wait, as `ArchiverCall` names it
+            call: if call == "wait" { "fork" } else { call }.to_owned(),
+            reason: e.str("reason").unwrap_or("no reason given").to_owned(),
+        });
+    }
+    out
+}
+
+/// Why finality is unknown when the library would convert none of the
+/// `count` matching calls: the last one (a host's final spawn comes last),
+/// and its reason (docs/DESIGN.md, "Conversion" 10).
+fn none_converted(last: &LeftAlone, count: usize) -> String {
+    format!(
+        "the library would convert none of the {count} call(s) that matched the archiver globs; \
+         the last, `{}` ({}), is not converted: {}",
+        last.shown, last.call, last.reason
+    )
+}
+
+/// The notes naming the calls left alone before the one judged.
+fn earlier_left_alone(left: &[LeftAlone]) -> Vec<String> {
+    let each = left
+        .iter()
+        .map(|l| format!("not converted: `{}` ({}): {}", l.shown, l.call, l.reason))
+        .collect();
+    dedupe(each, MAX_REASONS)
 }
 
 /// Why finality is unknown when the archiver never ended in the trace.
@@ -325,10 +417,15 @@ fn nothing_in_scope(events: &[Event]) -> Analysis {
     }
 }
 
-/// The archiver call that `archiver_done` (at `done`, if any) ended: the last
-/// archiver spawn before it, else the forked child it waited for.
+/// The archiver call that `archiver_done` (at `done`, if any) ended: the
+/// last call the library would convert before it (its `would_convert`);
+/// from a library that does not say, the last archiver spawn before it,
+/// else the forked child it waited for.
 fn archiver_call(mine: &[&Event], done: Option<usize>) -> Option<ArchiverCall> {
     let before = &mine[..done.unwrap_or(mine.len())];
+    if let Some(would) = before.iter().rev().find(|e| e.event == "would_convert") {
+        return Some(would_convert_call(would, before));
+    }
     if let Some(spawn) = before
         .iter()
         .rev()
@@ -349,6 +446,7 @@ fn archiver_call(mine: &[&Event], done: Option<usize>) -> Option<ArchiverCall> {
             argv,
             command,
             cwd: None,
+            output: None,
         });
     }
     let child = mine.get(done?)?.int("child")?;
@@ -363,7 +461,41 @@ fn archiver_call(mine: &[&Event], done: Option<usize>) -> Option<ArchiverCall> {
         argv: wait.strings("argv").filter(|a| !a.is_empty()),
         command: None,
         cwd: wait.str("cwd").map(str::to_owned),
+        output: None,
     })
+}
+
+/// The call a `would_convert` event names: a spawn (`system`: the words of
+/// its command line), or a forked child at its wait (`child`), whose
+/// directory its `wait` event gives.
+fn would_convert_call(would: &Event, before: &[&Event]) -> ArchiverCall {
+    let child = would.int("child").filter(|&c| c > 0);
+    let mut call = would.str("call").unwrap_or("spawn").to_owned();
+    let mut argv = would.strings("argv");
+    let mut command = None;
+    if call == "system" {
+        command = argv.as_ref().and_then(|a| a.get(2)).cloned();
+        argv = command.as_deref().and_then(archive::plain_words);
+    }
+    let cwd = child.and_then(|c| {
+        before
+            .iter()
+            .rev()
+            .find(|e| e.event == "wait" && e.int("child") == Some(c))
+            .and_then(|w| w.str("cwd"))
+            .map(str::to_owned)
+    });
+    if child.is_some() {
+        call = "fork".to_owned();
+    }
+    ArchiverCall {
+        call,
+        program: would.str("program").unwrap_or_default().to_owned(),
+        argv,
+        command,
+        cwd,
+        output: would.str("output").map(str::to_owned),
+    }
 }
 
 /// One `after` event in words (without the "after ar exited, the process" part).
@@ -797,6 +929,77 @@ mod tests {
         assert_eq!(ar.argv.unwrap(), ["ar", "rcs", "x.a"]);
         assert_eq!(ar.cwd.as_deref(), Some("/w"));
         assert_eq!(a.finality, Finality::Final);
+    }
+
+    const SPAWN_CC: &str = r#"{"ts":2,"pid":10,"event":"spawn","call":"posix_spawnp","program":"gcc","argv":["gcc","-c","a.c"],"archiver":true}"#;
+    const LEFT_CC: &str = r#"{"ts":2,"pid":10,"event":"fallback","call":"posix_spawnp","program":"gcc","reason":"the compiler driver compiles only (-c): it does not link"}"#;
+    const WAIT_CC: &str = r#"{"ts":3,"pid":10,"event":"wait","child":11,"program":"gcc","argv":["gcc","-c","a.c"],"source":"spawn","result":11,"status":0}"#;
+    const LEFT_CC_AT_WAIT: &str = r#"{"ts":3,"pid":10,"event":"fallback","call":"wait","program":"gcc","reason":"the compiler driver compiles only (-c): it does not link"}"#;
+    const SPAWN_LINK: &str = r#"{"ts":4,"pid":10,"event":"spawn","call":"posix_spawnp","program":"gcc","argv":["gcc","a.o","-o","prog"],"archiver":true}"#;
+
+    #[test]
+    fn the_call_judged_is_the_one_the_library_would_convert() {
+        let would = r#"{"ts":4,"pid":10,"event":"would_convert","call":"posix_spawnp","program":"gcc","argv":["gcc","a.o","-o","prog"],"child":0,"kind":"driver","output":"/w/prog"}"#;
+        let done = r#"{"ts":6,"pid":10,"event":"archiver_done","child":12,"status":0}"#;
+        let lines = [
+            LOAD,
+            SPAWN_CC,
+            LEFT_CC,
+            LEFT_CC_AT_WAIT,
+            WAIT_CC,
+            SPAWN_LINK,
+            would,
+            done,
+            EXIT,
+        ];
+        let a = analyse_lines(&lines);
+        assert_eq!(a.finality, Finality::Final);
+        let link = a.archiver.unwrap();
+        assert_eq!(link.shown(), "gcc a.o -o prog");
+        assert_eq!(link.call, "posix_spawnp");
+        assert_eq!(link.output.as_deref(), Some("/w/prog"));
+        assert!(link.is_link());
+        // the compile, once (its wait repeats its spawn's fallback)
+        assert_eq!(
+            a.notes,
+            [
+                "not converted: `gcc -c a.c` (posix_spawnp): the compiler driver compiles only \
+              (-c): it does not link"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_forked_child_the_library_would_hand_off() {
+        let wait = r#"{"ts":4,"pid":10,"event":"wait","child":12,"program":"/usr/bin/gcc","argv":["gcc","a.o"],"cwd":"/w","source":"exec","result":12,"status":0}"#;
+        let would = r#"{"ts":4,"pid":10,"event":"would_convert","call":"wait","program":"/usr/bin/gcc","argv":["gcc","a.o"],"child":12,"kind":"driver","output":"/w/a.out"}"#;
+        let done = r#"{"ts":5,"pid":10,"event":"archiver_done","child":12,"status":0}"#;
+        let a = analyse_lines(&[LOAD, would, wait, done, EXIT]);
+        let link = a.archiver.unwrap();
+        assert_eq!(
+            (link.call.as_str(), link.shown()),
+            ("fork", "gcc a.o".into())
+        );
+        // the `wait` event comes after the decision: its directory is not needed
+        assert_eq!(link.output.as_deref(), Some("/w/a.out"));
+    }
+
+    #[test]
+    fn nothing_the_library_would_convert_names_the_last_call() {
+        let captured = r#"{"ts":5,"pid":10,"event":"fallback","call":"posix_spawnp","program":"gcc","reason":"the host captures the output"}"#;
+        let a = analyse_lines(&[LOAD, SPAWN_CC, LEFT_CC, WAIT_CC, SPAWN_LINK, captured, EXIT]);
+        match &a.finality {
+            Finality::Unknown(why) => assert_eq!(
+                why,
+                "the library would convert none of the 2 call(s) that matched the archiver \
+                 globs; the last, `gcc a.o -o prog` (posix_spawnp), is not converted: the host \
+                 captures the output"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(a.archiver.is_none());
+        assert_eq!(a.notes.len(), 1, "{:?}", a.notes);
+        assert!(a.notes[0].starts_with("not converted: `gcc -c a.c` (posix_spawnp)"));
     }
 
     #[test]

@@ -375,45 +375,50 @@ pub fn judge(
     second: Produced,
     compare: impl FnOnce() -> Comparison,
 ) -> Finding {
+    judge_file(&format!("archive {name}"), first, second, compare)
+}
+
+/// [`judge`] for any file the judged call writes: `name` says what it is
+/// ("archive lib.a", "linked file prog").
+pub fn judge_file(
+    name: &str,
+    first: Produced,
+    second: Produced,
+    compare: impl FnOnce() -> Comparison,
+) -> Finding {
     use Produced::{Missing, Untouched, Written};
     match (first, second) {
         (Untouched, _) => Finding::Note(format!(
-            "the archive {name} was not written by the first run (the archiver may have run \
+            "the {name} was not written by the first run (the archiver may have run \
              in another directory): not compared"
         )),
-        (Missing, Missing) => {
-            Finding::Note(format!("the archive {name} existed after neither run"))
+        (Missing, Missing) => Finding::Note(format!("the {name} existed after neither run")),
+        (Missing, _) => Finding::Problem(format!("the {name} exists only after the converted run")),
+        (Written, Missing) => Finding::Problem(format!("the converted run left no {name}")),
+        (Written, Untouched) => {
+            Finding::Problem(format!("the converted run did not write the {name}"))
         }
-        (Missing, _) => Finding::Problem(format!(
-            "the archive {name} exists only after the converted run"
-        )),
-        (Written, Missing) => Finding::Problem(format!("the converted run left no archive {name}")),
-        (Written, Untouched) => Finding::Problem(format!(
-            "the converted run did not write the archive {name}"
-        )),
         (Written, Written) => match compare() {
             Comparison::SameBytes { hash } => Finding::Check(format!(
-                "the archive {name} is byte for byte the same (FNV-1a 64 {hash:016x})"
+                "the {name} is byte for byte the same (FNV-1a 64 {hash:016x})"
             )),
             Comparison::SameMembers {
                 members,
                 pid_named: false,
             } => Finding::Check(format!(
-                "the archive {name} has the same {members} member(s) with the same contents \
+                "the {name} has the same {members} member(s) with the same contents \
                  (its bytes differ: timestamps)"
             )),
             Comparison::SameMembers {
                 members,
                 pid_named: true,
             } => Finding::Check(format!(
-                "the archive {name} has the same {members} member(s) with the same contents, \
+                "the {name} has the same {members} member(s) with the same contents, \
                  named after each run's pid or time"
             )),
-            Comparison::Different(what) => {
-                Finding::Problem(format!("the archive {name} differs: {what}"))
-            }
+            Comparison::Different(what) => Finding::Problem(format!("the {name} differs: {what}")),
             Comparison::Unknown(why) => {
-                Finding::Note(format!("the archive {name} could not be compared: {why}"))
+                Finding::Note(format!("the {name} could not be compared: {why}"))
             }
         },
     }

@@ -34,8 +34,9 @@ impl Report {
             self.facts.push(("host", host.clone()));
         }
         if let Some(ar) = &a.archiver {
+            let what = if ar.is_link() { "link" } else { "archiver" };
             self.facts
-                .push(("archiver", format!("`{}` ({})", ar.shown(), ar.call)));
+                .push((what, format!("`{}` ({})", ar.shown(), ar.call)));
         }
         if matches!(a.finality, Finality::Final) {
             let after = match a.deletions {
@@ -179,6 +180,7 @@ mod tests {
                 argv: Some(vec!["ar".into(), "rcs".into(), "lib.a".into()]),
                 command: None,
                 cwd: None,
+                output: None,
             }),
             finality,
             deletions: 2,

@@ -22,6 +22,17 @@ pub enum Kind {
     Linker,
 }
 
+impl Kind {
+    /// Its name in the trace.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Archiver => "archiver",
+            Kind::Driver => "driver",
+            Kind::Linker => "linker",
+        }
+    }
+}
+
 /// The tools (after a target prefix and a version suffix are taken off)
 /// that are compiler drivers of the GCC or Clang families.
 const DRIVERS: [&[u8]; 9] = [
@@ -227,6 +238,45 @@ pub fn of_linker(args: &[Vec<u8>]) -> Operation {
     }
 }
 
+/// Why a link whose output the host captures is not converted.
+const CAPTURED: &str = "the host captures the output of its compiler driver or linker through a \
+     pipe: it reads it and acts on it after the link ends (a conversion would write it to the \
+     host's own stdout/stderr and lose what the host does with it)";
+
+/// A compiler driver's or linker's spawn whose stdout or stderr goes to a
+/// pipe the host reads (`captured`: those fds, from the replay plan) is not
+/// converted: ghc filters and reformats the linker's messages, rustc prints
+/// them only when the link failed. An archiver prints nothing on success,
+/// and still writes to the host's own stdout/stderr instead
+/// (docs/DESIGN.md, "Conversion" 5).
+pub fn captured_output(program: &[u8], captured: &[i32]) -> Result<(), &'static str> {
+    match kind(program) {
+        Kind::Driver | Kind::Linker if !captured.is_empty() => Err(CAPTURED),
+        _ => Ok(()),
+    }
+}
+
+/// The file a link writes: the last `-o FILE` (`-oFILE`, `--output FILE`,
+/// `--output=FILE`), else `a.out`. `args` after the program name, `@FILE`s
+/// expanded.
+pub fn output(args: &[Vec<u8>]) -> Vec<u8> {
+    let mut out: &[u8] = b"a.out";
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let arg = arg.as_slice();
+        if arg == b"-o" || arg == b"--output" {
+            if let Some(value) = args.next() {
+                out = value;
+            }
+        } else if let Some(value) = arg.strip_prefix(b"--output=") {
+            out = value;
+        } else if let Some(value) = arg.strip_prefix(b"-o") {
+            out = value;
+        }
+    }
+    out.to_vec()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,6 +451,27 @@ mod tests {
             assert!(!links(args), "{args}");
         }
         assert!(links("-dumpbase main main.o -o prog"));
+    }
+
+    #[test]
+    fn captured_output_stops_links_only() {
+        assert!(captured_output(b"x86_64-linux-gnu-gcc", &[1, 2]).is_err());
+        assert!(captured_output(b"/usr/bin/ld.gold", &[2]).is_err());
+        assert!(captured_output(b"gcc", &[]).is_ok());
+        assert!(captured_output(b"x86_64-linux-gnu-ranlib", &[1, 2]).is_ok());
+        assert!(captured_output(b"ar", &[1]).is_ok());
+    }
+
+    #[test]
+    fn the_output_of_a_link() {
+        let out = |args: &str| String::from_utf8(output(&words(args))).unwrap();
+        assert_eq!(out("a.o b.o -o prog"), "prog");
+        assert_eq!(out("a.o -oprog"), "prog");
+        assert_eq!(out("-o first a.o -o second"), "second");
+        assert_eq!(out("--output=app app.o"), "app");
+        assert_eq!(out("--output app app.o"), "app");
+        assert_eq!(out("a.o b.o"), "a.out");
+        assert_eq!(out("a.o -o"), "a.out");
     }
 
     #[test]

@@ -97,6 +97,9 @@ pub struct Plan {
     pub changes_cwd: bool,
     /// Redirections we deliberately did not replay (for the trace).
     pub notes: Vec<String>,
+    /// The fds (1, 2) whose capture pipe is not replayed ("Conversion" 5):
+    /// the host meant to read what the program writes there.
+    pub captured: Vec<i32>,
 }
 
 /// A pipe end as seen through an fd of this process.
@@ -330,6 +333,7 @@ impl<F: Facts> Planner<'_, F> {
                 // Capture: the caller meant to read it. Nobody will once we
                 // exec, so the archiver writes to our own stdout/stderr.
                 self.out.notes.push(format!("fd {newfd}: capture pipe not replayed, archiver writes to the host's own fd {newfd}"));
+                self.out.captured.push(newfd);
                 true
             }
             Some(p) if newfd == 0 && p.readable && self.facts.holds_pipe_end(p.id, false) => {
@@ -516,6 +520,7 @@ mod tests {
         let p = plan(&actions, None, &f).unwrap();
         assert_eq!(p.steps, vec![Step::Close(5), Step::Close(6)]);
         assert_eq!(p.notes.len(), 2);
+        assert_eq!(p.captured, vec![1, 2]);
     }
 
     #[test]

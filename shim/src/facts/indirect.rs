@@ -6,6 +6,7 @@
 //! consumed, so it is an error and the caller does not convert.
 
 use crate::decide::indirect::{self, MriScript};
+use crate::decide::link::{self, Kind};
 use crate::decide::operation::{self, Operation};
 use crate::decide::protect::absolute;
 use std::io::Read;
@@ -101,6 +102,18 @@ pub fn archiver_inputs(
         }
     }
     Ok(operands)
+}
+
+/// What a link writes (`decide::link::output`, absolute against `cwd`),
+/// its `@FILE`s read again; `None` for an archiver, or when a response
+/// file cannot be read. For observe mode's record of what it would convert.
+pub fn link_output(program: &[u8], args: &[Vec<u8>], cwd: &[u8]) -> Option<Vec<u8>> {
+    if link::kind(program) == Kind::Archiver {
+        return None;
+    }
+    let mut read = |file: &[u8]| read_file(&absolute(cwd, file));
+    let expanded = indirect::expand(args, &mut read).ok()?;
+    Some(absolute(cwd, &link::output(&expanded.args)))
 }
 
 fn mri_script(stdin: Stdin) -> Result<MriScript, String> {

@@ -124,6 +124,35 @@ fn fd_states() -> Vec<FdState> {
         .collect()
 }
 
+/// What the library would convert (observe mode, docs/DESIGN.md,
+/// "Conversion" 10): the spawn (`child` 0) or the forked child at its wait
+/// whose end starts the recording. The matching calls it would leave alone
+/// are `fallback` events, as in exec mode; `verify` judges this one.
+/// `output`: for a link, the file it writes.
+pub struct WouldConvert<'a> {
+    pub call: &'a str,
+    pub program: &'a [u8],
+    pub argv: &'a [Vec<u8>],
+    pub child: i32,
+    pub kind: &'static str,
+    pub output: Option<Vec<u8>>,
+}
+
+impl WouldConvert<'_> {
+    pub fn emit(&self, trace: Option<&[u8]>) {
+        let mut e = Event::new("would_convert")
+            .str("call", self.call)
+            .str("program", self.program)
+            .list("argv", self.argv.iter().map(|a| a.as_slice()))
+            .int("child", self.child as i64)
+            .str("kind", self.kind);
+        if let Some(output) = &self.output {
+            e = e.str("output", output);
+        }
+        e.emit(trace);
+    }
+}
+
 /// A spawn-time archiver's pid, to recognise its wait.
 pub fn note_archiver_pid(pid: i32) {
     for slot in &ARCHIVER_PIDS {

@@ -7,17 +7,18 @@
 
 use crate::decide::config::Config;
 use crate::decide::indirect::{self, StdinSource};
+use crate::decide::link;
 use crate::decide::plan::{self, Attrs, Facts, FileAction};
 use crate::decide::protect::absolute;
 use crate::decide::resolve::{self, Candidate, Probe, Unresolved};
 use crate::decide::scope::basename;
 use crate::facts::fs::{RealFacts, RealProbe};
-use crate::facts::indirect::{archiver_inputs, Stdin};
+use crate::facts::indirect::{archiver_inputs, link_output, Stdin};
 use crate::facts::proc;
 use crate::ffi::state;
 use crate::record::logging::info;
 use crate::record::mirror;
-use crate::record::observe;
+use crate::record::observe::{self, WouldConvert};
 use crate::record::trace::Event;
 use crate::takeover::exec::{copy_vector, environ_copy, mark_spent, Exec};
 use crate::takeover::report::{fallback, Attempt};
@@ -112,16 +113,9 @@ pub unsafe fn consider(config: &'static Config, request: &Request) -> bool {
         return false;
     }
     if !state::is_exec(config) {
-        info!(
-            "{call} of {}: archiver seen (observe mode)",
-            String::from_utf8_lossy(&program)
-        );
-        observe_file_actions(config, request);
-        return true;
+        return observe_call(config, request, call, &program, argv);
     }
-    let ready = prepare(request, &program, argv).and_then(|ready| {
-        let mut kit = tail::kit(config)?;
-        fit(config, &mut kit, &ready)?;
+    let ready = checked(config, request, &program, argv).and_then(|(ready, kit)| {
         // Last: nothing may fail between the capture and the cleanups.
         let captured = restore::for_spawn(&ready.steps.reads(), ready.steps.highest_fd())?;
         Ok((ready, kit, captured))
@@ -137,6 +131,65 @@ pub unsafe fn consider(config: &'static Config, request: &Request) -> bool {
             &reason,
         ),
     }
+    true
+}
+
+/// Everything a conversion checks before its point of no return, but the
+/// capture of the host's state: what the library would do with the call.
+unsafe fn checked(
+    config: &'static Config,
+    request: &Request,
+    program: &[u8],
+    argv: Vec<CString>,
+) -> Result<(Ready, Kit), String> {
+    let ready = prepare(request, program, argv)?;
+    let mut kit = tail::kit(config)?;
+    fit(config, &mut kit, &ready)?;
+    Ok((ready, kit))
+}
+
+/// Observe mode: the same checks as a conversion, so that the call the
+/// trace marks (`would_convert`, whose wait starts the recording) is the
+/// one the library would convert, and the others are `fallback` events with
+/// their reasons (docs/DESIGN.md, "Conversion" 10). Whether it would convert.
+///
+/// # Safety
+/// As `consider`.
+unsafe fn observe_call(
+    config: &'static Config,
+    request: &Request,
+    call: &'static str,
+    program: &[u8],
+    argv: Vec<CString>,
+) -> bool {
+    let words: Vec<Vec<u8>> = argv.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let ready = match checked(config, request, program, argv) {
+        Ok((ready, _)) => ready,
+        Err(reason) => {
+            fallback(config, &Attempt::Spawn { call, program }, &reason);
+            return false;
+        }
+    };
+    info!(
+        "{call} of {}: would convert (observe mode)",
+        String::from_utf8_lossy(program)
+    );
+    let tool = ready
+        .exec
+        .argv
+        .first()
+        .map(|a| a.as_bytes())
+        .unwrap_or_default();
+    WouldConvert {
+        call,
+        program,
+        argv: &words,
+        child: 0,
+        kind: link::kind(tool).name(),
+        output: link_output(tool, &operands(&ready.exec), &ready.cwd),
+    }
+    .emit(config.trace.as_deref());
+    observe_file_actions(config, request);
     true
 }
 
@@ -226,6 +279,8 @@ unsafe fn prepare_spawn(
     fed_stdin_ok(&indirect::stdin_source(&recorded), exec.path.as_bytes())?;
     let stdin = || spawn_stdin(&recorded);
     let operands = inputs(&exec, &cwd, cwd_known, stdin)?;
+    let tool = exec.argv.first().map(|a| a.as_bytes()).unwrap_or_default();
+    link::captured_output(tool, &plan.captured)?;
     Ok(Ready {
         exec,
         steps: replay::prepare(&plan.steps)?,

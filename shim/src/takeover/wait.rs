@@ -5,12 +5,14 @@
 
 use crate::decide::child::{judge, Awaited, Child, Verdict, WaitCall};
 use crate::decide::config::Config;
+use crate::decide::link;
 use crate::decide::protect::absolute;
 use crate::execs::settle::{settle, Record, Settled};
-use crate::facts::indirect::{archiver_inputs, Stdin};
+use crate::facts::indirect::{archiver_inputs, link_output, Stdin};
 use crate::facts::{fs, proc};
 use crate::ffi::state;
 use crate::record::logging::info;
+use crate::record::observe::WouldConvert;
 use crate::record::trace::Event;
 use crate::takeover::defer::{self, Deferred};
 use crate::takeover::fit;
@@ -210,15 +212,7 @@ unsafe fn decide(config: &'static Config, seen: Seen, my_exe: &[u8]) -> AtWait {
     };
     let program = seen.child.argv[operands - 1].clone();
     if !state::is_exec(config) {
-        info!(
-            "wait for {} (pid {pid}): archiver (observe mode)",
-            String::from_utf8_lossy(&program)
-        );
-        return AtWait::Real(Some(After {
-            seen: Some(seen),
-            archiver: true,
-            deferred: Vec::new(),
-        }));
+        return observe_child(config, seen, operands, &program);
     }
     // An archiver that has already ended is handed off too: the reaper
     // collects its status at once, and a run ends the same way whether ar
@@ -240,6 +234,44 @@ unsafe fn decide(config: &'static Config, seen: Seen, my_exe: &[u8]) -> AtWait {
             pass(Some(seen))
         }
     }
+}
+
+/// Observe mode: the same checks as a handoff, so that only the child the
+/// library would hand off is marked (`would_convert`; its end starts the
+/// recording) and the others are `fallback` events with their reasons
+/// (docs/DESIGN.md, "Conversion" 10).
+fn observe_child(config: &Config, mut seen: Seen, operands: usize, program: &[u8]) -> AtWait {
+    let pid = seen.child.pid;
+    let archiver = |seen| {
+        AtWait::Real(Some(After {
+            seen: Some(seen),
+            archiver: true,
+            deferred: Vec::new(),
+        }))
+    };
+    if crate::record::observe::is_archiver_pid(pid) {
+        return archiver(seen); // its spawn said so already: converted there
+    }
+    if let Err(reason) = ready(config, &mut seen, operands) {
+        fallback(config, &Attempt::Wait { pid, program }, &reason);
+        return pass(Some(seen));
+    }
+    info!(
+        "wait for {} (pid {pid}): would hand off (observe mode)",
+        String::from_utf8_lossy(program)
+    );
+    let child = &seen.child;
+    let args = child.argv.get(operands..).unwrap_or_default();
+    WouldConvert {
+        call: "wait",
+        program: &child.exe,
+        argv: &child.argv,
+        child: pid,
+        kind: link::kind(program).name(),
+        output: link_output(program, args, &child.cwd),
+    }
+    .emit(config.trace.as_deref());
+    archiver(seen)
 }
 
 /// What the handoff needs (and what the archiver reads or writes), or why
