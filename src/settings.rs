@@ -30,6 +30,8 @@ pub mod var {
     /// Internal: the known non-final hosts whose refusal `run --hosts` said
     /// once (their entries' first names): the library does not say it again.
     pub const NOT_FINAL_SAID: &str = "ARSHIM_NOT_FINAL_SAID";
+    /// Globs of the host's temporaries, which a conversion hands to the reaper.
+    pub const TEMPS: &str = arshim_common::names::TEMPS_VAR;
 }
 
 /// What the library uses when `ARSHIM_TOOLS` is unset.
@@ -79,6 +81,8 @@ pub struct Settings {
     pub force: bool,
     /// `--verified-only`: the library converts only hosts verified SAFE.
     pub verified_only: bool,
+    /// `--temps`: globs of the host's temporaries (`ARSHIM_TEMPS`).
+    pub temps: Option<String>,
 }
 
 /// One edit of the environment. `LD_PRELOAD` is not among them: `run` computes
@@ -111,6 +115,9 @@ impl Settings {
         }
         if let Some(tools) = &self.tools {
             out.push(Set(var::TOOLS, tools.into()));
+        }
+        if let Some(temps) = &self.temps {
+            out.push(Set(var::TEMPS, temps.into()));
         }
         if let Some(log) = &self.log {
             out.push(Set(var::LOG, log.into()));
@@ -165,6 +172,19 @@ pub fn glob_list(list: &str) -> Result<String, String> {
     Ok(list.to_owned())
 }
 
+/// Validates `--temps`: a comma list of globs on absolute paths, or under
+/// `$TMPDIR/` (the library's rule for `ARSHIM_TEMPS`).
+pub fn temps_list(list: &str) -> Result<String, String> {
+    let valid = |g: &str| g.starts_with('/') || (g.starts_with("$TMPDIR/") && g.len() > 8);
+    match list.split(',').find(|g| !valid(g)) {
+        None if arshim_common::glob::list_is_valid(list.as_bytes()) => Ok(list.to_owned()),
+        None => Err(format!("'{list}': a bracket is not closed")),
+        Some(g) => Err(format!(
+            "glob '{g}' is not an absolute path or one under $TMPDIR/ (such as $TMPDIR/mytool*)"
+        )),
+    }
+}
+
 /// Validates `--hosts`: a comma list of globs on the linkers' basenames;
 /// the example for an empty list names linkers, not archivers.
 pub fn host_glob_list(list: &str) -> Result<String, String> {
@@ -194,6 +214,7 @@ mod tests {
             failure_status: None,
             force: false,
             verified_only: false,
+            temps: None,
         }
     }
 

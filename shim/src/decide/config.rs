@@ -32,6 +32,11 @@ impl GlobList {
     pub fn matches(&self, name: &[u8]) -> bool {
         glob::list_matches(&self.0, name)
     }
+
+    /// The globs, surrounding spaces trimmed.
+    pub fn entries(&self) -> impl Iterator<Item = &[u8]> {
+        self.0.split(|&b| b == b',').map(|e| e.trim_ascii())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +71,9 @@ pub struct Config {
     /// entry's first name) whose refusal the companion has said once for the
     /// whole run (`arshim run --hosts rustc`): refused processes stay quiet.
     pub not_final_said: Option<GlobList>,
+    /// `ARSHIM_TEMPS`: globs of the host's temporaries, which a conversion
+    /// hands to the reaper (docs/DESIGN.md, "Conversion" 12).
+    pub temps: Option<GlobList>,
 }
 
 /// A value we refuse; rendered as one warning line.
@@ -220,6 +228,18 @@ fn parse_switch(var: &'static str, v: &[u8]) -> Result<bool, ConfigError> {
     }
 }
 
+/// `ARSHIM_TEMPS`: globs, each on an absolute path or under `$TMPDIR/`.
+fn parse_temps(v: &[u8]) -> Result<GlobList, ConfigError> {
+    let list = GlobList::parse(v).filter(|l| l.entries().all(super::temps::entry_is_valid));
+    list.ok_or_else(|| {
+        error(
+            arshim_common::names::TEMPS_VAR,
+            v,
+            "a comma-separated list of globs on absolute paths (or under $TMPDIR/)",
+        )
+    })
+}
+
 /// Parses the whole table. `get` looks a variable up in the environment the
 /// process started with.
 pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, ConfigError> {
@@ -251,7 +271,11 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, Confi
     let not_final_said = get("ARSHIM_NOT_FINAL_SAID")
         .map(|v| parse_globs("ARSHIM_NOT_FINAL_SAID", v))
         .transpose()?;
+    let temps = get(arshim_common::names::TEMPS_VAR)
+        .map(parse_temps)
+        .transpose()?;
     Ok(Config {
+        temps,
         mode,
         tools,
         pid,
