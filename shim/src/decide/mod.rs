@@ -1,8 +1,9 @@
 //! Pure decisions: what the environment says, who may convert, which program
 //! a call runs, whether a spawn can be replayed, which child is the archiver,
 //! which memory may be released, which paths to protect (named directly or
-//! through `@FILE`s and MRI scripts), whether the archiver only reads, and
-//! whether a compiler driver or linker links.
+//! through `@FILE`s and MRI scripts), whether the archiver only reads,
+//! whether a compiler driver or linker links, and whether the host reads its
+//! output.
 //! They touch nothing but their arguments; what they need to know about the
 //! real process comes through the traits `resolve::Probe` and `plan::Facts`
 //! (answered by `facts/`, faked in the unit tests). No `unsafe` here, by rule:
@@ -15,6 +16,7 @@ pub mod indirect;
 pub mod link;
 pub mod memory;
 pub mod operation;
+pub mod output;
 pub mod plan;
 pub mod protect;
 pub mod resolve;

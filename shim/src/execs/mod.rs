@@ -100,12 +100,23 @@ unsafe fn child_record(parent: i32, me: i32, exec: &Exec) -> Option<&'static Slo
     let start = crate::facts::proc::self_start_time().unwrap_or(0);
     slot.start.store(start, Ordering::Release);
     write(slot, table::index_of(header, slot), exec);
+    note_outputs(slot);
     if !arm(slot, me) {
         release(slot, me);
         return None;
     }
     table::publish(slot, slot_state::EXECING);
     Some(slot)
+}
+
+/// The child's stdout and stderr as its exec will leave them, for the
+/// parent's wait (docs/DESIGN.md, "Conversion" 2: output the host reads is
+/// not handed off). Read where the record is written, just before the real
+/// exec; an fd marked close-on-exec is recorded closed.
+fn note_outputs(slot: &Slot) {
+    for (fd, note) in [1, 2].into_iter().zip(&slot.outputs) {
+        note.store(crate::facts::output::own_fd(fd));
+    }
 }
 
 /// A descendant of the process in scope (not that process: it traces its

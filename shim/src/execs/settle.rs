@@ -9,6 +9,7 @@
 
 use super::futex::{self, Woken, OWNER_DIED, TID_MASK, WAITERS};
 use super::table::{self, state, Header, Slot, CALLS};
+use crate::decide::output::Outputs;
 use std::sync::atomic::Ordering;
 
 /// Where a record came from: the child's exec hook, or the parent's
@@ -41,6 +42,9 @@ pub struct Record {
     pub argv: Vec<Vec<u8>>,
     /// The arguments did not all fit: `argv` is a prefix.
     pub truncated: bool,
+    /// Its stdout and stderr at its exec; `None` where the record does not
+    /// say (a `posix_spawn`'s record, written by the parent).
+    pub outputs: Outputs,
 }
 
 /// What the record says once settled.
@@ -181,6 +185,7 @@ fn read(i: usize, slot: &Slot, source: Source) -> Record {
         cwd,
         argv: strings.take(argc).collect(),
         truncated: slot.truncated.load(Ordering::Acquire) != 0,
+        outputs: [slot.outputs[0].load(), slot.outputs[1].load()],
     }
 }
 

@@ -8,6 +8,7 @@
 //! exec's strings. Written by children between fork and exec: only atomics
 //! and plain copies into memory that exists already — no heap, no lock.
 
+use crate::decide::output::{Kind, Stream};
 use libc::c_char;
 use std::cell::UnsafeCell;
 use std::ffi::CStr;
@@ -54,6 +55,65 @@ pub struct RobustEntry {
     pub next: *mut RobustHead,
 }
 
+/// What one of the child's fds was at its exec (`decide::output`): its
+/// [`fd_state`], and for an open fd the file's `st_dev`, `st_ino` and kind.
+#[repr(C)]
+pub struct FdNote {
+    pub state: AtomicU32,
+    /// 0 other, 1 pipe, 2 socket.
+    pub kind: AtomicU32,
+    pub dev: AtomicU64,
+    pub ino: AtomicU64,
+}
+
+impl FdNote {
+    /// Heap-free: written by the child between fork and exec.
+    pub fn store(&self, stream: Option<Stream>) {
+        let state = match stream {
+            None => fd_state::UNKNOWN,
+            Some(Stream::Closed) => fd_state::CLOSED,
+            Some(Stream::Open { dev, ino, kind }) => {
+                let kind = match kind {
+                    Kind::Other => 0,
+                    Kind::Pipe => 1,
+                    Kind::Socket => 2,
+                };
+                self.kind.store(kind, Ordering::Relaxed);
+                self.dev.store(dev, Ordering::Relaxed);
+                self.ino.store(ino, Ordering::Relaxed);
+                fd_state::OPEN
+            }
+        };
+        self.state.store(state, Ordering::Release);
+    }
+
+    pub fn load(&self) -> Option<Stream> {
+        match self.state.load(Ordering::Acquire) {
+            fd_state::CLOSED => Some(Stream::Closed),
+            fd_state::OPEN => Some(Stream::Open {
+                dev: self.dev.load(Ordering::Relaxed),
+                ino: self.ino.load(Ordering::Relaxed),
+                kind: match self.kind.load(Ordering::Relaxed) {
+                    1 => Kind::Pipe,
+                    2 => Kind::Socket,
+                    _ => Kind::Other,
+                },
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// What an [`FdNote`] holds.
+pub mod fd_state {
+    /// Not told (a record the parent wrote for a `posix_spawn`, or an
+    /// `fstat` that failed): the parent asks `/proc`.
+    pub const UNKNOWN: u32 = 0;
+    /// Not open after the exec.
+    pub const CLOSED: u32 = 1;
+    pub const OPEN: u32 = 2;
+}
+
 /// One child's exec, as it told it.
 #[repr(C)]
 pub struct Slot {
@@ -77,6 +137,9 @@ pub struct Slot {
     pub args_len: AtomicU32,
     /// 1 when the arguments did not fit in [`DATA`].
     pub truncated: AtomicU32,
+    /// Its stdout and stderr at the exec (docs/DESIGN.md, "Conversion" 2:
+    /// output the host reads is not handed off).
+    pub outputs: [FdNote; 2],
     /// The one-entry robust list the child registers (see `lay_out_list`).
     pub head: UnsafeCell<RobustHead>,
     pub entry: UnsafeCell<RobustEntry>,
@@ -207,6 +270,9 @@ pub fn claim(pid: i32) -> Option<&'static Slot> {
     slot.state.store(state::WRITING, Ordering::Release);
     slot.word.store(0, Ordering::Release);
     slot.start.store(0, Ordering::Release);
+    for note in &slot.outputs {
+        note.store(None);
+    }
     Some(slot)
 }
 

@@ -5,6 +5,7 @@
 
 pub mod fs;
 pub mod indirect;
+pub mod output;
 pub mod pids;
 pub mod proc;
 pub mod script;

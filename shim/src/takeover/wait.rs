@@ -6,10 +6,11 @@
 use crate::decide::child::{judge, Awaited, Child, Verdict, WaitCall};
 use crate::decide::config::Config;
 use crate::decide::link;
+use crate::decide::output::{captured, Outputs};
 use crate::decide::protect::absolute;
 use crate::execs::settle::{settle, Record, Settled};
 use crate::facts::indirect::{archiver_inputs, link_output, Stdin};
-use crate::facts::{fs, proc};
+use crate::facts::{fs, output, proc};
 use crate::ffi::state;
 use crate::record::logging::info;
 use crate::record::observe::WouldConvert;
@@ -49,6 +50,9 @@ pub struct Seen {
     exited: bool,
     /// The record holds only the first arguments.
     truncated: bool,
+    /// Its stdout and stderr at its exec, where the record says (boxed:
+    /// `AtWait` carries a `Seen`).
+    outputs: Box<Outputs>,
 }
 
 /// What the hook does after the real wait returned.
@@ -160,6 +164,7 @@ fn from_record(pid: i32, record: Record, exited: bool) -> Seen {
         call: record.call,
         exited,
         truncated: record.truncated,
+        outputs: Box::new(record.outputs),
     }
 }
 
@@ -185,6 +190,7 @@ fn from_proc(pid: i32, my_exe: &[u8]) -> Option<Seen> {
         call: "",
         exited,
         truncated: false,
+        outputs: Box::new([None, None]),
     })
 }
 
@@ -277,6 +283,9 @@ fn observe_child(config: &Config, mut seen: Seen, operands: usize, program: &[u8
 /// What the handoff needs (and what the archiver reads or writes), or why
 /// the host is left to its own wait.
 fn ready(config: &Config, seen: &mut Seen, operands: usize) -> Result<(Kit, Vec<Vec<u8>>), String> {
+    if let Some(reason) = captured_output(seen) {
+        return Err(reason.into());
+    }
     if proc::children_autoreaped() {
         return Err("SIGCHLD is ignored: the archiver's status could not be collected".into());
     }
@@ -299,6 +308,23 @@ fn ready(config: &Config, seen: &mut Seen, operands: usize) -> Result<(Kit, Vec<
     let protected = defer::protected_for(&inputs, &seen.child.cwd);
     fit::wait_time(config, &mut kit, seen.child.pid, &protected)?;
     Ok((kit, inputs))
+}
+
+/// Why the host is not handed off if it reads the archiver's output: it
+/// waits only once it read it to EOF, and acts on it after the archiver
+/// ended (docs/DESIGN.md, "Conversion" 2). The child's stdout and stderr as
+/// its exec record tells them, else as `/proc` shows them now.
+fn captured_output(seen: &Seen) -> Option<&'static str> {
+    let mut child = *seen.outputs;
+    if child.contains(&None) {
+        let now = output::child_outputs(seen.child.pid);
+        for (told, shown) in child.iter_mut().zip(now) {
+            if told.is_none() {
+                *told = shown;
+            }
+        }
+    }
+    captured(&child, &output::host_outputs())
 }
 
 /// What the running archiver reads or writes (docs/DESIGN.md, "Conversion"
