@@ -7,7 +7,7 @@
 //!
 //! | host | command | with arshim |
 //! |---|---|---|
-//! | ldc2 | `ldc2 app.d -of=app` | converted: `cc` (the link driver) runs in ldc2's pid; the same binary, byte for byte |
+//! | ldc2 | `ldc2 app.d -of=app`; `sh -c 'ldc2 …'` under `--hosts ldc2 --tools 'ar,*-ar,cc'` | converted: `cc` (the link driver) runs in ldc2's pid; the same binary, byte for byte |
 //! | ldc2 | `ldc2 bad.d -of=bad` (undefined symbol) | converted: same status, the linker's own messages; ldc2's last line is the reaper's (docs/DESIGN.md, "Not yet") |
 //! | ldc2 | `ldc2 -run app.d x`, `ldc2 @cleanup.rsp` (`-cleanup-obj app.d -of=app`) | refused by the library with one line: the program runs, the object is deleted, as without the shim |
 //! | rustc | `rustc main.rs -o main` | refused by `run` with one line; the same binary |
@@ -130,19 +130,35 @@ fn pids_of(trace: &[String], exe_name: &str) -> Vec<i64> {
 
 #[test]
 fn ldc2_link_is_converted_and_the_binary_is_the_same() {
+    ldc2_link_converted("links-ldc2", &[], &["ldc2", "app.d", "-of=app"]);
+}
+
+/// In a whole build (`--hosts`, here under a shell, which never converts)
+/// the archiver globs are `--tools`': naming the link driver converts the
+/// link there too (README, "Known hosts").
+#[test]
+fn ldc2_link_in_a_build_converts_with_hosts_and_tools() {
+    ldc2_link_converted(
+        "links-ldc2-hosts",
+        &["--hosts", "ldc2", "--tools", "ar,*-ar,cc"],
+        &["sh", "-c", "ldc2 app.d -of=app"],
+    );
+}
+
+/// `words` without the shim and under `arshim run OPTS`: the same output,
+/// the same binary byte for byte, and ldc2's link spawn (`cc`) converted
+/// in ldc2's pid.
+fn ldc2_link_converted(name: &str, opts: &[&str], words: &[&str]) {
     require("ldc2", "Debian package `ldc`");
-    let dir = TestDir::new("links-ldc2");
+    let dir = TestDir::new(name);
     let (a, b) = two_trees(&dir, &["app.d"]);
-    let words = ["ldc2", "app.d", "-of=app"];
     let mut plain = clean(words[0], &a);
     plain.args(&words[1..]);
     let base = run(plain, &dir, "base");
     let trace = dir.join("trace.jsonl");
-    let shim = run(
-        arshim_run(&["--trace", trace.to_str().unwrap()], &words, &b),
-        &dir,
-        "shim",
-    );
+    let mut all = opts.to_vec();
+    all.extend(["--trace", trace.to_str().unwrap()]);
+    let shim = run(arshim_run(&all, words, &b), &dir, "shim");
     base.assert_code(0);
     shim.assert_code(0);
     assert_eq!(
