@@ -57,8 +57,9 @@ demo: build
 	bash examples/demo.sh
 	bash examples/bench-demo.sh
 
-# The four measurements of README, "Performance" (load cost, hooked calls
-# when off, the conversion path, the demo linker end to end) in one table,
+# The measurements of README, "Performance" (load cost, hooked calls when
+# off, the conversion path, the demo linker end to end, a whole build, the
+# compilers' links of benches/links.sh) in one table,
 # also written to benches/RESULTS.md. BENCH_QUICK=1 for a smaller run
 # (1 GiB, fewer iterations).
 bench: build

@@ -50,6 +50,13 @@ pub fn run(mut args: RunArgs) -> Result<Infallible, Failure> {
         }
     }
 
+    // With --hosts the companion meets no host: it says once what the
+    // library would say in each refused process (docs/DESIGN.md, "Scope").
+    let said = match (&args.config.hosts, args.config.observe) {
+        (Some(hosts), false) => say_not_final_hosts(hosts, args.force),
+        _ => None,
+    };
+
     let preload =
         preload::with_library_first(&library, &existing, preload::same_library_as(&library))?;
     let mut settings = args
@@ -63,8 +70,38 @@ pub fn run(mut args: RunArgs) -> Result<Infallible, Failure> {
         // Said once here: the library in CMD's tree stays quiet about it.
         cmd.env("ARSHIM_STORE_WARNED", "1");
     }
+    // Set or removed: an inherited mark never quiets a refusal this run did not say.
+    match said {
+        Some(said) => cmd.env(var::NOT_FINAL_SAID, said),
+        None => cmd.env_remove(var::NOT_FINAL_SAID),
+    };
     let error = cmd.exec();
     Err(cannot_run(program, &error))
+}
+
+/// One line for each known non-final host the `--hosts` globs name (its
+/// processes run without conversion unless `--force`); the entries' first
+/// names, for the library to stay quiet about them (`None`: nothing said
+/// for the library to keep quiet about).
+fn say_not_final_hosts(hosts: &str, force: bool) -> Option<String> {
+    let named = known_hosts::not_final_named_by(hosts);
+    for host in &named {
+        let name = host.names.first().copied().unwrap_or_default();
+        let why = host.not_final.unwrap_or_default();
+        say(Some(&if force {
+            format!("warning: converting {name} although {why} (--force)")
+        } else {
+            format!(
+                "{name} is known not to be final: {why}; its processes run without \
+                 conversion (`--force` converts them anyway)"
+            )
+        }));
+    }
+    let names: Vec<&str> = named
+        .iter()
+        .filter_map(|h| h.names.first().copied())
+        .collect();
+    (!names.is_empty() && !force).then(|| names.join(","))
 }
 
 /// This process, which CMD becomes by `exec` (same pid, same start time):

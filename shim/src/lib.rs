@@ -91,6 +91,7 @@ unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
     let exe = exe_path();
     let mut me = identity(&config, pid, &exe);
     let mut decision = scope::decide(&config, &me);
+    decision = refused_by_options(&config, &me, decision);
     let script = own_script(&config, &decision, &exe);
     me.script = script.as_deref();
     if decision.mode == Mode::Exec {
@@ -247,6 +248,40 @@ unsafe fn own_verdict(exe: &[u8], script: Option<&[u8]>) -> Known {
         _ => None,
     };
     verdicts::judge(entry.as_ref(), id.as_deref(), script_id.as_deref())
+}
+
+/// A known host whose options can make it not final (ldc2 `-run`,
+/// `-cleanup-obj`; docs/DESIGN.md, "Compilers") is judged by its own
+/// arguments, read only there and only when it would convert.
+fn refused_by_options(config: &Config, me: &Identity<'_>, decision: Scope) -> Scope {
+    let names = [me.argv0, me.exe];
+    if decision.mode != Mode::Exec
+        || arshim_common::known_hosts::NotFinalWith::for_names(&names).is_none()
+    {
+        return decision;
+    }
+    let args = own_args_expanded();
+    let args: Option<Vec<&[u8]>> = args
+        .as_ref()
+        .map(|args| args.iter().map(Vec::as_slice).collect());
+    scope::refuse_by_options(config, me, decision, args.as_deref())
+}
+
+/// This process's arguments after `argv[0]`, its response files (`@FILE`,
+/// as LLVM's GNU tokenizer and libiberty read them) expanded; `None` when
+/// any of it cannot be read.
+fn own_args_expanded() -> Option<Vec<Vec<u8>>> {
+    let line = facts::script::own_cmdline()?;
+    let body = line.strip_suffix(&[0]).unwrap_or(&line);
+    let given: Vec<Vec<u8>> = body
+        .split(|&b| b == 0)
+        .skip(1)
+        .map(<[u8]>::to_vec)
+        .collect();
+    let mut read = |file: &[u8]| facts::indirect::response_file(file);
+    decide::indirect::expand(&given, &mut read)
+        .ok()
+        .map(|e| e.args)
 }
 
 /// Who this process is, as the scope decision sees it. Its start time is
