@@ -34,10 +34,11 @@ build:
 # after what they need (.ci/deps) and the build (cargo does not build the
 # cdylibs for the integration tests). The core's own unit tests link its
 # code into a test harness; the libarshim_core.so that `build` made is not
-# rebuilt. cargo compiles the tests; .ci/test-binaries then runs the test
-# binaries $(TEST_JOBS) at a time (they are independent processes, and most
-# of their time is spent waiting for the hosts they run). The lint is its own
-# target, `make lint` (.ci/run runs both).
+# rebuilt. cargo compiles the tests, and .ci/test-binaries runs each test
+# binary as soon as cargo has linked it, $(TEST_JOBS) at a time (they are
+# independent processes, and most of their time is spent waiting for the
+# hosts they run). The lint is its own target, `make lint` (.ci/run runs
+# both).
 TEST_JOBS ?= 2
 test:
 	bash .ci/deps ensure
