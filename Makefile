@@ -29,15 +29,21 @@ build:
 	$(CARGO) build --release --workspace --exclude arshim-preload --exclude arshim-shim $(UNWIND)
 	$(CARGO) build --release $(CORE_DEPS) $(UNWIND)
 
-# Every test: the unit tests of every crate and the integration tests that
-# preload $(RELEASE)/libarshim.so into real host programs, after what they
-# need (.ci/deps), the build (cargo does not build the cdylibs for the
-# integration tests) and the lint. The core's own unit tests link its code
-# into a test harness; the libarshim_core.so that `build` made is not rebuilt.
+# Every test: the unit tests of every crate, the integration tests that
+# preload $(RELEASE)/libarshim.so into real host programs and the doc tests,
+# after what they need (.ci/deps) and the build (cargo does not build the
+# cdylibs for the integration tests). The core's own unit tests link its
+# code into a test harness; the libarshim_core.so that `build` made is not
+# rebuilt. cargo compiles the tests, and .ci/test-binaries runs each test
+# binary as soon as cargo has linked it, $(TEST_JOBS) at a time (they are
+# independent processes, and most of their time is spent waiting for the
+# hosts they run). The lint is its own target, `make lint` (.ci/run runs
+# both).
+TEST_JOBS ?= 2
 test:
 	bash .ci/deps ensure
-	$(MAKE) build lint
-	$(CARGO) test --release --workspace --exclude arshim-preload $(UNWIND) --no-fail-fast
+	$(MAKE) build
+	CARGO=$(CARGO) python3 .ci/test-binaries $(TEST_JOBS) --release --workspace --exclude arshim-preload $(UNWIND)
 
 # What the tests need besides Rust (.ci/deps holds the one list): as root with
 # apt-get, install what is missing; elsewhere, one line naming it.
