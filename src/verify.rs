@@ -23,6 +23,7 @@ pub mod identity;
 pub(crate) mod member_names;
 mod report;
 mod state;
+mod temps;
 mod trace;
 mod written;
 
