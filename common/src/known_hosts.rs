@@ -26,6 +26,11 @@ pub struct KnownHost {
     pub failure_status: Option<u8>,
     /// How we know (shown at --log info).
     pub evidence: &'static str,
+    /// Temporaries the host creates in a run and removes in its main code
+    /// after its final spawn: globs on absolute paths, a leading `$TMPDIR`
+    /// meaning the host's `TMPDIR` (else `/tmp`). Same syntax as
+    /// `ARSHIM_TEMPS` (docs/DESIGN.md, "Conversion").
+    pub temps: &'static [&'static str],
 }
 
 pub const TABLE: &[KnownHost] = &[
@@ -35,6 +40,7 @@ pub const TABLE: &[KnownHost] = &[
         not_final: None,
         failure_status: None,
         evidence: "gcc-ar vforks ar --plugin … and exits with its status",
+        temps: &[],
     },
     KnownHost {
         names: &["ldc2", "ldmd2"],
@@ -42,6 +48,7 @@ pub const TABLE: &[KnownHost] = &[
         not_final: None,
         failure_status: Some(1),
         evidence: "ldc2 -lib --ar=ar posix_spawns ar as its last step; exits 1 if ar fails",
+        temps: &[],
     },
     KnownHost {
         names: &["ghc", "ghc-*"],
@@ -53,6 +60,7 @@ pub const TABLE: &[KnownHost] = &[
         failure_status: Some(1),
         evidence: "observed (strace): ghc -staticlib builds the archive itself, runs ranlib, \
                    then unlinks its temp files and rmdirs its temp dir; exits 1 if ranlib fails",
+        temps: &["$TMPDIR/ghc*_*"],
     },
     KnownHost {
         names: &["nim", "nim-*"],
@@ -63,6 +71,7 @@ pub const TABLE: &[KnownHost] = &[
         ),
         failure_status: None,
         evidence: "observed: system(\"ar rcs …\"), then the cache file and the SuccessX line",
+        temps: &[],
     },
     KnownHost {
         names: &[
@@ -80,6 +89,7 @@ pub const TABLE: &[KnownHost] = &[
         ),
         failure_status: None,
         evidence: "observed: system(\"…-ar rc …\"), system(\"…-ranlib …\"), then the .cmxa written",
+        temps: &[],
     },
 ];
 
@@ -112,6 +122,8 @@ mod tests {
             .unwrap()
             .contains("temp dir"));
         assert_eq!(lookup(b"ghc-9.0.2").unwrap().tools, "*ranlib");
+        assert_eq!(lookup(b"ghc").unwrap().temps, ["$TMPDIR/ghc*_*"]);
+        assert!(lookup(b"ldc2").unwrap().temps.is_empty());
         assert!(lookup(b"gcc-ar").unwrap().not_final.is_none());
         assert!(lookup(b"x86_64-linux-gnu-gcc-ar-12").is_some());
         assert!(lookup(b"ldc2").unwrap().not_final.is_none());

@@ -19,6 +19,12 @@ pub const EXEC_WRAPPERS: &[&str] = &[
     "env", "nice", "nohup", "stdbuf", "chrt", "taskset", "ionice", "setarch", "numactl", "chroot",
 ];
 
+/// The variable naming a host's temporaries (comma-separated globs on
+/// absolute paths, a leading `$TMPDIR` meaning the host's `TMPDIR`, else
+/// `/tmp`): what it creates and removes after its final spawn, which the
+/// conversion hands to the reaper (docs/DESIGN.md, "Conversion").
+pub const TEMPS_VAR: &str = "ARSHIM_TEMPS";
+
 pub fn is_driver(basename: &[u8]) -> bool {
     DRIVERS.iter().any(|d| d.as_bytes() == basename)
 }
