@@ -108,7 +108,7 @@ CMD is seen as `arshim run` sees it: a known host (ldc2, ghc, …) gets its own 
 globs in both runs unless --tools is given, and one known not to end with its archiver \
 (nim, ocamlopt) is named in a note, with what `arshim run` does with it.\n\n\
 Exit status: 0 SAFE, 1 NOT SAFE, 2 CANNOT TELL or a usage error.",
-        override_usage = "arshim verify [--tools GLOBS] [--] <CMD> [ARGS]...",
+        override_usage = "arshim verify [--tools GLOBS] [--temps GLOBS] [--] <CMD> [ARGS]...",
         after_help = "Examples:\n  arshim verify -- ld-legacy -o libfoo.a foo.o bar.o\n  \
 arshim verify --tools 'ar,my-ar' -- ./link.sh"
     )]
@@ -141,6 +141,13 @@ pub struct VerifyArgs {
     /// ar,*-ar,llvm-ar*,gcc-ar*]
     #[arg(long, value_name = "GLOBS", value_parser = glob_list)]
     pub tools: Option<String>,
+
+    /// The host's temporaries: comma list of globs on absolute paths
+    /// (`$TMPDIR/…` for its temp dir) of what it creates and deletes after
+    /// the archiver, which the conversion hands to the reaper [with a known
+    /// host's own]
+    #[arg(long, value_name = "GLOBS", value_parser = crate::verify::temps_list)]
+    pub temps: Option<String>,
 
     /// The command to verify, with its arguments (after `--`, or from its
     /// first word); it runs twice

@@ -183,6 +183,8 @@ mod tests {
             finality,
             deletions: 2,
             exited: true,
+            taken: vec![],
+            created: vec![],
             notes: vec![],
         }
     }

@@ -22,17 +22,20 @@ pub struct Globs {
     pub shown: Vec<String>,
     /// Absolute globs, `$TMPDIR` replaced by the host's temp dir.
     expanded: Vec<String>,
+    /// That temp dir.
+    tmp: String,
 }
 
 impl Globs {
     /// `user`: the comma list given with `--temps`; `known`: the known
-    /// host's; `tmpdir`: the `TMPDIR` the runs get (`/tmp` when unset or
-    /// empty, as the library reads it).
+    /// host's; `tmpdir`: the `TMPDIR` the runs get (as the library reads
+    /// it: when absolute, else `/tmp`).
     pub fn new(user: Option<&str>, known: &[&str], tmpdir: Option<&str>) -> Globs {
-        let tmp = tmpdir
-            .filter(|t| !t.is_empty())
-            .map_or("/tmp", |t| t.trim_end_matches('/'));
-        let tmp = if tmp.is_empty() { "/" } else { tmp };
+        let tmp = match tmpdir.filter(|t| t.starts_with('/')) {
+            Some(t) if t.trim_end_matches('/').is_empty() => "/",
+            Some(t) => t.trim_end_matches('/'),
+            None => "/tmp",
+        };
         let mut shown: Vec<String> = Vec::new();
         let given = user.unwrap_or_default().split(',').map(str::trim);
         for g in given.chain(known.iter().copied()) {
@@ -41,19 +44,34 @@ impl Globs {
             }
         }
         let expanded = shown.iter().map(|g| expand(g, tmp)).collect();
-        Globs { shown, expanded }
+        Globs {
+            shown,
+            expanded,
+            tmp: tmp.to_owned(),
+        }
+    }
+
+    /// The runs' temp dir (`$TMPDIR`, else `/tmp`); empty for no globs.
+    pub fn tmpdir(&self) -> &str {
+        &self.tmp
     }
 
     pub fn is_empty(&self) -> bool {
         self.shown.is_empty()
     }
 
-    /// Does any glob match this absolute path (`*` matches `/` too: a glob
-    /// on a directory's name covers what is under it)?
+    /// Does a glob match this absolute path or one of its directories (a
+    /// temp dir's glob covers what is inside it), as the library matches?
     pub fn matches(&self, path: &str) -> bool {
-        self.expanded
-            .iter()
-            .any(|g| arshim_common::glob::glob_match(g.as_bytes(), path.as_bytes()))
+        let dirs = path
+            .match_indices('/')
+            .filter(|&(i, _)| i > 0)
+            .map(|(i, _)| &path[..i]);
+        dirs.chain([path]).any(|p| {
+            self.expanded
+                .iter()
+                .any(|g| arshim_common::glob::glob_match(g.as_bytes(), p.as_bytes()))
+        })
     }
 
     /// `a,b` as `--temps` takes it.
@@ -62,11 +80,40 @@ impl Globs {
     }
 }
 
+/// Validates `--temps`: a comma list of globs on absolute paths, or on
+/// `$TMPDIR/…`; anything else could never name what the host creates.
+pub fn parse_list(list: &str) -> Result<String, String> {
+    if list.is_empty() {
+        return Err(
+            "expected a comma-separated list of globs on absolute paths, such as \
+                    '$TMPDIR/myhost.*'"
+                .to_owned(),
+        );
+    }
+    for glob in list.split(',') {
+        if glob.is_empty() {
+            return Err(format!("empty glob in '{list}' (stray comma?)"));
+        }
+        if glob.trim() != glob {
+            return Err(format!(
+                "glob '{glob}' has surrounding whitespace, which would never match"
+            ));
+        }
+        if !glob.starts_with('/') && !(glob.starts_with("$TMPDIR/") && glob.len() > 8) {
+            return Err(format!(
+                "glob '{glob}' is not absolute: start it with / or $TMPDIR/"
+            ));
+        }
+        if !arshim_common::glob::list_is_valid(glob.as_bytes()) {
+            return Err(format!("glob '{glob}' has an unclosed ["));
+        }
+    }
+    Ok(list.to_owned())
+}
+
 fn expand(glob: &str, tmp: &str) -> String {
     match glob.strip_prefix("$TMPDIR") {
-        Some(rest) if rest.is_empty() || rest.starts_with('/') => {
-            format!("{}{rest}", tmp.trim_end_matches('/'))
-        }
+        Some(rest) if rest.starts_with('/') => format!("{}{rest}", tmp.trim_end_matches('/')),
         _ => glob.to_owned(),
     }
 }
@@ -103,10 +150,12 @@ impl Deletion {
     /// `created` event's, else the same absolute path when either side
     /// could not tell the file.
     fn created_by_host(&self, created: &[Created]) -> bool {
-        created.iter().any(|c| match (self.dev, self.ino, c.dev, c.ino) {
-            (Some(d), Some(i), Some(cd), Some(ci)) => d == cd && i == ci,
-            _ => self.abs.as_deref() == Some(c.path.as_str()),
-        })
+        created
+            .iter()
+            .any(|c| match (self.dev, self.ino, c.dev, c.ino) {
+                (Some(d), Some(i), Some(cd), Some(ci)) => d == cd && i == ci,
+                _ => self.abs.as_deref() == Some(c.path.as_str()),
+            })
     }
 }
 
@@ -184,9 +233,7 @@ fn stem_glob(name: &str) -> String {
         .map(|(i, _)| i);
     let base = match first_sep {
         Some(i) => &name[..i],
-        None if name.len() > 6 && name.is_char_boundary(name.len() - 6) => {
-            &name[..name.len() - 6]
-        }
+        None if name.len() > 6 && name.is_char_boundary(name.len() - 6) => &name[..name.len() - 6],
         None => name,
     };
     let base = base.trim_end_matches(|c: char| c.is_ascii_digit());
@@ -236,8 +283,20 @@ mod tests {
         assert!(!g.matches("/t/other"));
         let unset = Globs::new(Some("$TMPDIR/x*"), &[], None);
         assert!(unset.matches("/tmp/x1"));
+        let relative = Globs::new(Some("$TMPDIR/x*"), &[], Some("rel"));
+        assert!(relative.matches("/tmp/x1/y"));
+        assert!(!globs("/w/keep", &[]).matches("/w/keeper"));
+        assert!(!globs("/w/keep", &[]).matches("/w"));
         assert!(Globs::new(None, &[], None).is_empty());
         assert!(!Globs::new(Some("$TMPDIRx/a"), &[], None).matches("/tmpx/a"));
+    }
+
+    #[test]
+    fn temps_lists_are_absolute_globs() {
+        assert!(parse_list("/t/a*,$TMPDIR/ghc*_*").is_ok());
+        for bad in ["", "a*", "/t/a,", " /t/a", "$TMPDIR/", "$HOME/x", "/t/[a"] {
+            assert!(parse_list(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
@@ -271,7 +330,10 @@ mod tests {
     fn hints_name_the_topmost_created_paths_by_their_stem() {
         let paths = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            hint(&paths(&["/tmp/myhost.Ab12Cd/a.o", "/tmp/myhost.Ab12Cd"]), "/tmp"),
+            hint(
+                &paths(&["/tmp/myhost.Ab12Cd/a.o", "/tmp/myhost.Ab12Cd"]),
+                "/tmp"
+            ),
             "$TMPDIR/myhost.*"
         );
         assert_eq!(hint(&paths(&["/t/ghc1234_0"]), "/tmp"), "/t/ghc*");
