@@ -87,13 +87,9 @@ pub struct Analysis {
 
 /// `outputs`: files that stand for a stream in the reasons (verify captures
 /// the command's stdout and stderr into regular files): (path, name).
-pub fn analyse(events: &[Event], outputs: &[(&Path, &str)]) -> Analysis {
-    analyse_with(events, outputs, &Globs::default())
-}
-
-/// `analyse`, with the host's temps globs: deletions after the archiver of
-/// what the host created and a glob covers are taken over, not reasons.
-pub fn analyse_with(events: &[Event], outputs: &[(&Path, &str)], globs: &Globs) -> Analysis {
+/// `globs`: the host's temps globs; deletions after the archiver of what the
+/// host created and a glob covers are taken over, not reasons.
+pub fn analyse(events: &[Event], outputs: &[(&Path, &str)], globs: &Globs) -> Analysis {
     let Some((pid, host, mut notes)) = claimed_process(events) else {
         return nothing_in_scope(events);
     };
@@ -593,7 +589,7 @@ mod tests {
             (Path::new("/tmp/v/stdout"), "stdout"),
             (Path::new("/tmp/v/stderr"), "stderr"),
         ];
-        analyse(&events, &outputs)
+        analyse(&events, &outputs, &Globs::default())
     }
 
     fn reasons(a: &Analysis) -> Vec<String> {
@@ -689,8 +685,7 @@ mod tests {
         all.extend(lines.iter().map(String::as_str));
         all.push(EXIT);
         let events = parse(&all.join("\n")).0;
-        let judge =
-            |user: Option<&str>| analyse_with(&events, &[], &Globs::new(user, &[], Some("/t")));
+        let judge = |user: Option<&str>| analyse(&events, &[], &Globs::new(user, &[], Some("/t")));
 
         let a = judge(None);
         let r = reasons(&a);
@@ -724,7 +719,7 @@ mod tests {
         let only_mine = [
             LOAD, SPAWN_AR, WAIT, DONE, &lines[0], &lines[1], &lines[2], &lines[3], EXIT,
         ];
-        let a = analyse_with(
+        let a = analyse(
             &parse(&only_mine.join("\n")).0,
             &[],
             &Globs::new(Some("$TMPDIR/my.*"), &[], Some("/t")),

@@ -29,6 +29,7 @@ use crate::execs::{later, table::CALLS};
 use crate::facts::fs::open_fds;
 use crate::ffi::state;
 use crate::record::trace::Event;
+use std::ffi::CStr;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -458,6 +459,54 @@ pub fn after_open(path: &[u8], call: &str, truncates: bool) {
         }
     }
     e.emit(trace_path());
+}
+
+/// A deletion after the archiver ended: an `after` event that also says,
+/// when it can, the path made absolute (against `dirfd` or the working
+/// directory) and what it names now (`dev`, `ino`; a symlink not
+/// followed): `verify` tells the host's own temporaries by them
+/// (docs/DESIGN.md, "verify: temporaries taken over").
+pub fn after_delete(dirfd: i32, path: &CStr, rmdir: bool) {
+    let Some(_guard) = state::Reentry::enter() else {
+        return;
+    };
+    let name = path.to_bytes();
+    let detail = if rmdir { "rmdir" } else { "unlink" };
+    let mut e = after_event(phase(), "delete", name, detail);
+    if let Some(abs) = absolute(dirfd, name) {
+        e = e.str("abs", abs);
+    }
+    if let Some((dev, ino)) = crate::facts::fs::identity_at(dirfd, path) {
+        e = e.int("dev", dev as i64).int("ino", ino as i64);
+    }
+    e.emit(trace_path());
+}
+
+/// `name` relative to `dirfd` (or the working directory), `.` and `//`
+/// dropped; `None` when the base cannot be read.
+fn absolute(dirfd: i32, name: &[u8]) -> Option<Vec<u8>> {
+    use std::path::{Component, Path, PathBuf};
+    let name = Path::new(std::ffi::OsStr::from_bytes(name));
+    let joined = if name.is_absolute() {
+        name.to_path_buf()
+    } else if dirfd == libc::AT_FDCWD {
+        std::env::current_dir().ok()?.join(name)
+    } else {
+        std::fs::read_link(format!("/proc/self/fd/{dirfd}"))
+            .ok()?
+            .join(name)
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    Some(out.into_os_string().into_encoded_bytes())
 }
 
 fn after_in(phase: &str, what: &str, path: &[u8], detail: &str) {
