@@ -406,6 +406,7 @@ mod tests {
             reasons: vec!["after ar exited, the process wrote to lib.cmxa".into()],
             time: 0,
             command: "ld -o x".into(),
+            temps: None,
         }
     }
 

@@ -115,7 +115,8 @@ pub fn verify(args: VerifyArgs) -> Result<(), Failure> {
         }
     }
     let script = identity::host_script(&events);
-    remember(&args.command, &found, script.as_deref(), &mut report);
+    let verified = (args.command.as_slice(), args.temps.as_deref());
+    remember(verified, &found, script.as_deref(), &mut report);
     conclude(&report)
 }
 
@@ -526,8 +527,14 @@ fn archive_not_compared(found: &Analysis) -> String {
 /// Stores a SAFE or NOT SAFE verdict under the host: the executable the
 /// claimed process ran when it spawned the archiver, as its trace `load`
 /// event names it — never CMD's first word — with the `script` it names
-/// for an interpreter (docs/DESIGN.md, "Verdicts").
-fn remember(command: &[OsString], found: &Analysis, script: Option<&Path>, report: &mut Report) {
+/// for an interpreter, and the `--temps` it was given with (docs/DESIGN.md,
+/// "Verdicts").
+fn remember(
+    (command, temps): (&[OsString], Option<&str>),
+    found: &Analysis,
+    script: Option<&Path>,
+    report: &mut Report,
+) {
     let verdict = report.final_verdict();
     if verdict == Verdict::CannotTell {
         return;
@@ -563,6 +570,7 @@ fn remember(command: &[OsString], found: &Analysis, script: Option<&Path>, repor
         reasons: report.reasons().to_vec(),
         time: verdicts::now(),
         command: show_command(command),
+        temps: temps.map(str::to_owned),
     };
     match store.record(entry) {
         Ok(()) => report.remembered(&store.file, &[stored_for.into()]),
