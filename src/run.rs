@@ -278,6 +278,68 @@ pub fn verdict_gate(status: &HostStatus, cmd: &str, strict: Strictness, verbose:
     }
 }
 
+/// The temps a plain run converts with, by CMD's SAFE verdict
+/// (docs/DESIGN.md, "Verdicts"): a SAFE verdict holds for the `--temps` it
+/// was given with. None given: the verdict's. Others given: with
+/// `--verified-only`, CMD runs without the library; else the user's, with
+/// a warning. `Err`: the line of a run without the library.
+pub fn verdict_temps(
+    status: &HostStatus,
+    cmd: &str,
+    user: Option<&str>,
+    (verified_only, verbose): (bool, bool),
+) -> Result<(Option<String>, Option<String>), String> {
+    let HostStatus::Known(_, Lookup::Verified(e)) = status else {
+        return Ok((user.map(str::to_owned), None));
+    };
+    if e.verdict != Verdict::Safe {
+        return Ok((user.map(str::to_owned), None));
+    }
+    let verdicts = e.temps.as_deref();
+    let shown = |t: Option<&str>| match t {
+        Some(t) if !same_temps(Some(t), None) => format!("--temps '{t}'"),
+        _ => "no --temps".to_owned(),
+    };
+    match user {
+        None => Ok((
+            verdicts.map(str::to_owned),
+            verdicts
+                .filter(|_| verbose)
+                .map(|t| format!("note: converting {cmd} with --temps '{t}', as it was verified")),
+        )),
+        Some(_) if same_temps(user, verdicts) => Ok((user.map(str::to_owned), None)),
+        Some(_) => {
+            let why = format!(
+                "{cmd} was verified SAFE with {}, not with {}",
+                shown(verdicts),
+                shown(user)
+            );
+            if verified_only {
+                return Err(format!(
+                    "{why}: running it without the library (--verified-only)"
+                ));
+            }
+            Ok((
+                user.map(str::to_owned),
+                Some(format!("warning: {why}; converting with the temps given")),
+            ))
+        }
+    }
+}
+
+/// Two temps lists name the same globs (the library's comparison).
+fn same_temps(a: Option<&str>, b: Option<&str>) -> bool {
+    let set = |l: Option<&str>| -> std::collections::BTreeSet<String> {
+        l.unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    set(a) == set(b)
+}
+
 /// Said at the default level: a store that cannot be read must not silently
 /// let a host proven NOT SAFE convert.
 fn unreadable_store(path: &Path, e: &str, cmd: &str, verified_only: bool) -> Gate {
@@ -481,6 +543,57 @@ mod tests {
                 "{m}"
             );
         }
+    }
+
+    #[test]
+    fn a_safe_verdicts_temps_are_used_or_must_match() {
+        let mut safe = entry(Verdict::Safe);
+        safe.temps = Some("$TMPDIR/vt.*".into());
+        let status = known(Lookup::Verified(safe));
+        let t = |user: Option<&str>, only: bool| verdict_temps(&status, "ld", user, (only, false));
+        assert_eq!(t(None, true), Ok((Some("$TMPDIR/vt.*".into()), None)));
+        assert_eq!(
+            t(Some(" $TMPDIR/vt.*,"), true),
+            Ok((Some(" $TMPDIR/vt.*,".into()), None))
+        );
+        assert_eq!(
+            t(Some("/x/*"), true),
+            Err(
+                "ld was verified SAFE with --temps '$TMPDIR/vt.*', not with --temps '/x/*': \
+                 running it without the library (--verified-only)"
+                    .into()
+            )
+        );
+        let (temps, line) = t(Some("/x/*"), false).unwrap();
+        assert_eq!(temps.as_deref(), Some("/x/*"));
+        assert!(line
+            .unwrap()
+            .starts_with("warning: ld was verified SAFE with --temps"));
+        let verbose = verdict_temps(&status, "ld", None, (false, true)).unwrap();
+        assert_eq!(
+            verbose.1.as_deref(),
+            Some("note: converting ld with --temps '$TMPDIR/vt.*', as it was verified")
+        );
+
+        let plain = known(Lookup::Verified(entry(Verdict::Safe)));
+        assert_eq!(
+            verdict_temps(&plain, "ld", Some("/x/*"), (true, false)),
+            Err(
+                "ld was verified SAFE with no --temps, not with --temps '/x/*': running it \
+                 without the library (--verified-only)"
+                    .into()
+            )
+        );
+        assert_eq!(
+            verdict_temps(&plain, "ld", None, (true, false)),
+            Ok((None, None))
+        );
+        let never = known(Lookup::Never);
+        assert_eq!(
+            verdict_temps(&never, "ld", Some("/x/*"), (true, false)),
+            Ok((Some("/x/*".into()), None)),
+            "the verdict gate refuses it; the temps are the user's"
+        );
     }
 
     #[test]
