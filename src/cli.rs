@@ -179,6 +179,13 @@ pub struct ConfigArgs {
     /// Append one JSON object per library event to FILE
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+
+    /// The host's temporaries: comma list of globs on absolute paths (a
+    /// leading $TMPDIR is the host's TMPDIR) of what it creates and deletes
+    /// after its final spawn; a conversion has the reaper delete what the
+    /// host created there, after the archiver
+    #[arg(long, value_name = "GLOBS", value_parser = crate::settings::temps_list)]
+    pub temps: Option<String>,
 }
 
 impl ConfigArgs {
@@ -207,6 +214,7 @@ impl ConfigArgs {
             failure_status: None,
             force: false,
             verified_only: false,
+            temps: self.temps,
         })
     }
 }

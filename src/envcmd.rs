@@ -216,6 +216,7 @@ mod tests {
             failure_status: None,
             force: false,
             verified_only: false,
+            temps: None,
         }
     }
 

@@ -27,6 +27,8 @@ pub mod var {
     pub const FORCE: &str = "ARSHIM_FORCE";
     /// `1`: the library converts only binaries verified SAFE (`run --verified-only`).
     pub const VERIFIED_ONLY: &str = "ARSHIM_VERIFIED_ONLY";
+    /// Globs of the host's temporaries, which a conversion hands to the reaper.
+    pub const TEMPS: &str = arshim_common::names::TEMPS_VAR;
 }
 
 /// What the library uses when `ARSHIM_TOOLS` is unset.
@@ -76,6 +78,8 @@ pub struct Settings {
     pub force: bool,
     /// `--verified-only`: the library converts only hosts verified SAFE.
     pub verified_only: bool,
+    /// `--temps`: globs of the host's temporaries (`ARSHIM_TEMPS`).
+    pub temps: Option<String>,
 }
 
 /// One edit of the environment. `LD_PRELOAD` is not among them: `run` computes
@@ -108,6 +112,9 @@ impl Settings {
         }
         if let Some(tools) = &self.tools {
             out.push(Set(var::TOOLS, tools.into()));
+        }
+        if let Some(temps) = &self.temps {
+            out.push(Set(var::TEMPS, temps.into()));
         }
         if let Some(log) = &self.log {
             out.push(Set(var::LOG, log.into()));
@@ -162,6 +169,19 @@ pub fn glob_list(list: &str) -> Result<String, String> {
     Ok(list.to_owned())
 }
 
+/// Validates `--temps`: a comma list of globs on absolute paths, or under
+/// `$TMPDIR/` (the library's rule for `ARSHIM_TEMPS`).
+pub fn temps_list(list: &str) -> Result<String, String> {
+    let valid = |g: &str| g.starts_with('/') || (g.starts_with("$TMPDIR/") && g.len() > 8);
+    match list.split(',').find(|g| !valid(g)) {
+        None if arshim_common::glob::list_is_valid(list.as_bytes()) => Ok(list.to_owned()),
+        None => Err(format!("'{list}': a bracket is not closed")),
+        Some(g) => Err(format!(
+            "glob '{g}' is not an absolute path or one under $TMPDIR/ (such as $TMPDIR/mytool*)"
+        )),
+    }
+}
+
 /// Validates `--hosts`: a comma list of globs on the linkers' basenames;
 /// the example for an empty list names linkers, not archivers.
 pub fn host_glob_list(list: &str) -> Result<String, String> {
@@ -191,6 +211,7 @@ mod tests {
             failure_status: None,
             force: false,
             verified_only: false,
+            temps: None,
         }
     }
 

@@ -123,6 +123,16 @@ macro_rules! for_each_hook {
             symlinkat(target: *const c_char, newdir: c_int, new: *const c_char) -> c_int,
                 missing: no_such_function(-1);
             on_exit(func: OnExitFn, arg: *mut c_void) -> c_int, missing: no_such_function(-1);
+            mkdir(path: *const c_char, mode: mode_t) -> c_int, missing: no_such_function(-1);
+            mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int, missing: no_such_function(-1);
+            mkdtemp(template: *mut c_char) -> *mut c_char, missing: no_such_function(null_mut());
+            mkstemp(template: *mut c_char) -> c_int, missing: no_such_function(-1);
+            mkstemp64(template: *mut c_char) -> c_int, missing: no_such_function(-1);
+            mkostemp(template: *mut c_char, flags: c_int) -> c_int, missing: no_such_function(-1);
+            mkostemp64(template: *mut c_char, flags: c_int) -> c_int, missing: no_such_function(-1);
+            mkstemps(template: *mut c_char, suffixlen: c_int) -> c_int, missing: no_such_function(-1);
+            mkostemps(template: *mut c_char, suffixlen: c_int, flags: c_int) -> c_int,
+                missing: no_such_function(-1);
         }
     };
 }

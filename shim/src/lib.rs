@@ -101,6 +101,9 @@ unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
     if decision.mode == Mode::Off {
         return false;
     }
+    if decision.mode == Mode::Exec {
+        arm_temps(&config, &me, pid);
+    }
     real::resolve_all();
     // Before `main`, so before any child: every child inherits it.
     execs::create();
@@ -127,6 +130,24 @@ unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
 /// none (the preload's gate already answered the processes with nothing to
 /// do) or one is bad: then one warning for the whole process tree, since
 /// descendants inherit the mark.
+/// The host's temporaries are recorded from now on when it has globs:
+/// `ARSHIM_TEMPS` and its known host's, `$TMPDIR` expanded with the `TMPDIR`
+/// it started with (docs/DESIGN.md, "Conversion" 12).
+unsafe fn arm_temps(config: &Config, me: &Identity<'_>, pid: i32) {
+    let known = [me.exe, me.argv0]
+        .iter()
+        .find_map(|name| arshim_common::known_hosts::lookup(name))
+        .map_or(&[][..], |host| host.temps);
+    let own = config.temps.iter().flat_map(|list| list.entries());
+    let tmpdir = libc::getenv(c"TMPDIR".as_ptr());
+    let tmpdir = (!tmpdir.is_null()).then(|| CStr::from_ptr(tmpdir).to_bytes());
+    let globs = decide::temps::expand(
+        own.chain(known.iter().map(|g| g.as_bytes())),
+        &decide::temps::tmpdir(tmpdir),
+    );
+    record::temps::arm(globs, pid);
+}
+
 unsafe fn configuration() -> Option<Config> {
     let found = gate::scan(environ)?;
     let entries = found.as_slice();

@@ -1,9 +1,15 @@
 //! The reaper's command line, exactly as the library writes it:
 //!
 //! ```text
-//! arshim __reap wait --pid N [--trace FILE] [--failure-status N] [--unlink DIRFD NAME | --rmdir DIRFD NAME]...
-//! arshim __reap run [--trace FILE] [--failure-status N] [--unlink DIRFD NAME | --rmdir DIRFD NAME]... -- PATH ARGV0 [ARGS...]
+//! arshim __reap wait --pid N [--trace FILE] [--failure-status N] [DELETION]...
+//! arshim __reap run [--trace FILE] [--failure-status N] [DELETION]... -- PATH ARGV0 [ARGS...]
+//!
+//! DELETION: --unlink DIRFD NAME | --rmdir DIRFD NAME
+//!         | --unlink-if DIRFD NAME DEV:INO | --rmdir-if DIRFD NAME DEV:INO
 //! ```
+//!
+//! The `-if` forms are the host's temporaries (docs/DESIGN.md, "Conversion"
+//! 12): deleted only while NAME is still the file (dev, ino) the host made.
 //!
 //! Parsed by hand (no clap): the reaper must start small and fast. Deletions
 //! keep their order. A malformed DIRFD is not a usage error: the deletion is
@@ -56,6 +62,9 @@ pub struct Deletion {
     /// `None` when the DIRFD argument is not a file descriptor number.
     pub dirfd: Option<RawFd>,
     pub name: OsString,
+    /// `-if` forms: only while NAME is still this (dev, ino); `None` there
+    /// when DEV:INO is malformed (rejected at its turn, like a bad DIRFD).
+    pub same: Option<Option<(u64, u64)>>,
 }
 
 /// A command line the library would never write: a bug, not a user error.
@@ -95,15 +104,24 @@ pub fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, UsageE
             "--failure-status" if failure_status.is_none() => {
                 failure_status = Some(parse_status(value(&mut args, option)?)?)
             }
-            "--unlink" | "--rmdir" => {
-                let op = if option == "--unlink" {
+            "--unlink" | "--rmdir" | "--unlink-if" | "--rmdir-if" => {
+                let op = if option.starts_with("--unlink") {
                     Op::Unlink
                 } else {
                     Op::Rmdir
                 };
                 let dirfd = parse_fd(&value(&mut args, option)?);
                 let name = value(&mut args, option)?;
-                deletions.push(Deletion { op, dirfd, name });
+                let same = match option.ends_with("-if") {
+                    true => Some(parse_identity(&value(&mut args, option)?)),
+                    false => None,
+                };
+                deletions.push(Deletion {
+                    op,
+                    dirfd,
+                    name,
+                    same,
+                });
             }
             "--" if run => {
                 command = Some(parse_command(args.by_ref())?);
@@ -157,6 +175,18 @@ fn parse_fd(text: &OsString) -> Option<RawFd> {
         .and_then(|t| t.parse::<RawFd>().ok())
 }
 
+/// `DEV:INO`, two decimal numbers.
+fn parse_identity(text: &OsString) -> Option<(u64, u64)> {
+    let (dev, ino) = text.to_str()?.split_once(':')?;
+    let number = |t: &str| {
+        t.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| t.parse::<u64>().ok())
+            .flatten()
+    };
+    Some((number(dev)?, number(ino)?))
+}
+
 fn parse_command(
     args: impl Iterator<Item = OsString>,
 ) -> Result<(CString, Vec<CString>), UsageError> {
@@ -198,12 +228,14 @@ mod tests {
                 Deletion {
                     op: Op::Unlink,
                     dirfd: Some(5),
-                    name: "a.o".into()
+                    name: "a.o".into(),
+                    same: None,
                 },
                 Deletion {
                     op: Op::Rmdir,
                     dirfd: Some(6),
-                    name: "d".into()
+                    name: "d".into(),
+                    same: None,
                 },
             ]
         );
@@ -233,6 +265,29 @@ mod tests {
         );
         assert_eq!(r.trace, None);
         assert_eq!(r.deletions.len(), 1);
+    }
+
+    #[test]
+    fn temporaries_carry_their_identity() {
+        let r = parse_str(&[
+            "wait",
+            "--pid",
+            "4",
+            "--unlink-if",
+            "5",
+            "a.s",
+            "2049:77",
+            "--rmdir-if",
+            "5",
+            "d",
+            "1:x",
+        ])
+        .unwrap();
+        assert_eq!(r.deletions[0].op, Op::Unlink);
+        assert_eq!(r.deletions[0].same, Some(Some((2049, 77))));
+        assert_eq!(r.deletions[1].op, Op::Rmdir);
+        assert_eq!(r.deletions[1].same, Some(None), "kept for rejection");
+        assert!(parse_str(&["wait", "--pid", "4", "--unlink-if", "5", "a.s"]).is_err());
     }
 
     #[test]

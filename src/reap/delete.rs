@@ -11,8 +11,9 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
+use nix::fcntl::AtFlags;
 use nix::fcntl::{fcntl, FcntlArg, FdFlag};
-use nix::sys::stat::{fstat, SFlag};
+use nix::sys::stat::{fstat, fstatat, SFlag};
 use nix::unistd::{unlinkat, UnlinkatFlags};
 
 use super::args::{Deletion, Op};
@@ -48,6 +49,10 @@ pub fn prepare(deletions: Vec<Deletion>) -> Prepared {
         .map(|deletion| Pending {
             dirfd: check_name(deletion.name.as_bytes())
                 .and_then(|()| deletion.dirfd.ok_or("DIRFD is not a number"))
+                .and_then(|fd| match deletion.same {
+                    Some(None) => Err("DEV:INO is not two numbers"),
+                    _ => Ok(fd),
+                })
                 .and_then(&mut adopt),
             deletion,
         })
@@ -125,8 +130,26 @@ fn unlink_in(dir: Option<&OwnedFd>, d: &Deletion) -> io::Result<()> {
         Op::Unlink => UnlinkatFlags::NoRemoveDir,
         Op::Rmdir => UnlinkatFlags::RemoveDir,
     };
+    if let Some(Some(same)) = d.same {
+        still_the_same(dir, d, same)?;
+    }
     // A NAME from argv has no NUL byte (nix reports one as EINVAL).
     Ok(unlinkat(dir, d.name.as_os_str(), flags)?)
+}
+
+/// A host's temporary is deleted only while NAME is still the file the host
+/// created, of the same kind, never a symlink or a file put there since
+/// (docs/DESIGN.md, "Conversion" 12). Linux cannot unlink by inode: what
+/// replaces it between this look and the unlink is not told apart.
+fn still_the_same(dir: &OwnedFd, d: &Deletion, (dev, ino): (u64, u64)) -> io::Result<()> {
+    let st = fstatat(dir, d.name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)?;
+    let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+    if st.st_dev != dev || st.st_ino != ino || is_dir != (d.op == Op::Rmdir) {
+        return Err(io::Error::other(
+            "not the file the host created (replaced since): left alone",
+        ));
+    }
+    Ok(())
 }
 
 fn event(p: &Pending, error: Option<&str>) -> Event {

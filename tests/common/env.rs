@@ -22,6 +22,7 @@ pub const SCRUBBED_ENV: &[&str] = &[
     "ARSHIM_FORCE",
     "ARSHIM_VERIFIED_ONLY",
     "ARSHIM_STORE_WARNED",
+    "ARSHIM_TEMPS",
     "LD_PRELOAD",
     "MAKEFLAGS",
     "MFLAGS",

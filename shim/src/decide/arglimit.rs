@@ -109,6 +109,15 @@ pub fn deferral_cost(name: &[u8]) -> u64 {
     (strings + 3 * POINTER) as u64
 }
 
+/// What one temporary handed to the reaper adds to its arguments:
+/// `--unlink-if` (or `--rmdir-if`), the fd (at most ten digits), the name
+/// and `DEV:INO` (at most twenty digits each), NULs and pointers included
+/// (docs/DESIGN.md, "Conversion" 12).
+pub fn temp_cost(name: &[u8]) -> u64 {
+    let strings = b"--unlink-if".len() + 1 + 10 + 1 + name.len() + 1 + 41 + 1;
+    (strings + 4 * POINTER) as u64
+}
+
 /// The most the deferred deletions can add to the reaper's arguments: each
 /// path a cleanup's deletion may be deferred for (a protected path or one
 /// of its directories) deleted both as a file and as a directory. The

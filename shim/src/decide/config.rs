@@ -32,6 +32,11 @@ impl GlobList {
     pub fn matches(&self, name: &[u8]) -> bool {
         glob::list_matches(&self.0, name)
     }
+
+    /// The globs, surrounding spaces trimmed.
+    pub fn entries(&self) -> impl Iterator<Item = &[u8]> {
+        self.0.split(|&b| b == b',').map(|e| e.trim_ascii())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +67,9 @@ pub struct Config {
     /// `ARSHIM_VERIFIED_ONLY=1` (`arshim run --verified-only`): only a binary
     /// `arshim verify` proved SAFE converts.
     pub verified_only: bool,
+    /// `ARSHIM_TEMPS`: globs of the host's temporaries, which a conversion
+    /// hands to the reaper (docs/DESIGN.md, "Conversion" 12).
+    pub temps: Option<GlobList>,
 }
 
 /// A value we refuse; rendered as one warning line.
@@ -216,6 +224,18 @@ fn parse_switch(var: &'static str, v: &[u8]) -> Result<bool, ConfigError> {
     }
 }
 
+/// `ARSHIM_TEMPS`: globs, each on an absolute path or under `$TMPDIR/`.
+fn parse_temps(v: &[u8]) -> Result<GlobList, ConfigError> {
+    let list = GlobList::parse(v).filter(|l| l.entries().all(super::temps::entry_is_valid));
+    list.ok_or_else(|| {
+        error(
+            arshim_common::names::TEMPS_VAR,
+            v,
+            "a comma-separated list of globs on absolute paths (or under $TMPDIR/)",
+        )
+    })
+}
+
 /// Parses the whole table. `get` looks a variable up in the environment the
 /// process started with.
 pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, ConfigError> {
@@ -244,7 +264,11 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, Confi
     let switch = |var| get(var).map(|v| parse_switch(var, v)).transpose();
     let force = switch("ARSHIM_FORCE")?.unwrap_or(false);
     let verified_only = switch("ARSHIM_VERIFIED_ONLY")?.unwrap_or(false);
+    let temps = get(arshim_common::names::TEMPS_VAR)
+        .map(parse_temps)
+        .transpose()?;
     Ok(Config {
+        temps,
         mode,
         tools,
         pid,

@@ -18,4 +18,5 @@ pub mod protect;
 pub mod resolve;
 pub mod scope;
 pub mod script;
+pub mod temps;
 pub mod verdicts;

@@ -8,4 +8,5 @@ pub mod indirect;
 pub mod pids;
 pub mod proc;
 pub mod script;
+pub mod temps;
 pub mod verdicts;

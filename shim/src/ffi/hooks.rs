@@ -11,7 +11,7 @@ use super::real::{Real, REAL};
 use super::state;
 use crate::decide::child::{awaited_by_waitid, awaited_by_waitpid, WaitCall};
 use crate::execs::{self, Exec, Program};
-use crate::record::{mirror, observe};
+use crate::record::{mirror, observe, temps};
 use crate::takeover::convert::{self, Request};
 use crate::takeover::defer;
 use crate::takeover::hidden;
@@ -874,25 +874,43 @@ unsafe fn watch_open(path: *const c_char, flags: c_int, call: &str) {
 }
 
 macro_rules! watched_open {
-    ($(#[$doc:meta])* $name:ident, ($($arg:ident : $ty:ty),*), |$path:ident, $flags:ident| $watch:expr) => {
+    ($(#[$doc:meta])* $name:ident, ($($arg:ident : $ty:ty),*), |$dirfd:ident, $path:ident, $flags:ident| $watch:expr) => {
         $(#[$doc])*
         #[inline(always)]
         pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
-            fast_path!(observe::quiet(), $name, slow($($arg),*));
+            fast_path!(observe::quiet() && !temps::armed(), $name, slow($($arg),*));
             #[cold]
             #[inline(never)]
             unsafe fn slow($($arg: $ty),*) -> c_int {
+            let ($dirfd, $path, $flags) = $watch;
             if observe::recording() {
-                let ($path, $flags) = $watch;
                 watch_open($path, $flags, stringify!($name));
             }
-            match REAL.$name.get() {
-                Some(f) => f($($arg),*),
-                None => no_such_function(-1),
+            let Some(f) = REAL.$name.get() else {
+                return no_such_function(-1);
+            };
+            let created = open_creates($dirfd, $path, $flags);
+            let fd = f($($arg),*);
+            if fd >= 0 {
+                temps::created_fd(created, fd);
             }
+            fd
             }
         }
     };
+}
+
+/// A temp an `open` with these flags is about to create (docs/DESIGN.md,
+/// "Conversion" 12): only with `O_CREAT`.
+unsafe fn open_creates(
+    dirfd: c_int,
+    path: *const c_char,
+    flags: c_int,
+) -> Option<temps::Candidate> {
+    if !temps::armed() || flags & libc::O_CREAT == 0 {
+        return None;
+    }
+    temps::before(dirfd, path, flags & libc::O_EXCL != 0)
 }
 
 // The mode argument of open/openat is variadic in C; on the x86_64 and
@@ -900,43 +918,43 @@ macro_rules! watched_open {
 // it and passing it on is exact (the real call ignores it without O_CREAT/O_TMPFILE).
 watched_open!(
     /// Mirrors `open`.
-    open, (path: *const c_char, flags: c_int, mode: mode_t), |p, f| (path, flags)
+    open, (path: *const c_char, flags: c_int, mode: mode_t), |d, p, f| (libc::AT_FDCWD, path, flags)
 );
 watched_open!(
     /// Mirrors `open64`.
-    open64, (path: *const c_char, flags: c_int, mode: mode_t), |p, f| (path, flags)
+    open64, (path: *const c_char, flags: c_int, mode: mode_t), |d, p, f| (libc::AT_FDCWD, path, flags)
 );
 watched_open!(
     /// Mirrors `openat`.
-    openat, (dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t), |p, f| (path, flags)
+    openat, (dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t), |d, p, f| (dirfd, path, flags)
 );
 watched_open!(
     /// Mirrors `openat64`.
-    openat64, (dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t), |p, f| (path, flags)
+    openat64, (dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t), |d, p, f| (dirfd, path, flags)
 );
 watched_open!(
-    /// Mirrors `__open_2` (the _FORTIFY_SOURCE entry point of open).
-    __open_2, (path: *const c_char, flags: c_int), |p, f| (path, flags)
+    /// Mirrors `__open_2` (the _FORTIFY_SOURCE entry point of open; never O_CREAT).
+    __open_2, (path: *const c_char, flags: c_int), |d, p, f| (libc::AT_FDCWD, path, flags)
 );
 watched_open!(
     /// Mirrors `__open64_2`.
-    __open64_2, (path: *const c_char, flags: c_int), |p, f| (path, flags)
+    __open64_2, (path: *const c_char, flags: c_int), |d, p, f| (libc::AT_FDCWD, path, flags)
 );
 watched_open!(
     /// Mirrors `creat` (= open with O_CREAT|O_WRONLY|O_TRUNC).
-    creat, (path: *const c_char, mode: mode_t), |p, f| (path, libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC)
+    creat, (path: *const c_char, mode: mode_t), |d, p, f| (libc::AT_FDCWD, path, libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC)
 );
 watched_open!(
     /// Mirrors `creat64`.
-    creat64, (path: *const c_char, mode: mode_t), |p, f| (path, libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC)
+    creat64, (path: *const c_char, mode: mode_t), |d, p, f| (libc::AT_FDCWD, path, libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC)
 );
 
 macro_rules! watched_fopen {
-    ($(#[$doc:meta])* $name:ident, ($path:ident, $mode:ident $(, $arg:ident : $ty:ty)*)) => {
+    ($(#[$doc:meta])* $name:ident, ($path:ident, $mode:ident $(, $arg:ident : $ty:ty)*), creates: $creates:literal) => {
         $(#[$doc])*
         #[inline(always)]
         pub unsafe extern "C" fn $name($path: *const c_char, $mode: *const c_char $(, $arg: $ty)*) -> *mut libc::FILE {
-            fast_path!(observe::quiet(), $name, slow($path, $mode $(, $arg)*));
+            fast_path!(observe::quiet() && !($creates && temps::armed()), $name, slow($path, $mode $(, $arg)*));
             #[cold]
             #[inline(never)]
             unsafe fn slow($path: *const c_char, $mode: *const c_char $(, $arg: $ty)*) -> *mut libc::FILE {
@@ -948,26 +966,42 @@ macro_rules! watched_fopen {
                 let mode = CStr::from_ptr($mode).to_bytes();
                 observe::after_open(CStr::from_ptr($path).to_bytes(), stringify!($name), observe::mode_truncates(mode));
             }
-            match REAL.$name.get() {
-                Some(f) => f($path, $mode $(, $arg)*),
-                None => no_such_function(std::ptr::null_mut()),
+            let Some(f) = REAL.$name.get() else {
+                return no_such_function(std::ptr::null_mut());
+            };
+            let created = if $creates { fopen_creates($path, $mode) } else { None };
+            let file = f($path, $mode $(, $arg)*);
+            if !file.is_null() && created.is_some() {
+                temps::created_fd(created, libc::fileno(file));
             }
+            file
             }
         }
     };
 }
 
+/// A temp an `fopen` in this mode is about to create (`w`, `a`; `x` is
+/// exclusive): glibc opens through its internal `open`, out of the open
+/// hooks' sight (docs/DESIGN.md, "Conversion" 12).
+unsafe fn fopen_creates(path: *const c_char, mode: *const c_char) -> Option<temps::Candidate> {
+    if !temps::armed() || mode.is_null() {
+        return None;
+    }
+    let exclusive = crate::decide::temps::fopen_creates(CStr::from_ptr(mode).to_bytes())?;
+    temps::before(libc::AT_FDCWD, path, exclusive)
+}
+
 watched_fopen!(
     /// Mirrors `fopen` (glibc opens internally, out of the open hooks' sight).
-    fopen, (path, mode)
+    fopen, (path, mode), creates: true
 );
 watched_fopen!(
     /// Mirrors `fopen64`.
-    fopen64, (path, mode)
+    fopen64, (path, mode), creates: true
 );
 watched_fopen!(
     /// Mirrors `freopen`.
-    freopen, (path, mode, stream: *mut libc::FILE)
+    freopen, (path, mode, stream: *mut libc::FILE), creates: false
 );
 
 macro_rules! watched_write {
@@ -1060,4 +1094,116 @@ watched_path_op!(
 watched_path_op!(
     /// Mirrors `symlinkat`.
     symlinkat, "link", (target: *const c_char, newdir: c_int, new: *const c_char), new
+);
+
+// ---------------------------------------------------------------------------
+// The host's temporaries (docs/DESIGN.md, "Conversion" 12): directories and
+// files it creates under its temps globs, recorded heap-free in the process
+// in scope. Without globs, one atomic load and the real call.
+
+/// Mirrors `mkdir`.
+#[inline(always)]
+pub unsafe extern "C" fn mkdir(path: *const c_char, mode: mode_t) -> c_int {
+    fast_path!(!temps::armed(), mkdir, mkdir_slow(path, mode));
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn mkdir_slow(path: *const c_char, mode: mode_t) -> c_int {
+    let Some(real) = REAL.mkdir.get() else {
+        return no_such_function(-1);
+    };
+    made_dir(libc::AT_FDCWD, path, real(path, mode))
+}
+
+/// Mirrors `mkdirat`.
+#[inline(always)]
+pub unsafe extern "C" fn mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int {
+    fast_path!(!temps::armed(), mkdirat, mkdirat_slow(dirfd, path, mode));
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn mkdirat_slow(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int {
+    let Some(real) = REAL.mkdirat.get() else {
+        return no_such_function(-1);
+    };
+    made_dir(dirfd, path, real(dirfd, path, mode))
+}
+
+/// A successful `mkdir` created its directory: recorded if under the globs.
+unsafe fn made_dir(dirfd: c_int, path: *const c_char, result: c_int) -> c_int {
+    if result == 0 {
+        let candidate = temps::before(dirfd, path, true);
+        temps::created_at(candidate, dirfd, path);
+    }
+    result
+}
+
+/// Mirrors `mkdtemp` (glibc makes the directory with its internal `mkdir`).
+#[inline(always)]
+pub unsafe extern "C" fn mkdtemp(template: *mut c_char) -> *mut c_char {
+    fast_path!(!temps::armed(), mkdtemp, mkdtemp_slow(template));
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn mkdtemp_slow(template: *mut c_char) -> *mut c_char {
+    let Some(real) = REAL.mkdtemp.get() else {
+        return no_such_function(std::ptr::null_mut());
+    };
+    let dir = real(template);
+    if !dir.is_null() {
+        temps::created_named(dir, None);
+    }
+    dir
+}
+
+/// The `mkstemp` family: the file is created (`O_EXCL`) under the name the
+/// call writes into the template.
+macro_rules! temp_file_hook {
+    ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*)) => {
+        $(#[$doc])*
+        #[inline(always)]
+        pub unsafe extern "C" fn $name(template: *mut c_char $(, $arg: $ty)*) -> c_int {
+            fast_path!(!temps::armed(), $name, slow(template $(, $arg)*));
+            #[cold]
+            #[inline(never)]
+            unsafe fn slow(template: *mut c_char $(, $arg: $ty)*) -> c_int {
+                let Some(real) = REAL.$name.get() else {
+                    return no_such_function(-1);
+                };
+                let fd = real(template $(, $arg)*);
+                if fd >= 0 {
+                    temps::created_named(template, Some(fd));
+                }
+                fd
+            }
+        }
+    };
+}
+
+temp_file_hook!(
+    /// Mirrors `mkstemp`.
+    mkstemp()
+);
+temp_file_hook!(
+    /// Mirrors `mkstemp64`.
+    mkstemp64()
+);
+temp_file_hook!(
+    /// Mirrors `mkostemp`.
+    mkostemp(flags: c_int)
+);
+temp_file_hook!(
+    /// Mirrors `mkostemp64`.
+    mkostemp64(flags: c_int)
+);
+temp_file_hook!(
+    /// Mirrors `mkstemps`.
+    mkstemps(suffixlen: c_int)
+);
+temp_file_hook!(
+    /// Mirrors `mkostemps`.
+    mkostemps(suffixlen: c_int, flags: c_int)
 );

@@ -5,5 +5,6 @@
 pub mod logging;
 pub mod mirror;
 pub mod observe;
+pub mod temps;
 /// The trace event builder, shared with the reaper (crate `common/trace/`).
 pub use arshim_trace as trace;

@@ -26,6 +26,9 @@ pub struct Deferred {
     pub rmdir: bool,
     /// The absolute path, for the trace.
     pub path: Vec<u8>,
+    /// A host's temporary (docs/DESIGN.md, "Conversion" 12): deleted only
+    /// while the name is still this (dev, ino), never by the library itself.
+    pub same: Option<(u64, u64)>,
 }
 
 // The live state, used only by the converting thread and the deletion hooks.
@@ -125,6 +128,7 @@ pub fn consider(dirfd: i32, path: &[u8], rmdir: bool) -> bool {
         name: doomed.name,
         rmdir,
         path: doomed.target,
+        same: None,
     };
     session.keep(record)
 }
@@ -230,7 +234,8 @@ fn above_floor(fd: i32) -> Option<i32> {
 /// Performs deletions in this process (when the handoff could not happen and
 /// the host goes on after its wait).
 pub fn perform_now(records: &[Deferred]) {
-    for d in records {
+    // The host's temporaries are its own main code's to delete: it goes on.
+    for d in records.iter().filter(|d| d.same.is_none()) {
         if let Ok(name) = CString::new(d.name.clone()) {
             let flags = if d.rmdir { libc::AT_REMOVEDIR } else { 0 };
             // SAFETY: unlinkat relative to a directory fd we opened.

@@ -42,6 +42,11 @@ fn limits() -> (u64, u64) {
 fn fit_reaper(kit: &mut Kit, reaper: &Exec, protected: &[Vec<u8>]) -> Result<(), &'static str> {
     let (room, page) = limits();
     let left = left(&size_of(reaper), room, page)?;
+    // The host's temporaries first: each is needed, none may be left out
+    // (docs/DESIGN.md, "Conversion" 12).
+    let Some(left) = left.checked_sub(kit.temps_cost()) else {
+        return Err("no room left in the reaper's arguments for the host's temporaries (E2BIG)");
+    };
     if left < deferral_reserve(protected) {
         return Err("no room left in the reaper's arguments for deferred deletions (E2BIG)");
     }

@@ -18,4 +18,5 @@ pub mod replay;
 pub mod report;
 pub mod restore;
 pub mod tail;
+pub mod temps;
 pub mod wait;

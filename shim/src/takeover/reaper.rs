@@ -46,9 +46,18 @@ pub fn argv(
         out.push(c(code.to_string()));
     }
     for d in deferred {
-        out.push(c(if d.rmdir { "--rmdir" } else { "--unlink" }));
+        let op = match (d.rmdir, d.same) {
+            (false, None) => "--unlink",
+            (true, None) => "--rmdir",
+            (false, Some(_)) => "--unlink-if",
+            (true, Some(_)) => "--rmdir-if",
+        };
+        out.push(c(op));
         out.push(c(d.dirfd.to_string()));
         out.push(c(d.name.clone()));
+        if let Some((dev, ino)) = d.same {
+            out.push(c(format!("{dev}:{ino}")));
+        }
     }
     if let Job::Run { path, argv } = job {
         out.push(c("--"));
@@ -105,12 +114,21 @@ mod tests {
                 name: b"a.o".to_vec(),
                 rmdir: false,
                 path: b"/t/a.o".to_vec(),
+                same: None,
             },
             Deferred {
                 dirfd: 6,
                 name: b"t".to_vec(),
                 rmdir: true,
                 path: b"/t".to_vec(),
+                same: None,
+            },
+            Deferred {
+                dirfd: 7,
+                name: b"ghc1_0".to_vec(),
+                rmdir: true,
+                path: b"/tmp/ghc1_0".to_vec(),
+                same: Some((2049, 77)),
             },
         ];
         let a = argv(
@@ -137,7 +155,11 @@ mod tests {
                 "a.o",
                 "--rmdir",
                 "6",
-                "t"
+                "t",
+                "--rmdir-if",
+                "7",
+                "ghc1_0",
+                "2049:77"
             ]
         );
     }

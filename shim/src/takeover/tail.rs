@@ -15,6 +15,7 @@ use crate::takeover::companion::{self, NoReaper};
 use crate::takeover::defer::{self, Deferred};
 use crate::takeover::exec::{environ_copy, execve, Exec};
 use crate::takeover::restore::Captured;
+use crate::takeover::temps::{self, Temps};
 use crate::takeover::{reaper, release, replay, report};
 use std::convert::Infallible;
 use std::ffi::CString;
@@ -56,16 +57,21 @@ pub struct Kit {
     /// What the reaper's arguments can take for deferred deletions
     /// (`fit`; none until measured).
     room: u64,
+    /// The host's temporaries still there, for the reaper (docs/DESIGN.md,
+    /// "Conversion" 12).
+    temps: Temps,
 }
 
 /// The reaper and the host's cleanups, or why the host cannot be taken over.
 pub fn kit(config: &Config) -> Result<Kit, &'static str> {
     let companion = companion::find(config.companion.as_deref()).map_err(no_reaper)?;
     let cleanups = cleanup::prepare()?;
+    let temps = temps::collect()?;
     Ok(Kit {
         companion,
         cleanups,
         room: 0,
+        temps,
     })
 }
 
@@ -85,6 +91,11 @@ impl Kit {
     /// measured against the kernel's limits (`fit`).
     pub fn set_room(&mut self, room: u64) {
         self.room = room;
+    }
+
+    /// What the reaper's arguments need for the host's temporaries.
+    pub fn temps_cost(&self) -> u64 {
+        self.temps.cost()
     }
 }
 
@@ -143,9 +154,11 @@ pub unsafe fn take_over<J: Job>(
     if let Some(child) = job.hidden_child() {
         state::hide_child(child);
     }
-    let deferred = kit.cleanups.run(protected, kit.room);
+    let mut deferred = kit.cleanups.run(protected, kit.room);
     state::unhide_child();
     report::deferred(config, &deferred);
+    // After the cleanups' own deferrals: the temporaries they may hold.
+    deferred.extend(kit.temps.hand_over(config));
     let reaper = Reaper {
         path: &kit.companion,
         library: &library,

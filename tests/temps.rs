@@ -1,0 +1,369 @@
+//! A host's temporaries taken over by the reaper (docs/DESIGN.md,
+//! "Conversion" 12; README, `--temps`). The host (tests/hosts/temps_host.c)
+//! makes a temp dir with `mkdtemp` and files in it (`open O_CREAT|O_EXCL`,
+//! `open O_CREAT|O_TRUNC` of a new name, `fopen "w"`), spawns `ar` last
+//! (tests/hosts/temps_ar.sh, which may meddle with the dir first, then runs
+//! the real `ar`) and deletes them in its main code after the spawn returns
+//! — which a conversion never runs. Each case runs the host without the
+//! library and through `arshim run`, and compares what a user sees: exit
+//! status, `ar v`'s lines, the archive's bytes, and what is left in TMPDIR.
+
+mod common;
+
+use common::{
+    arshim_run, command, compile_c, fixture_dir, fixtures, hosts_src, json_str_field,
+    json_str_list, path_with, run, trace_dump, trace_lines, Outcome, TestDir,
+};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The host and the `ar` wrapper, built once per test binary.
+struct Kit {
+    host: PathBuf,
+    /// Holds `ar` (tests/hosts/temps_ar.sh); first on PATH.
+    bin: PathBuf,
+}
+
+fn kit() -> &'static Kit {
+    static KIT: OnceLock<Kit> = OnceLock::new();
+    KIT.get_or_init(|| {
+        let dir = fixture_dir().join("temps");
+        let bin = dir.join("bin");
+        fs::create_dir_all(&bin).unwrap();
+        let host = dir.join("temps_host");
+        compile_c(&hosts_src().join("temps_host.c"), &host);
+        let ar = bin.join("ar");
+        fs::copy(hosts_src().join("temps_ar.sh"), &ar).unwrap();
+        fs::set_permissions(&ar, fs::Permissions::from_mode(0o755)).unwrap();
+        Kit { host, bin }
+    })
+}
+
+/// The glob `--temps` is given in these tests.
+const GLOB: &str = "$TMPDIR/tool-*";
+
+/// One run of the host in its own working directory `dir/label` with its
+/// own TMPDIR (`tmp` there).
+struct HostRun {
+    out: Outcome,
+    cwd: PathBuf,
+    trace: Vec<String>,
+}
+
+/// `opts`: None runs the host without the library; Some runs it through
+/// `arshim run OPTS --trace FILE`. `env`: the host's extra variables.
+fn host_run(dir: &TestDir, label: &str, opts: Option<&[&str]>, env: &[(&str, &str)]) -> HostRun {
+    let k = kit();
+    let fx = fixtures();
+    let cwd = dir.join(label);
+    fs::create_dir_all(cwd.join("tmp")).unwrap();
+    let trace = dir.join(format!("{label}.trace.jsonl"));
+    let mut cmd = match opts {
+        None => command(&k.host, dir),
+        Some(opts) => {
+            let mut all = opts.to_vec();
+            all.extend(["--trace", trace.to_str().unwrap()]);
+            arshim_run(&all, &k.host, dir)
+        }
+    };
+    cmd.env("PATH", path_with(&k.bin))
+        .env("TMPDIR", cwd.join("tmp"))
+        .current_dir(&cwd)
+        .args(["ar", "rcsv", "lib.a"])
+        .args(&fx.objs);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = run(cmd, dir, label);
+    HostRun {
+        out,
+        cwd,
+        trace: trace_lines(&trace),
+    }
+}
+
+impl HostRun {
+    fn tmp(&self) -> PathBuf {
+        self.cwd.join("tmp")
+    }
+
+    /// What is left under TMPDIR, relative, sorted, `tool-XXXXXX` masked.
+    fn left(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        walk(&self.tmp(), &self.tmp(), &mut out);
+        out.sort();
+        out
+    }
+
+    fn archive(&self) -> Option<Vec<u8>> {
+        fs::read(self.cwd.join("lib.a")).ok()
+    }
+
+    fn converted(&self) -> bool {
+        self.events("convert").next().is_some()
+    }
+
+    fn events<'a>(&'a self, event: &'a str) -> impl Iterator<Item = &'a String> + 'a {
+        self.trace
+            .iter()
+            .filter(move |l| json_str_field(l, "event").as_deref() == Some(event))
+    }
+
+    /// The paths of the `temps` event (what was handed to the reaper).
+    fn handed(&self) -> Vec<String> {
+        self.events("temps")
+            .flat_map(|l| json_str_list(l, "paths").unwrap_or_default())
+            .collect()
+    }
+
+    fn describe(&self) -> String {
+        format!("{}\n{}", self.out.describe(), trace_dump(&self.trace))
+    }
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+    for e in fs::read_dir(dir).unwrap().flatten() {
+        let path = e.path();
+        let rel = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let masked = mask(&rel);
+        let meta = fs::symlink_metadata(&path).unwrap();
+        if meta.is_dir() {
+            out.push(format!("{masked}/"));
+            walk(root, &path, out);
+        } else if meta.file_type().is_symlink() {
+            out.push(format!("{masked} -> symlink"));
+        } else {
+            out.push(masked);
+        }
+    }
+}
+
+/// `tool-AbC123/x` → `tool-*/x`: mkdtemp's name differs between runs.
+fn mask(rel: &str) -> String {
+    match rel.strip_prefix("tool-") {
+        Some(rest) if rest.len() >= 6 && !rel.starts_with("tool-keep") => {
+            format!("tool-*{}", &rest[6..])
+        }
+        _ => rel.to_string(),
+    }
+}
+
+/// Same status, same output (`ar v`'s lines), same archive bytes.
+fn assert_same_for_the_user(shim: &HostRun, base: &HostRun) {
+    let both = format!("{}\n{}", base.describe(), shim.describe());
+    assert_eq!(shim.out.code(), base.out.code(), "exit status\n{both}");
+    assert_eq!(shim.out.stdout, base.out.stdout, "stdout\n{both}");
+    assert_eq!(shim.out.stderr, base.out.stderr, "stderr\n{both}");
+    assert_eq!(shim.archive(), base.archive(), "archive bytes\n{both}");
+}
+
+fn temps_opts() -> [&'static str; 2] {
+    ["--temps", GLOB]
+}
+
+#[test]
+fn temps_are_removed_after_the_archiver() {
+    let dir = TestDir::new("temps-removed");
+    let base = host_run(&dir, "base", None, &[]);
+    base.out.assert_code(0);
+    assert!(base.out.stdout.contains("a - "), "{}", base.describe());
+    assert_eq!(base.left(), Vec::<String>::new(), "{}", base.describe());
+
+    let shim = host_run(&dir, "shim", Some(&temps_opts()), &[]);
+    assert!(shim.converted(), "{}", shim.describe());
+    assert_same_for_the_user(&shim, &base);
+    assert_eq!(shim.left(), Vec::<String>::new(), "{}", shim.describe());
+    let handed: Vec<String> = shim
+        .handed()
+        .iter()
+        .map(|p| mask(p.rsplit("/tmp/").next().unwrap()))
+        .collect();
+    assert_eq!(
+        handed,
+        ["tool-*/a.tmp", "tool-*/b.tmp", "tool-*/c.tmp", "tool-*"],
+        "files first, then their directory\n{}",
+        shim.describe()
+    );
+}
+
+#[test]
+fn a_failing_archiver_leaves_nothing_either() {
+    let dir = TestDir::new("temps-failing");
+    let env = [("TEMPS_AR_ACTION", "fail")];
+    let base = host_run(&dir, "base", None, &env);
+    base.out.assert_code(3);
+    let shim = host_run(&dir, "shim", Some(&temps_opts()), &env);
+    assert!(shim.converted(), "{}", shim.describe());
+    assert_same_for_the_user(&shim, &base);
+    assert_eq!(base.left(), Vec::<String>::new(), "{}", base.describe());
+    assert_eq!(shim.left(), Vec::<String>::new(), "{}", shim.describe());
+}
+
+/// Without globs the library cannot know what the host deletes after its
+/// spawn: it converts, and the temporaries stay (README, `--temps`).
+#[test]
+fn without_temps_they_are_left_behind() {
+    let dir = TestDir::new("temps-unknown");
+    let base = host_run(&dir, "base", None, &[]);
+    let shim = host_run(&dir, "shim", Some(&[]), &[]);
+    assert!(shim.converted(), "{}", shim.describe());
+    assert_same_for_the_user(&shim, &base);
+    assert_eq!(base.left(), Vec::<String>::new());
+    assert_eq!(
+        shim.left(),
+        ["tool-*/", "tool-*/a.tmp", "tool-*/b.tmp", "tool-*/c.tmp"],
+        "{}",
+        shim.describe()
+    );
+    assert!(shim.handed().is_empty(), "{}", shim.describe());
+}
+
+/// A file matching the glob that was there before the run, which the host
+/// opens with O_CREAT|O_TRUNC and deletes: not created by the host, so the
+/// conversion never deletes it.
+#[test]
+fn a_file_that_was_there_before_is_not_deleted() {
+    let dir = TestDir::new("temps-reused");
+    let mut runs = Vec::new();
+    for (label, opts) in [("base", None), ("shim", Some(&temps_opts()[..]))] {
+        let keep = dir.join(label).join("tmp").join("tool-keep.txt");
+        fs::create_dir_all(keep.parent().unwrap()).unwrap();
+        fs::write(&keep, "precious\n").unwrap();
+        let r = host_run(&dir, label, opts, &[("HOST_REUSE", keep.to_str().unwrap())]);
+        runs.push(r);
+    }
+    let (base, shim) = (&runs[0], &runs[1]);
+    base.out.assert_code(0);
+    assert_eq!(
+        base.left(),
+        Vec::<String>::new(),
+        "the host deletes it itself"
+    );
+    assert!(shim.converted(), "{}", shim.describe());
+    assert_same_for_the_user(shim, base);
+    assert_eq!(shim.left(), ["tool-keep.txt"], "{}", shim.describe());
+    assert_eq!(
+        fs::read_to_string(shim.tmp().join("tool-keep.txt")).unwrap(),
+        "temporary reused\n"
+    );
+}
+
+/// A temporary replaced by a symlink while the archiver runs: the reaper
+/// neither follows nor deletes it (nor rmdirs what still holds it).
+#[test]
+fn a_temp_replaced_by_a_symlink_is_not_followed() {
+    let dir = TestDir::new("temps-symlink");
+    let mut runs = Vec::new();
+    for (label, opts) in [("base", None), ("shim", Some(&temps_opts()[..]))] {
+        let victim = dir.join(format!("{label}-victim.txt"));
+        fs::write(&victim, "precious\n").unwrap();
+        let env = [
+            ("TEMPS_AR_ACTION", "symlink"),
+            ("TEMPS_VICTIM", victim.to_str().unwrap()),
+        ];
+        runs.push((host_run(&dir, label, opts, &env), victim));
+    }
+    let ((base, base_victim), (shim, shim_victim)) = (&runs[0], &runs[1]);
+    base.out.assert_code(0);
+    assert!(shim.converted(), "{}", shim.describe());
+    assert_same_for_the_user(shim, base);
+    assert_eq!(fs::read_to_string(base_victim).unwrap(), "precious\n");
+    assert_eq!(fs::read_to_string(shim_victim).unwrap(), "precious\n");
+    assert_eq!(
+        base.left(),
+        Vec::<String>::new(),
+        "the host unlinks the link"
+    );
+    assert_eq!(
+        shim.left(),
+        ["tool-*/", "tool-*/a.tmp -> symlink"],
+        "{}",
+        shim.describe()
+    );
+}
+
+/// A temporary replaced by another file of the same name: not the host's,
+/// not deleted.
+#[test]
+fn a_temp_replaced_by_another_file_is_not_deleted() {
+    let dir = TestDir::new("temps-other");
+    let env = [("TEMPS_AR_ACTION", "other")];
+    let base = host_run(&dir, "base", None, &env);
+    let shim = host_run(&dir, "shim", Some(&temps_opts()), &env);
+    base.out.assert_code(0);
+    assert!(shim.converted(), "{}", shim.describe());
+    assert_same_for_the_user(&shim, &base);
+    assert_eq!(base.left(), Vec::<String>::new());
+    assert_eq!(
+        shim.left(),
+        ["tool-*/", "tool-*/b.tmp"],
+        "{}",
+        shim.describe()
+    );
+}
+
+/// A directory holding a file the host did not create stays, with that
+/// file, as the host's own rmdir leaves it.
+#[test]
+fn a_directory_holding_a_foreign_file_stays_as_without_the_library() {
+    let dir = TestDir::new("temps-foreign");
+    let env = [("TEMPS_AR_ACTION", "foreign")];
+    let base = host_run(&dir, "base", None, &env);
+    let shim = host_run(&dir, "shim", Some(&temps_opts()), &env);
+    base.out.assert_code(0);
+    assert!(shim.converted(), "{}", shim.describe());
+    assert_same_for_the_user(&shim, &base);
+    assert_eq!(base.left(), ["tool-*/", "tool-*/foreign.txt"]);
+    assert_eq!(shim.left(), base.left(), "{}", shim.describe());
+}
+
+/// More creations than the library's arena holds: what the host would
+/// delete is not known whole, so the spawn is the real call.
+#[test]
+fn too_many_temps_fall_back() {
+    let dir = TestDir::new("temps-full");
+    let env = [("HOST_TEMPS_N", "1100")];
+    let base = host_run(&dir, "base", None, &env);
+    let shim = host_run(&dir, "shim", Some(&temps_opts()), &env);
+    base.out.assert_code(0);
+    assert!(!shim.converted(), "{}", shim.describe());
+    assert!(
+        shim.events("fallback")
+            .any(|l| l.contains("more temporaries than the library can record")),
+        "{}",
+        shim.describe()
+    );
+    assert_same_for_the_user(&shim, &base);
+    assert_eq!(shim.left(), Vec::<String>::new(), "{}", shim.describe());
+}
+
+/// `arshim env --temps` exports ARSHIM_TEMPS; a glob that is not absolute
+/// is a usage error.
+#[test]
+fn env_and_run_take_temps() {
+    let dir = TestDir::new("temps-cli");
+    let mut cmd = command(common::companion(), &dir);
+    cmd.args(["env", "--hosts", "tool", "--temps", GLOB]);
+    let out = run(cmd, &dir, "env");
+    out.assert_code(0);
+    assert!(
+        out.stdout.contains("export ARSHIM_TEMPS='$TMPDIR/tool-*'"),
+        "{}",
+        out.describe()
+    );
+    let mut cmd = command(common::companion(), &dir);
+    cmd.args(["run", "--temps", "tool-*", "--", "true"]);
+    let out = run(cmd, &dir, "relative");
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("not an absolute path"),
+        "{}",
+        out.describe()
+    );
+}
