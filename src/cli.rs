@@ -146,7 +146,7 @@ pub struct VerifyArgs {
     /// (`$TMPDIR/…` for its temp dir) of what it creates and deletes after
     /// the archiver, which the conversion hands to the reaper [with a known
     /// host's own]
-    #[arg(long, value_name = "GLOBS", value_parser = crate::verify::temps_list)]
+    #[arg(long, value_name = "GLOBS", value_parser = crate::settings::temps_list)]
     pub temps: Option<String>,
 
     /// The command to verify, with its arguments (after `--`, or from its

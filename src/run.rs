@@ -110,9 +110,11 @@ fn plain_run(
         // by that program's own verdict (docs/DESIGN.md, "Scope").
         return Ok(failure_status);
     }
+    let status = verdicts::status_of_command(program);
+    let cmd = program.to_string_lossy();
     let gate = verdict_gate(
-        &verdicts::status_of_command(program),
-        &program.to_string_lossy(),
+        &status,
+        &cmd,
         Strictness {
             verified_only,
             force,
@@ -120,10 +122,27 @@ fn plain_run(
         verbose,
     );
     say(gate.message.as_deref());
-    if gate.convert {
-        Ok(failure_status)
-    } else {
-        Err(WithoutLibrary)
+    if !gate.convert {
+        return Err(WithoutLibrary);
+    }
+    if force {
+        // Converted whatever the verdict says: with the temps as given
+        // (`verify`'s converted run is exactly what it judges).
+        return Ok(failure_status);
+    }
+    // A SAFE verdict holds for the temps it was given with
+    // (docs/DESIGN.md, "Verdicts").
+    let user = config.temps.as_deref();
+    match verdict_temps(&status, &cmd, user, (verified_only, verbose)) {
+        Ok((temps, line)) => {
+            say(line.as_deref());
+            config.temps = temps;
+            Ok(failure_status)
+        }
+        Err(line) => {
+            say(Some(&line));
+            Err(WithoutLibrary)
+        }
     }
 }
 

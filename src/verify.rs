@@ -51,8 +51,6 @@ use self::archive::{Finding, Produced};
 use self::report::Report;
 use self::state::{Aside, Hold, StdinFeed};
 
-pub use self::temps::parse_list as temps_list;
-
 /// Samples per second of the process tree's memory.
 const SAMPLE_HZ: u32 = 500;
 

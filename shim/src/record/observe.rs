@@ -204,6 +204,7 @@ pub fn archiver_done(child: i32, status: Option<i32>) {
         *s = fd_states();
     }
     record_open_for_writing(config.trace.as_deref());
+    record_created(config.trace.as_deref());
     // Registered now, so it runs before the host's earlier handlers: it
     // marks where `exit` starts.
     // SAFETY: registering a plain extern "C" function.
@@ -235,6 +236,41 @@ fn record_open_for_writing(trace: Option<&[u8]>) {
             .int("ino", st.st_ino as i64)
             .int("size", st.st_size)
             .bool("append", flags & libc::O_APPEND != 0)
+            .emit(trace);
+    }
+}
+
+/// One `created` event per file or directory the host created under its
+/// temps globs and still has, as it was (dev, ino): `verify` tells the
+/// host's own temporaries among the deletions that follow by them
+/// (docs/DESIGN.md, "verify: temporaries taken over"). A record that is not
+/// whole says so (`created_incomplete`): some creations are then unknown.
+fn record_created(trace: Option<&[u8]>) {
+    use crate::record::temps;
+    if !temps::armed() {
+        return;
+    }
+    let recorded = match temps::recorded() {
+        Ok(recorded) => recorded,
+        Err(why) => {
+            return Event::new("created_incomplete")
+                .str("reason", why)
+                .emit(trace)
+        }
+    };
+    for c in recorded {
+        let Ok(path) = std::ffi::CString::new(c.path.as_slice()) else {
+            continue;
+        };
+        let now = crate::facts::fs::identity_at(libc::AT_FDCWD, &path);
+        if now != Some((c.id.dev, c.id.ino)) {
+            continue;
+        }
+        Event::new("created")
+            .str("path", &c.path)
+            .int("dev", c.id.dev as i64)
+            .int("ino", c.id.ino as i64)
+            .str("kind", if c.id.dir { "dir" } else { "file" })
             .emit(trace);
     }
 }
