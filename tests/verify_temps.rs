@@ -294,10 +294,13 @@ fn a_temporary_the_host_keeps_under_the_globs_is_not_safe() {
 }
 
 /// ghc -staticlib from a Haskell source makes $TMPDIR/ghcPID_0 and
-/// removes it after ranlib in its main code: with its known temps, verify
-/// says SAFE and that the conversion took them over; nothing is left.
+/// removes it after ranlib in its main code. verify, with ghc's known
+/// temps, says which of those deletions it saw, and its verdict is what a
+/// conversion does: SAFE with "taken over … yes" exactly when the
+/// converted run (`arshim run --force`) leaves nothing in TMPDIR; else NOT
+/// SAFE naming what the conversion would not remove — and it leaves it.
 #[test]
-fn ghc_staticlib_is_safe_with_its_known_temps() {
+fn ghc_staticlib_verdict_is_what_its_conversion_leaves() {
     let ghc = find_on_path("ghc").unwrap_or_else(|| {
         panic!("`ghc` is not installed: this test needs it (Debian package `ghc`)")
     });
@@ -309,21 +312,52 @@ fn ghc_staticlib_is_safe_with_its_known_temps() {
         .map(OsString::from)
         .chain(["-o", "libfoo_hs.a", "Foo.hs"].map(OsString::from))
         .collect();
-    let out = verify(
-        &dir,
-        &[],
-        &line,
-        "SAFE",
-        &[
-            "deleted after the archiver: ",
-            "taken over by the conversion: yes (all gone after the converted run)",
-        ],
-    );
-    out.assert_code(0);
-    assert!(
-        out.stdout.contains(&format!("{}/ghc", tmp(&dir).display())),
-        "{}",
+    let base = plain(&dir, &line, "plain");
+    base.assert_code(0);
+    assert!(in_tmp(&dir).is_empty(), "{:?}", in_tmp(&dir));
+    let clean = || {
+        for f in ["libfoo_hs.a", "Foo.o", "Foo.hi"] {
+            let _ = fs::remove_file(dir.join(f));
+        }
+    };
+    clean();
+
+    let out = arshim(&dir, &["verify"], &line, "verify");
+    let safe = out.stdout.contains("verdict: SAFE — ");
+    let tmp_ghc = format!("{}/ghc", tmp(&dir).display());
+    if safe {
+        out.assert_code(0);
+        assert!(
+            out.stdout
+                .contains("taken over by the conversion: yes (all gone after the converted run)")
+                && out.stdout.contains(&tmp_ghc),
+            "{}",
+            out.describe()
+        );
+    } else {
+        out.assert_code(1);
+        assert!(
+            out.stdout.contains("verdict: NOT SAFE — ")
+                && out
+                    .stdout
+                    .lines()
+                    .any(|l| l.contains("the process deleted ") && l.contains(&tmp_ghc)),
+            "verify names ghc's temporaries the conversion would leave\n{}",
+            out.describe()
+        );
+    }
+    assert!(in_tmp(&dir).is_empty(), "{:?}", in_tmp(&dir));
+    clean();
+
+    let (run, what) = run_traced(&dir, &["--force"], &line, "forced");
+    run.assert_code(0);
+    assert_eq!(what, "convert", "{}", run.describe());
+    assert_eq!(
+        in_tmp(&dir).is_empty(),
+        safe,
+        "verify said {}, the conversion left {:?}\n{}",
+        if safe { "SAFE" } else { "NOT SAFE" },
+        in_tmp(&dir),
         out.describe()
     );
-    assert!(in_tmp(&dir).is_empty(), "{:?}", in_tmp(&dir));
 }
