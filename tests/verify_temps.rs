@@ -239,6 +239,41 @@ fn with_temps_the_conversion_takes_them_over_and_the_verdict_keeps_them() {
     assert_eq!(run.code(), base.code(), "{}", run.describe());
     assert_eq!(archive(&dir), want);
     assert!(in_tmp(&dir).is_empty(), "{:?}", in_tmp(&dir));
+    let _ = fs::remove_file(dir.join("lib.a"));
+
+    // Through a shell the library judges the host itself: its ARSHIM_TEMPS
+    // must be the verdict's.
+    let words: Vec<String> = line
+        .iter()
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
+    let shell: Vec<OsString> = vec![
+        "sh".into(),
+        "-c".into(),
+        format!("exec {}", words.join(" ")).into(),
+    ];
+    for (label, temps, converts) in [
+        ("sh-same", "$TMPDIR/vthost.*", true),
+        ("sh-other", "$TMPDIR/other.*", false),
+    ] {
+        let opts = ["--verified-only", "--temps", temps];
+        let (run, what) = run_traced(&dir, &opts, &shell, label);
+        assert_eq!(what == "convert", converts, "{what}\n{}", run.describe());
+        if !converts {
+            assert!(
+                run.stderr.contains(
+                    "was verified SAFE with ARSHIM_TEMPS=$TMPDIR/vthost.*, not with this \
+                     ARSHIM_TEMPS: not converting (ARSHIM_VERIFIED_ONLY=1)"
+                ),
+                "{}",
+                run.describe()
+            );
+        }
+        assert_eq!(run.code(), base.code(), "{}", run.describe());
+        assert_eq!(archive(&dir), want);
+        assert!(in_tmp(&dir).is_empty(), "{:?}", in_tmp(&dir));
+        let _ = fs::remove_file(dir.join("lib.a"));
+    }
 }
 
 /// A file that was there before the run (not the host's), deleted after
