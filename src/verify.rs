@@ -152,8 +152,19 @@ fn taken_over(
     report: &mut Report,
 ) -> Option<String> {
     let events = trace::parse(&read_trace(&second.trace)).0;
-    let left = watch.left_behind(&events, globs);
     let deleted = named(&found.taken);
+    if !matches!(analysis::conversion(&events), Conversion::Converted(_)) {
+        // Then the host's own main code deleted them: nothing to judge.
+        report.fact(
+            "temps",
+            format!(
+                "deleted after the archiver: {deleted}; taken over by the conversion: not put \
+                 to the test (the second run did not convert)"
+            ),
+        );
+        return None;
+    }
+    let left = watch.left_behind(&events, globs);
     if left.is_empty() {
         report.fact(
             "temps",
@@ -557,10 +568,13 @@ fn remember(
         Ok(s) => s,
         Err(e) => return report.note(format!("the verdict was not remembered: {e}")),
     };
-    let stored_for = match &script {
+    let mut stored_for = match &script {
         Some(s) => format!("{} running {}", id.path.display(), s.path.display()),
         None => id.path.display().to_string(),
     };
+    if let Some(temps) = temps {
+        stored_for.push_str(&format!(" with --temps '{temps}'"));
+    }
     let entry = Entry {
         host: id,
         script,

@@ -276,6 +276,37 @@ fn with_temps_the_conversion_takes_them_over_and_the_verdict_keeps_them() {
     }
 }
 
+/// A command whose converted run makes its temp dir otherwise (a child
+/// `mkdir`, which the library does not count as the host's): the observed
+/// run's deletions are covered, but the converted run leaves the dir
+/// behind, and verify says so: NOT SAFE (the temps' existence is compared
+/// after the converted run, not assumed from the observed one).
+#[test]
+fn temporaries_the_converted_run_leaves_behind_are_not_safe() {
+    let dir = TestDir::new("vtemps-left");
+    let line = line("sneaky");
+    let out = verify(
+        &dir,
+        &["--temps", "$TMPDIR/vthost.*"],
+        &line,
+        "NOT SAFE",
+        &[
+            "taken over by the conversion: no: ",
+            "the host's temporaries were not all removed by the converted run: ",
+        ],
+    );
+    out.assert_code(1);
+    let left = in_tmp(&dir);
+    assert_eq!(left.len(), 1, "{left:?}");
+    let name = left.iter().next().unwrap();
+    assert!(
+        out.stdout
+            .contains(&format!("{}/{name} left behind", tmp(&dir).display())),
+        "{}",
+        out.describe()
+    );
+}
+
 /// A file that was there before the run (not the host's), deleted after
 /// ar: NOT SAFE even with a glob covering it — the conversion hands the
 /// reaper only what the host created.

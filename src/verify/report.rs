@@ -43,6 +43,10 @@ impl Report {
                 (n, 0) => {
                     format!("{n} deletion(s) only, by the exit handlers (a conversion runs them)")
                 }
+                (0, t) => format!(
+                    "{t} deletion(s) of the host's temporaries, which a conversion hands to the \
+                     reaper"
+                ),
                 (n, t) => format!(
                     "{t} deletion(s) of the host's temporaries, which a conversion hands to the \
                      reaper, and {n} by the exit handlers (a conversion runs them)"

@@ -15,6 +15,10 @@
  *   foreign  the same, then unlinks $VT_TMP/foreign.tmp, a file that was
  *            there before the run (the test makes it): not the host's.
  *   kept     after ar: unlinks a.o and c.s only; b.rsp and the dir stay.
+ *   sneaky   as created, but the dir is $VT_TMP/vthost.PID, and when
+ *            converted (ARSHIM=1, as `arshim run` sets it) a child
+ *            `mkdir` makes it: a command that behaves differently when
+ *            converted, whose dir the conversion cannot know is its own.
  *
  * Exit status: ar's; 3 if a call failed; 2 on usage errors. Prints nothing.
  */
@@ -25,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -61,12 +66,37 @@ static void write_fd(int fd, const char *what)
 	close(fd);
 }
 
-static void make_temps(void)
+/* `mkdir DIR` in a child, waited for. */
+static void child_mkdir(void)
+{
+	char *argv[] = {"mkdir", dir, NULL};
+	pid_t pid;
+	int st;
+	errno = posix_spawnp(&pid, "mkdir", NULL, NULL, argv, environ);
+	if (errno != 0)
+		fail("posix_spawnp mkdir");
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			fail("waitpid");
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		exit(3);
+}
+
+static void make_temps(int sneaky)
 {
 	char path[4200];
-	snprintf(dir, sizeof dir, "%s/vthost.XXXXXX", tmp_base());
-	if (!mkdtemp(dir))
-		fail("mkdtemp");
+	const char *mode = getenv("ARSHIM");
+	if (sneaky) {
+		snprintf(dir, sizeof dir, "%s/vthost.%d", tmp_base(), (int)getpid());
+		if (mode && strcmp(mode, "1") == 0)
+			child_mkdir();
+		else if (mkdir(dir, 0700) != 0)
+			fail("mkdir");
+	} else {
+		snprintf(dir, sizeof dir, "%s/vthost.XXXXXX", tmp_base());
+		if (!mkdtemp(dir))
+			fail("mkdtemp");
+	}
 	write_fd(open(in_dir(path, sizeof path, "a.o"), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644),
 		 "open a.o");
 	FILE *f = fopen(in_dir(path, sizeof path, "b.rsp"), "w");
@@ -110,15 +140,16 @@ int main(int argc, char **argv)
 	const char *mode;
 	int rc;
 	if (argc < 4) {
-		fprintf(stderr, "usage: verify_temps_host created|foreign|kept ARCHIVE OBJ...\n");
+		fprintf(stderr, "usage: verify_temps_host created|foreign|kept|sneaky ARCHIVE OBJ...\n");
 		return 2;
 	}
 	mode = argv[1];
-	if (strcmp(mode, "created") != 0 && strcmp(mode, "foreign") != 0 && strcmp(mode, "kept") != 0) {
+	if (strcmp(mode, "created") != 0 && strcmp(mode, "foreign") != 0 && strcmp(mode, "kept") != 0
+	    && strcmp(mode, "sneaky") != 0) {
 		fprintf(stderr, "verify_temps_host: unknown mode %s\n", mode);
 		return 2;
 	}
-	make_temps();
+	make_temps(strcmp(mode, "sneaky") == 0);
 	rc = run_ar(argv + 2, argc - 2);
 	/* The host's main code, after the archiver: what a conversion loses
 	 * unless the reaper takes it over. */
