@@ -1142,7 +1142,9 @@ fn ghc_observe_changes_nothing() {
 /// its temp dir (`$TMPDIR/ghcPID_0`) in its main code. verify says NOT SAFE
 /// naming that dir; `arshim run` (known host, not final) does not convert
 /// and leaves nothing behind, as the run without the shim; forced, the
-/// conversion leaves the temp dir (the reason ghc is not final).
+/// conversion hands ghc's temp dir to the reaper (its temps glob), which
+/// cannot remove it: the `.s`/`.o` files ghc's gcc and as children wrote
+/// there are not ghc's own creations (the reason ghc is not final).
 #[test]
 fn ghc_from_source_is_not_final() {
     Host::Ghc.require();
@@ -1222,6 +1224,29 @@ fn ghc_from_source_is_not_final() {
             assert!(
                 dirs.len() == 1 && dirs[0].starts_with("ghc") && dirs[0].ends_with("_0"),
                 "forced, the conversion leaves ghc's temp dir: {dirs:?}"
+            );
+            // ghc's temps glob hands its temp dir to the reaper, but what
+            // its gcc and as children wrote there is not ghc's creation
+            // (docs/DESIGN.md, "Conversion" 12): it stays, and so does the dir.
+            let temps = events(&lines, "temps");
+            assert!(
+                temps
+                    .iter()
+                    .any(|l| l.contains(&format!("/tmp/{}", dirs[0]))),
+                "{}",
+                trace_dump(&lines)
+            );
+            let inside: Vec<String> = fs::read_dir(cwd.join("tmp").join(&dirs[0]))
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            assert!(
+                !inside.is_empty()
+                    && inside
+                        .iter()
+                        .all(|f| f.ends_with(".s") || f.ends_with(".o")),
+                "only the children's .s/.o files are left: {inside:?}"
             );
         } else {
             assert!(

@@ -169,14 +169,24 @@ fn temps_opts() -> [&'static str; 2] {
 
 #[test]
 fn temps_are_removed_after_the_archiver() {
-    let dir = TestDir::new("temps-removed");
-    let base = host_run(&dir, "base", None, &[]);
+    removed_after_the_archiver("temps-removed", &[], "convert");
+}
+
+/// The same at the wait call: fork + exec, handed to the reaper at `waitpid`.
+#[test]
+fn temps_are_removed_after_a_forked_archiver() {
+    removed_after_the_archiver("temps-fork", &[("HOST_CALL", "fork")], "handoff");
+}
+
+fn removed_after_the_archiver(name: &str, env: &[(&str, &str)], event: &str) {
+    let dir = TestDir::new(name);
+    let base = host_run(&dir, "base", None, env);
     base.out.assert_code(0);
     assert!(base.out.stdout.contains("a - "), "{}", base.describe());
     assert_eq!(base.left(), Vec::<String>::new(), "{}", base.describe());
 
-    let shim = host_run(&dir, "shim", Some(&temps_opts()), &[]);
-    assert!(shim.converted(), "{}", shim.describe());
+    let shim = host_run(&dir, "shim", Some(&temps_opts()), env);
+    assert!(shim.events(event).next().is_some(), "{}", shim.describe());
     assert_same_for_the_user(&shim, &base);
     assert_eq!(shim.left(), Vec::<String>::new(), "{}", shim.describe());
     let handed: Vec<String> = shim

@@ -55,11 +55,13 @@ pub const TABLE: &[KnownHost] = &[
         tools: "*ranlib",
         not_final: Some(
             "after ranlib, ghc deletes its temp files and its temp dir ($TMPDIR/ghcPID_0) \
-             in its main code: converting would leave them behind",
+             in its main code: converting would leave behind the .s/.o files its gcc and \
+             as children wrote there (only ghc's own are handed to the reaper), and the dir",
         ),
         failure_status: Some(1),
         evidence: "observed (strace): ghc -staticlib builds the archive itself, runs ranlib, \
-                   then unlinks its temp files and rmdirs its temp dir; exits 1 if ranlib fails",
+                   then unlinks its temp files (some written by gcc -S and as, its children) \
+                   and rmdirs its temp dir; exits 1 if ranlib fails",
         temps: &["$TMPDIR/ghc*_*"],
     },
     KnownHost {

@@ -5,11 +5,12 @@
 //! arshim __reap run [--trace FILE] [--failure-status N] [DELETION]... -- PATH ARGV0 [ARGS...]
 //!
 //! DELETION: --unlink DIRFD NAME | --rmdir DIRFD NAME
-//!         | --unlink-if DIRFD NAME DEV:INO | --rmdir-if DIRFD NAME DEV:INO
+//!         | --unlink-if DIRFD NAME ID | --rmdir-if DIRFD NAME ID
+//! ID: DEV:INO:SEC.NSEC (the birth time; 0.000000000 when unknown)
 //! ```
 //!
 //! The `-if` forms are the host's temporaries (docs/DESIGN.md, "Conversion"
-//! 12): deleted only while NAME is still the file (dev, ino) the host made.
+//! 12): deleted only while NAME is still the file the host made.
 //!
 //! Parsed by hand (no clap): the reaper must start small and fast. Deletions
 //! keep their order. A malformed DIRFD is not a usage error: the deletion is
@@ -62,9 +63,18 @@ pub struct Deletion {
     /// `None` when the DIRFD argument is not a file descriptor number.
     pub dirfd: Option<RawFd>,
     pub name: OsString,
-    /// `-if` forms: only while NAME is still this (dev, ino); `None` there
-    /// when DEV:INO is malformed (rejected at its turn, like a bad DIRFD).
-    pub same: Option<Option<(u64, u64)>>,
+    /// `-if` forms: only while NAME is still this file; `None` there when
+    /// ID is malformed (rejected at its turn, like a bad DIRFD).
+    pub same: Option<Option<Same>>,
+}
+
+/// The file a temporary's deletion expects to find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Same {
+    pub dev: u64,
+    pub ino: u64,
+    /// The birth time, seconds and nanoseconds; (0, 0): unknown.
+    pub born: (i64, u32),
 }
 
 /// A command line the library would never write: a bug, not a user error.
@@ -175,16 +185,23 @@ fn parse_fd(text: &OsString) -> Option<RawFd> {
         .and_then(|t| t.parse::<RawFd>().ok())
 }
 
-/// `DEV:INO`, two decimal numbers.
-fn parse_identity(text: &OsString) -> Option<(u64, u64)> {
-    let (dev, ino) = text.to_str()?.split_once(':')?;
-    let number = |t: &str| {
-        t.bytes()
-            .all(|b| b.is_ascii_digit())
-            .then(|| t.parse::<u64>().ok())
-            .flatten()
-    };
-    Some((number(dev)?, number(ino)?))
+/// `DEV:INO:SEC.NSEC`.
+fn parse_identity(text: &OsString) -> Option<Same> {
+    let mut parts = text.to_str()?.splitn(3, ':');
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let number = |t: &str| digits(t).then(|| t.parse::<u64>().ok()).flatten();
+    let dev = number(parts.next()?)?;
+    let ino = number(parts.next()?)?;
+    let (sec, nsec) = parts.next()?.split_once('.')?;
+    let sec_digits = sec.strip_prefix('-').unwrap_or(sec);
+    let nsec = (nsec.len() == 9 && digits(sec_digits))
+        .then(|| nsec.parse::<u32>().ok())
+        .flatten()?;
+    Some(Same {
+        dev,
+        ino,
+        born: (sec.parse().ok()?, nsec),
+    })
 }
 
 fn parse_command(
@@ -276,15 +293,22 @@ mod tests {
             "--unlink-if",
             "5",
             "a.s",
-            "2049:77",
+            "2049:77:1796091089.000000042",
             "--rmdir-if",
             "5",
             "d",
-            "1:x",
+            "1:2",
         ])
         .unwrap();
         assert_eq!(r.deletions[0].op, Op::Unlink);
-        assert_eq!(r.deletions[0].same, Some(Some((2049, 77))));
+        assert_eq!(
+            r.deletions[0].same,
+            Some(Some(Same {
+                dev: 2049,
+                ino: 77,
+                born: (1796091089, 42)
+            }))
+        );
         assert_eq!(r.deletions[1].op, Op::Rmdir);
         assert_eq!(r.deletions[1].same, Some(None), "kept for rejection");
         assert!(parse_str(&["wait", "--pid", "4", "--unlink-if", "5", "a.s"]).is_err());

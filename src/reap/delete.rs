@@ -11,12 +11,11 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
-use nix::fcntl::AtFlags;
 use nix::fcntl::{fcntl, FcntlArg, FdFlag};
-use nix::sys::stat::{fstat, fstatat, SFlag};
+use nix::sys::stat::{fstat, SFlag};
 use nix::unistd::{unlinkat, UnlinkatFlags};
 
-use super::args::{Deletion, Op};
+use super::args::{Deletion, Op, Same};
 use super::trace::{Event, Trace};
 
 /// The deletions checked before the archiver runs, and the directory fds
@@ -138,13 +137,35 @@ fn unlink_in(dir: Option<&OwnedFd>, d: &Deletion) -> io::Result<()> {
 }
 
 /// A host's temporary is deleted only while NAME is still the file the host
-/// created, of the same kind, never a symlink or a file put there since
-/// (docs/DESIGN.md, "Conversion" 12). Linux cannot unlink by inode: what
-/// replaces it between this look and the unlink is not told apart.
-fn still_the_same(dir: &OwnedFd, d: &Deletion, (dev, ino): (u64, u64)) -> io::Result<()> {
-    let st = fstatat(dir, d.name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)?;
-    let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
-    if st.st_dev != dev || st.st_ino != ino || is_dir != (d.op == Op::Rmdir) {
+/// created: same (dev, ino), same birth time when the file system keeps one
+/// (a freed inode number is often reused at once), a regular file for
+/// `--unlink-if` and a directory for `--rmdir-if` — never a symlink or a
+/// file put there since (docs/DESIGN.md, "Conversion" 12). Linux cannot
+/// unlink by inode: a swap between this look and the unlink is not seen.
+fn still_the_same(dir: &OwnedFd, d: &Deletion, same: Same) -> io::Result<()> {
+    let name =
+        std::ffi::CString::new(d.name.as_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: statx into a zeroed buffer we own, relative to an open
+    // directory fd, with a NUL-terminated name (raw libc: nix has no statx).
+    let st = unsafe {
+        let mut st: libc::statx = std::mem::zeroed();
+        let wanted = libc::STATX_TYPE | libc::STATX_INO | libc::STATX_BTIME;
+        let flags = libc::AT_SYMLINK_NOFOLLOW;
+        if libc::statx(dir.as_raw_fd(), name.as_ptr(), flags, wanted, &mut st) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        st
+    };
+    let kind = u32::from(st.stx_mode) & libc::S_IFMT;
+    let wanted = match d.op {
+        Op::Unlink => libc::S_IFREG,
+        Op::Rmdir => libc::S_IFDIR,
+    };
+    let born = (st.stx_mask & libc::STATX_BTIME != 0)
+        .then_some((st.stx_btime.tv_sec, st.stx_btime.tv_nsec));
+    let same_birth = same.born == (0, 0) || born.is_none_or(|b| b == same.born);
+    let dev = libc::makedev(st.stx_dev_major, st.stx_dev_minor);
+    if dev != same.dev || st.stx_ino != same.ino || kind != wanted || !same_birth {
         return Err(io::Error::other(
             "not the file the host created (replaced since): left alone",
         ));

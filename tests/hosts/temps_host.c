@@ -12,8 +12,9 @@
  *     (open O_CREAT|O_EXCL), each with one line;
  *   - if HOST_REUSE names a file (which exists already), it is opened
  *     O_CREAT|O_TRUNC and written to, and deleted after the spawn like the
- *     rest (the host's own file? no: it was there before).
- * Then posix_spawnp(AR, [AR ARG...]), waitpid, and in its main code unlink
+ *     rest (though the host did not create it).
+ * Then posix_spawnp(AR, [AR ARG...]) (HOST_CALL=fork: fork and execvp),
+ * waitpid, and in its main code unlink
  * of every file above and rmdir of the directory (errors ignored, as a
  * tool cleaning up its temp dir). Exits with the archiver's status (128+N
  * for a signal N). Prints nothing after the spawn.
@@ -110,7 +111,19 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	pid_t pid;
-	int err = posix_spawnp(&pid, argv[1], NULL, NULL, argv + 1, environ);
+	int err = 0;
+	const char *call = getenv("HOST_CALL");
+	if (call && strcmp(call, "fork") == 0) {
+		pid = fork();
+		if (pid == 0) {
+			execvp(argv[1], argv + 1);
+			_exit(127);
+		}
+		if (pid < 0)
+			err = errno;
+	} else {
+		err = posix_spawnp(&pid, argv[1], NULL, NULL, argv + 1, environ);
+	}
 	if (err) {
 		fprintf(stderr, "temps_host: spawn failed: %s\n", strerror(err));
 		return 3;

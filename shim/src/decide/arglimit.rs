@@ -111,10 +111,11 @@ pub fn deferral_cost(name: &[u8]) -> u64 {
 
 /// What one temporary handed to the reaper adds to its arguments:
 /// `--unlink-if` (or `--rmdir-if`), the fd (at most ten digits), the name
-/// and `DEV:INO` (at most twenty digits each), NULs and pointers included
-/// (docs/DESIGN.md, "Conversion" 12).
+/// and `DEV:INO:SEC.NSEC` (at most 20 + 20 + 20 + 9 digits), NULs and
+/// pointers included (docs/DESIGN.md, "Conversion" 12).
 pub fn temp_cost(name: &[u8]) -> u64 {
-    let strings = b"--unlink-if".len() + 1 + 10 + 1 + name.len() + 1 + 41 + 1;
+    let strings =
+        b"--unlink-if".len() + 1 + 10 + 1 + name.len() + 1 + 20 + 1 + 20 + 1 + 21 + 1 + 9 + 1;
     (strings + 4 * POINTER) as u64
 }
 

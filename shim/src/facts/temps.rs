@@ -4,19 +4,50 @@
 
 use libc::c_int;
 
-/// A file's identity and whether it is a directory.
+/// A file's identity: (dev, ino), its type, and its birth time when the
+/// file system keeps one (an inode number freed by a deletion is often
+/// given to the next file made: the birth time tells them apart).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Identity {
     pub dev: u64,
     pub ino: u64,
-    pub dir: bool,
+    /// `st_mode & S_IFMT`.
+    pub kind: u32,
+    /// Seconds and nanoseconds; (0, 0) when unknown.
+    pub born: (i64, u32),
 }
 
-fn of(st: &libc::stat) -> Identity {
+impl Identity {
+    pub fn is_dir(&self) -> bool {
+        self.kind == libc::S_IFDIR
+    }
+}
+
+fn of(st: &libc::statx) -> Identity {
+    let born = if st.stx_mask & libc::STATX_BTIME != 0 {
+        (st.stx_btime.tv_sec, st.stx_btime.tv_nsec)
+    } else {
+        (0, 0)
+    };
     Identity {
-        dev: st.st_dev,
-        ino: st.st_ino,
-        dir: st.st_mode & libc::S_IFMT == libc::S_IFDIR,
+        dev: libc::makedev(st.stx_dev_major, st.stx_dev_minor),
+        ino: st.stx_ino,
+        kind: u32::from(st.stx_mode) & libc::S_IFMT,
+        born,
+    }
+}
+
+/// `statx` of `path` relative to `dirfd` with `flags`.
+///
+/// # Safety
+/// `path` must be a NUL-terminated string.
+unsafe fn statx(dirfd: c_int, path: *const libc::c_char, flags: c_int) -> Result<Identity, c_int> {
+    let mut st: libc::statx = std::mem::zeroed();
+    let wanted = libc::STATX_TYPE | libc::STATX_INO | libc::STATX_BTIME;
+    if libc::statx(dirfd, path, flags, wanted, &mut st) == 0 {
+        Ok(of(&st))
+    } else {
+        Err(*libc::__errno_location())
     }
 }
 
@@ -56,24 +87,18 @@ pub fn fd_path_into(fd: c_int, buf: &mut [u8]) -> Option<usize> {
     usize::try_from(n).ok().filter(|&n| n > 0 && n < buf.len())
 }
 
-/// `fstatat(dirfd, path, AT_SYMLINK_NOFOLLOW)`: Ok(identity), or Err(errno).
+/// The identity of `path` relative to `dirfd`, not following a final
+/// symlink: Ok(identity), or Err(errno).
 ///
 /// # Safety
 /// `path` must be a NUL-terminated string.
 pub unsafe fn lstat_at(dirfd: c_int, path: *const libc::c_char) -> Result<Identity, c_int> {
-    let mut st: libc::stat = std::mem::zeroed();
-    if libc::fstatat(dirfd, path, &mut st, libc::AT_SYMLINK_NOFOLLOW) == 0 {
-        Ok(of(&st))
-    } else {
-        Err(*libc::__errno_location())
-    }
+    statx(dirfd, path, libc::AT_SYMLINK_NOFOLLOW)
 }
 
 /// The identity of an open fd.
 pub fn fd_identity(fd: c_int) -> Option<Identity> {
-    // SAFETY: fstat into a zeroed buffer we own; a bad fd is only EBADF.
-    unsafe {
-        let mut st: libc::stat = std::mem::zeroed();
-        (libc::fstat(fd, &mut st) == 0).then(|| of(&st))
-    }
+    // SAFETY: an empty NUL-terminated path with AT_EMPTY_PATH names `fd`
+    // itself; a bad fd is only EBADF.
+    unsafe { statx(fd, c"".as_ptr(), libc::AT_EMPTY_PATH).ok() }
 }

@@ -262,15 +262,16 @@ fn record_created(trace: Option<&[u8]>) {
         let Ok(path) = std::ffi::CString::new(c.path.as_slice()) else {
             continue;
         };
-        let now = crate::facts::fs::identity_at(libc::AT_FDCWD, &path);
-        if now != Some((c.id.dev, c.id.ino)) {
+        // SAFETY: `path` is NUL-terminated.
+        let now = unsafe { crate::facts::temps::lstat_at(libc::AT_FDCWD, path.as_ptr()) };
+        if now != Ok(c.id) {
             continue;
         }
         Event::new("created")
             .str("path", &c.path)
             .int("dev", c.id.dev as i64)
             .int("ino", c.id.ino as i64)
-            .str("kind", if c.id.dir { "dir" } else { "file" })
+            .str("kind", if c.id.is_dir() { "dir" } else { "file" })
             .emit(trace);
     }
 }

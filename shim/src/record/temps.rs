@@ -46,7 +46,8 @@ static ARENA: Arena = Arena(
             id: UnsafeCell::new(Identity {
                 dev: 0,
                 ino: 0,
-                dir: false,
+                kind: 0,
+                born: (0, 0),
             }),
             len: UnsafeCell::new(0),
             path: UnsafeCell::new([0; PATH]),

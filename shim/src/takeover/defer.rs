@@ -12,6 +12,7 @@ use crate::decide::arglimit::deferral_cost;
 use crate::decide::protect::{absolute, is_protected, protected_paths, split_parent};
 use crate::facts::fs::canonical;
 use crate::facts::proc::dir_of;
+use crate::facts::temps::Identity;
 use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Mutex;
@@ -27,8 +28,8 @@ pub struct Deferred {
     /// The absolute path, for the trace.
     pub path: Vec<u8>,
     /// A host's temporary (docs/DESIGN.md, "Conversion" 12): deleted only
-    /// while the name is still this (dev, ino), never by the library itself.
-    pub same: Option<(u64, u64)>,
+    /// while the name is still this file, never by the library itself.
+    pub same: Option<Identity>,
 }
 
 // The live state, used only by the converting thread and the deletion hooks.

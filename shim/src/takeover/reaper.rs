@@ -55,8 +55,9 @@ pub fn argv(
         out.push(c(op));
         out.push(c(d.dirfd.to_string()));
         out.push(c(d.name.clone()));
-        if let Some((dev, ino)) = d.same {
-            out.push(c(format!("{dev}:{ino}")));
+        if let Some(id) = d.same {
+            let (sec, nsec) = id.born;
+            out.push(c(format!("{}:{}:{sec}.{nsec:09}", id.dev, id.ino)));
         }
     }
     if let Job::Run { path, argv } = job {
@@ -128,7 +129,12 @@ mod tests {
                 name: b"ghc1_0".to_vec(),
                 rmdir: true,
                 path: b"/tmp/ghc1_0".to_vec(),
-                same: Some((2049, 77)),
+                same: Some(crate::facts::temps::Identity {
+                    dev: 2049,
+                    ino: 77,
+                    kind: libc::S_IFDIR,
+                    born: (1796091089, 849183049),
+                }),
             },
         ];
         let a = argv(
@@ -159,7 +165,7 @@ mod tests {
                 "--rmdir-if",
                 "7",
                 "ghc1_0",
-                "2049:77"
+                "2049:77:1796091089.849183049"
             ]
         );
     }

@@ -124,9 +124,9 @@ fn gather(
             records.push(Deferred {
                 dirfd: fd,
                 name: name.to_vec(),
-                rmdir: created.id.dir,
+                rmdir: created.id.is_dir(),
                 path: created.path.clone(),
-                same: Some((created.id.dev, created.id.ino)),
+                same: Some(created.id),
             });
         }
     }
@@ -165,5 +165,7 @@ fn still_there(fd: i32, name: &[u8], created: &Created) -> bool {
         return false;
     };
     // SAFETY: `c` is NUL-terminated.
-    unsafe { lstat_at(fd, c.as_ptr()) }.is_ok_and(|id| id == created.id)
+    // Only what `open`, `mkstemp` and `mkdir` make: a regular file or a directory.
+    let made = matches!(created.id.kind, libc::S_IFREG | libc::S_IFDIR);
+    made && unsafe { lstat_at(fd, c.as_ptr()) }.is_ok_and(|id| id == created.id)
 }
