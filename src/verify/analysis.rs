@@ -123,6 +123,13 @@ pub fn analyse(events: &[Event], outputs: &[(&Path, &str)], globs: &Globs) -> An
         .map_or_else(|| "the archiver".to_owned(), ArchiverCall::name);
     let mut after = after_the_archiver(&mine[done + 1..], &tool, outputs);
     let created = created_by_host(&mine);
+    if let Some(e) = mine.iter().find(|e| e.event == "created_incomplete") {
+        notes.push(format!(
+            "the library could not record every file the process created ({}): a deletion \
+             of one it did not record counts as not the process's own",
+            e.str("reason").unwrap_or("no reason given")
+        ));
+    }
     let split = temps::split(&after.main_deletions, &created, globs);
     after.reasons.extend(deletion_reasons(&tool, &split, globs));
     after.reasons.extend(anywhere(&mine));
