@@ -122,14 +122,7 @@ pub fn analyse(events: &[Event], outputs: &[(&Path, &str)], globs: &Globs) -> An
         .as_ref()
         .map_or_else(|| "the archiver".to_owned(), ArchiverCall::name);
     let mut after = after_the_archiver(&mine[done + 1..], &tool, outputs);
-    let created = created_by_host(&mine);
-    if let Some(e) = mine.iter().find(|e| e.event == "created_incomplete") {
-        notes.push(format!(
-            "the library could not record every file the process created ({}): a deletion \
-             of one it did not record counts as not the process's own",
-            e.str("reason").unwrap_or("no reason given")
-        ));
-    }
+    let created = created_by_host(&mine, &mut notes);
     let split = temps::split(&after.main_deletions, &created, globs);
     after.reasons.extend(deletion_reasons(&tool, &split, globs));
     after.reasons.extend(anywhere(&mine));
@@ -164,8 +157,16 @@ pub fn analyse(events: &[Event], outputs: &[(&Path, &str)], globs: &Globs) -> An
 }
 
 /// The library's `created` events (observe mode, at `archiver_done`): what
-/// the process created that was still there when the archiver ended.
-fn created_by_host(mine: &[&Event]) -> Vec<Created> {
+/// the process created that was still there when the archiver ended; a
+/// note when the record is not whole.
+fn created_by_host(mine: &[&Event], notes: &mut Vec<String>) -> Vec<Created> {
+    if let Some(e) = mine.iter().find(|e| e.event == "created_incomplete") {
+        notes.push(format!(
+            "the library could not record every file the process created ({}): a deletion \
+             of one it did not record counts as not the process's own",
+            e.str("reason").unwrap_or("no reason given")
+        ));
+    }
     let number = |e: &Event, k: &str| e.fields.get(k).and_then(serde_json::Value::as_u64);
     mine.iter()
         .filter(|e| e.event == "created")
