@@ -333,6 +333,21 @@ fn a_directory_holding_a_foreign_file_stays_as_without_the_library() {
     assert_eq!(shim.left(), base.left(), "{}", shim.describe());
 }
 
+/// Creations from several threads at once are all recorded (the arena is
+/// lock-free) and all handed to the reaper.
+#[test]
+fn temps_made_by_several_threads_are_all_removed() {
+    let dir = TestDir::new("temps-threads");
+    let env = [("HOST_TEMPS_N", "400"), ("HOST_THREADS", "4")];
+    let base = host_run(&dir, "base", None, &env);
+    let shim = host_run(&dir, "shim", Some(&temps_opts()), &env);
+    base.out.assert_code(0);
+    assert!(shim.converted(), "{}", shim.describe());
+    assert_same_for_the_user(&shim, &base);
+    assert_eq!(shim.handed().len(), 404, "{}", shim.describe());
+    assert_eq!(shim.left(), Vec::<String>::new(), "{}", shim.describe());
+}
+
 /// More creations than the library's arena holds: what the host would
 /// delete is not known whole, so the spawn is the real call.
 #[test]

@@ -134,10 +134,6 @@ unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
     true
 }
 
-/// The configuration from the `ARSHIM*` variables, or `None` when there are
-/// none (the preload's gate already answered the processes with nothing to
-/// do) or one is bad: then one warning for the whole process tree, since
-/// descendants inherit the mark.
 /// The host's temporaries are recorded from now on when it has globs:
 /// `ARSHIM_TEMPS` and its known host's, `$TMPDIR` expanded with the `TMPDIR`
 /// it started with (docs/DESIGN.md, "Conversion" 12).
@@ -156,6 +152,10 @@ unsafe fn arm_temps(config: &Config, me: &Identity<'_>, pid: i32) {
     record::temps::arm(globs, pid);
 }
 
+/// The configuration from the `ARSHIM*` variables, or `None` when there are
+/// none (the preload's gate already answered the processes with nothing to
+/// do) or one is bad: then one warning for the whole process tree, since
+/// descendants inherit the mark.
 unsafe fn configuration() -> Option<Config> {
     let found = gate::scan(environ)?;
     let entries = found.as_slice();

@@ -213,6 +213,59 @@ mod tests {
         }
     }
 
+    /// What the library passes for `path`: its identity now.
+    fn identity_of(path: &std::path::Path) -> Same {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::symlink_metadata(path).unwrap();
+        let born = m
+            .created()
+            .unwrap()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        Same {
+            dev: m.dev(),
+            ino: m.ino(),
+            born: (born.as_secs() as i64, born.subsec_nanos()),
+        }
+    }
+
+    #[test]
+    fn a_temporary_is_deleted_only_while_it_is_the_same_file() {
+        let dir = std::env::temp_dir().join(format!("arshim-same-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("d")).unwrap();
+        let fd = OwnedFd::from(std::fs::File::open(&dir).unwrap());
+        let temp = |op, name: &str, same| Deletion {
+            op,
+            dirfd: Some(fd.as_raw_fd()),
+            name: name.into(),
+            same: Some(Some(same)),
+        };
+        std::fs::write(dir.join("a"), "a").unwrap();
+        let a = identity_of(&dir.join("a"));
+        let d = identity_of(&dir.join("d"));
+        assert!(still_the_same(&fd, &temp(Op::Unlink, "a", a), a).is_ok());
+        assert!(still_the_same(&fd, &temp(Op::Rmdir, "d", d), d).is_ok());
+        assert!(
+            still_the_same(&fd, &temp(Op::Unlink, "d", d), d).is_err(),
+            "a directory"
+        );
+        std::fs::remove_file(dir.join("a")).unwrap();
+        std::os::unix::fs::symlink(dir.join("d"), dir.join("a")).unwrap();
+        assert!(
+            still_the_same(&fd, &temp(Op::Unlink, "a", a), a).is_err(),
+            "a symlink"
+        );
+        std::fs::remove_file(dir.join("a")).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        std::fs::write(dir.join("a"), "other").unwrap();
+        assert!(
+            still_the_same(&fd, &temp(Op::Unlink, "a", a), a).is_err(),
+            "another file"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn standard_streams_and_non_directories_are_not_dirfds() {
         assert!(check_dirfd(0).is_err() && check_dirfd(2).is_err());

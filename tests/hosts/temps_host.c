@@ -9,7 +9,8 @@
  *   - mkdtemp("tool-XXXXXX"), exported to the archiver as HOST_TEMP_DIR;
  *   - in it: a.tmp (open O_CREAT|O_EXCL), b.tmp (open O_CREAT|O_TRUNC of a
  *     new name), c.tmp (fopen "w"), and HOST_TEMPS_N more files n<i>.tmp
- *     (open O_CREAT|O_EXCL), each with one line;
+ *     (open O_CREAT|O_EXCL) made by HOST_THREADS threads at once (default
+ *     1), each with one line;
  *   - if HOST_REUSE names a file (which exists already), it is opened
  *     O_CREAT|O_TRUNC and written to, and deleted after the spawn like the
  *     rest (though the host did not create it).
@@ -22,6 +23,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +49,48 @@ static int write_line(int fd, const char *what)
 	return close(fd) == 0 && ok ? 0 : -1;
 }
 
+struct share {
+	long extra, threads, first;
+	int failed;
+};
+
+/* Files n<i>.tmp for i = first, first + threads, ... (open O_CREAT|O_EXCL). */
+static void *make_share(void *arg)
+{
+	struct share *s = arg;
+	char p[4200];
+	for (long i = s->first; i < s->extra; i += s->threads) {
+		char name[64];
+		snprintf(name, sizeof name, "n%ld.tmp", i);
+		path_in(p, sizeof p, name);
+		if (write_line(open(p, O_WRONLY | O_CREAT | O_EXCL, 0644), name) != 0)
+			s->failed = 1;
+	}
+	return NULL;
+}
+
+/* The extra files, made by HOST_THREADS threads at once (default 1). */
+static int make_extra(long extra)
+{
+	const char *t = getenv("HOST_THREADS");
+	long threads = t && *t ? strtol(t, NULL, 10) : 1;
+	if (threads < 1 || threads > 16)
+		return -1;
+	pthread_t ids[16];
+	struct share shares[16];
+	for (long i = 0; i < threads; i++) {
+		shares[i] = (struct share){ extra, threads, i, 0 };
+		if (pthread_create(&ids[i], NULL, make_share, &shares[i]) != 0)
+			return -1;
+	}
+	int failed = 0;
+	for (long i = 0; i < threads; i++) {
+		pthread_join(ids[i], NULL);
+		failed |= shares[i].failed;
+	}
+	return failed ? -1 : 0;
+}
+
 static int make_temps(long extra)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -64,13 +108,8 @@ static int make_temps(long extra)
 	FILE *c = fopen(p, "w");
 	if (!c || fputs("temporary c\n", c) < 0 || fclose(c) != 0)
 		return -1;
-	for (long i = 0; i < extra; i++) {
-		char name[64];
-		snprintf(name, sizeof name, "n%ld.tmp", i);
-		path_in(p, sizeof p, name);
-		if (write_line(open(p, O_WRONLY | O_CREAT | O_EXCL, 0644), name) != 0)
-			return -1;
-	}
+	if (make_extra(extra) != 0)
+		return -1;
 	const char *reuse = getenv("HOST_REUSE");
 	if (reuse && *reuse &&
 	    write_line(open(reuse, O_WRONLY | O_CREAT | O_TRUNC, 0644), "reused") != 0)

@@ -315,6 +315,19 @@ mod tests {
     }
 
     #[test]
+    fn temps_globs_are_absolute_or_under_tmpdir() {
+        let c = parse_env(&["ARSHIM=1", "ARSHIM_TEMPS=$TMPDIR/ghc*_*, /w/tmp-[ab]*"]).unwrap();
+        let temps = c.temps.unwrap();
+        let globs: Vec<&[u8]> = temps.entries().collect();
+        assert_eq!(globs, [&b"$TMPDIR/ghc*_*"[..], b"/w/tmp-[ab]*"]);
+        for bad in ["tmp*", "/t,,/u", "$HOME/x", "/t/[ab", ""] {
+            let err = parse_env(&["ARSHIM=1", &format!("ARSHIM_TEMPS={bad}")]).unwrap_err();
+            assert_eq!(err.var, "ARSHIM_TEMPS", "{bad:?}");
+        }
+        assert_eq!(parse_env(&["ARSHIM=1"]).unwrap().temps, None);
+    }
+
+    #[test]
     fn defaults() {
         let c = parse_env(&["ARSHIM=1", "PATH=/bin"]).unwrap();
         assert_eq!(c.mode, Mode::Exec);

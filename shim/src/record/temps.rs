@@ -1,8 +1,8 @@
 //! The host's temporaries as it creates them (docs/DESIGN.md, "Conversion"
 //! 12): in the process in scope only, and only when it has temps globs
 //! (`ARSHIM_TEMPS`, its known host's), each file or directory that a call
-//! *created* under those globs is recorded — its absolute path, (dev, ino)
-//! and kind — in a static arena. Heap-free and lock-free: a host may create
+//! *created* under those globs is recorded — its absolute path and identity
+//! ((dev, ino), type, birth time) — in a static arena. Heap-free and lock-free: a host may create
 //! files from several threads or a signal handler. A slot is reserved with
 //! one atomic add and published once written; past the last slot, or for a
 //! path longer than a slot, the record is marked incomplete and the
@@ -17,10 +17,11 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU8, AtomicUsize,
 
 /// How many creations the arena holds.
 pub const SLOTS: usize = 1024;
-/// The longest path a slot holds.
+/// The longest path a slot holds, and the longest resolved on the stack:
+/// a hook may run in a signal handler on a small alternate stack, so its
+/// buffers stay small; a longer path marks the record incomplete.
 const PATH: usize = 1024;
-/// The longest path resolved on the stack (PATH_MAX).
-const RESOLVED: usize = 4096;
+const RESOLVED: usize = PATH;
 
 const EMPTY: u8 = 0;
 const READY: u8 = 1;
@@ -114,22 +115,36 @@ pub unsafe fn before(dirfd: c_int, path: *const c_char, exclusive: bool) -> Opti
     found.filter(|c| c.created)
 }
 
-/// `path` (relative to `dirfd`) made absolute, if under the globs.
+/// `path` (relative to `dirfd`) made absolute, if under the globs. A path
+/// that cannot be made absolute here (too long for the stack buffers, a
+/// directory fd that names nothing) may be a temporary: the record is then
+/// incomplete, so that no conversion forgets it.
 fn candidate(dirfd: c_int, path: &[u8]) -> Option<Candidate> {
     let globs = globs()?;
+    let mut c = Candidate {
+        path: [0; RESOLVED],
+        len: 0,
+        created: true,
+    };
+    match resolve(dirfd, path, &mut c.path) {
+        Some(len) => c.len = len,
+        None => {
+            INCOMPLETE.store(true, Ordering::Relaxed);
+            return None;
+        }
+    }
+    matches(globs, c.path.get(..c.len)?).then_some(c)
+}
+
+/// `path` made absolute into `out`: its length.
+fn resolve(dirfd: c_int, path: &[u8], out: &mut [u8]) -> Option<usize> {
     let mut base = [0u8; RESOLVED];
     let base_len = match (path.first(), dirfd) {
         (Some(b'/'), _) => 0,
         (_, libc::AT_FDCWD) => cwd_into(&mut base)?,
         (_, fd) => fd_path_into(fd, &mut base)?,
     };
-    let mut c = Candidate {
-        path: [0; RESOLVED],
-        len: 0,
-        created: true,
-    };
-    c.len = absolute_into(base.get(..base_len)?, path, &mut c.path)?;
-    matches(globs, c.path.get(..c.len)?).then_some(c)
+    absolute_into(base.get(..base_len)?, path, out)
 }
 
 /// After a successful call that opened `fd` on the candidate.

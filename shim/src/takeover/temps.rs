@@ -1,10 +1,10 @@
 //! The host's temporaries handed to the reaper (docs/DESIGN.md,
 //! "Conversion" 12). Before the point of no return: what the host created
 //! under its temps globs (`record::temps`) and is still there as it was —
-//! same (dev, ino), same kind, not a symlink — becomes a deletion relative
-//! to an fd on its directory, files first, then directories deepest first.
-//! The reaper deletes each after the archiver ended, only while the name is
-//! still that (dev, ino). Touches: the directory fds it opens (close-on-exec
+//! same (dev, ino), type and birth time, a regular file or a directory —
+//! becomes a deletion relative to an fd on its directory, files first, then
+//! directories deepest first. The reaper deletes each after the archiver
+//! ended, only while the name is still that file. Touches: the directory fds it opens (close-on-exec
 //! until handed over, closed when the conversion falls back).
 
 use crate::decide::arglimit::temp_cost;
