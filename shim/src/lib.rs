@@ -96,13 +96,21 @@ unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
     me.script = script.as_deref();
     if decision.mode == Mode::Exec {
         // Only a process that would convert pays for reading the store.
-        decision = scope::heed_verdict(&config, &me, decision, &own_verdict(&exe, me.script));
+        let temps = config
+            .temps
+            .as_ref()
+            .map(|l| l.entries().collect::<Vec<_>>().join(&b','));
+        let known = own_verdict(&exe, me.script, temps.as_deref());
+        decision = scope::heed_verdict(&config, &me, decision, &known);
     }
     announce(&config, &decision, &me, &exe);
     if decision.mode == Mode::Off {
         return false;
     }
-    if decision.mode == Mode::Exec {
+    // An observed run with a trace records them too: `verify` tells the
+    // host's own deletions by them (docs/DESIGN.md, "verify: temporaries
+    // taken over").
+    if decision.mode == Mode::Exec || config.trace.is_some() {
         arm_temps(&config, &me, pid);
     }
     real::resolve_all();
@@ -211,7 +219,8 @@ fn own_script(config: &Config, decision: &Scope, exe: &[u8]) -> Option<Vec<u8>> 
 /// for an interpreter, the script it runs (path and hash): without one, an
 /// interpreter has no verdict. A store that exists but cannot be read counts
 /// as no verdict, said once per process tree (descendants inherit the mark).
-unsafe fn own_verdict(exe: &[u8], script: Option<&[u8]>) -> Known {
+/// A SAFE verdict holds for the temps (`ARSHIM_TEMPS`) it was given with.
+unsafe fn own_verdict(exe: &[u8], script: Option<&[u8]>, temps: Option<&[u8]>) -> Known {
     use facts::verdicts as read;
     if script.is_none() && !verdicts::heeded_for(scope::basename(exe)) {
         return Known::Never;
@@ -247,7 +256,8 @@ unsafe fn own_verdict(exe: &[u8], script: Option<&[u8]>) -> Known {
         (Some(e), Some(path)) if e.script_id.is_some() => facts::script::script_id(path),
         _ => None,
     };
-    verdicts::judge(entry.as_ref(), id.as_deref(), script_id.as_deref())
+    let known = verdicts::judge(entry.as_ref(), id.as_deref(), script_id.as_deref());
+    verdicts::judge_temps(known, entry.as_ref(), temps)
 }
 
 /// A known host whose options can make it not final (ldc2 `-run`,

@@ -321,6 +321,16 @@ pub fn heed_verdict(config: &Config, me: &Identity<'_>, scope: Scope, known: &Kn
             "not verified SAFE (ARSHIM_VERIFIED_ONLY)",
             format!("{shown} has changed since it was verified: {ONLY}"),
         ),
+        Known::OtherTemps(temps) => (
+            "not verified SAFE with these temps (ARSHIM_VERIFIED_ONLY)",
+            format!(
+                "{shown} was verified SAFE with {}, not with this ARSHIM_TEMPS: {ONLY}",
+                match temps.as_str() {
+                    "" => "no ARSHIM_TEMPS".to_owned(),
+                    t => format!("ARSHIM_TEMPS={}", shown_reason(t)),
+                }
+            ),
+        ),
         Known::Never => (
             "not verified SAFE (ARSHIM_VERIFIED_ONLY)",
             format!("{shown} has never been verified SAFE: {ONLY}"),
@@ -657,12 +667,29 @@ mod tests {
             Known::NotSafe(String::new()),
             Known::Never,
             Known::Changed,
+            Known::OtherTemps("$TMPDIR/vt.*".into()),
             Known::Unreadable("x".into()),
         ] {
             let s = heed_verdict(&c, &id, decide(&c, &id), &k);
             assert_eq!((s.mode, s.claim), (Mode::Off, true), "{k:?}");
             assert!(s.warning.unwrap().ends_with("(ARSHIM_VERIFIED_ONLY=1)"));
         }
+        let other = heed_verdict(&c, &id, decide(&c, &id), &Known::OtherTemps(String::new()));
+        assert_eq!(
+            other.warning.as_deref(),
+            Some(
+                "ld-legacy was verified SAFE with no ARSHIM_TEMPS, not with this ARSHIM_TEMPS: \
+                 not converting (ARSHIM_VERIFIED_ONLY=1)"
+            )
+        );
+        let loose = cfg(&["ARSHIM=1", "ARSHIM_PID=10"]);
+        let s = heed_verdict(
+            &loose,
+            &id,
+            decide(&loose, &id),
+            &Known::OtherTemps(String::new()),
+        );
+        assert_eq!(s.mode, Mode::Exec, "converted as a host never verified is");
     }
 
     #[test]
