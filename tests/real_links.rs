@@ -7,7 +7,7 @@
 //!
 //! | host | command | with arshim |
 //! |---|---|---|
-//! | ldc2 | `ldc2 app.d -of=app`; `sh -c 'ldc2 …'` under `--hosts ldc2 --tools 'ar,*-ar,cc'` | converted: `cc` (the link driver) runs in ldc2's pid; the same binary, byte for byte |
+//! | ldc2 | `ldc2 app.d -of=app`; `sh -c 'ldc2 …'` under `--hosts ldc2` (and with `--tools 'ar,*-ar,cc'`) | converted: `cc` (the link driver) runs in ldc2's pid; the same binary, byte for byte |
 //! | ldc2 | `ldc2 bad.d -of=bad` (undefined symbol) | converted: same status, the linker's own messages; ldc2's last line is the reaper's (docs/DESIGN.md, "Not yet") |
 //! | ldc2 | `ldc2 -run app.d x`, `ldc2 @cleanup.rsp` (`-cleanup-obj app.d -of=app`) | refused by the library with one line: the program runs, the object is deleted, as without the shim |
 //! | rustc | `rustc main.rs -o main` | refused by `run` with one line; the same binary |
@@ -134,8 +134,18 @@ fn ldc2_link_is_converted_and_the_binary_is_the_same() {
 }
 
 /// In a whole build (`--hosts`, here under a shell, which never converts)
-/// the archiver globs are `--tools`': naming the link driver converts the
-/// link there too (README, "Known hosts").
+/// ldc2 converts with its own globs, as `arshim run -- ldc2` would: its link
+/// driver included (README, "Known hosts").
+#[test]
+fn ldc2_link_in_a_build_converts_with_hosts_alone() {
+    ldc2_link_converted(
+        "links-ldc2-hosts-alone",
+        &["--hosts", "ldc2"],
+        &["sh", "-c", "ldc2 app.d -of=app"],
+    );
+}
+
+/// `--tools` given for the build is what every host uses.
 #[test]
 fn ldc2_link_in_a_build_converts_with_hosts_and_tools() {
     ldc2_link_converted(

@@ -95,6 +95,9 @@ unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
     let script = own_script(&config, &decision, &exe);
     me.script = script.as_deref();
     if decision.mode == Mode::Exec {
+        known_host_defaults(&mut config, &me);
+    }
+    if decision.mode == Mode::Exec {
         // Only a process that would convert pays for reading the store.
         let temps = config
             .temps
@@ -133,6 +136,28 @@ unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
         libc::atexit(trace_exit);
     }
     true
+}
+
+/// A known host in scope through `ARSHIM_HOSTS` or a claim handed on (a
+/// whole build: `arshim run --hosts ldc2 -- dub build`) converts what
+/// `arshim run -- HOST` would: its own archiver and link globs unless
+/// `ARSHIM_TOOLS` is set, and its own failure status unless
+/// `ARSHIM_FAILURE_STATUS` is (docs/DESIGN.md, "Scope").
+fn known_host_defaults(config: &mut Config, me: &Identity<'_>) {
+    let Some(host) = [me.exe, me.argv0]
+        .iter()
+        .find_map(|name| arshim_common::known_hosts::lookup(name))
+    else {
+        return;
+    };
+    if !config.tools_given {
+        if let Some(tools) = config::GlobList::parse(host.tools.as_bytes()) {
+            config.tools = tools;
+        }
+    }
+    if config.failure_status.is_none() {
+        config.failure_status = host.failure_status;
+    }
 }
 
 /// The host's temporaries are recorded from now on when it has globs:

@@ -43,6 +43,9 @@ impl GlobList {
 pub struct Config {
     pub mode: Mode,
     pub tools: GlobList,
+    /// `ARSHIM_TOOLS` was set: else a known host uses its own globs
+    /// (docs/DESIGN.md, "Scope").
+    pub tools_given: bool,
     /// `ARSHIM_PID`: the one process that may convert, by pid and (unless
     /// set by hand as a bare pid) start time.
     pub pid: Option<Claim>,
@@ -244,6 +247,7 @@ fn parse_temps(v: &[u8]) -> Result<GlobList, ConfigError> {
 /// process started with.
 pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, ConfigError> {
     let mode = parse_mode(get("ARSHIM"))?;
+    let tools_given = get("ARSHIM_TOOLS").is_some();
     let tools = match get("ARSHIM_TOOLS") {
         Some(v) => parse_globs("ARSHIM_TOOLS", v)?,
         None => GlobList::parse(DEFAULT_TOOLS.as_bytes()).expect("default globs are valid"),
@@ -278,6 +282,7 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, Confi
         temps,
         mode,
         tools,
+        tools_given,
         pid,
         hosts,
         log,
