@@ -531,7 +531,11 @@ fn assert_same_for_the_user_by_member(shim: &HostRun, base: &HostRun) {
             .collect()
     };
     assert_eq!(shim.out.code(), base.out.code(), "exit status\n{both}");
-    assert_eq!(lines(&shim.out.stdout), lines(&base.out.stdout), "stdout\n{both}");
+    assert_eq!(
+        lines(&shim.out.stdout),
+        lines(&base.out.stdout),
+        "stdout\n{both}"
+    );
     assert_eq!(shim.out.stderr, base.out.stderr, "stderr\n{both}");
     assert_eq!(shim.archive(), base.archive(), "archive bytes\n{both}");
 }
