@@ -29,15 +29,21 @@ build:
 	$(CARGO) build --release --workspace --exclude arshim-preload --exclude arshim-shim $(UNWIND)
 	$(CARGO) build --release $(CORE_DEPS) $(UNWIND)
 
-# Every test: the unit tests of every crate and the integration tests that
-# preload $(RELEASE)/libarshim.so into real host programs, after what they
-# need (.ci/deps), the build (cargo does not build the cdylibs for the
-# integration tests) and the lint. The core's own unit tests link its code
-# into a test harness; the libarshim_core.so that `build` made is not rebuilt.
+# Every test: the unit tests of every crate, the integration tests that
+# preload $(RELEASE)/libarshim.so into real host programs and the doc tests,
+# after what they need (.ci/deps) and the build (cargo does not build the
+# cdylibs for the integration tests). The core's own unit tests link its
+# code into a test harness; the libarshim_core.so that `build` made is not
+# rebuilt. cargo compiles the tests, and .ci/test-binaries runs each test
+# binary as soon as cargo has linked it, $(TEST_JOBS) at a time (they are
+# independent processes, and most of their time is spent waiting for the
+# hosts they run). The lint is its own target, `make lint` (.ci/run runs
+# both).
+TEST_JOBS ?= 2
 test:
 	bash .ci/deps ensure
-	$(MAKE) build lint
-	$(CARGO) test --release --workspace --exclude arshim-preload $(UNWIND) --no-fail-fast
+	$(MAKE) build
+	CARGO=$(CARGO) python3 .ci/test-binaries $(TEST_JOBS) --release --workspace --exclude arshim-preload $(UNWIND)
 
 # What the tests need besides Rust (.ci/deps holds the one list): as root with
 # apt-get, install what is missing; elsewhere, one line naming it.
@@ -57,8 +63,9 @@ demo: build
 	bash examples/demo.sh
 	bash examples/bench-demo.sh
 
-# The four measurements of README, "Performance" (load cost, hooked calls
-# when off, the conversion path, the demo linker end to end) in one table,
+# The measurements of README, "Performance" (load cost, hooked calls when
+# off, the conversion path, the demo linker end to end, a whole build, the
+# compilers' links of benches/links.sh) in one table,
 # also written to benches/RESULTS.md. BENCH_QUICK=1 for a smaller run
 # (1 GiB, fewer iterations).
 bench: build

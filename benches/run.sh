@@ -20,7 +20,9 @@
 #     tree's RSS while ar runs <= ar's own RSS + 2 MiB;
 #  5. a whole build, four 1 GiB demo linkers under make -j4 (benches/build.sh):
 #     the build's peak with/without and its wall time (measured, no target);
-#     plot in target/bench/build.svg (a full run copies it to benches/build.svg).
+#     plot in target/bench/build.svg (a full run copies it to benches/build.svg);
+#  6. compilers that end with the system linker (benches/links.sh): ldc2
+#     linking a big D program, and a cargo workspace under --hosts rustc.
 set -eu
 
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
@@ -430,6 +432,13 @@ BENCH_QUICK=$quick bash benches/build.sh || die "goal 5: benches/build.sh failed
 while IFS= read -r line; do rows+=("$line"); done <"$bench/build/rows.tsv"
 [ "$quick" = 1 ] || cp "$bench/build.svg" benches/build.svg
 
+# ---- goal 6: compilers that end with the system linker ---------------------
+# ldc2 linking a big D program (converted) and a cargo workspace under
+# `--hosts rustc` (refused), each by `arshim bench` (benches/links.sh, which
+# also runs on its own).
+BENCH_QUICK=$quick bash benches/links.sh || die "goal 6: benches/links.sh failed"
+while IFS= read -r line; do rows+=("$line"); done <"$bench/links/rows.tsv"
+
 # ---- the table ------------------------------------------------------------
 date=$(date -u '+%Y-%m-%d %H:%M UTC')
 cpumodel=$(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo | head -n 1)
@@ -459,7 +468,8 @@ table() {
 	printf 'Reproduce: `make bench` (full: 1/4/8 GiB, <= 15 min on 2 cores) or `BENCH_QUICK=1 make bench` (1 GiB, fewer iterations).\n'
 	printf 'Baselines: goal 1 = empty C library preloaded; goal 2 = no preload (arshim = preloaded, ARSHIM unset);\n'
 	printf 'goal 3 = the same host without the shim; goal 4 = the demo linker without `arshim run`;\n'
-	printf 'goal 5 = `make -j4` without arshim (arshim = `arshim bench --hosts demo-linker -- make -j4`).\n'
+	printf 'goal 5 = `make -j4` without arshim (arshim = `arshim bench --hosts demo-linker -- make -j4`);\n'
+	printf 'goal 6 = ldc2 and cargo without arshim (arshim = `arshim bench [--hosts rustc]`, benches/links.sh).\n'
 	printf 'Times are medians (goal 2: of interleaved blocks; diff = median paired difference +- its standard error); memory is RSS\n'
 	printf 'sampled from /proc at %s Hz over the whole process tree (never ru_maxrss, which survives execve).\n\n' "$sample_hz"
 	table

@@ -92,8 +92,11 @@ verify RUNS CMD TWICE, so CMD must be safe to run twice (it rewrites its outputs
 archive, in place):\n\n\
 1. Under observe mode (the library changes nothing), with a trace: after the archiver ended, \
 did the process spawn anything, write to a file, stdout or stderr, open a file for writing, \
-rename or link? (Deleting files is allowed.) Its stdin is yours; its stdout and stderr are \
-captured and shown when it ends.\n\
+rename or link, or delete files in its main code? (Its exit handlers' work is kept; so are \
+deletions of the temporaries it created under --temps, which the conversion hands to the \
+reaper: the report says whether the converted run removed them, or names the --temps that \
+would cover them.) Its stdin is yours; its stdout and stderr are captured and shown when it \
+ends.\n\
 2. If it did nothing: converted, as `arshim run` does (stdin /dev/null, output not shown), and \
 compared: exit status, the archive (bytes, else its members and their contents: ar's \
 timestamps may differ), peak memory of the whole process tree.\n\n\
@@ -101,14 +104,14 @@ Verdict: SAFE, NOT SAFE or CANNOT TELL, with the reasons. SAFE and NOT SAFE are 
 per host binary (its path plus ELF build-id or content hash) in \
 $XDG_CACHE_HOME/arshim/verdicts.json (default ~/.cache/arshim/): the library then refuses \
 to convert a NOT SAFE host (unless `arshim run --force`), and `arshim run --verified-only` \
-converts only SAFE ones. \
+converts only SAFE ones, with the --temps they were verified with. \
 The host is the program that claimed the library — for a script, its interpreter; the \
 verdict is stored for the script itself too.\n\n\
 CMD is seen as `arshim run` sees it: a known host (ldc2, ghc, …) gets its own archiver \
 globs in both runs unless --tools is given, and one known not to end with its archiver \
 (nim, ocamlopt) is named in a note, with what `arshim run` does with it.\n\n\
 Exit status: 0 SAFE, 1 NOT SAFE, 2 CANNOT TELL or a usage error.",
-        override_usage = "arshim verify [--tools GLOBS] [--] <CMD> [ARGS]...",
+        override_usage = "arshim verify [--tools GLOBS] [--temps GLOBS] [--] <CMD> [ARGS]...",
         after_help = "Examples:\n  arshim verify -- ld-legacy -o libfoo.a foo.o bar.o\n  \
 arshim verify --tools 'ar,my-ar' -- ./link.sh"
     )]
@@ -141,6 +144,13 @@ pub struct VerifyArgs {
     /// ar,*-ar,llvm-ar*,gcc-ar*]
     #[arg(long, value_name = "GLOBS", value_parser = glob_list)]
     pub tools: Option<String>,
+
+    /// The host's temporaries: comma list of globs on absolute paths
+    /// (`$TMPDIR/…` for its temp dir) of what it creates and deletes after
+    /// the archiver, which the conversion hands to the reaper [with a known
+    /// host's own]
+    #[arg(long, value_name = "GLOBS", value_parser = crate::settings::temps_list)]
+    pub temps: Option<String>,
 
     /// The command to verify, with its arguments (after `--`, or from its
     /// first word); it runs twice

@@ -73,6 +73,27 @@ impl HostSettings {
     }
 }
 
+/// The known non-final hosts that `--hosts` globs name: an entry is named
+/// when a glob matches one of its names, or one of its names (a glob
+/// itself, `ghc-*`) matches a glob given as a plain name (`ghc-9.0.2`).
+/// `run` says each one's refusal once for the whole run (docs/DESIGN.md,
+/// "Scope").
+pub fn not_final_named_by(hosts: &str) -> Vec<&'static KnownHost> {
+    use arshim_common::glob::glob_match;
+    let named = |host: &KnownHost| {
+        hosts.split(',').any(|given| {
+            host.names.iter().any(|name| {
+                glob_match(given.as_bytes(), name.as_bytes())
+                    || glob_match(name.as_bytes(), given.as_bytes())
+            })
+        })
+    };
+    arshim_common::known_hosts::TABLE
+        .iter()
+        .filter(|host| host.not_final.is_some() && named(host))
+        .collect()
+}
+
 /// The known-host entry for CMD: by the name it is called by, else by its
 /// resolved executable (`ocamlopt` → `ocamlopt.opt`).
 fn known_host(program: &OsStr) -> Option<(String, &'static KnownHost)> {
@@ -128,6 +149,24 @@ mod tests {
         let (name, why) = s.not_final().unwrap();
         assert_eq!(name, "nim");
         assert!(s.run_would().unwrap().contains(why));
+    }
+
+    #[test]
+    fn hosts_globs_name_the_non_final_hosts_they_match() {
+        let first = |list: &str| -> Vec<&str> {
+            not_final_named_by(list)
+                .iter()
+                .map(|h| h.names[0])
+                .collect()
+        };
+        assert_eq!(first("rustc"), ["rustc"]);
+        assert_eq!(first("ld-legacy,rust*"), ["rustc"]);
+        assert_eq!(first("ghc-9.0.2"), ["ghc"]);
+        assert!(
+            first("ldc2,gcc-ar,ld-legacy*,cc").is_empty(),
+            "final or unknown"
+        );
+        assert_eq!(first("*").len(), 4, "{:?}", first("*"));
     }
 
     #[test]

@@ -50,6 +50,13 @@ pub fn run(mut args: RunArgs) -> Result<Infallible, Failure> {
         }
     }
 
+    // With --hosts the companion meets no host: it says once what the
+    // library would say in each refused process (docs/DESIGN.md, "Scope").
+    let said = match (&args.config.hosts, args.config.observe) {
+        (Some(hosts), false) => say_not_final_hosts(hosts, args.force),
+        _ => None,
+    };
+
     let preload =
         preload::with_library_first(&library, &existing, preload::same_library_as(&library))?;
     let mut settings = args
@@ -63,8 +70,38 @@ pub fn run(mut args: RunArgs) -> Result<Infallible, Failure> {
         // Said once here: the library in CMD's tree stays quiet about it.
         cmd.env("ARSHIM_STORE_WARNED", "1");
     }
+    // Set or removed: an inherited mark never quiets a refusal this run did not say.
+    match said {
+        Some(said) => cmd.env(var::NOT_FINAL_SAID, said),
+        None => cmd.env_remove(var::NOT_FINAL_SAID),
+    };
     let error = cmd.exec();
     Err(cannot_run(program, &error))
+}
+
+/// One line for each known non-final host the `--hosts` globs name (its
+/// processes run without conversion unless `--force`); the entries' first
+/// names, for the library to stay quiet about them (`None`: nothing said
+/// for the library to keep quiet about).
+fn say_not_final_hosts(hosts: &str, force: bool) -> Option<String> {
+    let named = known_hosts::not_final_named_by(hosts);
+    for host in &named {
+        let name = host.names.first().copied().unwrap_or_default();
+        let why = host.not_final.unwrap_or_default();
+        say(Some(&if force {
+            format!("warning: converting {name} although {why} (--force)")
+        } else {
+            format!(
+                "{name} is known not to be final: {why}; its processes run without \
+                 conversion (`--force` converts them anyway)"
+            )
+        }));
+    }
+    let names: Vec<&str> = named
+        .iter()
+        .filter_map(|h| h.names.first().copied())
+        .collect();
+    (!names.is_empty() && !force).then(|| names.join(","))
 }
 
 /// This process, which CMD becomes by `exec` (same pid, same start time):
@@ -110,9 +147,11 @@ fn plain_run(
         // by that program's own verdict (docs/DESIGN.md, "Scope").
         return Ok(failure_status);
     }
+    let status = verdicts::status_of_command(program);
+    let cmd = program.to_string_lossy();
     let gate = verdict_gate(
-        &verdicts::status_of_command(program),
-        &program.to_string_lossy(),
+        &status,
+        &cmd,
         Strictness {
             verified_only,
             force,
@@ -120,10 +159,27 @@ fn plain_run(
         verbose,
     );
     say(gate.message.as_deref());
-    if gate.convert {
-        Ok(failure_status)
-    } else {
-        Err(WithoutLibrary)
+    if !gate.convert {
+        return Err(WithoutLibrary);
+    }
+    if force {
+        // Converted whatever the verdict says: with the temps as given
+        // (`verify`'s converted run is exactly what it judges).
+        return Ok(failure_status);
+    }
+    // A SAFE verdict holds for the temps it was given with
+    // (docs/DESIGN.md, "Verdicts").
+    let user = config.temps.as_deref();
+    match verdict_temps(&status, &cmd, user, (verified_only, verbose)) {
+        Ok((temps, line)) => {
+            say(line.as_deref());
+            config.temps = temps;
+            Ok(failure_status)
+        }
+        Err(line) => {
+            say(Some(&line));
+            Err(WithoutLibrary)
+        }
     }
 }
 
@@ -278,6 +334,68 @@ pub fn verdict_gate(status: &HostStatus, cmd: &str, strict: Strictness, verbose:
     }
 }
 
+/// The temps a plain run converts with, by CMD's SAFE verdict
+/// (docs/DESIGN.md, "Verdicts"): a SAFE verdict holds for the `--temps` it
+/// was given with. None given: the verdict's. Others given: with
+/// `--verified-only`, CMD runs without the library; else the user's, with
+/// a warning. `Err`: the line of a run without the library.
+pub fn verdict_temps(
+    status: &HostStatus,
+    cmd: &str,
+    user: Option<&str>,
+    (verified_only, verbose): (bool, bool),
+) -> Result<(Option<String>, Option<String>), String> {
+    let HostStatus::Known(_, Lookup::Verified(e)) = status else {
+        return Ok((user.map(str::to_owned), None));
+    };
+    if e.verdict != Verdict::Safe {
+        return Ok((user.map(str::to_owned), None));
+    }
+    let verdicts = e.temps.as_deref();
+    let shown = |t: Option<&str>| match t {
+        Some(t) if !same_temps(Some(t), None) => format!("--temps '{t}'"),
+        _ => "no --temps".to_owned(),
+    };
+    match user {
+        None => Ok((
+            verdicts.map(str::to_owned),
+            verdicts
+                .filter(|_| verbose)
+                .map(|t| format!("note: converting {cmd} with --temps '{t}', as it was verified")),
+        )),
+        Some(_) if same_temps(user, verdicts) => Ok((user.map(str::to_owned), None)),
+        Some(_) => {
+            let why = format!(
+                "{cmd} was verified SAFE with {}, not with {}",
+                shown(verdicts),
+                shown(user)
+            );
+            if verified_only {
+                return Err(format!(
+                    "{why}: running it without the library (--verified-only)"
+                ));
+            }
+            Ok((
+                user.map(str::to_owned),
+                Some(format!("warning: {why}; converting with the temps given")),
+            ))
+        }
+    }
+}
+
+/// Two temps lists name the same globs (the library's comparison).
+fn same_temps(a: Option<&str>, b: Option<&str>) -> bool {
+    let set = |l: Option<&str>| -> std::collections::BTreeSet<String> {
+        l.unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    set(a) == set(b)
+}
+
 /// Said at the default level: a store that cannot be read must not silently
 /// let a host proven NOT SAFE convert.
 fn unreadable_store(path: &Path, e: &str, cmd: &str, verified_only: bool) -> Gate {
@@ -406,6 +524,7 @@ mod tests {
             reasons: vec!["after ar exited, the process wrote to lib.cmxa".into()],
             time: 0,
             command: "ld -o x".into(),
+            temps: None,
         }
     }
 
@@ -480,6 +599,57 @@ mod tests {
                 "{m}"
             );
         }
+    }
+
+    #[test]
+    fn a_safe_verdicts_temps_are_used_or_must_match() {
+        let mut safe = entry(Verdict::Safe);
+        safe.temps = Some("$TMPDIR/vt.*".into());
+        let status = known(Lookup::Verified(safe));
+        let t = |user: Option<&str>, only: bool| verdict_temps(&status, "ld", user, (only, false));
+        assert_eq!(t(None, true), Ok((Some("$TMPDIR/vt.*".into()), None)));
+        assert_eq!(
+            t(Some(" $TMPDIR/vt.*,"), true),
+            Ok((Some(" $TMPDIR/vt.*,".into()), None))
+        );
+        assert_eq!(
+            t(Some("/x/*"), true),
+            Err(
+                "ld was verified SAFE with --temps '$TMPDIR/vt.*', not with --temps '/x/*': \
+                 running it without the library (--verified-only)"
+                    .into()
+            )
+        );
+        let (temps, line) = t(Some("/x/*"), false).unwrap();
+        assert_eq!(temps.as_deref(), Some("/x/*"));
+        assert!(line
+            .unwrap()
+            .starts_with("warning: ld was verified SAFE with --temps"));
+        let verbose = verdict_temps(&status, "ld", None, (false, true)).unwrap();
+        assert_eq!(
+            verbose.1.as_deref(),
+            Some("note: converting ld with --temps '$TMPDIR/vt.*', as it was verified")
+        );
+
+        let plain = known(Lookup::Verified(entry(Verdict::Safe)));
+        assert_eq!(
+            verdict_temps(&plain, "ld", Some("/x/*"), (true, false)),
+            Err(
+                "ld was verified SAFE with no --temps, not with --temps '/x/*': running it \
+                 without the library (--verified-only)"
+                    .into()
+            )
+        );
+        assert_eq!(
+            verdict_temps(&plain, "ld", None, (true, false)),
+            Ok((None, None))
+        );
+        let never = known(Lookup::Never);
+        assert_eq!(
+            verdict_temps(&never, "ld", Some("/x/*"), (true, false)),
+            Ok((Some("/x/*".into()), None)),
+            "the verdict gate refuses it; the temps are the user's"
+        );
     }
 
     #[test]

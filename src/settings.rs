@@ -27,6 +27,9 @@ pub mod var {
     pub const FORCE: &str = "ARSHIM_FORCE";
     /// `1`: the library converts only binaries verified SAFE (`run --verified-only`).
     pub const VERIFIED_ONLY: &str = "ARSHIM_VERIFIED_ONLY";
+    /// Internal: the known non-final hosts whose refusal `run --hosts` said
+    /// once (their entries' first names): the library does not say it again.
+    pub const NOT_FINAL_SAID: &str = "ARSHIM_NOT_FINAL_SAID";
     /// Globs of the host's temporaries, which a conversion hands to the reaper.
     pub const TEMPS: &str = arshim_common::names::TEMPS_VAR;
 }

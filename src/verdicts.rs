@@ -22,10 +22,11 @@ use serde_json::{json, Map, Value};
 use crate::verify::identity::{identify, HostId};
 
 const FILE: &str = "verdicts.json";
-/// 2: entries may name a script. Version 1 (none do) reads the same; a
+/// 2: entries may name a script; 3: entries may hold the temps globs their
+/// verdict was given with. Versions 1 and 2 (none do) read the same; a
 /// newer one is refused, never guessed at.
-const FORMAT_VERSION: u64 = 2;
-const READABLE_FORMATS: [u64; 2] = [1, FORMAT_VERSION];
+const FORMAT_VERSION: u64 = 3;
+const READABLE_FORMATS: [u64; 3] = [1, 2, FORMAT_VERSION];
 
 /// The outcome of `arshim verify`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +74,9 @@ pub struct Entry {
     pub time: u64,
     /// The command that was verified, for the messages.
     pub command: String,
+    /// The `--temps` globs it was verified with (docs/DESIGN.md,
+    /// "Verdicts"): a SAFE verdict holds for those only.
+    pub temps: Option<String>,
 }
 
 impl Entry {
@@ -88,6 +92,9 @@ impl Entry {
         if let (Some(script), Some(map)) = (&self.script, v.as_object_mut()) {
             map.insert("script".into(), script.path.to_string_lossy().into());
             map.insert("script_id".into(), script.id.clone().into());
+        }
+        if let (Some(temps), Some(map)) = (&self.temps, v.as_object_mut()) {
+            map.insert("temps".into(), temps.clone().into());
         }
         v
     }
@@ -115,6 +122,7 @@ impl Entry {
                 .collect(),
             time: v.get("time")?.as_u64()?,
             command: s("command").unwrap_or_default().to_owned(),
+            temps: s("temps").map(str::to_owned),
         })
     }
 
@@ -394,6 +402,7 @@ mod tests {
             reasons: vec!["after ar exited, the process wrote to x".into()],
             time: 1_795_606_310,
             command: "ld -o x".into(),
+            temps: None,
         }
     }
 
@@ -459,7 +468,7 @@ mod tests {
         ));
         let text = fs::read_to_string(&store.file).unwrap();
         assert!(
-            text.contains("\"verdict\": \"SAFE\"") && text.contains("\"version\": 2"),
+            text.contains("\"verdict\": \"SAFE\"") && text.contains("\"version\": 3"),
             "{text}"
         );
         fs::remove_dir_all(&dir).unwrap();
@@ -505,9 +514,22 @@ mod tests {
         assert_eq!(find(&all, &py, Some(&edited)), Lookup::Changed(safe_a));
         let text = fs::read_to_string(&store.file).unwrap();
         assert!(
-            text.contains("\"version\": 2") && text.contains("\"script_id\": \"fnv1a64:01\""),
+            text.contains("\"version\": 3") && text.contains("\"script_id\": \"fnv1a64:01\""),
             "{text}"
         );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_temps_a_verdict_was_given_with_are_kept() {
+        let (dir, store) = temp_store("temps");
+        let mut e = entry("/bin/vthost", "build-id:ab", Verdict::Safe);
+        e.temps = Some("$TMPDIR/vthost.*".into());
+        store.record(e.clone()).unwrap();
+        let host = hid("/bin/vthost", "build-id:ab");
+        assert_eq!(store.lookup(&host).unwrap(), Lookup::Verified(e));
+        let text = fs::read_to_string(&store.file).unwrap();
+        assert!(text.contains(r#""temps": "$TMPDIR/vthost.*""#), "{text}");
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -516,17 +538,19 @@ mod tests {
         let v1 = r#"{"version":1,"hosts":[{"path":"/b","id":"y","verdict":"SAFE","reasons":[],"time":2}]}"#;
         assert_eq!(parse(v1).unwrap().len(), 1);
         assert_eq!(parse(r#"{"hosts":[]}"#).unwrap().len(), 0);
-        let err = parse(r#"{"version":3,"hosts":[]}"#).unwrap_err();
-        assert!(err.starts_with("format version 3 is not one"), "{err}");
+        let v2 = r#"{"version":2,"hosts":[{"path":"/b","id":"y","verdict":"SAFE","reasons":[],"time":2}]}"#;
+        assert_eq!(parse(v2).unwrap()[0].temps, None);
+        let err = parse(r#"{"version":4,"hosts":[]}"#).unwrap_err();
+        assert!(err.starts_with("format version 4 is not one"), "{err}");
         assert!(parse(r#"{"version":"x","hosts":[]}"#).is_err());
         // A newer store is not replaced by a verify of this version either.
         let (dir, store) = temp_store("newer");
         fs::create_dir_all(store.file.parent().unwrap()).unwrap();
-        fs::write(&store.file, r#"{"version":3,"hosts":[]}"#).unwrap();
+        fs::write(&store.file, r#"{"version":4,"hosts":[]}"#).unwrap();
         assert!(store.record(entry("/a", "i", Verdict::Safe)).is_err());
         assert_eq!(
             fs::read_to_string(&store.file).unwrap(),
-            r#"{"version":3,"hosts":[]}"#
+            r#"{"version":4,"hosts":[]}"#
         );
         fs::remove_dir_all(&dir).unwrap();
     }

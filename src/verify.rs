@@ -23,6 +23,8 @@ pub mod identity;
 pub(crate) mod member_names;
 mod report;
 mod state;
+mod taken;
+mod temps;
 mod trace;
 mod written;
 
@@ -84,7 +86,8 @@ pub fn verify(args: VerifyArgs) -> Result<(), Failure> {
         (first.stdout.as_path(), "stdout"),
         (first.stderr.as_path(), "stderr"),
     ];
-    let found = analysis::analyse(&events, &outputs);
+    let mut found = analysis::analyse(&events, &outputs, &runner.globs);
+    kept_temps(&mut found, &runner.globs);
     report.describe(&found);
     report.memory_first(&first.sampled);
 
@@ -110,8 +113,92 @@ pub fn verify(args: VerifyArgs) -> Result<(), Failure> {
         }
     }
     let script = identity::host_script(&events);
-    remember(&args.command, &found, script.as_deref(), &mut report);
+    let verified = (args.command.as_slice(), args.temps.as_deref());
+    remember(verified, &found, script.as_deref(), &mut report);
     conclude(&report)
+}
+
+/// The host's temporaries it keeps after the unconverted run, under the
+/// temps globs: a conversion would hand them to the reaper, which removes
+/// them (docs/DESIGN.md, "verify: temporaries taken over").
+fn kept_temps(found: &mut Analysis, globs: &temps::Globs) {
+    if globs.is_empty() || matches!(found.finality, Finality::Unknown(_)) {
+        return;
+    }
+    let kept = taken::kept_by_host(&found.created, globs);
+    if kept.is_empty() {
+        return;
+    }
+    let reason = format!(
+        "the process created {} under the temps globs ({}) and keeps it: a conversion would \
+         hand it to the reaper, which removes it",
+        kept.join(", "),
+        globs.list()
+    );
+    match &mut found.finality {
+        Finality::NotFinal(reasons) => reasons.push(reason),
+        other => *other = Finality::NotFinal(vec![reason]),
+    }
+}
+
+/// After the converted run: were the deletions taken over made? Their
+/// names (and what is left) in the report; a problem when something is
+/// left behind.
+fn taken_over(
+    watch: &taken::Watch,
+    found: &Analysis,
+    second: &Run,
+    globs: &temps::Globs,
+    report: &mut Report,
+) -> Option<String> {
+    let events = trace::parse(&read_trace(&second.trace)).0;
+    let deleted = named(&found.taken);
+    if !matches!(analysis::conversion(&events), Conversion::Converted(_)) {
+        // Then the host's own main code deleted them: nothing to judge.
+        report.fact(
+            "temps",
+            format!(
+                "deleted after the archiver: {deleted}; taken over by the conversion: not put \
+                 to the test (the second run did not convert)"
+            ),
+        );
+        return None;
+    }
+    let left = watch.left_behind(&events, globs);
+    if left.is_empty() {
+        report.fact(
+            "temps",
+            format!(
+                "deleted after the archiver: {deleted}; taken over by the conversion: yes (all \
+                 gone after the converted run)"
+            ),
+        );
+        return None;
+    }
+    let left = named(&left);
+    report.fact(
+        "temps",
+        format!("deleted after the archiver: {deleted}; taken over by the conversion: no: {left} left behind"),
+    );
+    Some(format!(
+        "the host's temporaries were not all removed by the converted run: {left} left behind \
+         (the unconverted run deleted {deleted} after the archiver)"
+    ))
+}
+
+/// "A, B, C and 4 more".
+fn named(paths: &[String]) -> String {
+    const NAMED: usize = 3;
+    let mut out = paths
+        .iter()
+        .take(NAMED)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if paths.len() > NAMED {
+        out.push_str(&format!(" and {} more", paths.len() - NAMED));
+    }
+    out
 }
 
 /// A command that failed earns no verdict (docs/DESIGN.md, "Verdicts"):
@@ -163,6 +250,7 @@ fn compare_converted(
         written::before_second(f, &events, path, hold, report)
     });
     let aside = archive.as_mut().and_then(|a| a.set_aside(report, hold));
+    let temps = (!found.taken.is_empty()).then(|| taken::Watch::before_second(&found.taken));
     let second = &runner.run(Pass::Convert)?;
     let seen = watch.map(|w| w.second_ended(&trace::parse(&read_trace(&second.trace)).0));
     report.memory_second(&second.sampled);
@@ -172,6 +260,9 @@ fn compare_converted(
     let mut unearned = Vec::new();
 
     conversion_seen(second, &mut checks, &mut unearned);
+    if let Some(watch) = &temps {
+        problems.extend(taken_over(watch, found, second, &runner.globs, report));
+    }
 
     let (a, b) = (first.sampled.status, second.sampled.status);
     if a == b {
@@ -457,8 +548,14 @@ fn archive_not_compared(found: &Analysis) -> String {
 /// Stores a SAFE or NOT SAFE verdict under the host: the executable the
 /// claimed process ran when it spawned the archiver, as its trace `load`
 /// event names it — never CMD's first word — with the `script` it names
-/// for an interpreter (docs/DESIGN.md, "Verdicts").
-fn remember(command: &[OsString], found: &Analysis, script: Option<&Path>, report: &mut Report) {
+/// for an interpreter, and the `--temps` it was given with (docs/DESIGN.md,
+/// "Verdicts").
+fn remember(
+    (command, temps): (&[OsString], Option<&str>),
+    found: &Analysis,
+    script: Option<&Path>,
+    report: &mut Report,
+) {
     let verdict = report.final_verdict();
     if verdict == Verdict::CannotTell {
         return;
@@ -483,10 +580,13 @@ fn remember(command: &[OsString], found: &Analysis, script: Option<&Path>, repor
         Ok(s) => s,
         Err(e) => return report.note(format!("the verdict was not remembered: {e}")),
     };
-    let stored_for = match &script {
+    let mut stored_for = match &script {
         Some(s) => format!("{} running {}", id.path.display(), s.path.display()),
         None => id.path.display().to_string(),
     };
+    if let Some(temps) = temps {
+        stored_for.push_str(&format!(" with --temps '{temps}'"));
+    }
     let entry = Entry {
         host: id,
         script,
@@ -494,6 +594,7 @@ fn remember(command: &[OsString], found: &Analysis, script: Option<&Path>, repor
         reasons: report.reasons().to_vec(),
         time: verdicts::now(),
         command: show_command(command),
+        temps: temps.map(str::to_owned),
     };
     match store.record(entry) {
         Ok(()) => report.remembered(&store.file, &[stored_for.into()]),
@@ -560,6 +661,9 @@ struct Runner<'a> {
     work: WorkDir,
     /// CMD as `arshim run` sees it: its archiver globs go to both runs.
     host: HostSettings,
+    /// The host's temps globs: `--temps`, then the known host's
+    /// (docs/DESIGN.md, "verify: temporaries taken over").
+    globs: temps::Globs,
     tools: Tools,
     /// The companion's working directory (a relative archive operand's base).
     cwd: PathBuf,
@@ -581,6 +685,9 @@ impl<'a> Runner<'a> {
         }
         let host = known_hosts::settings_for(&args.command, args.tools.as_deref());
         let tools = sampler_tools(host.tools.as_deref())?;
+        let known_temps = host.known.as_ref().map_or(&[][..], |(_, k)| k.temps);
+        let tmpdir = std::env::var("TMPDIR").ok();
+        let globs = temps::Globs::new(args.temps.as_deref(), known_temps, tmpdir.as_deref());
         let cwd = std::env::current_dir()
             .map_err(|e| Failure::usage(format!("cannot read the current directory: {e}")))?;
         let work =
@@ -592,6 +699,7 @@ impl<'a> Runner<'a> {
             args,
             work,
             host,
+            globs,
             tools,
             cwd,
             stdin,
@@ -625,6 +733,9 @@ impl<'a> Runner<'a> {
         if let Some(t) = &self.host.tools {
             cmd.arg("--tools").arg(t);
         }
+        if let Some(t) = self.temps_for(pass) {
+            cmd.arg("--temps").arg(t);
+        }
         cmd.arg("--").args(&self.args.command);
         cmd.stdout(file(&stdout)?).stderr(file(&stderr)?);
         state::unhold_in_child(&mut cmd);
@@ -647,6 +758,26 @@ impl<'a> Runner<'a> {
         })
     }
 }
+
+impl Runner<'_> {
+    /// `--temps` for a run: the user's; an observed run also records what
+    /// the host creates anywhere in its temp dir, so that a deletion there
+    /// is known to be of the host's own (docs/DESIGN.md, "verify:
+    /// temporaries taken over"). The library adds the known host's.
+    fn temps_for(&self, pass: Pass) -> Option<String> {
+        let user = self.args.temps.as_deref();
+        match pass {
+            Pass::Convert => user.map(str::to_owned),
+            _ => Some(match user {
+                Some(u) => format!("{OBSERVED_TEMPS},{u}"),
+                None => OBSERVED_TEMPS.to_owned(),
+            }),
+        }
+    }
+}
+
+/// What an observed run records the creations of, beside the host's temps.
+const OBSERVED_TEMPS: &str = "$TMPDIR/*";
 
 /// "Now" by the filesystem's clock: the mtime of a file written now. File
 /// times come from the kernel's coarse clock, which can lag

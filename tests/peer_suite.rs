@@ -7,8 +7,8 @@
 //! interpreter (`arshim run -- python -m test …`: exec mode, no archiver
 //! involved) and in observe mode (`arshim run --observe …`).
 //!
-//! Three runs, one after the other (a few minutes in all): without the shim,
-//! with it, and observing. Each must exit 0; the regrtest summary (from
+//! Three runs, at the same time (they mostly wait; together about as long as
+//! one alone): without the shim, with it, and observing. Each must exit 0; the regrtest summary (from
 //! "== Tests result" on, without the duration) must be identical, and so must
 //! the outcome of every single test case (from `--junit-xml`: passed, or
 //! skipped with the same reason, etc.).
@@ -27,7 +27,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// One run of the two suites takes ~25 s here; generous for slow machines.
+/// One run of the two suites takes ~25 s here alone (~60 s with three at
+/// once on a loaded 2-core machine); generous for slow machines.
 const RUN_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 const SUITES: &[&str] = &["test_subprocess", "test_posix"];
@@ -183,6 +184,76 @@ fn diff(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> Vec<Strin
     d
 }
 
+const LABELS: [&str; 3] = ["baseline", "shim", "observe"];
+
+/// The command of one run: the suites without the shim, with it, or
+/// observing (with a trace), each in its own working directory.
+fn suite_command(label: &str, python: &Path, dir: &TestDir) -> Command {
+    let work = dir.join(label);
+    fs::create_dir_all(&work).unwrap();
+    let mut cmd = match label {
+        "baseline" => clean(python, &work),
+        "shim" => {
+            let mut c = clean(companion(), &work);
+            c.args(["run", "--"]).arg(python);
+            c
+        }
+        _ => {
+            let mut c = clean(companion(), &work);
+            c.args(["run", "--observe", "--trace"])
+                .arg(dir.join(format!("{label}.trace.jsonl")))
+                .arg("--")
+                .arg(python);
+            c
+        }
+    };
+    cmd.args(["-m", "test", "--junit-xml"])
+        .arg(dir.join(format!("{label}.junit.xml")))
+        .args(SUITES);
+    cmd
+}
+
+/// One run's checks: exit 0 and SUCCESS; in observe mode, the library
+/// claimed by the interpreter and nothing converted. Its summary and the
+/// outcome of each test case, for the comparison.
+fn check_run(label: &str, out: &Outcome, dir: &TestDir) -> (Vec<String>, BTreeMap<String, String>) {
+    out.assert_code(0);
+    let sum = summary(out);
+    assert!(
+        sum.iter().any(|l| l.contains("SUCCESS")),
+        "[{label}] the suite did not report SUCCESS: {sum:?}\n{}",
+        out.describe()
+    );
+    let cases = outcomes(&dir.join(format!("{label}.junit.xml")), out);
+    if label == "observe" {
+        check_observed(&dir.join(format!("{label}.trace.jsonl")));
+    }
+    (sum, cases)
+}
+
+/// Observe mode was really on, claimed by the interpreter, and converted
+/// nothing.
+fn check_observed(trace: &Path) {
+    let lines = trace_lines(trace);
+    assert!(
+        lines.iter().any(|l| {
+            json_str_field(l, "event").as_deref() == Some("load")
+                && json_str_field(l, "mode").as_deref() == Some("observe")
+                && l.contains("\"in_scope\":true")
+                && json_str_field(l, "exe").is_some_and(|e| e.contains("python"))
+        }),
+        "Python did not claim the library in observe mode ({} trace lines)",
+        lines.len()
+    );
+    for ev in ["convert", "handoff"] {
+        let hits: Vec<_> = lines
+            .iter()
+            .filter(|l| json_str_field(l, "event").as_deref() == Some(ev))
+            .collect();
+        assert!(hits.is_empty(), "`{ev}` events in observe mode: {hits:?}");
+    }
+}
+
 #[test]
 fn cpython_test_subprocess_and_test_posix_pass_as_without_the_shim() {
     let python = find_python();
@@ -223,69 +294,35 @@ fn cpython_test_subprocess_and_test_posix_pass_as_without_the_shim() {
         probe_lines.join("\n")
     );
 
+    // The three runs at once: each spends most of its time waiting (the
+    // suites' sleeps, timeouts and children), so together they take about
+    // as long as the slowest one alone. Each is checked as before.
+    let finished: Vec<(&str, Outcome, Duration)> = std::thread::scope(|s| {
+        let runs: Vec<_> = LABELS
+            .iter()
+            .map(|&label| {
+                let cmd = suite_command(label, &python, &dir);
+                let dir = &dir;
+                s.spawn(move || {
+                    let (out, t) = run(cmd, dir, label);
+                    (label, out, t)
+                })
+            })
+            .collect();
+        runs.into_iter()
+            .map(|r| r.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
     let mut took = Vec::new();
     let mut results = Vec::new();
-    for label in ["baseline", "shim", "observe"] {
-        let work = dir.join(label);
-        fs::create_dir_all(&work).unwrap();
-        let xml = dir.join(format!("{label}.junit.xml"));
-        let trace = dir.join(format!("{label}.trace.jsonl"));
-        let mut cmd = match label {
-            "baseline" => clean(&python, &work),
-            "shim" => {
-                let mut c = clean(companion(), &work);
-                c.args(["run", "--"]).arg(&python);
-                c
-            }
-            _ => {
-                let mut c = clean(companion(), &work);
-                c.args(["run", "--observe", "--trace"])
-                    .arg(&trace)
-                    .arg("--")
-                    .arg(&python);
-                c
-            }
-        };
-        cmd.args(["-m", "test", "--junit-xml"])
-            .arg(&xml)
-            .args(SUITES);
-        let (out, t) = run(cmd, &dir, label);
+    for (label, out, t) in finished {
         eprintln!(
             "peer suite [{label}]: {:.1} s, exit {:?}",
             t.as_secs_f64(),
             out.code()
         );
         took.push((label, t));
-        out.assert_code(0);
-        let sum = summary(&out);
-        assert!(
-            sum.iter().any(|l| l.contains("SUCCESS")),
-            "[{label}] the suite did not report SUCCESS: {sum:?}\n{}",
-            out.describe()
-        );
-        let cases = outcomes(&xml, &out);
-        if label == "observe" {
-            // Observe mode was really on, claimed by the interpreter, and
-            // converted nothing.
-            let lines = trace_lines(&trace);
-            assert!(
-                lines.iter().any(|l| {
-                    json_str_field(l, "event").as_deref() == Some("load")
-                        && json_str_field(l, "mode").as_deref() == Some("observe")
-                        && l.contains("\"in_scope\":true")
-                        && json_str_field(l, "exe").is_some_and(|e| e.contains("python"))
-                }),
-                "Python did not claim the library in observe mode ({} trace lines)",
-                lines.len()
-            );
-            for ev in ["convert", "handoff"] {
-                let hits: Vec<_> = lines
-                    .iter()
-                    .filter(|l| json_str_field(l, "event").as_deref() == Some(ev))
-                    .collect();
-                assert!(hits.is_empty(), "`{ev}` events in observe mode: {hits:?}");
-            }
-        }
+        let (sum, cases) = check_run(label, &out, &dir);
         results.push((label, out, sum, cases));
     }
 

@@ -205,7 +205,7 @@ fn an_unreadable_store_is_no_verdict_said_once() {
         ("junk", &|p: &Path| fs::write(p, "{\"hosts\": [{\"path\": ")),
         // A format this library does not know is refused, not guessed at.
         ("newer-format", &|p: &Path| {
-            fs::write(p, "{\"version\": 3, \"hosts\": []}")
+            fs::write(p, "{\"version\": 4, \"hosts\": []}")
         }),
     ] {
         let _ = fs::remove_file(&store);
@@ -255,7 +255,7 @@ fn unreadable_stores() -> Vec<(&'static str, MakeStore)> {
         ),
         (
             "newer-format",
-            Box::new(|p: &Path| fs::write(p, "{\"version\": 3, \"hosts\": []}").unwrap()),
+            Box::new(|p: &Path| fs::write(p, "{\"version\": 4, \"hosts\": []}").unwrap()),
         ),
     ]
 }

@@ -33,6 +33,17 @@ pub struct KnownHost {
     pub temps: &'static [&'static str],
 }
 
+/// The link drivers a compiler host spawns for its link (docs/DESIGN.md,
+/// "Compilers"): GCC's and Clang's, by the names Debian installs (`cc`,
+/// `gcc-12`, `x86_64-linux-gnu-gcc-12`, `clang-15`); only a run that links
+/// can convert ("Conversion" 10).
+macro_rules! link_drivers {
+    () => {
+        "cc,c++,gcc,gcc-[0-9]*,*-gcc,*-gcc-[0-9]*,g++,g++-[0-9]*,*-g++,*-g++-[0-9]*,\
+         clang,clang-[0-9]*,clang++,clang++-[0-9]*,*-clang,*-clang++"
+    };
+}
+
 pub const TABLE: &[KnownHost] = &[
     KnownHost {
         names: &["gcc-ar", "gcc-ar-*", "*-gcc-ar", "*-gcc-ar-*"],
@@ -44,10 +55,26 @@ pub const TABLE: &[KnownHost] = &[
     },
     KnownHost {
         names: &["ldc2", "ldmd2"],
-        tools: "ar,*-ar,llvm-ar*",
+        tools: concat!("ar,*-ar,llvm-ar*,", link_drivers!()),
         not_final: None,
         failure_status: Some(1),
-        evidence: "ldc2 -lib --ar=ar posix_spawns ar as its last step; exits 1 if ar fails",
+        evidence: "observed (strace): ldc2 -lib posix_spawns ar, and ldc2 -of=exe (or -shared) \
+                   posix_spawns the link driver (cc, or -gcc=/$CC) with its output not captured, \
+                   as its last step; waits, exits 1 if it fails",
+        temps: &[],
+    },
+    KnownHost {
+        names: &["rustc"],
+        tools: link_drivers!(),
+        not_final: Some(
+            "rustc reads the linker's output through a pipe until the linker ends, then prints \
+             it only if the link failed, reads the binary and deletes its temporaries: a \
+             conversion would come after the linker ended and would lose rustc's error message",
+        ),
+        failure_status: Some(1),
+        evidence: "observed (strace, incremental or not): a worker thread forks and execs cc with \
+                   stdout and stderr on pipes, polls them to EOF, then wait4s; then reads the \
+                   binary, unlinks symbols.o, its $TMPDIR/rustc* dir and the .rcgu.o inputs",
         temps: &[],
     },
     KnownHost {
@@ -111,6 +138,64 @@ pub fn not_final<'a>(names: &[&'a [u8]]) -> Option<(&'a [u8], &'static str)> {
         .find_map(|n| lookup(n).and_then(|h| h.not_final).map(|why| (*n, why)))
 }
 
+/// Options with which a final known host does more work after its final
+/// spawn (docs/DESIGN.md, "Compilers"): the host by its entry's first name,
+/// the options (alone, or `OPTION=VALUE` with a value other than `false`
+/// or `0`), and why. They are looked for in the arguments with the
+/// response files (`@FILE`) expanded; one that cannot be read may hold any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotFinalWith {
+    pub host: &'static str,
+    pub options: &'static [&'static str],
+    pub why: &'static str,
+}
+
+pub const NOT_FINAL_WITH: &[NotFinalWith] = &[NotFinalWith {
+    host: "ldc2",
+    options: &["-run", "--run", "-cleanup-obj", "--cleanup-obj"],
+    why: "with -run ldc2 runs the program it linked, then deletes it; with -cleanup-obj it \
+          deletes its object files after the link: converting the link would lose that work",
+}];
+
+impl NotFinalWith {
+    /// The rule for a known host among `names` (an executable's and
+    /// `argv[0]`'s basenames), if it has one.
+    pub fn for_names(names: &[&[u8]]) -> Option<&'static NotFinalWith> {
+        let first = names
+            .iter()
+            .filter(|n| !n.is_empty())
+            .find_map(|n| lookup(n))?
+            .names
+            .first()?;
+        NOT_FINAL_WITH.iter().find(|rule| rule.host == *first)
+    }
+
+    /// Whether `arg` (one of the host's arguments, response files
+    /// expanded) is one of the options.
+    pub fn given(&self, arg: &[u8]) -> bool {
+        self.options.iter().any(|option| {
+            let option = option.as_bytes();
+            match arg.strip_prefix(option) {
+                Some(b"") => true,
+                Some(rest) => match rest.strip_prefix(b"=") {
+                    Some(value) => value != b"false" && value != b"0",
+                    None => false,
+                },
+                None => false,
+            }
+        })
+    }
+}
+
+/// As `not_final`, with the whole entry (the core says the refusal unless
+/// the companion already said it for the entry).
+pub fn not_final_entry<'a>(names: &[&'a [u8]]) -> Option<(&'a [u8], &'static KnownHost)> {
+    names
+        .iter()
+        .filter(|n| !n.is_empty())
+        .find_map(|n| lookup(n).filter(|h| h.not_final.is_some()).map(|h| (*n, h)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +227,57 @@ mod tests {
         assert_eq!(lookup(b"ocamlopt2"), None);
         assert_eq!(lookup(b"ghc"), lookup(b"ghc-9"));
         assert_eq!(lookup(b""), None);
+    }
+
+    #[test]
+    fn compilers_link_with_the_system_drivers() {
+        use crate::glob::list_matches;
+        let ldc2 = lookup(b"ldmd2").unwrap().tools.as_bytes();
+        let rustc = lookup(b"rustc").unwrap();
+        assert!(rustc.not_final.unwrap().contains("error message"));
+        for driver in [
+            &b"cc"[..],
+            b"gcc",
+            b"gcc-12",
+            b"x86_64-linux-gnu-gcc-12",
+            b"c++",
+            b"clang-15",
+            b"aarch64-linux-gnu-g++",
+        ] {
+            assert!(list_matches(ldc2, driver), "{driver:?}");
+            assert!(list_matches(rustc.tools.as_bytes(), driver), "{driver:?}");
+        }
+        for other in [&b"gcc-ar"[..], b"gcc-nm-12", b"ccache", b"ld", b"rustdoc"] {
+            assert!(!list_matches(rustc.tools.as_bytes(), other), "{other:?}");
+        }
+        assert!(list_matches(ldc2, b"ar") && list_matches(ldc2, b"llvm-ar-14"));
+        assert_eq!(lookup(b"rustdoc"), None);
+    }
+
+    #[test]
+    fn ldc2_is_not_final_with_run_or_cleanup_obj() {
+        let rule = NotFinalWith::for_names(&[b"ldmd2", b""]).unwrap();
+        assert_eq!(rule.host, "ldc2");
+        for arg in [
+            &b"-run"[..],
+            b"--run",
+            b"-cleanup-obj",
+            b"--cleanup-obj=true",
+        ] {
+            assert!(rule.given(arg), "{arg:?}");
+        }
+        for arg in [
+            &b"-cleanup-obj=false"[..],
+            b"-cleanup-obj=0",
+            b"-running",
+            b"app.d",
+            b"-of=app",
+            b"",
+        ] {
+            assert!(!rule.given(arg), "{arg:?}");
+        }
+        assert_eq!(NotFinalWith::for_names(&[b"gcc-ar", b"gcc-ar"]), None);
+        assert_eq!(NotFinalWith::for_names(&[b"ld", b"ld"]), None);
     }
 
     #[test]

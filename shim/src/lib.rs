@@ -91,17 +91,26 @@ unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
     let exe = exe_path();
     let mut me = identity(&config, pid, &exe);
     let mut decision = scope::decide(&config, &me);
+    decision = refused_by_options(&config, &me, decision);
     let script = own_script(&config, &decision, &exe);
     me.script = script.as_deref();
     if decision.mode == Mode::Exec {
         // Only a process that would convert pays for reading the store.
-        decision = scope::heed_verdict(&config, &me, decision, &own_verdict(&exe, me.script));
+        let temps = config
+            .temps
+            .as_ref()
+            .map(|l| l.entries().collect::<Vec<_>>().join(&b','));
+        let known = own_verdict(&exe, me.script, temps.as_deref());
+        decision = scope::heed_verdict(&config, &me, decision, &known);
     }
     announce(&config, &decision, &me, &exe);
     if decision.mode == Mode::Off {
         return false;
     }
-    if decision.mode == Mode::Exec {
+    // An observed run with a trace records them too: `verify` tells the
+    // host's own deletions by them (docs/DESIGN.md, "verify: temporaries
+    // taken over").
+    if decision.mode == Mode::Exec || config.trace.is_some() {
         arm_temps(&config, &me, pid);
     }
     real::resolve_all();
@@ -210,7 +219,8 @@ fn own_script(config: &Config, decision: &Scope, exe: &[u8]) -> Option<Vec<u8>> 
 /// for an interpreter, the script it runs (path and hash): without one, an
 /// interpreter has no verdict. A store that exists but cannot be read counts
 /// as no verdict, said once per process tree (descendants inherit the mark).
-unsafe fn own_verdict(exe: &[u8], script: Option<&[u8]>) -> Known {
+/// A SAFE verdict holds for the temps (`ARSHIM_TEMPS`) it was given with.
+unsafe fn own_verdict(exe: &[u8], script: Option<&[u8]>, temps: Option<&[u8]>) -> Known {
     use facts::verdicts as read;
     if script.is_none() && !verdicts::heeded_for(scope::basename(exe)) {
         return Known::Never;
@@ -246,7 +256,42 @@ unsafe fn own_verdict(exe: &[u8], script: Option<&[u8]>) -> Known {
         (Some(e), Some(path)) if e.script_id.is_some() => facts::script::script_id(path),
         _ => None,
     };
-    verdicts::judge(entry.as_ref(), id.as_deref(), script_id.as_deref())
+    let known = verdicts::judge(entry.as_ref(), id.as_deref(), script_id.as_deref());
+    verdicts::judge_temps(known, entry.as_ref(), temps)
+}
+
+/// A known host whose options can make it not final (ldc2 `-run`,
+/// `-cleanup-obj`; docs/DESIGN.md, "Compilers") is judged by its own
+/// arguments, read only there and only when it would convert.
+fn refused_by_options(config: &Config, me: &Identity<'_>, decision: Scope) -> Scope {
+    let names = [me.argv0, me.exe];
+    if decision.mode != Mode::Exec
+        || arshim_common::known_hosts::NotFinalWith::for_names(&names).is_none()
+    {
+        return decision;
+    }
+    let args = own_args_expanded();
+    let args: Option<Vec<&[u8]>> = args
+        .as_ref()
+        .map(|args| args.iter().map(Vec::as_slice).collect());
+    scope::refuse_by_options(config, me, decision, args.as_deref())
+}
+
+/// This process's arguments after `argv[0]`, its response files (`@FILE`,
+/// as LLVM's GNU tokenizer and libiberty read them) expanded; `None` when
+/// any of it cannot be read.
+fn own_args_expanded() -> Option<Vec<Vec<u8>>> {
+    let line = facts::script::own_cmdline()?;
+    let body = line.strip_suffix(&[0]).unwrap_or(&line);
+    let given: Vec<Vec<u8>> = body
+        .split(|&b| b == 0)
+        .skip(1)
+        .map(<[u8]>::to_vec)
+        .collect();
+    let mut read = |file: &[u8]| facts::indirect::response_file(file);
+    decide::indirect::expand(&given, &mut read)
+        .ok()
+        .map(|e| e.args)
 }
 
 /// Who this process is, as the scope decision sees it. Its start time is

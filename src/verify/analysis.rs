@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::archive;
+use super::temps::{self, Created, Deletion, Globs};
 use super::trace::Event;
 
 /// At most this many reasons are listed; the rest are counted.
@@ -82,13 +83,21 @@ pub struct Analysis {
     pub deletions: usize,
     /// The claimed process reached a normal exit (its `exit` event).
     pub exited: bool,
+    /// Deletions by the main code after the archiver that a conversion
+    /// hands to the reaper (docs/DESIGN.md, "verify: temporaries taken over").
+    pub taken: Vec<String>,
+    /// What the host created (the library's `created` events), still there
+    /// when the archiver ended.
+    pub created: Vec<Created>,
     /// Things worth saying that do not decide the verdict.
     pub notes: Vec<String>,
 }
 
 /// `outputs`: files that stand for a stream in the reasons (verify captures
 /// the command's stdout and stderr into regular files): (path, name).
-pub fn analyse(events: &[Event], outputs: &[(&Path, &str)]) -> Analysis {
+/// `globs`: the host's temps globs; deletions after the archiver of what the
+/// host created and a glob covers are taken over, not reasons.
+pub fn analyse(events: &[Event], outputs: &[(&Path, &str)], globs: &Globs) -> Analysis {
     let Some((pid, host, mut notes)) = claimed_process(events) else {
         return nothing_in_scope(events);
     };
@@ -113,6 +122,8 @@ pub fn analyse(events: &[Event], outputs: &[(&Path, &str)]) -> Analysis {
             archiver,
             deletions: 0,
             exited,
+            taken: Vec::new(),
+            created: Vec::new(),
             notes,
         };
     };
@@ -122,6 +133,9 @@ pub fn analyse(events: &[Event], outputs: &[(&Path, &str)]) -> Analysis {
         .as_ref()
         .map_or_else(|| "the archiver".to_owned(), ArchiverCall::name);
     let mut after = after_the_archiver(&mine[done + 1..], &tool, outputs);
+    let created = created_by_host(&mine, &mut notes);
+    let split = temps::split(&after.main_deletions, &created, globs);
+    after.reasons.extend(deletion_reasons(&tool, &split, globs));
     after.reasons.extend(anywhere(&mine));
     if mine[done].bool("execs_recorded") == Some(false) {
         notes.push(
@@ -147,8 +161,61 @@ pub fn analyse(events: &[Event], outputs: &[(&Path, &str)]) -> Analysis {
         },
         deletions: after.deletions,
         exited,
+        taken: split.taken,
+        created,
         notes,
     }
+}
+
+/// The library's `created` events (observe mode, at `archiver_done`): what
+/// the process created that was still there when the archiver ended; a
+/// note when the record is not whole.
+fn created_by_host(mine: &[&Event], notes: &mut Vec<String>) -> Vec<Created> {
+    if let Some(e) = mine.iter().find(|e| e.event == "created_incomplete") {
+        notes.push(format!(
+            "the library could not record every file the process created ({}): a deletion \
+             of one it did not record counts as not the process's own",
+            e.str("reason").unwrap_or("no reason given")
+        ));
+    }
+    let number = |e: &Event, k: &str| e.fields.get(k).and_then(serde_json::Value::as_u64);
+    mine.iter()
+        .filter(|e| e.event == "created")
+        .filter_map(|e| {
+            Some(Created {
+                path: e.str("path")?.to_owned(),
+                dev: number(e, "dev"),
+                ino: number(e, "ino"),
+            })
+        })
+        .collect()
+}
+
+/// The reasons the main code's deletions after the archiver give: those
+/// a conversion never makes. The host's own temporaries that no glob
+/// covers come with the `--temps` that would.
+fn deletion_reasons(tool: &str, split: &temps::Split, globs: &Globs) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if !split.created_uncovered.is_empty() {
+        reasons.push(format!(
+            "{}; the process created them in this run: rerun with --temps '{}' so that a \
+             conversion hands them to the reaper",
+            deletions_reason(tool, &names(&split.created_uncovered)),
+            temps::hint(&split.created_uncovered, globs.tmpdir())
+        ));
+    }
+    if !split.not_created.is_empty() {
+        reasons.push(format!(
+            "{}; they match the temps globs ({}) but the process did not create them in this \
+             run, and a conversion hands the reaper nothing else",
+            deletions_reason(tool, &names(&split.not_created)),
+            globs.list()
+        ));
+    }
+    if !split.other.is_empty() {
+        reasons.push(deletions_reason(tool, &names(&split.other)));
+    }
+    reasons
 }
 
 /// The process judged: the first one in scope (its pid, the host it ran
@@ -301,6 +368,9 @@ struct After {
     deletions: usize,
     /// Work of the exit handlers, which a conversion keeps.
     in_exit_handlers: usize,
+    /// Deletions by the main code: a conversion makes them only when it
+    /// hands them to the reaper (`temps`).
+    main_deletions: Vec<Deletion>,
 }
 
 /// Deleted paths named in a reason; the rest are counted.
@@ -311,10 +381,8 @@ fn after_the_archiver(later: &[&Event], tool: &str, outputs: &[(&Path, &str)]) -
         reasons: Vec::new(),
         deletions: 0,
         in_exit_handlers: 0,
+        main_deletions: Vec::new(),
     };
-    // Deletions by the main code: never made by a conversion (the host's
-    // main code does not run after the exec).
-    let mut deleted: Vec<&str> = Vec::new();
     for (i, e) in later.iter().enumerate() {
         // An exec that failed ran nothing (execvp-like PATH searches fail
         // before the one that succeeds, which is recorded too).
@@ -335,7 +403,9 @@ fn after_the_archiver(later: &[&Event], tool: &str, outputs: &[(&Path, &str)]) -
             continue;
         }
         if what == "delete" {
-            deleted.push(e.str("path").unwrap_or_default());
+            // Never made by a conversion (the host's main code does not
+            // run after the exec), unless handed to the reaper.
+            after.main_deletions.push(deletion(e));
             continue;
         }
         let reason = format!(
@@ -348,10 +418,23 @@ fn after_the_archiver(later: &[&Event], tool: &str, outputs: &[(&Path, &str)]) -
             _ => after.reasons.push(reason),
         }
     }
-    if !deleted.is_empty() {
-        after.reasons.push(deletions_reason(tool, &deleted));
-    }
     after
+}
+
+/// A `delete` event: the path as named, and as the library resolved it
+/// (`abs`, with the file's `dev`/`ino` just before) when it could.
+fn deletion(e: &Event) -> Deletion {
+    let number = |k: &str| e.fields.get(k).and_then(serde_json::Value::as_u64);
+    Deletion {
+        path: e.str("path").unwrap_or_default().to_owned(),
+        abs: e.str("abs").map(str::to_owned),
+        dev: number("dev"),
+        ino: number("ino"),
+    }
+}
+
+fn names(paths: &[String]) -> Vec<&str> {
+    paths.iter().map(String::as_str).collect()
 }
 
 /// "deleted A, B, C and 4 more by its main code, …".
@@ -435,6 +518,8 @@ fn nothing_in_scope(events: &[Event]) -> Analysis {
         finality: Finality::Unknown(why),
         deletions: 0,
         exited: false,
+        taken: Vec::new(),
+        created: Vec::new(),
         notes: Vec::new(),
     }
 }
@@ -669,7 +754,7 @@ mod tests {
             (Path::new("/tmp/v/stdout"), "stdout"),
             (Path::new("/tmp/v/stderr"), "stderr"),
         ];
-        analyse(&events, &outputs)
+        analyse(&events, &outputs, &Globs::default())
     }
 
     fn reasons(a: &Analysis) -> Vec<String> {
@@ -739,6 +824,72 @@ mod tests {
             ),
             "{r:?}"
         );
+    }
+
+    #[test]
+    fn deletions_of_the_hosts_temps_are_taken_over_or_hinted() {
+        let made = |path: &str, ino: u64| {
+            format!(
+                r#"{{"ts":5,"pid":10,"event":"created","path":"{path}","dev":1,"ino":{ino},"kind":"file"}}"#
+            )
+        };
+        let del = |path: &str, ino: u64| {
+            format!(
+                r#"{{"ts":6,"pid":10,"event":"after","what":"delete","path":"{path}","abs":"{path}","dev":1,"ino":{ino},"phase":"main","detail":"unlink"}}"#
+            )
+        };
+        let lines = [
+            made("/t/my.Ab12", 2),
+            made("/t/my.Ab12/a.o", 3),
+            del("/t/my.Ab12/a.o", 3),
+            del("/t/my.Ab12", 2),
+            // There before the run: not the host's.
+            del("/t/foreign.tmp", 4),
+        ];
+        let mut all = vec![LOAD, SPAWN_AR, WAIT, DONE];
+        all.extend(lines.iter().map(String::as_str));
+        all.push(EXIT);
+        let events = parse(&all.join("\n")).0;
+        let judge = |user: Option<&str>| analyse(&events, &[], &Globs::new(user, &[], Some("/t")));
+
+        let a = judge(None);
+        let r = reasons(&a);
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert!(
+            r[0].starts_with("after ar exited, the process deleted /t/my.Ab12/a.o, /t/my.Ab12 in")
+                && r[0].ends_with(
+                    "the process created them in this run: rerun with --temps '$TMPDIR/my.*' so \
+                     that a conversion hands them to the reaper"
+                ),
+            "{r:?}"
+        );
+        assert!(
+            r[1].contains("deleted /t/foreign.tmp in its main code"),
+            "{r:?}"
+        );
+        assert!(a.taken.is_empty());
+        assert_eq!(a.created.len(), 2);
+
+        let a = judge(Some("$TMPDIR/my.*"));
+        assert_eq!(a.taken, ["/t/my.Ab12/a.o", "/t/my.Ab12"]);
+        assert_eq!(reasons(&a).len(), 1, "{:?}", a.finality);
+
+        let a = judge(Some("$TMPDIR/*"));
+        let r = reasons(&a);
+        assert!(
+            r[0].contains("deleted /t/foreign.tmp in its main code")
+                && r[0].contains("they match the temps globs ($TMPDIR/*) but the process did not"),
+            "{r:?}"
+        );
+        let only_mine = [
+            LOAD, SPAWN_AR, WAIT, DONE, &lines[0], &lines[1], &lines[2], &lines[3], EXIT,
+        ];
+        let a = analyse(
+            &parse(&only_mine.join("\n")).0,
+            &[],
+            &Globs::new(Some("$TMPDIR/my.*"), &[], Some("/t")),
+        );
+        assert_eq!(a.finality, Finality::Final);
     }
 
     #[test]

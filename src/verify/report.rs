@@ -39,13 +39,28 @@ impl Report {
                 .push((what, format!("`{}` ({})", ar.shown(), ar.call)));
         }
         if matches!(a.finality, Finality::Final) {
-            let after = match a.deletions {
-                0 => "nothing".to_owned(),
-                n => format!("{n} deletion(s) only, by the exit handlers (a conversion runs them)"),
+            let after = match (a.deletions, a.taken.len()) {
+                (0, 0) => "nothing".to_owned(),
+                (n, 0) => {
+                    format!("{n} deletion(s) only, by the exit handlers (a conversion runs them)")
+                }
+                (0, t) => format!(
+                    "{t} deletion(s) of the host's temporaries, which a conversion hands to the \
+                     reaper"
+                ),
+                (n, t) => format!(
+                    "{t} deletion(s) of the host's temporaries, which a conversion hands to the \
+                     reaper, and {n} by the exit handlers (a conversion runs them)"
+                ),
             };
             self.facts.push(("after it", after));
         }
         self.notes.extend(a.notes.iter().cloned());
+    }
+
+    /// One more fact of the runs, shown with the others.
+    pub fn fact(&mut self, what: &'static str, text: String) {
+        self.facts.push((what, text));
     }
 
     pub fn memory_first(&mut self, s: &Sampled) {
@@ -185,6 +200,8 @@ mod tests {
             finality,
             deletions: 2,
             exited: true,
+            taken: vec![],
+            created: vec![],
             notes: vec![],
         }
     }

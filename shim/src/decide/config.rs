@@ -67,6 +67,10 @@ pub struct Config {
     /// `ARSHIM_VERIFIED_ONLY=1` (`arshim run --verified-only`): only a binary
     /// `arshim verify` proved SAFE converts.
     pub verified_only: bool,
+    /// Internal `ARSHIM_NOT_FINAL_SAID`: the known non-final hosts (by their
+    /// entry's first name) whose refusal the companion has said once for the
+    /// whole run (`arshim run --hosts rustc`): refused processes stay quiet.
+    pub not_final_said: Option<GlobList>,
     /// `ARSHIM_TEMPS`: globs of the host's temporaries, which a conversion
     /// hands to the reaper (docs/DESIGN.md, "Conversion" 12).
     pub temps: Option<GlobList>,
@@ -264,6 +268,9 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, Confi
     let switch = |var| get(var).map(|v| parse_switch(var, v)).transpose();
     let force = switch("ARSHIM_FORCE")?.unwrap_or(false);
     let verified_only = switch("ARSHIM_VERIFIED_ONLY")?.unwrap_or(false);
+    let not_final_said = get("ARSHIM_NOT_FINAL_SAID")
+        .map(|v| parse_globs("ARSHIM_NOT_FINAL_SAID", v))
+        .transpose()?;
     let temps = get(arshim_common::names::TEMPS_VAR)
         .map(parse_temps)
         .transpose()?;
@@ -280,6 +287,7 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, Confi
         failure_status,
         force,
         verified_only,
+        not_final_said,
     })
 }
 

@@ -32,6 +32,15 @@ impl Identity<'_> {
         [self.exe, self.argv0]
     }
 
+    /// The name it was called by, else its executable's.
+    fn shown_name(&self) -> &[u8] {
+        if self.argv0.is_empty() {
+            self.exe
+        } else {
+            self.argv0
+        }
+    }
+
     fn is_driver(&self) -> bool {
         self.names().iter().any(|n| is_driver(n))
     }
@@ -117,17 +126,68 @@ fn refuse_not_final(config: &Config, me: &Identity<'_>, scope: Scope) -> Scope {
     if scope.mode != Mode::Exec || config.force {
         return scope;
     }
-    let Some((name, why)) = known_hosts::not_final(&[me.argv0, me.exe]) else {
+    let Some((name, host)) = known_hosts::not_final_entry(&[me.argv0, me.exe]) else {
+        return scope;
+    };
+    let why = host.not_final.unwrap_or_default();
+    Scope {
+        claim: scope.claim,
+        warning: (!refusal_said(config, host)).then(|| {
+            format!(
+                "{} is not final ({why}): not converting (ARSHIM_FORCE=1 converts it anyway)",
+                String::from_utf8_lossy(name)
+            )
+        }),
+        ..out("known host that is not final")
+    }
+}
+
+/// A final known host run with an option that makes it do more work after
+/// its final spawn (`ldc2 -run`, `-cleanup-obj`; docs/DESIGN.md,
+/// "Compilers") is refused, unless `ARSHIM_FORCE=1`. `args` are its
+/// arguments after `argv[0]` (`/proc/self/cmdline`, response files
+/// expanded), `None` when they could not be read: then it is refused too.
+/// It keeps its claim.
+pub fn refuse_by_options(
+    config: &Config,
+    me: &Identity<'_>,
+    scope: Scope,
+    args: Option<&[&[u8]]>,
+) -> Scope {
+    if scope.mode != Mode::Exec || config.force {
+        return scope;
+    }
+    let Some(rule) = known_hosts::NotFinalWith::for_names(&[me.argv0, me.exe]) else {
+        return scope;
+    };
+    let given = match args {
+        Some(args) => args.iter().find(|a| rule.given(a)).map(|a| a.to_vec()),
+        None => Some(b"(its arguments or a response file could not be read)".to_vec()),
+    };
+    let Some(given) = given else {
         return scope;
     };
     Scope {
         claim: scope.claim,
         warning: Some(format!(
-            "{} is not final ({why}): not converting (ARSHIM_FORCE=1 converts it anyway)",
-            String::from_utf8_lossy(name)
+            "{} {} is not final ({}): not converting (ARSHIM_FORCE=1 converts it anyway)",
+            String::from_utf8_lossy(me.shown_name()),
+            String::from_utf8_lossy(&given),
+            rule.why
         )),
-        ..out("known host that is not final")
+        ..out("known host run with an option that is not final")
     }
+}
+
+/// The companion said this host's refusal once for the whole run
+/// (`ARSHIM_NOT_FINAL_SAID`, docs/DESIGN.md "Scope"): a build's hundred
+/// rustc processes do not each say it again.
+fn refusal_said(config: &Config, host: &known_hosts::KnownHost) -> bool {
+    let first = host.names.first().map(|n| n.as_bytes()).unwrap_or_default();
+    config
+        .not_final_said
+        .as_ref()
+        .is_some_and(|said| said.matches(first))
 }
 
 /// `ARSHIM_HOSTS` set: every process it matches may convert, but a shell or
@@ -260,6 +320,16 @@ pub fn heed_verdict(config: &Config, me: &Identity<'_>, scope: Scope, known: &Kn
         Known::Changed => (
             "not verified SAFE (ARSHIM_VERIFIED_ONLY)",
             format!("{shown} has changed since it was verified: {ONLY}"),
+        ),
+        Known::OtherTemps(temps) => (
+            "not verified SAFE with these temps (ARSHIM_VERIFIED_ONLY)",
+            format!(
+                "{shown} was verified SAFE with {}, not with this ARSHIM_TEMPS: {ONLY}",
+                match temps.as_str() {
+                    "" => "no ARSHIM_TEMPS".to_owned(),
+                    t => format!("ARSHIM_TEMPS={}", shown_reason(t)),
+                }
+            ),
         ),
         Known::Never => (
             "not verified SAFE (ARSHIM_VERIFIED_ONLY)",
@@ -486,6 +556,56 @@ mod tests {
     }
 
     #[test]
+    fn ldc2_with_run_or_cleanup_obj_is_refused() {
+        let c = cfg(&["ARSHIM=1", "ARSHIM_PID=10:500"]);
+        let ldc2 = me(10, "ldc2", "ldc2");
+        let scope = || decide(&c, &ldc2);
+        let args: [&[u8]; 3] = [b"-run", b"app.d", b"x"];
+        let s = refuse_by_options(&c, &ldc2, scope(), Some(&args));
+        assert_eq!((s.mode, s.claim), (Mode::Off, false));
+        let w = s.warning.unwrap();
+        assert!(
+            w.starts_with("ldc2 -run is not final (with -run ldc2 runs"),
+            "{w}"
+        );
+        let s = refuse_by_options(&c, &ldc2, scope(), None);
+        assert!(s.warning.unwrap().contains("could not be read"));
+        let plain: [&[u8]; 2] = [b"app.d", b"-of=app"];
+        assert_eq!(refuse_by_options(&c, &ldc2, scope(), Some(&plain)), scope());
+        // other hosts, force, observe: untouched
+        let gcc_ar = me(10, "x86_64-linux-gnu-gcc-ar-12", "gcc-ar");
+        let s = decide(&c, &gcc_ar);
+        assert_eq!(refuse_by_options(&c, &gcc_ar, s.clone(), None), s);
+        let forced = cfg(&["ARSHIM=1", "ARSHIM_PID=10:500", "ARSHIM_FORCE=1"]);
+        let s = decide(&forced, &ldc2);
+        assert_eq!(refuse_by_options(&forced, &ldc2, s.clone(), Some(&args)), s);
+        let observed = cfg(&["ARSHIM=observe", "ARSHIM_PID=10:500"]);
+        let s = decide(&observed, &ldc2);
+        assert_eq!(
+            refuse_by_options(&observed, &ldc2, s.clone(), Some(&args)),
+            s
+        );
+    }
+
+    #[test]
+    fn a_refusal_the_companion_said_is_not_said_again() {
+        let said = cfg(&[
+            "ARSHIM=1",
+            "ARSHIM_HOSTS=rustc,nim",
+            "ARSHIM_NOT_FINAL_SAID=rustc",
+        ]);
+        let s = decide(&said, &me(10, "rustc", "rustc"));
+        assert_eq!((s.mode, s.warning), (Mode::Off, None));
+        assert_eq!(s.reason, "known host that is not final");
+        // a host the companion did not name still says it
+        let s = decide(&said, &me(11, "nim", "nim"));
+        assert!(s.warning.unwrap().starts_with("nim is not final"));
+        let unsaid = cfg(&["ARSHIM=1", "ARSHIM_HOSTS=rustc"]);
+        let w = decide(&unsaid, &me(10, "rustc", "rustc")).warning.unwrap();
+        assert!(w.starts_with("rustc is not final (rustc reads"), "{w}");
+    }
+
+    #[test]
     fn refusals_yield_to_force_and_observe() {
         let forced = cfg(&["ARSHIM=1", "ARSHIM_PID=10", "ARSHIM_FORCE=1"]);
         let s = decide(&forced, &me(10, "ocamlopt.opt", "ocamlopt"));
@@ -547,12 +667,29 @@ mod tests {
             Known::NotSafe(String::new()),
             Known::Never,
             Known::Changed,
+            Known::OtherTemps("$TMPDIR/vt.*".into()),
             Known::Unreadable("x".into()),
         ] {
             let s = heed_verdict(&c, &id, decide(&c, &id), &k);
             assert_eq!((s.mode, s.claim), (Mode::Off, true), "{k:?}");
             assert!(s.warning.unwrap().ends_with("(ARSHIM_VERIFIED_ONLY=1)"));
         }
+        let other = heed_verdict(&c, &id, decide(&c, &id), &Known::OtherTemps(String::new()));
+        assert_eq!(
+            other.warning.as_deref(),
+            Some(
+                "ld-legacy was verified SAFE with no ARSHIM_TEMPS, not with this ARSHIM_TEMPS: \
+                 not converting (ARSHIM_VERIFIED_ONLY=1)"
+            )
+        );
+        let loose = cfg(&["ARSHIM=1", "ARSHIM_PID=10"]);
+        let s = heed_verdict(
+            &loose,
+            &id,
+            decide(&loose, &id),
+            &Known::OtherTemps(String::new()),
+        );
+        assert_eq!(s.mode, Mode::Exec, "converted as a host never verified is");
     }
 
     #[test]

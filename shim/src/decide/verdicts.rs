@@ -6,13 +6,15 @@
 //! `{"version":2,"hosts":[{"path":…,"id":…,"verdict":"SAFE"|"NOT SAFE",
 //! "reasons":[…],…},…]}`, where an interpreter's entry also names its script
 //! (`"script"`, `"script_id"`): a script host is keyed by both
-//! (docs/DESIGN.md, "Verdicts"). Version 1 (no scripts) reads the same; a
-//! newer version is refused, never guessed at. It is untrusted data: this
+//! (docs/DESIGN.md, "Verdicts"). Version 3 adds the temps globs a verdict
+//! was given with (`"temps"`, `ARSHIM_TEMPS`'s list): a SAFE verdict holds
+//! for those only. Versions 1 (no scripts) and 2 (no temps) read the same;
+//! a newer version is refused, never guessed at. It is untrusted data: this
 //! reads the little JSON it needs with a bounded reader, and anything it
 //! cannot read is "no verdict".
 
 /// The store formats this library reads (src/verdicts.rs writes the last).
-const FORMATS: [u64; 2] = [1, 2];
+const FORMATS: [u64; 3] = [1, 2, 3];
 
 /// What the store says about this binary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +24,10 @@ pub enum Known {
     NotSafe(String),
     /// Verified, but the binary at that path has changed since.
     Changed,
+    /// Verified SAFE with other temps globs than this process has (the
+    /// verdict's list, empty for none): the conversion it proved handed
+    /// other files to the reaper.
+    OtherTemps(String),
     Never,
     /// No store to read, or one that cannot be read: why.
     Unreadable(String),
@@ -37,6 +43,8 @@ pub struct Stored {
     /// `SAFE` or `NOT SAFE` (anything else is no verdict).
     pub verdict: String,
     pub reason: String,
+    /// The temps globs (`ARSHIM_TEMPS`) the verdict was given with.
+    pub temps: Option<String>,
 }
 
 /// Where the companion keeps the store (src/verdicts.rs): `$XDG_CACHE_HOME`
@@ -72,6 +80,31 @@ pub fn judge(entry: Option<&Stored>, id: Option<&str>, script_id: Option<&str>) 
         "NOT SAFE" => Known::NotSafe(e.reason.clone()),
         _ => Known::Never,
     }
+}
+
+/// A SAFE verdict holds only with the temps globs it was given with
+/// (docs/DESIGN.md, "Verdicts"): `temps` is this process's `ARSHIM_TEMPS`.
+/// The lists are compared as sets of globs.
+pub fn judge_temps(known: Known, entry: Option<&Stored>, temps: Option<&[u8]>) -> Known {
+    let stored = entry.and_then(|e| e.temps.as_deref()).unwrap_or_default();
+    match known {
+        Known::Safe if globs_of(stored.as_bytes()) != globs_of(temps.unwrap_or_default()) => {
+            Known::OtherTemps(stored.to_owned())
+        }
+        other => other,
+    }
+}
+
+/// A comma list's globs, trimmed, sorted, once each.
+fn globs_of(list: &[u8]) -> Vec<&[u8]> {
+    let mut globs: Vec<&[u8]> = list
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|g| !g.is_empty())
+        .collect();
+    globs.sort_unstable();
+    globs.dedup();
+    globs
 }
 
 /// The entry stored under `path` and, for a script host, its canonical
@@ -189,7 +222,7 @@ impl Reader<'_> {
     /// One entry of `hosts`: its key and what the library needs of it.
     fn host(&mut self) -> Option<(Key, Stored)> {
         let (mut path, mut id, mut verdict, mut reason) = (None, None, None, None);
-        let (mut script, mut script_id) = (None, None);
+        let (mut script, mut script_id, mut temps) = (None, None, None);
         self.object(2, &mut |r, key| {
             match key {
                 b"path" => path = Some(r.string_value()?),
@@ -197,6 +230,7 @@ impl Reader<'_> {
                 b"script" => script = Some(r.string_value()?),
                 b"script_id" => script_id = Some(r.string_value()?),
                 b"verdict" => verdict = Some(r.string_value()?),
+                b"temps" => temps = Some(r.string_value()?),
                 b"reasons" => reason = Some(r.first_string(3)?),
                 _ => r.skip(3)?,
             }
@@ -209,6 +243,7 @@ impl Reader<'_> {
             script_id: script.as_ref().map(|_| text(script_id.unwrap_or_default())),
             verdict: text(verdict.unwrap_or_default()),
             reason: text(reason.flatten().unwrap_or_default()),
+            temps: temps.map(text),
         };
         let path = path?;
         Some((Key { path, script }, stored))
@@ -414,6 +449,7 @@ mod tests {
             script_id: None,
             verdict: verdict.into(),
             reason: "why".into(),
+            temps: None,
         }
     }
 
@@ -498,6 +534,37 @@ mod tests {
         assert_eq!(judge(None, Some("build-id:ab"), None), Known::Never);
     }
 
+    #[test]
+    fn a_safe_verdict_holds_for_its_temps_only() {
+        let store = br#"{"version": 3, "hosts": [
+          {"path": "/usr/bin/vthost", "id": "build-id:aa", "verdict": "SAFE", "reasons": [],
+           "time": 1, "temps": "$TMPDIR/vt.*, /w/*.o"},
+          {"path": "/usr/bin/ld", "id": "build-id:bb", "verdict": "SAFE", "reasons": [], "time": 1}
+        ]}"#;
+        let e = entry_for(store, b"/usr/bin/vthost", None).unwrap().unwrap();
+        assert_eq!(e.temps.as_deref(), Some("$TMPDIR/vt.*, /w/*.o"));
+        let safe = || judge(Some(&e), Some("build-id:aa"), None);
+        let with = |t: Option<&[u8]>| judge_temps(safe(), Some(&e), t);
+        assert_eq!(with(Some(b"/w/*.o,$TMPDIR/vt.*")), Known::Safe);
+        assert_eq!(with(Some(b" $TMPDIR/vt.* ,/w/*.o,/w/*.o")), Known::Safe);
+        let other = Known::OtherTemps("$TMPDIR/vt.*, /w/*.o".into());
+        assert_eq!(with(None), other);
+        assert_eq!(with(Some(b"$TMPDIR/vt.*")), other);
+        let ld = entry_for(store, b"/usr/bin/ld", None).unwrap().unwrap();
+        let ld_safe = || judge(Some(&ld), Some("build-id:bb"), None);
+        assert_eq!(judge_temps(ld_safe(), Some(&ld), None), Known::Safe);
+        assert_eq!(judge_temps(ld_safe(), Some(&ld), Some(b"")), Known::Safe);
+        assert_eq!(
+            judge_temps(ld_safe(), Some(&ld), Some(b"/t/*")),
+            Known::OtherTemps(String::new())
+        );
+        assert_eq!(
+            judge_temps(Known::Changed, Some(&ld), Some(b"/t/*")),
+            Known::Changed,
+            "only a SAFE verdict is narrowed"
+        );
+    }
+
     const SCRIPTS: &str = r#"{"version": 2, "hosts": [
       {"path": "/usr/bin/python3.11", "id": "build-id:aa", "script": "/src/a.py",
        "script_id": "fnv1a64:01", "verdict": "SAFE", "reasons": [], "time": 1},
@@ -555,17 +622,18 @@ mod tests {
             &br#"{"hosts":[]}"#[..],
             br#"{"version":1,"hosts":[]}"#,
             br#"{"hosts":[],"version":2}"#,
+            br#"{"hosts":[],"version":3}"#,
         ] {
             assert_eq!(entry_for(ok, b"/a", None), Ok(None));
         }
         for newer in [
-            &br#"{"version":3,"hosts":[]}"#[..],
+            &br#"{"version":4,"hosts":[]}"#[..],
             br#"{"version":"2","hosts":[]}"#,
             br#"{"version":-1,"hosts":[]}"#,
         ] {
             assert!(entry_for(newer, b"/a", None).is_err());
         }
-        let e = entry_for(br#"{"version":3,"hosts":[]}"#, b"/a", None).unwrap_err();
+        let e = entry_for(br#"{"version":4,"hosts":[]}"#, b"/a", None).unwrap_err();
         assert!(e.contains("newer format"), "{e}");
     }
 

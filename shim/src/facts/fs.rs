@@ -256,3 +256,14 @@ pub fn canonical(path: &[u8]) -> Option<Vec<u8>> {
         Some(out)
     }
 }
+
+/// What `path` (relative to `dirfd`) names now, a symlink not followed:
+/// its (dev, ino), or `None` when it cannot be looked up.
+pub fn identity_at(dirfd: i32, path: &std::ffi::CStr) -> Option<(u64, u64)> {
+    // SAFETY: zeroed stat is a valid out-buffer; `path` is NUL-terminated.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        (libc::fstatat(dirfd, path.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) == 0)
+            .then_some((st.st_dev, st.st_ino))
+    }
+}

@@ -34,6 +34,13 @@ fn is_dev_null(meta: &std::fs::Metadata) -> bool {
 }
 
 /// A regular file's contents (or nothing for `/dev/null`), at most `MAX_BYTES`.
+/// A response file a host reads its own options from (`@FILE`, relative to
+/// this process's working directory), read as the archiver's are: a pipe
+/// or anything but a regular file is refused, never waited on.
+pub fn response_file(path: &[u8]) -> Result<Vec<u8>, String> {
+    read_file(path)
+}
+
 fn read_file(path: &[u8]) -> Result<Vec<u8>, String> {
     let name = || String::from_utf8_lossy(path).into_owned();
     let os = std::ffi::OsStr::from_bytes(path);

@@ -27,6 +27,13 @@ pub fn own_script(interpreter: &[u8]) -> Option<Vec<u8>> {
     is_regular(&path).then_some(path)
 }
 
+/// This process's own command line (NUL-terminated arguments), read with
+/// raw calls (this runs in the constructor); `None` if it cannot be read or
+/// is longer than 256 KiB.
+pub fn own_cmdline() -> Option<Vec<u8>> {
+    read_small(c"/proc/self/cmdline", MAX_CMDLINE)
+}
+
 /// `fnv1a64:HEX` of the regular file at `path`, opened without blocking (a
 /// FIFO put in its place would otherwise wait for a writer and lose its
 /// bytes to us); `None` if it cannot be read.

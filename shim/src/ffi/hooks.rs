@@ -658,11 +658,7 @@ unsafe fn deletion(
     real: impl FnOnce() -> c_int,
 ) -> c_int {
     if observe::recording() && !path.is_null() {
-        observe::after(
-            "delete",
-            CStr::from_ptr(path).to_bytes(),
-            if rmdir { "rmdir" } else { "unlink" },
-        );
+        observe::after_delete(dirfd, CStr::from_ptr(path), rmdir);
     }
     if defer::is_active()
         && !path.is_null()

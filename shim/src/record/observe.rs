@@ -29,6 +29,7 @@ use crate::execs::{later, table::CALLS};
 use crate::facts::fs::open_fds;
 use crate::ffi::state;
 use crate::record::trace::Event;
+use std::ffi::CStr;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -232,6 +233,7 @@ pub fn archiver_done(child: i32, status: Option<i32>) {
         *s = fd_states();
     }
     record_open_for_writing(config.trace.as_deref());
+    record_created(config.trace.as_deref());
     // Registered now, so it runs before the host's earlier handlers: it
     // marks where `exit` starts.
     // SAFETY: registering a plain extern "C" function.
@@ -263,6 +265,42 @@ fn record_open_for_writing(trace: Option<&[u8]>) {
             .int("ino", st.st_ino as i64)
             .int("size", st.st_size)
             .bool("append", flags & libc::O_APPEND != 0)
+            .emit(trace);
+    }
+}
+
+/// One `created` event per file or directory the host created under its
+/// temps globs and still has, as it was (dev, ino): `verify` tells the
+/// host's own temporaries among the deletions that follow by them
+/// (docs/DESIGN.md, "verify: temporaries taken over"). A record that is not
+/// whole says so (`created_incomplete`): some creations are then unknown.
+fn record_created(trace: Option<&[u8]>) {
+    use crate::record::temps;
+    if !temps::armed() {
+        return;
+    }
+    let recorded = match temps::recorded() {
+        Ok(recorded) => recorded,
+        Err(why) => {
+            return Event::new("created_incomplete")
+                .str("reason", why)
+                .emit(trace)
+        }
+    };
+    for c in recorded {
+        let Ok(path) = std::ffi::CString::new(c.path.as_slice()) else {
+            continue;
+        };
+        // SAFETY: `path` is NUL-terminated.
+        let now = unsafe { crate::facts::temps::lstat_at(libc::AT_FDCWD, path.as_ptr()) };
+        if now != Ok(c.id) {
+            continue;
+        }
+        Event::new("created")
+            .str("path", &c.path)
+            .int("dev", c.id.dev as i64)
+            .int("ino", c.id.ino as i64)
+            .str("kind", if c.id.is_dir() { "dir" } else { "file" })
             .emit(trace);
     }
 }
@@ -487,6 +525,54 @@ pub fn after_open(path: &[u8], call: &str, truncates: bool) {
         }
     }
     e.emit(trace_path());
+}
+
+/// A deletion after the archiver ended: an `after` event that also says,
+/// when it can, the path made absolute (against `dirfd` or the working
+/// directory) and what it names now (`dev`, `ino`; a symlink not
+/// followed): `verify` tells the host's own temporaries by them
+/// (docs/DESIGN.md, "verify: temporaries taken over").
+pub fn after_delete(dirfd: i32, path: &CStr, rmdir: bool) {
+    let Some(_guard) = state::Reentry::enter() else {
+        return;
+    };
+    let name = path.to_bytes();
+    let detail = if rmdir { "rmdir" } else { "unlink" };
+    let mut e = after_event(phase(), "delete", name, detail);
+    if let Some(abs) = absolute(dirfd, name) {
+        e = e.str("abs", abs);
+    }
+    if let Some((dev, ino)) = crate::facts::fs::identity_at(dirfd, path) {
+        e = e.int("dev", dev as i64).int("ino", ino as i64);
+    }
+    e.emit(trace_path());
+}
+
+/// `name` relative to `dirfd` (or the working directory), `.` and `//`
+/// dropped; `None` when the base cannot be read.
+fn absolute(dirfd: i32, name: &[u8]) -> Option<Vec<u8>> {
+    use std::path::{Component, Path, PathBuf};
+    let name = Path::new(std::ffi::OsStr::from_bytes(name));
+    let joined = if name.is_absolute() {
+        name.to_path_buf()
+    } else if dirfd == libc::AT_FDCWD {
+        std::env::current_dir().ok()?.join(name)
+    } else {
+        std::fs::read_link(format!("/proc/self/fd/{dirfd}"))
+            .ok()?
+            .join(name)
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    Some(out.into_os_string().into_encoded_bytes())
 }
 
 fn after_in(phase: &str, what: &str, path: &[u8], detail: &str) {

@@ -1,0 +1,7 @@
+// tests/real_links.rs: a D program whose link fails (an undefined symbol).
+extern (C) void arshim_no_such_symbol();
+
+void main()
+{
+    arshim_no_such_symbol();
+}
