@@ -356,3 +356,22 @@ pub fn renamed(moved: Option<Moved>) {
         keep_errno(|| note(&m.to, Some(m.id)));
     }
 }
+
+/// A recorded creation as it stands now: a promise (a file a spawned child
+/// was told to write) becomes the file at its path when that is a regular
+/// file born at or after the spawn — its identity taken now, checked again
+/// by the reaper; None when there is no such file (docs/DESIGN.md,
+/// "Conversion" 12). Anything else as recorded.
+pub fn fulfilled(created: Created) -> Option<Created> {
+    if !created.is_promise() {
+        return Some(created);
+    }
+    let c = std::ffi::CString::new(created.path.as_slice()).ok()?;
+    // SAFETY: `c` is NUL-terminated; not following a symlink.
+    let id = unsafe { lstat_at(libc::AT_FDCWD, c.as_ptr()) }.ok()?;
+    let born_here = id.kind == libc::S_IFREG && born_since(id.born, created.id.born);
+    born_here.then_some(Created {
+        path: created.path,
+        id,
+    })
+}

@@ -10,7 +10,7 @@
 use crate::decide::arglimit::temp_cost;
 use crate::decide::config::Config;
 use crate::decide::protect::split_parent;
-use crate::decide::temps::{born_since, deletion_order};
+use crate::decide::temps::deletion_order;
 use crate::facts::temps::lstat_at;
 use crate::record::temps::{self, Created};
 use crate::record::trace::Event;
@@ -107,7 +107,7 @@ fn gather(
 ) -> Result<Vec<Deferred>, &'static str> {
     let mut records: Vec<Deferred> = Vec::new();
     for created in recorded? {
-        let Some(created) = fulfilled(created) else {
+        let Some(created) = temps::fulfilled(created) else {
             continue;
         };
         let Some((dir, name)) = split_parent(&created.path) else {
@@ -171,23 +171,4 @@ fn still_there(fd: i32, name: &[u8], created: &Created) -> bool {
     // Only what `open`, `mkstemp` and `mkdir` make: a regular file or a directory.
     let made = matches!(created.id.kind, libc::S_IFREG | libc::S_IFDIR);
     made && unsafe { lstat_at(fd, c.as_ptr()) }.is_ok_and(|id| id == created.id)
-}
-
-/// A recorded creation as it stands now: a promise (a file a spawned child
-/// was told to write) becomes the file at its path when that is a regular
-/// file born at or after the spawn — its identity taken now, checked again
-/// by the reaper; None when there is no such file (docs/DESIGN.md,
-/// "Conversion" 12). Anything else as recorded.
-fn fulfilled(created: Created) -> Option<Created> {
-    if !created.is_promise() {
-        return Some(created);
-    }
-    let c = CString::new(created.path.as_slice()).ok()?;
-    // SAFETY: `c` is NUL-terminated; not following a symlink.
-    let id = unsafe { lstat_at(libc::AT_FDCWD, c.as_ptr()) }.ok()?;
-    let born_here = id.kind == libc::S_IFREG && born_since(id.born, created.id.born);
-    born_here.then_some(Created {
-        path: created.path,
-        id,
-    })
 }
