@@ -129,6 +129,19 @@ unsafe fn promised_outputs(
         return None;
     }
     let _guard = state::Reentry::enter()?;
+    // The lookups below must not change what the host finds in errno.
+    let errno = *libc::__errno_location();
+    let found = promised_by(path, actions, argv);
+    *libc::__errno_location() = errno;
+    found
+}
+
+/// `promised_outputs`' work, errno not kept.
+unsafe fn promised_by(
+    path: *const c_char,
+    actions: *const posix_spawn_file_actions_t,
+    argv: *const *mut c_char,
+) -> Option<((i64, u32), Vec<temps::Candidate>)> {
     let since = crate::facts::temps::coarse_now();
     let program = CStr::from_ptr(path).to_bytes();
     let cwd = std::env::current_dir().ok()?;
