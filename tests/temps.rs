@@ -19,9 +19,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-/// The host and the `ar` wrapper, built once per test binary.
+/// The hosts and the `ar` wrapper, built once per test binary.
 struct Kit {
     host: PathBuf,
+    /// tests/hosts/temps_cc_host.c: its temporaries are written by `cc`.
+    cc_host: PathBuf,
     /// Holds `ar` (tests/hosts/temps_ar.sh); first on PATH.
     bin: PathBuf,
 }
@@ -34,10 +36,12 @@ fn kit() -> &'static Kit {
         fs::create_dir_all(&bin).unwrap();
         let host = dir.join("temps_host");
         compile_c(&hosts_src().join("temps_host.c"), &host);
+        let cc_host = dir.join("temps_cc_host");
+        compile_c(&hosts_src().join("temps_cc_host.c"), &cc_host);
         let ar = bin.join("ar");
         fs::copy(hosts_src().join("temps_ar.sh"), &ar).unwrap();
         fs::set_permissions(&ar, fs::Permissions::from_mode(0o755)).unwrap();
-        Kit { host, bin }
+        Kit { host, cc_host, bin }
     })
 }
 
@@ -73,6 +77,37 @@ fn host_run(dir: &TestDir, label: &str, opts: Option<&[&str]>, env: &[(&str, &st
         .current_dir(&cwd)
         .args(["ar", "rcsv", "lib.a"])
         .args(&fx.objs);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = run(cmd, dir, label);
+    HostRun {
+        out,
+        cwd,
+        trace: trace_lines(&trace),
+    }
+}
+
+/// One run of tests/hosts/temps_cc_host.c (`cc -c x.c -o $TMPDIR/tool-*/x.o`,
+/// then `ar rcsv lib.a` of it), as `host_run`.
+fn cc_run(dir: &TestDir, label: &str, opts: Option<&[&str]>, env: &[(&str, &str)]) -> HostRun {
+    let k = kit();
+    let cwd = dir.join(label);
+    fs::create_dir_all(cwd.join("tmp")).unwrap();
+    fs::write(cwd.join("x.c"), "int x(void) { return 42; }\n").unwrap();
+    let trace = dir.join(format!("{label}.trace.jsonl"));
+    let mut cmd = match opts {
+        None => command(&k.cc_host, dir),
+        Some(opts) => {
+            let mut all = opts.to_vec();
+            all.extend(["--trace", trace.to_str().unwrap()]);
+            arshim_run(&all, &k.cc_host, dir)
+        }
+    };
+    cmd.env("PATH", path_with(&k.bin))
+        .env("TMPDIR", cwd.join("tmp"))
+        .current_dir(&cwd)
+        .arg("x.c");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -391,4 +426,116 @@ fn env_and_run_take_temps() {
         "{}",
         out.describe()
     );
+}
+
+/// What the host's children wrote into its temp dir (`cc -c x.c -o
+/// $TMPDIR/tool-*/x.o`: missing at the spawn, born after it) is the host's
+/// too: converted, nothing is left, the archive is the same. Also when
+/// `cc`'s arguments come through an `@rsp` file, and when the host renames
+/// what `cc` wrote (as ghc does with its assembler's `ghc_6.o.tmp`).
+#[test]
+fn what_the_hosts_compiler_writes_is_removed_too() {
+    for (name, env) in [
+        ("temps-cc", &[][..]),
+        ("temps-cc-rsp", &[("HOST_CC_RSP", "1")][..]),
+        ("temps-cc-rename", &[("HOST_CC_RENAME", "1")][..]),
+    ] {
+        let dir = TestDir::new(name);
+        let base = cc_run(&dir, "base", None, env);
+        base.out.assert_code(0);
+        assert!(base.out.stdout.contains("a - "), "{}", base.describe());
+        assert_eq!(base.left(), Vec::<String>::new(), "{}", base.describe());
+        let shim = cc_run(&dir, "shim", Some(&temps_opts()), env);
+        assert!(shim.converted(), "{name}: {}", shim.describe());
+        assert_same_for_the_user_by_member(&shim, &base);
+        assert_eq!(
+            shim.left(),
+            Vec::<String>::new(),
+            "{name}: {}",
+            shim.describe()
+        );
+        let handed: Vec<String> = shim
+            .handed()
+            .iter()
+            .map(|p| mask(p.rsplit("/tmp/").next().unwrap()))
+            .collect();
+        let mut expected = vec!["tool-*/x.o", "tool-*"];
+        if name == "temps-cc-rsp" {
+            expected.insert(0, "tool-*/cc.rsp");
+        }
+        assert_eq!(handed, expected, "{name}: {}", shim.describe());
+    }
+}
+
+/// A file that existed before the spawn, named by `cc -o`, which the host
+/// deletes after `ar`: not made in this run, so the conversion never
+/// deletes it (it is left, overwritten by `cc`, as the run leaves it).
+#[test]
+fn a_file_there_before_the_compiler_wrote_it_is_not_deleted() {
+    let dir = TestDir::new("temps-cc-existing");
+    let mut runs = Vec::new();
+    for (label, opts) in [("base", None), ("shim", Some(&temps_opts()[..]))] {
+        let keep = dir.join(label).join("tmp").join("tool-keep.o");
+        fs::create_dir_all(keep.parent().unwrap()).unwrap();
+        fs::write(&keep, "precious\n").unwrap();
+        let env = [("HOST_CC_OUT", keep.to_str().unwrap())];
+        runs.push(cc_run(&dir, label, opts, &env));
+    }
+    let (base, shim) = (&runs[0], &runs[1]);
+    base.out.assert_code(0);
+    assert_eq!(base.left(), Vec::<String>::new(), "the host deletes it");
+    assert!(shim.converted(), "{}", shim.describe());
+    assert_same_for_the_user_by_member(shim, base);
+    assert_eq!(shim.left(), ["tool-keep.o"], "{}", shim.describe());
+}
+
+/// What `cc` wrote, replaced by another file of the same name before the
+/// archiver ends: not the host's any more, left (with its directory).
+#[test]
+fn a_compiler_output_replaced_before_the_archiver_ends_is_left() {
+    let dir = TestDir::new("temps-cc-replaced");
+    let env = [("TEMPS_AR_ACTION", "replace")];
+    let base = cc_run(&dir, "base", None, &env);
+    let shim = cc_run(&dir, "shim", Some(&temps_opts()), &env);
+    base.out.assert_code(0);
+    assert_eq!(base.left(), Vec::<String>::new(), "{}", base.describe());
+    assert!(shim.converted(), "{}", shim.describe());
+    assert_same_for_the_user_by_member(&shim, &base);
+    assert_eq!(
+        shim.left(),
+        ["tool-*/", "tool-*/x.o"],
+        "{}",
+        shim.describe()
+    );
+    let other = shim
+        .tmp()
+        .read_dir()
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    assert_eq!(fs::read_to_string(other.join("x.o")).unwrap(), "other\n");
+}
+
+/// As `assert_same_for_the_user`, `ar v`'s lines compared by the member's
+/// name: they name it by its path, under each run's own temp dir.
+fn assert_same_for_the_user_by_member(shim: &HostRun, base: &HostRun) {
+    let both = format!("{}\n{}", base.describe(), shim.describe());
+    let lines = |out: &str| -> Vec<String> {
+        out.lines()
+            .map(|l| match l.strip_prefix("a - ") {
+                Some(path) => format!("a - {}", path.rsplit('/').next().unwrap()),
+                None => l.to_string(),
+            })
+            .collect()
+    };
+    assert_eq!(shim.out.code(), base.out.code(), "exit status\n{both}");
+    assert_eq!(
+        lines(&shim.out.stdout),
+        lines(&base.out.stdout),
+        "stdout\n{both}"
+    );
+    assert_eq!(shim.out.stderr, base.out.stderr, "stderr\n{both}");
+    assert_eq!(shim.archive(), base.archive(), "archive bytes\n{both}");
 }

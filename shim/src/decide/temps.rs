@@ -4,6 +4,7 @@
 //! hooks run in any thread, or a signal handler), and in which order the
 //! reaper deletes what the host created. Pure.
 
+use crate::decide::link::{kind, Kind};
 use arshim_common::glob::glob_match;
 
 /// What a glob of `ARSHIM_TEMPS` may start with: an absolute path, or the
@@ -120,6 +121,50 @@ pub fn fopen_creates(mode: &[u8]) -> Option<bool> {
     }
 }
 
+/// Is `program` (a path or a name) an assembler: `as`, with a target
+/// prefix (`x86_64-linux-gnu-as`) or a version suffix? A compiler driver
+/// spawns it with `-o FILE`, and so may a host (docs/DESIGN.md,
+/// "Conversion" 12).
+fn is_assembler(program: &[u8]) -> bool {
+    let base = program.rsplit(|&b| b == b'/').next().unwrap_or(program);
+    let name = base
+        .split(|&b| b == b'-')
+        .take_while(|w| !w.first().is_some_and(u8::is_ascii_digit));
+    name.last() == Some(&b"as"[..])
+}
+
+/// The file a spawned compiler driver, assembler or linker was told to
+/// write: the last `-o FILE` (`-oFILE`, `--output FILE`, `--output=FILE`)
+/// of `args` (after the program name, `@FILE`s expanded); None for any
+/// other program or without `-o` (what it then writes is not named, and
+/// stays: docs/DESIGN.md, "Conversion" 12).
+pub fn promised_output<'a>(program: &[u8], args: &'a [Vec<u8>]) -> Option<&'a [u8]> {
+    let tool = matches!(kind(program), Kind::Driver | Kind::Linker) || is_assembler(program);
+    if !tool {
+        return None;
+    }
+    let mut out: Option<&[u8]> = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let arg = arg.as_slice();
+        if arg == b"-o" || arg == b"--output" {
+            out = args.next().map(Vec::as_slice);
+        } else if let Some(value) = arg.strip_prefix(b"--output=") {
+            out = Some(value);
+        } else if let Some(value) = arg.strip_prefix(b"-o").filter(|_| !arg.starts_with(b"--")) {
+            out = Some(value);
+        }
+    }
+    out.filter(|o| !o.is_empty() && *o != b"-")
+}
+
+/// Was a file whose identity is `born` made at or after `since` (the
+/// spawn's time, from the coarse clock the kernel stamps files with)? An
+/// unknown birth time never counts.
+pub fn born_since(born: (i64, u32), since: (i64, u32)) -> bool {
+    born != (0, 0) && born >= since
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,5 +232,53 @@ mod tests {
         assert_eq!(fopen_creates(b"wx"), Some(true));
         assert_eq!(fopen_creates(b"r+"), None);
         assert_eq!(fopen_creates(b""), None);
+    }
+
+    #[test]
+    fn what_a_spawned_tool_promises_to_write() {
+        let w = |s: &str| {
+            s.split_whitespace()
+                .map(|a| a.as_bytes().to_vec())
+                .collect::<Vec<_>>()
+        };
+        let gcc = w("-x assembler -c /t/a.s -o /t/a.o.tmp");
+        assert_eq!(
+            promised_output(b"x86_64-linux-gnu-gcc", &gcc),
+            Some(&b"/t/a.o.tmp"[..])
+        );
+        assert_eq!(
+            promised_output(b"/usr/bin/as", &w("--64 -o x.o x.s")),
+            Some(&b"x.o"[..])
+        );
+        assert_eq!(
+            promised_output(b"x86_64-linux-gnu-as", &w("-ox.o x.s")),
+            Some(&b"x.o"[..])
+        );
+        assert_eq!(
+            promised_output(b"ld.gold", &w("-r --output=y.o a.o")),
+            Some(&b"y.o"[..])
+        );
+        assert_eq!(promised_output(b"cc", &w("-c x.c")), None, "not named");
+        assert_eq!(
+            promised_output(b"ar", &w("rcs -o x.a")),
+            None,
+            "an archiver"
+        );
+        assert_eq!(promised_output(b"python3", &w("-o x")), None);
+        assert_eq!(
+            promised_output(b"cc", &w("--oformat x -o -")),
+            None,
+            "stdout"
+        );
+        assert!(!is_assembler(b"gas-like"));
+        assert!(is_assembler(b"as-2.40"));
+    }
+
+    #[test]
+    fn born_at_or_after_the_spawn() {
+        assert!(born_since((10, 5), (10, 5)));
+        assert!(born_since((11, 0), (10, 5)));
+        assert!(!born_since((10, 4), (10, 5)));
+        assert!(!born_since((0, 0), (0, 0)), "unknown birth");
     }
 }

@@ -116,6 +116,17 @@ pub fn link_output(program: &[u8], args: &[Vec<u8>], cwd: &[u8]) -> Option<Vec<u
     Some(absolute(cwd, &link::output(&expanded.args)))
 }
 
+/// The file a spawned compiler driver, assembler or linker is told to
+/// write (`decide::temps::promised_output`, its `@FILE`s read), absolute
+/// against `cwd`; `None` for other programs, without `-o`, or when a
+/// response file cannot be read (docs/DESIGN.md, "Conversion" 12).
+pub fn promised_output(program: &[u8], args: &[Vec<u8>], cwd: &[u8]) -> Option<Vec<u8>> {
+    let mut read = |file: &[u8]| read_file(&absolute(cwd, file));
+    let expanded = indirect::expand(args, &mut read).ok()?;
+    let out = crate::decide::temps::promised_output(program, &expanded.args)?;
+    Some(absolute(cwd, out))
+}
+
 fn mri_script(stdin: Stdin) -> Result<MriScript, String> {
     let text = match stdin {
         Stdin::Path(path) => {

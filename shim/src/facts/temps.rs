@@ -102,3 +102,18 @@ pub fn fd_identity(fd: c_int) -> Option<Identity> {
     // itself; a bad fd is only EBADF.
     unsafe { statx(fd, c"".as_ptr(), libc::AT_EMPTY_PATH).ok() }
 }
+
+/// Now, by the coarse real-time clock: the clock the kernel stamps a new
+/// file's birth time with, so a file made after this call is never born
+/// before it (a finer clock may run ahead of the stamps).
+pub fn coarse_now() -> (i64, u32) {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into our timespec.
+    if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) } != 0 {
+        return (i64::MAX, 0); // unknown: nothing counts as born since
+    }
+    (ts.tv_sec, u32::try_from(ts.tv_nsec).unwrap_or(0))
+}

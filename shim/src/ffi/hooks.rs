@@ -95,7 +95,13 @@ unsafe fn spawn(
             );
         }
     }
+    let promises = promised_outputs(path, actions, argv);
     let rc = real_fn(pid, path, actions, attr, argv, envp);
+    if rc == 0 {
+        if let Some((since, files)) = promises {
+            files.into_iter().for_each(|c| temps::promised(c, since));
+        }
+    }
     if rc == 0 && !pid.is_null() && state::scope_config().is_none() && !path.is_null() {
         // A descendant of the process in scope (observe mode, after the archiver).
         execs::note_descendant_spawn(*pid, call, CStr::from_ptr(path).to_bytes(), argv);
@@ -109,6 +115,71 @@ unsafe fn spawn(
         execs::note_spawn(*pid, start, call, path, argv);
     }
     rc
+}
+
+/// In the process in scope with temps globs: the files the spawned child
+/// is told to write under them, missing now (`record::temps::promise`), and
+/// the time before they were looked up (docs/DESIGN.md, "Conversion" 12).
+unsafe fn promised_outputs(
+    path: *const c_char,
+    actions: *const posix_spawn_file_actions_t,
+    argv: *const *mut c_char,
+) -> Option<((i64, u32), Vec<temps::Candidate>)> {
+    if !temps::armed() || path.is_null() || state::scope_config().is_none() {
+        return None;
+    }
+    let _guard = state::Reentry::enter()?;
+    // The lookups below must not change what the host finds in errno.
+    let errno = *libc::__errno_location();
+    let found = promised_by(path, actions, argv);
+    *libc::__errno_location() = errno;
+    found
+}
+
+/// `promised_outputs`' work, errno not kept.
+unsafe fn promised_by(
+    path: *const c_char,
+    actions: *const posix_spawn_file_actions_t,
+    argv: *const *mut c_char,
+) -> Option<((i64, u32), Vec<temps::Candidate>)> {
+    let since = crate::facts::temps::coarse_now();
+    let program = CStr::from_ptr(path).to_bytes();
+    let cwd = std::env::current_dir().ok()?;
+    let args = argv_words(argv);
+    let out = crate::facts::indirect::promised_output(
+        program,
+        &args,
+        std::os::unix::ffi::OsStrExt::as_bytes(cwd.as_os_str()),
+    )?;
+    if !actions.is_null() && !same_cwd(mirror::snapshot(actions as usize)?) {
+        return None; // the child's working directory is not ours
+    }
+    Some((since, temps::promise(&out).into_iter().collect()))
+}
+
+/// `argv` after the program name, copied.
+///
+/// # Safety
+/// `argv` must be null or a NULL-terminated array of C strings.
+unsafe fn argv_words(argv: *const *mut c_char) -> Vec<Vec<u8>> {
+    let mut words = Vec::new();
+    if argv.is_null() {
+        return words;
+    }
+    let mut i = 1;
+    while !(*argv).is_null() && !(*argv.add(i)).is_null() {
+        words.push(CStr::from_ptr(*argv.add(i)).to_bytes().to_vec());
+        i += 1;
+    }
+    words
+}
+
+/// No file action moves the child to another working directory.
+fn same_cwd(actions: Vec<crate::decide::plan::FileAction>) -> bool {
+    use crate::decide::plan::FileAction;
+    !actions
+        .iter()
+        .any(|a| matches!(a, FileAction::Chdir(_) | FileAction::Fchdir(_)))
 }
 
 /// The two spawn hooks differ only in the real function and the PATH search.
@@ -1067,17 +1138,49 @@ macro_rules! watched_path_op {
     };
 }
 
-watched_path_op!(
+/// The rename calls: watched like the other path operations, and in the
+/// process in scope with temps globs, a temporary renamed under them is
+/// recorded under its new name (`record::temps::before_rename`).
+macro_rules! renaming_op {
+    ($(#[$doc:meta])* $name:ident, ($($arg:ident : $ty:ty),*), $olddir:expr, $old:ident, $newdir:expr, $new:ident) => {
+        $(#[$doc])*
+        #[inline(always)]
+        pub unsafe extern "C" fn $name($($arg: $ty),*) -> c_int {
+            fast_path!(observe::quiet() && !temps::armed(), $name, slow($($arg),*));
+            #[cold]
+            #[inline(never)]
+            unsafe fn slow($($arg: $ty),*) -> c_int {
+                if observe::recording() && !$new.is_null() {
+                    observe::after("rename", CStr::from_ptr($new).to_bytes(), stringify!($name));
+                }
+                let moved = match temps::armed() {
+                    true => temps::before_rename($olddir, $old, $newdir, $new),
+                    false => None,
+                };
+                let rc = match REAL.$name.get() {
+                    Some(f) => f($($arg),*),
+                    None => no_such_function(-1),
+                };
+                if rc == 0 {
+                    temps::renamed(moved);
+                }
+                rc
+            }
+        }
+    };
+}
+
+renaming_op!(
     /// Mirrors `rename` (the destination is recorded).
-    rename, "rename", (old: *const c_char, new: *const c_char), new
+    rename, (old: *const c_char, new: *const c_char), libc::AT_FDCWD, old, libc::AT_FDCWD, new
 );
-watched_path_op!(
+renaming_op!(
     /// Mirrors `renameat`.
-    renameat, "rename", (olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_char), new
+    renameat, (olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_char), olddir, old, newdir, new
 );
-watched_path_op!(
+renaming_op!(
     /// Mirrors `renameat2`.
-    renameat2, "rename", (olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_char, flags: libc::c_uint), new
+    renameat2, (olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_char, flags: libc::c_uint), olddir, old, newdir, new
 );
 watched_path_op!(
     /// Mirrors `link`.

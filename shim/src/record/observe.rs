@@ -287,7 +287,7 @@ fn record_created(trace: Option<&[u8]>) {
                 .emit(trace)
         }
     };
-    for c in recorded {
+    for c in recorded.into_iter().filter_map(temps::fulfilled) {
         let Ok(path) = std::ffi::CString::new(c.path.as_slice()) else {
             continue;
         };

@@ -8,7 +8,7 @@
 //! path longer than a slot, the record is marked incomplete and the
 //! conversion falls back (what the host would delete is then not known).
 
-use crate::decide::temps::{absolute_into, matches};
+use crate::decide::temps::{absolute_into, born_since, matches};
 use crate::facts::temps::{cwd_into, fd_identity, fd_path_into, lstat_at, Identity};
 use libc::{c_char, c_int};
 use std::cell::UnsafeCell;
@@ -223,6 +223,14 @@ pub struct Created {
     pub id: Identity,
 }
 
+impl Created {
+    /// A file a spawned child was told to write (`promise`): its identity
+    /// is not known yet; `id.born` is the spawn's time.
+    pub fn is_promise(&self) -> bool {
+        self.id.kind == PROMISED
+    }
+}
+
 /// Every creation recorded so far, or why the record cannot be trusted
 /// whole (then the conversion falls back: docs/DESIGN.md, "Conversion" 12).
 pub fn recorded() -> Result<Vec<Created>, &'static str> {
@@ -243,4 +251,127 @@ pub fn recorded() -> Result<Vec<Created>, &'static str> {
         out.push(Created { path, id });
     }
     Ok(out)
+}
+
+/// The `kind` of a slot that holds a promise, not a file's identity.
+const PROMISED: u32 = 0;
+
+/// A file a child of the process in scope is about to be spawned to write
+/// (docs/DESIGN.md, "Conversion" 12): `path` (relative to the working
+/// directory, which the child shares) made absolute, when it is under the
+/// globs and missing now (`AT_SYMLINK_NOFOLLOW`): what already exists is
+/// never the host's to delete. Called before the real spawn; may allocate
+/// (the spawn path does).
+pub fn promise(path: &[u8]) -> Option<Candidate> {
+    // SAFETY: getpid only.
+    if !armed() || OWNER.load(Ordering::Relaxed) != unsafe { libc::getpid() } {
+        return None;
+    }
+    let c_path = std::ffi::CString::new(path).ok()?;
+    let mut found = None;
+    keep_errno(|| {
+        found = candidate(libc::AT_FDCWD, path).filter(|_| {
+            // SAFETY: `c_path` is NUL-terminated.
+            unsafe { lstat_at(libc::AT_FDCWD, c_path.as_ptr()) == Err(libc::ENOENT) }
+        });
+    });
+    found
+}
+
+/// After the spawn succeeded: the promise is recorded with the spawn's
+/// time `since` (taken before the lookup that found the path missing).
+pub fn promised(candidate: Candidate, since: (i64, u32)) {
+    let id = Identity {
+        dev: 0,
+        ino: 0,
+        kind: PROMISED,
+        born: since,
+    };
+    note(&candidate, Some(id));
+}
+
+/// Is the file `id`, found at `path`, one the host created in this run: a
+/// recorded creation with that identity, or a regular file at a promised
+/// path born at or after its spawn? Heap-free (a rename hook asks).
+fn counts_as_created(path: &[u8], id: &Identity) -> bool {
+    let n = NEXT.load(Ordering::Acquire).min(SLOTS);
+    ARENA.0[..n].iter().any(|slot| {
+        if slot.state.load(Ordering::Acquire) != READY {
+            return false;
+        }
+        // SAFETY: published READY (see `Arena`); never written again.
+        let (seen, at) = unsafe {
+            let len = (*slot.len.get()).min(PATH);
+            (*slot.id.get(), &(&(*slot.path.get()))[..len])
+        };
+        if seen.kind == PROMISED {
+            at == path && id.kind == libc::S_IFREG && born_since(id.born, seen.born)
+        } else {
+            seen == *id
+        }
+    })
+}
+
+/// A temporary the host is renaming: where to, and what it is.
+pub struct Moved {
+    to: Candidate,
+    id: Identity,
+}
+
+/// Before `renameat(olddir, old, newdir, new)` in the process in scope:
+/// when `old` is a temporary the host created (or a child it spawned
+/// wrote, `promise`) and `new` is under the globs, what the rename moves
+/// (ghc has its assembler write `ghc_6.o.tmp`, then renames it `ghc_6.o`).
+///
+/// # Safety
+/// `old` and `new` must be null or NUL-terminated strings.
+pub unsafe fn before_rename(
+    olddir: c_int,
+    old: *const c_char,
+    newdir: c_int,
+    new: *const c_char,
+) -> Option<Moved> {
+    if old.is_null() || new.is_null() || OWNER.load(Ordering::Relaxed) != libc::getpid() {
+        return None;
+    }
+    let mut moved = None;
+    keep_errno(|| {
+        let from = candidate(olddir, CStr::from_ptr(old).to_bytes());
+        let id = lstat_at(olddir, old).ok();
+        if let (Some(from), Some(id)) = (from, id) {
+            let ours = from
+                .path
+                .get(..from.len)
+                .is_some_and(|p| counts_as_created(p, &id));
+            let to = candidate(newdir, CStr::from_ptr(new).to_bytes());
+            moved = to.filter(|_| ours).map(|to| Moved { to, id });
+        }
+    });
+    moved
+}
+
+/// After the rename succeeded: the file is recorded under its new name.
+pub fn renamed(moved: Option<Moved>) {
+    if let Some(m) = moved {
+        keep_errno(|| note(&m.to, Some(m.id)));
+    }
+}
+
+/// A recorded creation as it stands now: a promise (a file a spawned child
+/// was told to write) becomes the file at its path when that is a regular
+/// file born at or after the spawn — its identity taken now, checked again
+/// by the reaper; None when there is no such file (docs/DESIGN.md,
+/// "Conversion" 12). Anything else as recorded.
+pub fn fulfilled(created: Created) -> Option<Created> {
+    if !created.is_promise() {
+        return Some(created);
+    }
+    let c = std::ffi::CString::new(created.path.as_slice()).ok()?;
+    // SAFETY: `c` is NUL-terminated; not following a symlink.
+    let id = unsafe { lstat_at(libc::AT_FDCWD, c.as_ptr()) }.ok()?;
+    let born_here = id.kind == libc::S_IFREG && born_since(id.born, created.id.born);
+    born_here.then_some(Created {
+        path: created.path,
+        id,
+    })
 }

@@ -107,6 +107,9 @@ fn gather(
 ) -> Result<Vec<Deferred>, &'static str> {
     let mut records: Vec<Deferred> = Vec::new();
     for created in recorded? {
+        let Some(created) = temps::fulfilled(created) else {
+            continue;
+        };
         let Some((dir, name)) = split_parent(&created.path) else {
             continue;
         };
