@@ -4,7 +4,7 @@
  * Built static (cc -static): no loader, no preload; it is named `ar` so the
  * shim's default ARSHIM_TOOLS globs take it for the archiver.
  *
- *   ar T0_NS REPORT poll|nopoll
+ *   ar rc T0_NS REPORT poll|nopoll
  *
  * Its first act reads CLOCK_MONOTONIC; start_ns = now - T0_NS (T0_NS: the
  * host's timestamp right before its spawn call). Then it records whose memory
@@ -63,9 +63,9 @@ static void pause_50us(void)
 int main(int argc, char **argv)
 {
 	long long t1 = now_ns();
-	if (argc != 4)
+	if (argc != 5 || strcmp(argv[1], "rc"))
 		return 2;
-	long long start = t1 - atoll(argv[1]);
+	long long start = t1 - atoll(argv[2]);
 	char ppid[32];
 	snprintf(ppid, sizeof ppid, "%d", (int)getppid());
 	long self = rss_kib("self"), parent = rss_kib(ppid);
@@ -73,7 +73,7 @@ int main(int argc, char **argv)
 	long drop_rss = -1;
 	long long run = -1;
 	long reaper_rss = -1;
-	if (!strcmp(argv[3], "poll")) {
+	if (!strcmp(argv[4], "poll")) {
 		long long deadline = t1 + 5000000000LL;
 		for (;;) {
 			long r = rss_kib(ppid);
@@ -103,7 +103,7 @@ int main(int argc, char **argv)
 			pause_50us();
 		}
 	}
-	FILE *f = fopen(argv[2], "w");
+	FILE *f = fopen(argv[3], "w");
 	if (!f)
 		return 1;
 	fprintf(f, "start_ns=%lld pid=%d ppid=%s self_rss_kib=%ld parent_rss_kib=%ld drop_ns=%lld drop_rss_kib=%ld run_ns=%lld reaper_rss_kib=%ld\n",

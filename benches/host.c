@@ -70,7 +70,8 @@ int main(int argc, char **argv)
 	close(wfd);
 
 	char t0s[32];
-	char *aargv[] = {"ar", t0s, (char *)report, argv[5], NULL};
+	/* "rc" first: the library converts only an archiver run that writes (DESIGN, "Conversion" 10). */
+	char *aargv[] = {"ar", "rc", t0s, (char *)report, argv[5], NULL};
 	pid_t pid;
 	long long t0 = now_ns();
 	snprintf(t0s, sizeof t0s, "%lld", t0);
