@@ -144,10 +144,7 @@ unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
 /// `ARSHIM_TOOLS` is set, and its own failure status unless
 /// `ARSHIM_FAILURE_STATUS` is (docs/DESIGN.md, "Scope").
 fn known_host_defaults(config: &mut Config, me: &Identity<'_>) {
-    let Some(host) = [me.exe, me.argv0]
-        .iter()
-        .find_map(|name| arshim_common::known_hosts::lookup(name))
-    else {
+    let Some(host) = own_known_host(me) else {
         return;
     };
     if !config.tools_given {
@@ -160,14 +157,19 @@ fn known_host_defaults(config: &mut Config, me: &Identity<'_>) {
     }
 }
 
+/// This process's known-host entry, by its executable's basename, else the
+/// name it was called by.
+fn own_known_host(me: &Identity<'_>) -> Option<&'static arshim_common::known_hosts::KnownHost> {
+    [me.exe, me.argv0]
+        .iter()
+        .find_map(|name| arshim_common::known_hosts::lookup(name))
+}
+
 /// The host's temporaries are recorded from now on when it has globs:
 /// `ARSHIM_TEMPS` and its known host's, `$TMPDIR` expanded with the `TMPDIR`
 /// it started with (docs/DESIGN.md, "Conversion" 12).
 unsafe fn arm_temps(config: &Config, me: &Identity<'_>, pid: i32) {
-    let known = [me.exe, me.argv0]
-        .iter()
-        .find_map(|name| arshim_common::known_hosts::lookup(name))
-        .map_or(&[][..], |host| host.temps);
+    let known = own_known_host(me).map_or(&[][..], |host| host.temps);
     let own = config.temps.iter().flat_map(|list| list.entries());
     let tmpdir = libc::getenv(c"TMPDIR".as_ptr());
     let tmpdir = (!tmpdir.is_null()).then(|| CStr::from_ptr(tmpdir).to_bytes());
