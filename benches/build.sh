@@ -18,14 +18,7 @@
 # target/bench/build.svg (the plot) and target/bench/build/bench.json.
 set -eu
 
-die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
-say() { printf 'bench: %s\n' "$*" >&2; }
-
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-
-quick=${BENCH_QUICK:-0}
-case $quick in 0 | '') quick=0 ;; *) quick=1 ;; esac
+. "$(dirname "${BASH_SOURCE[0]}")/prelude.sh"
 mib=${BUILD_MIB:-1024}
 stagger=${BUILD_STAGGER:-2}
 ar_seconds=${BUILD_AR_SECONDS:-6}

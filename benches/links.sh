@@ -24,14 +24,7 @@
 # target/bench/links/{d,cargo}.json.
 set -eu
 
-die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
-say() { printf 'bench: %s\n' "$*" >&2; }
-
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-
-quick=${BENCH_QUICK:-0}
-case $quick in 0 | '') quick=0 ;; *) quick=1 ;; esac
+. "$(dirname "${BASH_SOURCE[0]}")/prelude.sh"
 pairs=3
 [ "$quick" = 1 ] && pairs=1
 functions=${LINKS_D:-60}

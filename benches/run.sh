@@ -25,14 +25,7 @@
 #     linking a big D program, and a cargo workspace under --hosts rustc.
 set -eu
 
-die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
-say() { printf 'bench: %s\n' "$*" >&2; }
-
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-
-quick=${BENCH_QUICK:-0}
-case $quick in 0 | '') quick=0 ;; *) quick=1 ;; esac
+. "$(dirname "${BASH_SOURCE[0]}")/prelude.sh"
 
 release=$root/target/release
 lib=$release/libarshim.so
