@@ -1,6 +1,6 @@
 //! The wait-time handoff (docs/DESIGN.md, "Conversion" 2; with its deferred
 //! deletions, 4, and exit status, 6), with real hosts compiled or run at test
-//! time: a "legacy linker" holding 320 MiB whose last act is
+//! time: a "legacy linker" holding 96 MiB whose last act is
 //! `ar rcs lib.a one.o two.o`, spawned by hand —
 //!
 //! - tests/hosts/fork_host.c: `fork`+`execvp`, `vfork`+`execv` (or
@@ -32,7 +32,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// What every host here holds (every page written) when it spawns ar.
-const TOUCH_MIB: u64 = 320;
+const TOUCH_MIB: u64 = 96;
 const SIGTERM: i32 = 15;
 
 // ---------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 //! The core capability, with real hosts compiled at test time: a "legacy
-//! linker" (tests/hosts/host.c, tests/hosts/rust_host.rs) holding ~208 MiB whose
+//! linker" (tests/hosts/host.c, tests/hosts/rust_host.rs) holding ~96 MiB whose
 //! last act is `ar rcs lib.a one.o two.o` through `posix_spawn`,
 //! `posix_spawnp` or `system`. Under `arshim run` the archiver must run *as*
 //! the host (same pid, the host's memory gone), after the host's pending
@@ -588,7 +588,7 @@ fn release_event(trace: &Path, run: &Outcome) -> String {
     events[0].clone()
 }
 
-/// A single-threaded host holding 208 MiB (half one block, half small blocks
+/// A single-threaded host holding 96 MiB (half one block, half small blocks
 /// in the brk heap next to its stdio buffer): the conversion releases it on
 /// two CPUs (on a machine that has two), and nothing the host still owed is
 /// lost — the buffered line and the atexit output come first.

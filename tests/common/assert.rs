@@ -8,7 +8,7 @@ use super::run::Outcome;
 use std::path::Path;
 
 /// A host that still holds its memory while ar runs shows at least this.
-pub const HELD_KIB: u64 = 200 * 1024;
+pub const HELD_KIB: u64 = (HOST_MIB - 16) * 1024;
 /// A converted host (now the archiver) must be below this while ar runs.
 pub const FREED_KIB: u64 = 50 * 1024;
 

@@ -23,7 +23,7 @@
  *
  * Environment:
  *   HOST_PID_FILE       append "host PID" to this file.
- *   HOST_TOUCH_MIB      memory to hold (default 320).
+ *   HOST_TOUCH_MIB      memory to hold (default 96).
  *   HOST_SIGCHLD_IGN=1  signal(SIGCHLD, SIG_IGN) before the spawn: the wait
  *                       then fails with ECHILD once the child ended, and the
  *                       host prints "host: archiver status unknown (ECHILD)"
@@ -168,7 +168,7 @@ static void *busy_thread(void *arg)
 
 static void touch_memory(void)
 {
-	long mib = host_touch_mib(320);
+	long mib = host_touch_mib(96);
 	if (mib > 0)
 		ballast = host_hold("host", (size_t)mib << 20, mib);
 }

@@ -6,7 +6,7 @@
  *   host parent INNER ARG...             posix_spawn INNER ARG..., wait, report
  *
  * What a big linker does at its end: it holds a lot of memory (HOST_TOUCH_MIB,
- * default 208 MiB, every page written), has output pending in its stdio buffer
+ * default 96 MiB, every page written), has output pending in its stdio buffer
  * ("host: buffered line", never flushed explicitly), has an atexit handler
  * ("host: atexit ran"), then runs `TOOL rcs ARCHIVE OBJ...` through CALL,
  * waits for it and exits with its status.  Nothing is printed after the wait:
@@ -54,7 +54,7 @@ static void usage(void)
 
 static void touch_memory(void)
 {
-	long mib = host_touch_mib(208);
+	long mib = host_touch_mib(96);
 	if (mib <= 0)
 		return;
 	size_t size = (size_t)mib << 20, big = size / 2, small = 16 << 10;

@@ -1,5 +1,5 @@
 //! A Rust "legacy linker" for the arshim integration tests (compiled at test
-//! time with `rustc`): holds HOST_TOUCH_MIB (default 208) MiB, prints a line,
+//! time with `rustc`): holds HOST_TOUCH_MIB (default 96) MiB, prints a line,
 //! runs `ar rcs ARCHIVE OBJ...` with `std::process::Command::status()` (which
 //! is `posix_spawnp` with signal attributes on glibc) and exits with ar's code.
 //!
@@ -11,7 +11,7 @@ use std::process::Command;
 
 fn main() {
     let args = rust_common::archiver_args("rust_host");
-    let ballast = rust_common::ballast(208, 1);
+    let ballast = rust_common::ballast(96, 1);
     rust_common::record_pid("rust_host");
     println!("rust_host: holding {} MiB", ballast.len() >> 20);
     let status = Command::new("ar").arg("rcs").args(&args).status();
