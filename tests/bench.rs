@@ -7,8 +7,6 @@
 //! nothing is skipped: a missing library, `cc` or `ar` is a failure saying
 //! what to do.
 
-mod common;
-
 use common::{
     companion, compile_c, compile_object, find_on_path, hosts_src, install_script, library,
     path_with, real_ar, scrub, TestDir,

@@ -21,8 +21,6 @@
 //! off, and the reaper holds the pid while ar runs (the ELF stand-in of
 //! tests/hosts/standin_ar.c measures it).
 
-mod common;
-
 use common::*;
 use std::ffi::OsString;
 use std::fs;

@@ -14,8 +14,6 @@
 //! test runs the host without and with the library and compares what a user
 //! sees: exit status, stdout and stderr lines, archive members and contents.
 
-mod common;
-
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;

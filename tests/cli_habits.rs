@@ -5,8 +5,6 @@
 //! evaluated twice (dash, bash, zsh, fish, make) and names the linkers in
 //! its examples.
 
-mod common;
-
 use common::*;
 use std::ffi::OsStr;
 use std::fs;
@@ -118,7 +116,7 @@ fn ldc2_work(dir: &TestDir) -> (PathBuf, [&'static str; 6]) {
     require("ar", "binutils");
     let cwd = dir.join("work");
     fs::create_dir_all(&cwd).unwrap();
-    let real = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/real");
+    let real = common::real_src();
     for n in ["foo.d", "bar.d"] {
         fs::copy(real.join(n), cwd.join(n)).unwrap();
     }
@@ -132,7 +130,7 @@ fn ocamlopt_work(dir: &TestDir) -> (PathBuf, [&'static str; 6]) {
     require("ocamlopt", "ocaml-nox");
     let cwd = dir.join("work");
     fs::create_dir_all(&cwd).unwrap();
-    let real = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/real");
+    let real = common::real_src();
     fs::copy(real.join("foo.ml"), cwd.join("m.ml")).unwrap();
     fs::write(cwd.join("n.ml"), "let twice x = 2 * x\n").unwrap();
     for src in ["m.ml", "n.ml"] {

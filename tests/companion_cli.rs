@@ -3,14 +3,10 @@
 //! The library preloaded here is an empty shared object built at test time
 //! (the real libarshim.so is not needed to check what the companion sets up).
 
-mod common;
-
 use common::empty_shared_library;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
-
-const BIN: &str = env!("CARGO_BIN_EXE_arshim");
 
 struct Fixture {
     dir: PathBuf,
@@ -70,7 +66,7 @@ fn clean_env(cmd: &mut Command) -> &mut Command {
 
 /// `arshim ARGS` with a clean environment and the fixture library.
 fn arshim(args: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(common::companion());
     clean_env(&mut cmd)
         .args(args)
         .env("ARSHIM_LIB", &fixture().lib);
@@ -179,7 +175,7 @@ fn run_passes_the_other_settings() {
         },
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let companion = std::fs::canonicalize(BIN).unwrap();
+    let companion = std::fs::canonicalize(common::companion()).unwrap();
     assert_eq!(
         stdout(&out),
         format!(
@@ -279,7 +275,7 @@ fn sh_with_arshim(script: &str) -> String {
     let out = cmd
         .arg("-c")
         .arg(script)
-        .env("ARSHIM_BIN", BIN)
+        .env("ARSHIM_BIN", common::companion())
         .env("ARSHIM_LIB", &fixture().lib)
         .output()
         .unwrap();
@@ -312,7 +308,7 @@ fn env_output_quotes_globs_for_sh() {
         r#"eval "$("$ARSHIM_BIN" env --observe --tools 'ar,*-ar' --hosts 'ld-legacy*')" || exit 9;"#,
         r#"printf '%s\n' "$ARSHIM" "$ARSHIM_TOOLS" "$ARSHIM_HOSTS" "$ARSHIM_COMPANION""#,
     ));
-    let companion = std::fs::canonicalize(BIN).unwrap();
+    let companion = std::fs::canonicalize(common::companion()).unwrap();
     assert_eq!(
         got,
         format!("observe\nar,*-ar\nld-legacy*\n{}\n", companion.display())

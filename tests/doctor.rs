@@ -6,8 +6,6 @@
 //!
 //! Nothing skips: a missing `cc` (or static libc) fails the test.
 
-mod common;
-
 use common::{companion, run, Outcome, TestDir};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -10,8 +10,6 @@
 //! (the library's variables replaced by dummies of the same length), and
 //! compares exit status, output lines, and the archive's bytes.
 
-mod common;
-
 use common::*;
 use std::ffi::OsString;
 use std::fs;

@@ -8,8 +8,6 @@
 //! process in scope: its hooks and its child's are the core's) and with the
 //! library preloaded directly (off: the preload's trampolines).
 
-mod common;
-
 use common::*;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -12,8 +12,6 @@
 //! stand-in `ar` (tests/hosts/standin_ar.c, which records how much its parent
 //! held while it ran), and the real `gcc-ar`.
 
-mod common;
-
 use common::*;
 use std::ffi::OsString;
 use std::fs;

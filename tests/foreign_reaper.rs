@@ -14,8 +14,6 @@
 //! host's pid while ar ran (the ELF stand-in tests/hosts/standin_ar.c records
 //! its parent).
 
-mod common;
-
 use arshim_common::build_id::BUILD_ID;
 use common::*;
 use std::fs;

@@ -20,8 +20,6 @@
 //! The `baseline_*` tests run without the library and check that the harness
 //! measures what it claims.
 
-mod common;
-
 use common::*;
 use std::ffi::OsString;
 use std::fs;

@@ -20,8 +20,6 @@
 //! not done here: `cc` is not in this machine's cargo registry cache and the
 //! tests do not fetch crates.)
 
-mod common;
-
 use common::{json_str_field, library, trace_lines, Outcome, TestDir};
 use std::collections::BTreeMap;
 use std::fs;
@@ -36,7 +34,7 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 const EXTRA_ENV: &[&str] = &["CC", "CFLAGS", "AR", "ARFLAGS"];
 
 fn project_src() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/real/cproj")
+    common::real_src().join("cproj")
 }
 
 fn require(name: &str, package: &str) {

@@ -13,8 +13,6 @@
 //! trace). Nothing here skips: a missing precondition (root, the user
 //! `nobody`, `setpriv`, `readelf`) is a failure saying so.
 
-mod common;
-
 use common::*;
 use std::ffi::OsString;
 use std::fs;

@@ -15,8 +15,6 @@
 //! and the trace says what the shim did (converted, handed off, or fell
 //! back and why).
 
-mod common;
-
 use common::*;
 use std::fs;
 use std::ops::RangeInclusive;

@@ -11,8 +11,6 @@
 //! output the host reads through a pipe is never converted ("Conversion"
 //! 5), nor is ghc's (`ghc -o prog Main.hs`, `--tools '*gcc*'`).
 
-mod common;
-
 use common::{
     arshim_run, checked, companion, compile_c, dump_trace, fixtures, hosts_src, json_str_field,
     json_str_list, library, trace_lines, Outcome, TestDir,

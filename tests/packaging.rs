@@ -7,8 +7,6 @@
 //! Nothing skips: a missing bash, groff, make or dpkg-deb fails the test
 //! (`.ci/deps` lists them; `make test` installs them as root).
 
-mod common;
-
 use common::{companion, find_on_path, run, Outcome, TestDir};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -142,7 +140,7 @@ fn make(target: &str, vars: &[String], dir: &TestDir) -> Outcome {
     let mut cmd = clean(require("make", "make"), dir);
     let release = companion().parent().unwrap().to_path_buf();
     cmd.arg("-C")
-        .arg(env!("CARGO_MANIFEST_DIR"))
+        .arg(common::repo_root())
         .arg(target)
         .arg("CARGO=false")
         .arg(format!("RELEASE={}", release.display()))

@@ -8,8 +8,6 @@
 //! built with the companion, aborts from its panic hook (unit test
 //! `reap::tests::a_panic_after_abort_on_panic_is_sigabrt`).
 
-mod common;
-
 use common::{companion, library};
 use object::read::elf::ElfFile64;
 use object::{Endianness, Object, ObjectSymbol};

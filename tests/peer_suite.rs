@@ -18,8 +18,6 @@
 //! On Debian the suite is the package `libpython3.11-testsuite` (.ci/run
 //! installs it). A missing interpreter or suite is a failure, never a skip.
 
-mod common;
-
 use common::{companion, json_str_field, library, trace_lines, Outcome, TestDir};
 use std::collections::BTreeMap;
 use std::fs;

@@ -4,8 +4,6 @@
 //! (`unshare -pf --mount-proc`, as root), by writing the pid before the
 //! wanted one to its `/proc/sys/kernel/ns_last_pid`.
 
-mod common;
-
 use common::*;
 use std::process::Command;
 

@@ -5,8 +5,6 @@
 //! or a core from another build) leaves every run exactly as without the
 //! shim, with one warning line.
 
-mod common;
-
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;

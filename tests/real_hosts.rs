@@ -33,8 +33,6 @@
 //! do more work after the archiver; `arshim verify` must say NOT SAFE and
 //! name that work.
 
-mod common;
-
 use common::{
     basename, checked, companion, compile_c, find_on_path, hosts_src, json_num, json_raw_field,
     json_str_field, path_with, reaper, trace_dump, trace_lines, Outcome, TestDir,
@@ -54,7 +52,7 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 // Tools, commands, runs
 
 fn real_src() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/real")
+    common::real_src()
 }
 
 /// A tool these tests need. Missing is a failure (locally and in CI), not a skip.

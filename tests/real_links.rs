@@ -14,8 +14,6 @@
 //! | cargo | `cargo build --release` under `run --hosts rustc` | one line for the whole build, every rustc refused quietly, the same binaries |
 //! | ghc | `ghc -o prog Main.hs` | not converted; the same binary and output |
 
-mod common;
-
 use common::{companion, find_on_path, json_num, json_str_field, trace_lines, Outcome, TestDir};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -26,7 +24,7 @@ use std::time::Duration;
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
 fn links_src() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/real/links")
+    common::real_src().join("links")
 }
 
 /// A tool these tests need. Missing is a failure (locally and in CI), not a skip.

@@ -7,8 +7,6 @@
 //!
 //! Nothing here skips: a missing `sh` or `cc` is a failure.
 
-mod common;
-
 use common::empty_shared_library;
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read};
@@ -20,7 +18,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// The reaper the library execs (`arshim __reap` runs the same code).
-const BIN: &str = env!("CARGO_BIN_EXE_arshim-reap");
 const SH: &str = "/bin/sh";
 /// Every run is killed (with its process group) and fails after this.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -69,7 +66,7 @@ fn clean(mut cmd: Command) -> Command {
 
 /// `arshim __reap ARGS`.
 fn reaper(args: &[&str]) -> Command {
-    let mut cmd = clean(Command::new(BIN));
+    let mut cmd = clean(Command::new(common::reaper()));
     cmd.arg("__reap").args(args);
     cmd
 }
@@ -77,7 +74,7 @@ fn reaper(args: &[&str]) -> Command {
 /// `sh -c SCRIPT` with `$0` = the companion, so scripts can `exec "$0" __reap …`.
 fn sh(script: &str) -> Command {
     let mut cmd = clean(Command::new(SH));
-    cmd.args(["-c", script, BIN]);
+    cmd.args(["-c", script]).arg(common::reaper());
     cmd
 }
 
@@ -236,7 +233,7 @@ fn proc_status(pid: u32, field: &str) -> Option<String> {
 /// Waits until process `pid` runs the companion (the exec happened) and has
 /// had time to start waiting.
 fn wait_until_reaper(pid: u32) {
-    let bin = fs::canonicalize(BIN).unwrap();
+    let bin = fs::canonicalize(common::reaper()).unwrap();
     let deadline = Instant::now() + TIMEOUT;
     while fs::read_link(format!("/proc/{pid}/exe")).ok().as_ref() != Some(&bin) {
         assert!(Instant::now() < deadline, "{pid} never became the reaper");

@@ -14,8 +14,6 @@
 //! library loaded too, and must be untouched. Nothing is skipped: a missing
 //! make, ninja, dub or ldc2 is a failure naming the package to install.
 
-mod common;
-
 use common::{
     companion, compile_c, find_on_path, hosts_src, json_str_field, real_ar, run_timed, scrub,
     trace_events, trace_lines, Outcome, TestDir,

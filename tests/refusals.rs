@@ -12,8 +12,6 @@
 //! and on stderr exactly one refusal line more. `--force` (`ARSHIM_FORCE=1`)
 //! reaches the library through a wrapper too. A missing tool is a failure.
 
-mod common;
-
 use common::{checked, companion, find_on_path, library, run_timed, scrub, Outcome, TestDir};
 use std::ffi::OsStr;
 use std::fs;
@@ -77,7 +75,7 @@ fn ocaml_work(dir: &TestDir) -> PathBuf {
     require("make", "make");
     let cwd = dir.join("work");
     fs::create_dir_all(&cwd).unwrap();
-    let real = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/real");
+    let real = common::real_src();
     fs::copy(real.join("foo.ml"), cwd.join("m.ml")).unwrap();
     fs::write(cwd.join("n.ml"), "let twice x = 2 * x\n").unwrap();
     for src in ["m.ml", "n.ml"] {
@@ -246,7 +244,7 @@ fn nim_work(dir: &TestDir) -> (PathBuf, Vec<String>) {
     require("nim", "nim");
     let cwd = dir.join("work");
     fs::create_dir_all(&cwd).unwrap();
-    let real = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/real");
+    let real = common::real_src();
     fs::copy(real.join("foo.nim"), cwd.join("foo.nim")).unwrap();
     let args = [
         "nim",

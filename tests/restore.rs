@@ -7,8 +7,6 @@
 //! mode, the log file ar wrote to, and the files left behind. The wait-time
 //! handoff (fork host) must keep the same for the reaper it execs.
 
-mod common;
-
 use common::*;
 use std::collections::hash_map::DefaultHasher;
 use std::fs;

@@ -4,8 +4,6 @@
 //! of them is the claimer, nothing converts and the library warns (at most)
 //! once.
 
-mod common;
-
 use common::*;
 use std::path::Path;
 

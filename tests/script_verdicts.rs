@@ -13,8 +13,6 @@
 //! members and contents, ar's own lines and after.txt; the trace shows
 //! whether it converted.
 
-mod common;
-
 use std::fs;
 use std::process::Command;
 

@@ -18,8 +18,6 @@
 //! exited normally although it got SIGINT too (it takes the command to have
 //! handled it, "wait and cooperative exit"); dash dies by SIGINT itself.
 
-mod common;
-
 use common::*;
 use std::ffi::OsString;
 use std::fs;
@@ -389,7 +387,7 @@ fn ctrl_c_of_a_script_running_ldc2_stops_it() {
         "`ldc2` is not installed: this test needs it (Debian package `ldc`; .ci/run installs it)",
     );
     let dir = TestDir::new("sig-ctrlc-real-ldc2");
-    let real = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/real");
+    let real = common::real_src();
     for f in ["foo.d", "bar.d"] {
         fs::copy(real.join(f), dir.join(f)).unwrap();
     }

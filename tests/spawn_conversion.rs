@@ -11,8 +11,6 @@
 //! then execs the real ar. The `baseline_*` tests run without the library and
 //! check that the harness measures what it claims.
 
-mod common;
-
 use common::*;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

@@ -2,8 +2,6 @@
 //! understand (`ARSHIM_LOG` included) gives one warning line, quoting at most
 //! ~80 bytes of it, and the run is exactly as without the shim.
 
-mod common;
-
 use common::*;
 
 /// The C host spawning the stand-in `ar` (posix_spawnp), in its own directory.

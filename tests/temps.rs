@@ -8,8 +8,6 @@
 //! library and through `arshim run`, and compares what a user sees: exit
 //! status, `ar v`'s lines, the archive's bytes, and what is left in TMPDIR.
 
-mod common;
-
 use common::{
     arshim_run, command, compile_c, fixture_dir, fixtures, hosts_src, json_str_field,
     json_str_list, path_with, run, trace_dump, trace_lines, Outcome, TestDir,

@@ -11,8 +11,6 @@
 //! form runs without and with the shim from the same state: the same exit
 //! status, archive bytes and after.txt; the trace shows whether it converted.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;

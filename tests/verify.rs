@@ -5,8 +5,6 @@
 //! Each test has its own XDG_CACHE_HOME, so verdicts never leak between
 //! tests or into the user's cache.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;

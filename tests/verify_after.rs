@@ -9,8 +9,6 @@
 //! Each is run without the library and with it (`arshim run`), and
 //! verified; each test has its own XDG_CACHE_HOME.
 
-mod common;
-
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -9,8 +9,6 @@
 //! the host itself, without and with the library (`arshim run --force`),
 //! then verified.
 
-mod common;
-
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -214,7 +212,7 @@ fn a_log_with_a_pid_is_not_a_difference_of_the_conversion() {
 #[test]
 fn the_demo_linker_stays_safe() {
     let demo = fixtures().dir.join("demo-linker");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo-linker.c");
+    let src = common::repo_root().join("examples/demo-linker.c");
     common::compile_c(&src, &demo);
     let dir = TestDir::new("files-demo");
     let mut line: Vec<OsString> = vec![demo.into(), "-m".into(), "16".into()];

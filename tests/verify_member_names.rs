@@ -10,8 +10,6 @@
 //! objects to `m<i>-<unix nanoseconds>.o` and runs the real `ar rcsv` on
 //! them with os.posix_spawnp, last; run by the real CPython.
 
-mod common;
-
 use std::fs;
 use std::process::Command;
 

@@ -11,8 +11,6 @@
 //! (the second `ar r` appended to the first run's archive; members named
 //! after the pid).
 
-mod common;
-
 use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

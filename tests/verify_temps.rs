@@ -11,8 +11,6 @@
 //! and ghc -staticlib from a Haskell source. Each test has its own
 //! XDG_CACHE_HOME and TMPDIR; each compares with a run without the library.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::fs;
@@ -371,7 +369,7 @@ fn ghc_staticlib_verdict_is_what_its_conversion_leaves() {
         panic!("`ghc` is not installed: this test needs it (Debian package `ghc`)")
     });
     let dir = TestDir::new("vtemps-ghc");
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/real/Foo.hs");
+    let src = common::real_src().join("Foo.hs");
     fs::copy(&src, dir.join("Foo.hs")).unwrap();
     let line: Vec<OsString> = [ghc.as_os_str(), "-staticlib".as_ref()]
         .into_iter()

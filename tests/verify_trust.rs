@@ -8,8 +8,6 @@
 //! `gcc-ar`, `ldc2`, `ocamlopt` and `python3`. Each test has its own
 //! XDG_CACHE_HOME, and reads the store file itself.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -196,7 +194,7 @@ fn a_failed_run_never_replaces_an_earned_verdict() {
 fn an_ldc2_run_whose_ar_fails_keeps_its_safe() {
     let ldc2 = require("ldc2", "ldc");
     let dir = TestDir::new("trust-ldc2");
-    let real = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/real");
+    let real = common::real_src();
     for f in ["foo.d", "bar.d"] {
         fs::copy(real.join(f), dir.join(f)).unwrap();
     }
@@ -268,7 +266,7 @@ fn verified_only_never_converts_on_a_wrappers_verdict() {
     let line: Vec<std::ffi::OsString> = vec!["sh".into(), "-c".into(), script.into()];
     assert_verdict(&verify(&dir, &line, "verify-sh"), "SAFE", 0);
 
-    let real = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/real");
+    let real = common::real_src();
     fs::copy(real.join("foo.ml"), dir.join("foo.ml")).unwrap();
     let mut c = common::command("ocamlopt", &dir);
     c.env("PATH", real_path()).args(["-c", "foo.ml"]);

@@ -1,10 +1,15 @@
 //! Temporary directories: one per test, one of fixtures per test binary.
 
+use super::env::profile_dir;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+/// `target/tmp/arshim-it` (`target/tmp` is what `CARGO_TARGET_TMPDIR` names
+/// inside a test).
 fn tmp_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("arshim-it")
+    let target = profile_dir();
+    let target = target.parent().expect("target/<profile> has a parent");
+    target.join("tmp").join("arshim-it")
 }
 
 /// Removes the entries of `root` that `owner` names as kept by a test

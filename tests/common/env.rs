@@ -1,7 +1,7 @@
 //! The environment every test command starts from, and the pieces under test
 //! (the library, the companion, the reaper).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Environment variables of the library (its internal ones too) and of an
@@ -63,13 +63,36 @@ pub fn library() -> PathBuf {
 
 /// The companion binary `arshim`.
 pub fn companion() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_arshim"))
+    package_binary("arshim")
 }
 
 /// The reaper the library execs in place of a host (`arshim-reap`, next to
 /// the library).
 pub fn reaper() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_arshim-reap"))
+    package_binary("arshim-reap")
+}
+
+/// The package's binary `name`, which cargo builds before any integration
+/// test into the profile's directory, the parent of the `deps/` directory
+/// that holds the running test binary (the file `CARGO_BIN_EXE_<name>` names
+/// inside a test; this crate is not a test, so it finds it itself).
+fn package_binary(name: &str) -> PathBuf {
+    let bin = profile_dir().join(name);
+    assert!(
+        bin.is_file(),
+        "{} missing: run the tests with `make test` (cargo test builds it)",
+        bin.display()
+    );
+    bin
+}
+
+/// `target/<profile>`: the running test binary is `target/<profile>/deps/NAME-HASH`.
+pub fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's own path");
+    exe.parent()
+        .and_then(Path::parent)
+        .unwrap_or_else(|| panic!("{} is not in target/<profile>/deps/", exe.display()))
+        .to_path_buf()
 }
 
 /// `PATH` with `first` in front (and nowhere else).

@@ -1,7 +1,8 @@
-//! Shared helpers of the arshim integration tests: the library under test, real
-//! host programs compiled at test time (`cc`, `rustc`), a stand-in archiver that
-//! reports who ran it and how much memory the host still held, and a runner
-//! with a timeout.
+//! Shared helpers of the arshim integration tests: the library `common` of
+//! the package tests/ (tests/Cargo.toml), compiled once and linked into each
+//! test binary. The library under test, real host programs compiled at test time
+//! (`cc`, `rustc`), a stand-in archiver that reports who ran it and how much
+//! memory the host still held, and a runner with a timeout.
 //!
 //! Nothing here skips: a missing dependency (the library, `cc`, `rustc`, `ar`,
 //! `make`) is a test failure with a message saying what to do.
@@ -16,7 +17,6 @@
 //! - `assert`: verdicts on a run;
 //! - `trace`: reading the ARSHIM_TRACE file;
 //! - `handoff`: the wait-time handoff harness (fork host, ELF stand-in `ar`).
-#![allow(dead_code, unused_imports)]
 
 mod assert;
 mod command;

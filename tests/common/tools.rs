@@ -8,7 +8,25 @@ use std::process::{Command, Output, Stdio};
 
 /// The test hosts' sources, tests/hosts.
 pub fn hosts_src() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/hosts")
+    tests_dir().join("hosts")
+}
+
+/// The real programs' sources and projects, tests/real.
+pub fn real_src() -> PathBuf {
+    tests_dir().join("real")
+}
+
+/// The integration tests' package, tests/.
+pub fn tests_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The repository's root, the parent of tests/.
+pub fn repo_root() -> PathBuf {
+    tests_dir()
+        .parent()
+        .expect("tests/ is in the repository")
+        .to_path_buf()
 }
 
 /// The first executable file `name` on PATH.
