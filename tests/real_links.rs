@@ -198,12 +198,12 @@ fn ldc2_link_converted(name: &str, opts: &[&str], words: &[&str]) {
     );
 }
 
-/// A link that fails: the same status and the linker's own messages. What
-/// ldc2 prints after its failed link ("Error: /usr/bin/cc failed with status:
-/// 1") a conversion cannot print: the reaper says the failure in its own
-/// line instead (docs/DESIGN.md, "Not yet"). This test pins both.
+/// A link that fails: the same status and the same stderr, the linker's
+/// messages and then ldc2's own line (`Error: /usr/bin/cc failed with
+/// status: 1`), which ldc2 prints after the spawn returns and the reaper
+/// prints in its place (docs/DESIGN.md, "Conversion" 6).
 #[test]
-fn ldc2_failing_link_keeps_status_and_the_linker_messages() {
+fn ldc2_failing_link_keeps_status_and_output() {
     require("ldc2", "Debian package `ldc`");
     let dir = TestDir::new("links-ldc2-failing");
     let (a, b) = two_trees(&dir, &["bad.d"]);
@@ -219,27 +219,71 @@ fn ldc2_failing_link_keeps_status_and_the_linker_messages() {
     );
     base.assert_code(1);
     shim.assert_code(1);
-    assert_eq!(base.stdout, shim.stdout);
     let lines = trace_lines(&trace);
     assert_eq!(events(&lines, "convert").len(), 1, "{}", lines.join("\n"));
-    let ldc2_line = |l: &&str| l.starts_with("Error: ") && l.ends_with("failed with status: 1");
-    let (base_linker, base_ldc2): (Vec<&str>, Vec<&str>) =
-        base.stderr.lines().partition(|l| !ldc2_line(l));
-    let (reaper, shim_linker) = split_lines(&shim.stderr);
     assert!(
-        base_linker
-            .iter()
-            .any(|l| l.contains("undefined reference to `arshim_no_such_symbol'")),
+        base.stderr
+            .contains("undefined reference to `arshim_no_such_symbol'"),
         "{}",
         base.describe()
     );
-    assert_eq!(base_linker, shim_linker, "the linker's messages differ");
-    assert_eq!(base_ldc2.len(), 1, "{}", base.describe());
     assert!(
-        reaper.len() == 1 && reaper[0].contains("failed with exit status 1"),
+        base.stderr.ends_with("failed with status: 1\n"),
         "{}",
-        shim.describe()
+        base.describe()
     );
+    assert_eq!(base.stdout, shim.stdout);
+    assert_eq!(base.stderr, shim.stderr, "{}", shim.describe());
+}
+
+/// The same failed link on a terminal (`script`), where ldc2 writes its
+/// `Error: ` in bold red when `TERM` names a terminal, and not with
+/// `-enable-color=false` or `TERM=dumb`: the converted run's transcript is
+/// byte for byte the one without the library.
+#[test]
+fn ldc2_failing_link_on_a_terminal_says_the_same_in_the_same_colours() {
+    require("ldc2", "Debian package `ldc`");
+    let script = require("script", "Debian package `bsdutils`");
+    for (name, term, option) in [
+        ("colour", "xterm", ""),
+        ("option", "xterm", " -enable-color=false"),
+        ("dumb", "dumb", ""),
+    ] {
+        let dir = TestDir::new(&format!("links-ldc2-tty-{name}"));
+        let (a, b) = two_trees(&dir, &["bad.d"]);
+        let line = format!("ldc2{option} bad.d -of=bad");
+        let on_a_terminal = |cwd: &Path, line: &str| {
+            let mut cmd = clean(&script, cwd);
+            cmd.env("TERM", term).args(["-qec", line, "/dev/null"]);
+            cmd
+        };
+        let base = run(on_a_terminal(&a, &line), &dir, "base");
+        let trace = dir.join("trace.jsonl");
+        let with = format!(
+            "{} run --trace {} -- {line}",
+            companion().display(),
+            trace.display()
+        );
+        let shim = run(on_a_terminal(&b, &with), &dir, "shim");
+        base.assert_code(1);
+        shim.assert_code(1);
+        let lines = trace_lines(&trace);
+        assert_eq!(
+            events(&lines, "convert").len(),
+            1,
+            "{name}: {}",
+            lines.join("\n")
+        );
+        let red = "\x1b[1m\x1b[1;31mError: \x1b[m/usr/bin/cc failed with status: 1";
+        assert_eq!(
+            base.stdout.contains(red),
+            name == "colour",
+            "{name}: {}",
+            base.describe()
+        );
+        assert_eq!(base.stdout, shim.stdout, "{name}: {}", shim.describe());
+        assert_eq!(base.stderr, shim.stderr, "{name}");
+    }
 }
 
 /// With `-run` ldc2 runs the program it linked (then deletes it), with

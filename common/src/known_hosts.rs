@@ -24,6 +24,9 @@ pub struct KnownHost {
     /// Its exit status when the archiver fails, if it does not pass the
     /// archiver's own status on (then the reaper reports a failure with it).
     pub failure_status: Option<u8>,
+    /// The line it prints itself for a failed archiver or link, after the
+    /// spawn returned: what the reaper prints in its place.
+    pub failure_line: Option<LineStyle>,
     /// How we know (shown at --log info).
     pub evidence: &'static str,
     /// Temporaries the host creates in a run and removes in its main code
@@ -50,6 +53,7 @@ pub const TABLE: &[KnownHost] = &[
         tools: "ar,*-ar",
         not_final: None,
         failure_status: None,
+        failure_line: None,
         evidence: "gcc-ar vforks ar --plugin … and exits with its status",
         temps: &[],
     },
@@ -58,6 +62,7 @@ pub const TABLE: &[KnownHost] = &[
         tools: concat!("ar,*-ar,llvm-ar*,", link_drivers!()),
         not_final: None,
         failure_status: Some(1),
+        failure_line: Some(LineStyle::Ldc2),
         evidence: "observed (strace): ldc2 -lib posix_spawns ar, and ldc2 -of=exe (or -shared) \
                    posix_spawns the link driver (cc, or -gcc=/$CC) with its output not captured, \
                    as its last step; waits, exits 1 if it fails",
@@ -72,6 +77,7 @@ pub const TABLE: &[KnownHost] = &[
              conversion would come after the linker ended and would lose rustc's error message",
         ),
         failure_status: Some(1),
+        failure_line: None,
         evidence: "observed (strace, incremental or not): a worker thread forks and execs cc with \
                    stdout and stderr on pipes, polls them to EOF, then wait4s; then reads the \
                    binary, unlinks symbols.o, its $TMPDIR/rustc* dir and the .rcgu.o inputs",
@@ -82,6 +88,7 @@ pub const TABLE: &[KnownHost] = &[
         tools: "*ranlib",
         not_final: None,
         failure_status: Some(1),
+        failure_line: None,
         evidence: "observed (strace): ghc -staticlib builds the archive itself, runs ranlib \
                    last, then in its main code unlinks its temp files and rmdirs its temp dir \
                    ($TMPDIR/ghcPID_0); exits 1 if ranlib fails. The files are ghc's own \
@@ -99,6 +106,7 @@ pub const TABLE: &[KnownHost] = &[
              converting would lose both",
         ),
         failure_status: None,
+        failure_line: None,
         evidence: "observed: system(\"ar rcs …\"), then the cache file and the SuccessX line",
         temps: &[],
     },
@@ -117,10 +125,84 @@ pub const TABLE: &[KnownHost] = &[
              converting leaves a 0-byte .cmxa",
         ),
         failure_status: None,
+        failure_line: None,
         evidence: "observed: system(\"…-ar rc …\"), system(\"…-ranlib …\"), then the .cmxa written",
         temps: &[],
     },
 ];
+
+/// How a known host reports a failed archiver or link itself, after the
+/// spawn returned (docs/DESIGN.md, "Conversion" 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineStyle {
+    /// ldc2: `Error: PROGRAM failed with status: N`, its `Error: ` bold red
+    /// when it writes in colour (seen with ldc2 1.30).
+    Ldc2,
+}
+
+/// The line a conversion prints for the host when its archiver or link
+/// fails: the host's style, and whether the host would have used colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureLine {
+    pub style: LineStyle,
+    pub colour: bool,
+}
+
+impl LineStyle {
+    /// Whether ldc2 writes its messages in colour: as its last
+    /// `-enable-color[=BOOL]` says (`args`: its arguments, response files
+    /// expanded; `None` when they could not be read), else when stderr is a
+    /// terminal and `TERM` is set, not empty and not `dumb`.
+    pub fn colour(self, args: Option<&[&[u8]]>, stderr_tty: bool, term: Option<&[u8]>) -> bool {
+        let chosen = args.and_then(|args| {
+            args.iter().rev().find_map(|arg| {
+                let rest = arg
+                    .strip_prefix(b"--enable-color")
+                    .or_else(|| arg.strip_prefix(b"-enable-color"))?;
+                match rest {
+                    b"" => Some(true),
+                    b"=true" | b"=TRUE" | b"=True" | b"=1" => Some(true),
+                    b"=false" | b"=FALSE" | b"=False" | b"=0" => Some(false),
+                    _ => None,
+                }
+            })
+        });
+        chosen.unwrap_or_else(|| stderr_tty && term.is_some_and(|t| !t.is_empty() && t != b"dumb"))
+    }
+}
+
+impl FailureLine {
+    /// As the reaper's argument: `ldc2`, or `ldc2+colour`.
+    pub fn arg(self) -> &'static str {
+        match (self.style, self.colour) {
+            (LineStyle::Ldc2, false) => "ldc2",
+            (LineStyle::Ldc2, true) => "ldc2+colour",
+        }
+    }
+
+    pub fn parse(arg: &str) -> Option<FailureLine> {
+        let (style, colour) = match arg.strip_suffix("+colour") {
+            Some(style) => (style, true),
+            None => (arg, false),
+        };
+        match style {
+            "ldc2" => Some(FailureLine {
+                style: LineStyle::Ldc2,
+                colour,
+            }),
+            _ => None,
+        }
+    }
+
+    /// What comes before the program's path in the line: `Error: `, bold
+    /// red in colour. The rest is ` failed with status: N` and a newline.
+    pub fn prefix(self) -> &'static [u8] {
+        match (self.style, self.colour) {
+            (LineStyle::Ldc2, false) => b"Error: ",
+            (LineStyle::Ldc2, true) => b"\x1b[1m\x1b[1;31mError: \x1b[m",
+        }
+    }
+}
 
 /// The entry for an executable's basename.
 pub fn lookup(basename: &[u8]) -> Option<&'static KnownHost> {
@@ -199,6 +281,43 @@ pub fn not_final_entry<'a>(names: &[&'a [u8]]) -> Option<(&'a [u8], &'static Kno
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ldc2_reports_a_failed_tool_in_its_own_line() {
+        assert_eq!(lookup(b"ldc2").unwrap().failure_line, Some(LineStyle::Ldc2));
+        assert_eq!(lookup(b"ghc").unwrap().failure_line, None);
+        let plain = FailureLine {
+            style: LineStyle::Ldc2,
+            colour: false,
+        };
+        assert_eq!(plain.prefix(), b"Error: ");
+        let colour = FailureLine {
+            colour: true,
+            ..plain
+        };
+        assert_eq!(colour.prefix(), b"\x1b[1m\x1b[1;31mError: \x1b[m");
+        for line in [plain, colour] {
+            assert_eq!(FailureLine::parse(line.arg()), Some(line));
+        }
+        assert_eq!(FailureLine::parse("gcc"), None);
+    }
+
+    #[test]
+    fn ldc2_colour_is_its_option_else_a_terminal_with_a_term() {
+        let ldc2 = LineStyle::Ldc2;
+        assert!(ldc2.colour(Some(&[]), true, Some(b"xterm")));
+        assert!(!ldc2.colour(Some(&[]), true, Some(b"dumb")));
+        assert!(!ldc2.colour(Some(&[]), true, Some(b"")));
+        assert!(!ldc2.colour(Some(&[]), true, None));
+        assert!(!ldc2.colour(Some(&[]), false, Some(b"xterm")));
+        assert!(!ldc2.colour(None, false, Some(b"xterm")));
+        let on: &[&[u8]] = &[b"-enable-color"];
+        assert!(ldc2.colour(Some(on), false, None));
+        let off: &[&[u8]] = &[b"-enable-color", b"x.d", b"--enable-color=false"];
+        assert!(!ldc2.colour(Some(off), true, Some(b"xterm")));
+        let odd: &[&[u8]] = &[b"-enable-colorful"];
+        assert!(!ldc2.colour(Some(odd), false, Some(b"xterm")));
+    }
 
     #[test]
     fn finds_hosts_by_name() {

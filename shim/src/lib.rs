@@ -155,6 +155,33 @@ fn known_host_defaults(config: &mut Config, me: &Identity<'_>) {
     if config.failure_status.is_none() {
         config.failure_status = host.failure_status;
     }
+    config.failure_line = host.failure_line.map(failure_line);
+}
+
+/// The host's own line for a failed archiver or link, in colour when the
+/// host would use it: decided now, from its arguments, its stderr and its
+/// `TERM` (docs/DESIGN.md, "Conversion" 6).
+fn failure_line(
+    style: arshim_common::known_hosts::LineStyle,
+) -> arshim_common::known_hosts::FailureLine {
+    let args = own_args_expanded();
+    let args: Option<Vec<&[u8]>> = args
+        .as_ref()
+        .map(|args| args.iter().map(Vec::as_slice).collect());
+    // SAFETY: isatty and getenv have no preconditions; the constructor runs
+    // before the host's threads, so TERM is not being changed meanwhile, and
+    // its bytes are copied out by `colour` before anything else runs.
+    let (tty, term) = unsafe {
+        let term = libc::getenv(c"TERM".as_ptr());
+        (
+            libc::isatty(2) == 1,
+            (!term.is_null()).then(|| CStr::from_ptr(term).to_bytes()),
+        )
+    };
+    arshim_common::known_hosts::FailureLine {
+        style,
+        colour: style.colour(args.as_deref(), tty, term),
+    }
 }
 
 /// This process's known-host entry, by its executable's basename, else the

@@ -1,9 +1,10 @@
 //! The reaper's command line, exactly as the library writes it:
 //!
 //! ```text
-//! arshim __reap wait --pid N [--trace FILE] [--failure-status N] [DELETION]...
-//! arshim __reap run [--trace FILE] [--failure-status N] [DELETION]... -- PATH ARGV0 [ARGS...]
+//! arshim __reap wait --pid N [--trace FILE] [FAILURE] [DELETION]...
+//! arshim __reap run [--trace FILE] [FAILURE] [DELETION]... -- PATH ARGV0 [ARGS...]
 //!
+//! FAILURE: --failure-status N [--failure-line ldc2|ldc2+colour]
 //! DELETION: --unlink DIRFD NAME | --rmdir DIRFD NAME
 //!         | --unlink-if DIRFD NAME ID | --rmdir-if DIRFD NAME ID
 //! ID: DEV:INO:SEC.NSEC (the birth time; 0.000000000 when unknown)
@@ -16,6 +17,7 @@
 //! keep their order. A malformed DIRFD is not a usage error: the deletion is
 //! kept, and rejected (traced) when its turn comes, like a bad NAME.
 
+use arshim_common::known_hosts::FailureLine;
 use std::ffi::{CString, OsString};
 use std::fmt;
 use std::os::unix::ffi::OsStringExt;
@@ -29,6 +31,9 @@ pub struct Request {
     /// dies by a signal): hosts such as ldc2 and ghc report any archiver
     /// failure as 1 rather than passing the archiver's status on.
     pub failure_status: Option<u8>,
+    /// The host's own line for such a failure (ldc2's), printed in place of
+    /// the reaper's: `--failure-line ldc2` or `ldc2+colour`.
+    pub failure_line: Option<FailureLine>,
     pub deletions: Vec<Deletion>,
 }
 
@@ -102,6 +107,7 @@ pub fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, UsageE
     let mut pid = None;
     let mut trace = None;
     let mut failure_status = None;
+    let mut failure_line = None;
     let mut deletions = Vec::new();
     let mut command = None;
     while let Some(arg) = args.next() {
@@ -113,6 +119,12 @@ pub fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, UsageE
             "--trace" if trace.is_none() => trace = Some(value(&mut args, option)?),
             "--failure-status" if failure_status.is_none() => {
                 failure_status = Some(parse_status(value(&mut args, option)?)?)
+            }
+            "--failure-line" if failure_line.is_none() => {
+                let text = value(&mut args, option)?;
+                let line = text.to_str().and_then(FailureLine::parse);
+                failure_line =
+                    Some(line.ok_or_else(|| usage(format!("bad --failure-line {text:?}")))?)
             }
             "--unlink" | "--rmdir" | "--unlink-if" | "--rmdir-if" => {
                 let op = if option.starts_with("--unlink") {
@@ -152,6 +164,7 @@ pub fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Request, UsageE
         mode,
         trace,
         failure_status,
+        failure_line,
         deletions,
     })
 }
@@ -323,6 +336,25 @@ mod tests {
     }
 
     #[test]
+    fn a_host_line_comes_with_the_failure_status() {
+        let r = parse_str(&[
+            "run",
+            "--failure-status",
+            "1",
+            "--failure-line",
+            "ldc2+colour",
+            "--",
+            "/usr/bin/cc",
+            "cc",
+        ])
+        .unwrap();
+        assert_eq!(r.failure_status, Some(1));
+        let line = r.failure_line.unwrap();
+        assert!(line.colour);
+        assert_eq!(line.arg(), "ldc2+colour");
+    }
+
+    #[test]
     fn malformed_command_lines_are_usage_errors() {
         for args in [
             &[][..],
@@ -342,6 +374,8 @@ mod tests {
             &["run", "--"],
             &["run", "--", "/bin/true"],
             &["run", "/bin/true", "true"],
+            &["wait", "--pid", "3", "--failure-line", "gcc"],
+            &["wait", "--pid", "3", "--failure-line"],
         ] {
             assert!(parse_str(args).is_err(), "{args:?}");
         }

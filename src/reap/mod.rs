@@ -32,6 +32,7 @@ use nix::sys::signal::{signal, SigHandler, Signal};
 use self::args::Mode;
 use self::trace::{Event, Trace};
 use crate::failure::{EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_USAGE};
+use arshim_common::known_hosts::FailureLine;
 
 /// How glibc calls the functions in `.init_array`: with the process's
 /// `argc`, `argv` and `envp`, after libc is initialised, before `main`.
@@ -92,7 +93,10 @@ pub fn main(args: impl Iterator<Item = OsString>) -> ! {
     let end = End {
         deletions,
         trace,
-        failure_status: request.failure_status,
+        failure: Failure {
+            status: request.failure_status,
+            line: request.failure_line,
+        },
     };
     match request.mode {
         Mode::Wait { pid } => wait_mode(pid, end),
@@ -101,11 +105,18 @@ pub fn main(args: impl Iterator<Item = OsString>) -> ! {
 }
 
 /// What every ending needs: the deletions due, the trace, and the host's
-/// own status for a failed archiver.
+/// own status (and line) for a failed archiver.
 struct End {
     deletions: delete::Prepared,
     trace: Trace,
-    failure_status: Option<u8>,
+    failure: Failure,
+}
+
+/// How the host reports a failed archiver: its status, and its own line.
+#[derive(Clone, Copy)]
+struct Failure {
+    status: Option<u8>,
+    line: Option<FailureLine>,
 }
 
 /// The archiver is already our child: wait for it.
@@ -117,7 +128,7 @@ fn wait_mode(pid: libc::pid_t, end: End) -> ! {
     match wait(pid) {
         Ok(status) => {
             delete::perform(end.deletions, trace);
-            exit_like(pid, status, end.failure_status, trace)
+            exit_like(pid, status, end.failure, trace, None)
         }
         Err(error) => {
             delete::skip(end.deletions, trace, "the archiver could not be waited for");
@@ -149,7 +160,7 @@ fn run_mode(path: CString, argv: Vec<CString>, end: End) -> ! {
             let status = wait(pid)
                 .unwrap_or_else(|error| fail(1, &format!("cannot wait for {pid}: {error}")));
             delete::perform(end.deletions, trace);
-            exit_like(pid, status, end.failure_status, trace)
+            exit_like(pid, status, end.failure, trace, Some(path.as_bytes()))
         }
         Err(error) => error,
     };
@@ -224,12 +235,14 @@ fn retry(mut f: impl FnMut() -> libc::c_int) -> io::Result<()> {
 /// Ctrl-C that killed the archiver stops the build around the host too), or
 /// with its exit code — replaced by the host's own status, when the host is
 /// known to report an archiver that exited non-zero with one (docs/DESIGN.md,
-/// "Conversion" 6).
+/// "Conversion" 6), with the host's own line when it has one and the
+/// archiver's `program` path is known (run mode), else the reaper's.
 fn exit_like(
     pid: libc::pid_t,
     status: libc::c_int,
-    failure_status: Option<u8>,
+    failure: Failure,
     trace: &Trace,
+    program: Option<&[u8]>,
 ) -> ! {
     if libc::WIFSIGNALED(status) {
         let sig = libc::WTERMSIG(status);
@@ -238,13 +251,16 @@ fn exit_like(
     }
     // waitpid without WUNTRACED only reports ended children.
     let code = libc::WEXITSTATUS(status);
-    if let (true, Some(host_code)) = (code != 0, failure_status) {
+    if let (true, Some(host_code)) = (code != 0, failure.status) {
         let how = format!("failed with exit status {code}");
         trace.emit(|| {
             exit_event(pid)
                 .int("status", host_code.into())
                 .str("archiver", how.clone())
         });
+        if let (Some(line), Some(program)) = (failure.line, program) {
+            say_as_host(host_code, &host_line(line, program, code))
+        }
         fail(host_code, &format!("the archiver (pid {pid}) {how}"))
     }
     trace.emit(|| exit_event(pid).int("status", code.into()));
@@ -260,13 +276,27 @@ fn exe_of(pid: libc::pid_t) -> Option<OsString> {
         .map(OsString::from)
 }
 
+/// The host's own line for `program`, which exited with `code`: ldc2's
+/// `Error: PROGRAM failed with status: N`.
+fn host_line(line: FailureLine, program: &[u8], code: i32) -> Vec<u8> {
+    let mut out = line.prefix().to_vec();
+    out.extend_from_slice(program);
+    out.extend_from_slice(format!(" failed with status: {code}\n").as_bytes());
+    out
+}
+
 /// One line on stderr, like the library's messages, then exit.
 fn fail(code: impl Into<i32>, message: &str) -> ! {
     let line = format!("arshim[{}]: reaper: {message}\n", std::process::id());
+    say_as_host(code, line.as_bytes())
+}
+
+/// `line` on stderr, then exit with `code`.
+fn say_as_host(code: impl Into<i32>, line: &[u8]) -> ! {
     // The status must be `code`, even if stderr is a closed pipe.
     // SAFETY: ignoring a signal installs no handler.
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) };
-    let _ = nix::unistd::write(std::io::stderr(), line.as_bytes());
+    let _ = nix::unistd::write(std::io::stderr(), line);
     // SAFETY: _exit only ends the process (nix does not wrap it).
     unsafe { libc::_exit(code.into()) }
 }

@@ -64,6 +64,10 @@ pub struct Config {
     /// (ldc2 and ghc exit 1 whatever the archiver's status). A conversion then
     /// goes through the reaper, which reports a failure with this status.
     pub failure_status: Option<u8>,
+    /// The line a known host prints itself for a failed archiver or link
+    /// (ldc2's `Error: … failed with status: N`): the reaper prints it in
+    /// its place. Set from the known-host table, never from a variable.
+    pub failure_line: Option<arshim_common::known_hosts::FailureLine>,
     /// `ARSHIM_FORCE=1` (`arshim run --force`): convert a known host that is
     /// not final anyway (docs/DESIGN.md, "Conversion" 8).
     pub force: bool,
@@ -290,6 +294,7 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, Confi
         spent,
         companion,
         failure_status,
+        failure_line: None,
         force,
         verified_only,
         not_final_said,

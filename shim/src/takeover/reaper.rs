@@ -3,6 +3,7 @@
 //! tail's `execve` (plain builders).
 
 use crate::takeover::defer::Deferred;
+use arshim_common::known_hosts::FailureLine;
 use std::ffi::CString;
 
 pub enum Job<'a> {
@@ -26,6 +27,7 @@ pub fn argv(
     job: &Job<'_>,
     trace: Option<&[u8]>,
     failure_status: Option<u8>,
+    failure_line: Option<FailureLine>,
     deferred: &[Deferred],
 ) -> Vec<CString> {
     let mut out = vec![c(companion), c("__reap")];
@@ -44,6 +46,10 @@ pub fn argv(
     if let Some(code) = failure_status {
         out.push(c("--failure-status"));
         out.push(c(code.to_string()));
+        if let Some(line) = failure_line {
+            out.push(c("--failure-line"));
+            out.push(c(line.arg()));
+        }
     }
     for d in deferred {
         let op = match (d.rmdir, d.same) {
@@ -142,6 +148,10 @@ mod tests {
             &Job::Wait { child: 42 },
             Some(b"/tmp/tr"),
             Some(1),
+            Some(FailureLine {
+                style: arshim_common::known_hosts::LineStyle::Ldc2,
+                colour: true,
+            }),
             &d,
         );
         assert_eq!(
@@ -156,6 +166,8 @@ mod tests {
                 "/tmp/tr",
                 "--failure-status",
                 "1",
+                "--failure-line",
+                "ldc2+colour",
                 "--unlink",
                 "5",
                 "a.o",
@@ -180,6 +192,7 @@ mod tests {
                 path: &path,
                 argv: &args,
             },
+            None,
             None,
             None,
             &[],

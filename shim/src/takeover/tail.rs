@@ -194,6 +194,7 @@ impl Reaper<'_> {
                 job,
                 config.trace.as_deref(),
                 config.failure_status,
+                config.failure_line,
                 deferred,
             ),
             envp: reaper::env(envp, self.library, pid),
