@@ -88,7 +88,7 @@ pub const TABLE: &[KnownHost] = &[
         tools: "*ranlib",
         not_final: None,
         failure_status: Some(1),
-        failure_line: None,
+        failure_line: Some(LineStyle::Ghc),
         evidence: "observed (strace): ghc -staticlib builds the archive itself, runs ranlib \
                    last, then in its main code unlinks its temp files and rmdirs its temp dir \
                    ($TMPDIR/ghcPID_0); exits 1 if ranlib fails. The files are ghc's own \
@@ -138,6 +138,9 @@ pub enum LineStyle {
     /// ldc2: `Error: PROGRAM failed with status: N`, its `Error: ` bold red
     /// when it writes in colour (seen with ldc2 1.30).
     Ldc2,
+    /// ghc, for its ranlib: `` `NAME' failed in phase `Ranlib'. (Exit code:
+    /// N)``, never in colour (seen with ghc 9.0.2).
+    Ghc,
 }
 
 /// The line a conversion prints for the host when its archiver or link
@@ -154,6 +157,9 @@ impl LineStyle {
     /// expanded; `None` when they could not be read), else when stderr is a
     /// terminal and `TERM` is set, not empty and not `dumb`.
     pub fn colour(self, args: Option<&[&[u8]]>, stderr_tty: bool, term: Option<&[u8]>) -> bool {
+        if self == LineStyle::Ghc {
+            return false;
+        }
         let chosen = args.and_then(|args| {
             args.iter().rev().find_map(|arg| {
                 let rest = arg
@@ -177,6 +183,7 @@ impl FailureLine {
         match (self.style, self.colour) {
             (LineStyle::Ldc2, false) => "ldc2",
             (LineStyle::Ldc2, true) => "ldc2+colour",
+            (LineStyle::Ghc, _) => "ghc",
         }
     }
 
@@ -185,21 +192,16 @@ impl FailureLine {
             Some(style) => (style, true),
             None => (arg, false),
         };
-        match style {
-            "ldc2" => Some(FailureLine {
+        match (style, colour) {
+            ("ldc2", _) => Some(FailureLine {
                 style: LineStyle::Ldc2,
                 colour,
             }),
+            ("ghc", false) => Some(FailureLine {
+                style: LineStyle::Ghc,
+                colour,
+            }),
             _ => None,
-        }
-    }
-
-    /// What comes before the program's path in the line: `Error: `, bold
-    /// red in colour. The rest is ` failed with status: N` and a newline.
-    pub fn prefix(self) -> &'static [u8] {
-        match (self.style, self.colour) {
-            (LineStyle::Ldc2, false) => b"Error: ",
-            (LineStyle::Ldc2, true) => b"\x1b[1m\x1b[1;31mError: \x1b[m",
         }
     }
 }
@@ -285,21 +287,26 @@ mod tests {
     #[test]
     fn ldc2_reports_a_failed_tool_in_its_own_line() {
         assert_eq!(lookup(b"ldc2").unwrap().failure_line, Some(LineStyle::Ldc2));
-        assert_eq!(lookup(b"ghc").unwrap().failure_line, None);
+        assert_eq!(lookup(b"ghc").unwrap().failure_line, Some(LineStyle::Ghc));
+        assert_eq!(lookup(b"gcc-ar").unwrap().failure_line, None);
         let plain = FailureLine {
             style: LineStyle::Ldc2,
             colour: false,
         };
-        assert_eq!(plain.prefix(), b"Error: ");
         let colour = FailureLine {
             colour: true,
             ..plain
         };
-        assert_eq!(colour.prefix(), b"\x1b[1m\x1b[1;31mError: \x1b[m");
-        for line in [plain, colour] {
+        let ghc = FailureLine {
+            style: LineStyle::Ghc,
+            colour: false,
+        };
+        for line in [plain, colour, ghc] {
             assert_eq!(FailureLine::parse(line.arg()), Some(line));
         }
         assert_eq!(FailureLine::parse("gcc"), None);
+        assert_eq!(FailureLine::parse("ghc+colour"), None);
+        assert!(!LineStyle::Ghc.colour(Some(&[]), true, Some(b"xterm")));
     }
 
     #[test]

@@ -32,7 +32,7 @@ use nix::sys::signal::{signal, SigHandler, Signal};
 use self::args::Mode;
 use self::trace::{Event, Trace};
 use crate::failure::{EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_USAGE};
-use arshim_common::known_hosts::FailureLine;
+use arshim_common::known_hosts::{FailureLine, LineStyle};
 
 /// How glibc calls the functions in `.init_array`: with the process's
 /// `argc`, `argv` and `envp`, after libc is initialised, before `main`.
@@ -151,6 +151,10 @@ fn run_mode(path: CString, argv: Vec<CString>, end: End) -> ! {
         signals::set_child(pid);
     }
     drop(blocked); // a signal that came meanwhile is forwarded now
+    let argv0 = argv
+        .first()
+        .map(|a| a.to_bytes().to_vec())
+        .unwrap_or_default();
     drop((argv, env));
     let path = OsStr::from_bytes(path.as_bytes());
     let error = match child {
@@ -160,7 +164,13 @@ fn run_mode(path: CString, argv: Vec<CString>, end: End) -> ! {
             let status = wait(pid)
                 .unwrap_or_else(|error| fail(1, &format!("cannot wait for {pid}: {error}")));
             delete::perform(end.deletions, trace);
-            exit_like(pid, status, end.failure, trace, Some(path.as_bytes()))
+            exit_like(
+                pid,
+                status,
+                end.failure,
+                trace,
+                Some((path.as_bytes(), &argv0)),
+            )
         }
         Err(error) => error,
     };
@@ -236,13 +246,14 @@ fn retry(mut f: impl FnMut() -> libc::c_int) -> io::Result<()> {
 /// with its exit code — replaced by the host's own status, when the host is
 /// known to report an archiver that exited non-zero with one (docs/DESIGN.md,
 /// "Conversion" 6), with the host's own line when it has one and the
-/// archiver's `program` path is known (run mode), else the reaper's.
+/// archiver's `program` path and `argv[0]` are known (run mode), else the
+/// reaper's.
 fn exit_like(
     pid: libc::pid_t,
     status: libc::c_int,
     failure: Failure,
     trace: &Trace,
-    program: Option<&[u8]>,
+    program: Option<(&[u8], &[u8])>,
 ) -> ! {
     if libc::WIFSIGNALED(status) {
         let sig = libc::WTERMSIG(status);
@@ -258,8 +269,12 @@ fn exit_like(
                 .int("status", host_code.into())
                 .str("archiver", how.clone())
         });
-        if let (Some(line), Some(program)) = (failure.line, program) {
-            say_as_host(host_code, &host_line(line, program, code))
+        let said = match (failure.line, program) {
+            (Some(line), Some((program, argv0))) => host_line(line, program, argv0, code),
+            _ => None,
+        };
+        if let Some(said) = said {
+            say_as_host(host_code, &said)
         }
         fail(host_code, &format!("the archiver (pid {pid}) {how}"))
     }
@@ -276,13 +291,33 @@ fn exe_of(pid: libc::pid_t) -> Option<OsString> {
         .map(OsString::from)
 }
 
-/// The host's own line for `program`, which exited with `code`: ldc2's
-/// `Error: PROGRAM failed with status: N`.
-fn host_line(line: FailureLine, program: &[u8], code: i32) -> Vec<u8> {
-    let mut out = line.prefix().to_vec();
-    out.extend_from_slice(program);
-    out.extend_from_slice(format!(" failed with status: {code}\n").as_bytes());
-    out
+/// The host's own line for its archiver, spawned as `program` with `argv0`,
+/// which exited with `code` (docs/DESIGN.md, "Conversion" 6): ldc2's
+/// `Error: PROGRAM failed with status: N`, ghc's `` `ARGV0' failed in phase
+/// `Ranlib'. (Exit code: N)`` (only for a ranlib: `None` for another tool).
+fn host_line(line: FailureLine, program: &[u8], argv0: &[u8], code: i32) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    match line.style {
+        LineStyle::Ldc2 => {
+            out.extend_from_slice(match line.colour {
+                true => b"\x1b[1m\x1b[1;31mError: \x1b[m",
+                false => b"Error: ",
+            });
+            out.extend_from_slice(program);
+            out.extend_from_slice(format!(" failed with status: {code}\n").as_bytes());
+        }
+        LineStyle::Ghc => {
+            if !argv0.ends_with(b"ranlib") {
+                return None;
+            }
+            out.push(b'`');
+            out.extend_from_slice(argv0);
+            out.extend_from_slice(
+                format!("' failed in phase `Ranlib'. (Exit code: {code})\n").as_bytes(),
+            );
+        }
+    }
+    Some(out)
 }
 
 /// One line on stderr, like the library's messages, then exit.
@@ -319,6 +354,48 @@ pub fn abort_on_panic() {
 
 #[cfg(test)]
 mod tests {
+    use super::host_line;
+    use arshim_common::known_hosts::{FailureLine, LineStyle};
+
+    #[test]
+    fn the_hosts_own_lines() {
+        let ldc2 = FailureLine {
+            style: LineStyle::Ldc2,
+            colour: false,
+        };
+        let line = |l, program: &str, argv0: &str, code| {
+            host_line(l, program.as_bytes(), argv0.as_bytes(), code)
+                .map(|b| String::from_utf8(b).unwrap())
+        };
+        assert_eq!(
+            line(ldc2, "/usr/bin/cc", "cc", 1).unwrap(),
+            "Error: /usr/bin/cc failed with status: 1\n"
+        );
+        let red = FailureLine {
+            colour: true,
+            ..ldc2
+        };
+        assert_eq!(
+            line(red, "/tmp/ar", "ar", 2).unwrap(),
+            "\x1b[1m\x1b[1;31mError: \x1b[m/tmp/ar failed with status: 2\n"
+        );
+        let ghc = FailureLine {
+            style: LineStyle::Ghc,
+            colour: false,
+        };
+        assert_eq!(
+            line(
+                ghc,
+                "/usr/bin/x86_64-linux-gnu-ranlib",
+                "x86_64-linux-gnu-ranlib",
+                3
+            )
+            .unwrap(),
+            "`x86_64-linux-gnu-ranlib' failed in phase `Ranlib'. (Exit code: 3)\n"
+        );
+        assert_eq!(line(ghc, "/usr/bin/gcc", "gcc", 1), None);
+    }
+
     use std::os::unix::process::ExitStatusExt;
     use std::process::Command;
 
