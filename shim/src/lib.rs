@@ -39,6 +39,7 @@ use decide::verdicts::{self, Known};
 use ffi::{real, state};
 use libc::c_char;
 use record::{logging, trace};
+use std::cell::OnceCell;
 use std::ffi::CStr;
 
 extern "C" {
@@ -91,11 +92,13 @@ unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
     let exe = exe_path();
     let mut me = identity(&config, pid, &exe);
     let mut decision = scope::decide(&config, &me);
-    decision = refused_by_options(&config, &me, decision);
+    // Read at most once, by the first that needs them.
+    let own_args = OnceCell::new();
+    decision = refused_by_options(&config, &me, decision, &own_args);
     let script = own_script(&config, &decision, &exe);
     me.script = script.as_deref();
     if decision.mode == Mode::Exec {
-        known_host_defaults(&mut config, &me);
+        known_host_defaults(&mut config, &me, &own_args);
     }
     if decision.mode == Mode::Exec {
         // Only a process that would convert pays for reading the store.
@@ -143,7 +146,7 @@ unsafe fn on_load(preload: &preload_abi::Preload) -> bool {
 /// `arshim run -- HOST` would: its own archiver and link globs unless
 /// `ARSHIM_TOOLS` is set, and its own failure status unless
 /// `ARSHIM_FAILURE_STATUS` is (docs/DESIGN.md, "Scope").
-fn known_host_defaults(config: &mut Config, me: &Identity<'_>) {
+fn known_host_defaults(config: &mut Config, me: &Identity<'_>, own_args: &OwnArgs) {
     let Some(host) = own_known_host(me) else {
         return;
     };
@@ -155,19 +158,25 @@ fn known_host_defaults(config: &mut Config, me: &Identity<'_>) {
     if config.failure_status.is_none() {
         config.failure_status = host.failure_status;
     }
-    config.failure_line = host.failure_line.map(failure_line);
+    config.failure_line = host.failure_line.map(|style| failure_line(style, own_args));
 }
 
 /// The host's own line for a failed archiver or link, in colour when the
 /// host would use it: decided now, from its arguments, its stderr and its
-/// `TERM` (docs/DESIGN.md, "Conversion" 6).
+/// `TERM` (docs/DESIGN.md, "Conversion" 6). Only ldc2's can be in colour:
+/// only it reads the arguments.
 fn failure_line(
     style: arshim_common::known_hosts::LineStyle,
+    own_args: &OwnArgs,
 ) -> arshim_common::known_hosts::FailureLine {
-    let args = own_args_expanded();
-    let args: Option<Vec<&[u8]>> = args
-        .as_ref()
-        .map(|args| args.iter().map(Vec::as_slice).collect());
+    use arshim_common::known_hosts::LineStyle;
+    let args: Option<Vec<&[u8]>> = match style {
+        LineStyle::Ldc2 => own_args
+            .get_or_init(own_args_expanded)
+            .as_ref()
+            .map(|args| args.iter().map(Vec::as_slice).collect()),
+        LineStyle::Ghc => None,
+    };
     // SAFETY: isatty and getenv have no preconditions; the constructor runs
     // before the host's threads, so TERM is not being changed meanwhile, and
     // its bytes are copied out by `colour` before anything else runs.
@@ -317,19 +326,27 @@ unsafe fn own_verdict(exe: &[u8], script: Option<&[u8]>, temps: Option<&[u8]>) -
 /// A known host whose options can make it not final (ldc2 `-run`,
 /// `-cleanup-obj`; docs/DESIGN.md, "Compilers") is judged by its own
 /// arguments, read only there and only when it would convert.
-fn refused_by_options(config: &Config, me: &Identity<'_>, decision: Scope) -> Scope {
+fn refused_by_options(
+    config: &Config,
+    me: &Identity<'_>,
+    decision: Scope,
+    own_args: &OwnArgs,
+) -> Scope {
     let names = [me.argv0, me.exe];
     if decision.mode != Mode::Exec
         || arshim_common::known_hosts::NotFinalWith::for_names(&names).is_none()
     {
         return decision;
     }
-    let args = own_args_expanded();
-    let args: Option<Vec<&[u8]>> = args
+    let args: Option<Vec<&[u8]>> = own_args
+        .get_or_init(own_args_expanded)
         .as_ref()
         .map(|args| args.iter().map(Vec::as_slice).collect());
     scope::refuse_by_options(config, me, decision, args.as_deref())
 }
+
+/// [`own_args_expanded`], read once by whichever needs it first.
+type OwnArgs = OnceCell<Option<Vec<Vec<u8>>>>;
 
 /// This process's arguments after `argv[0]`, its response files (`@FILE`,
 /// as LLVM's GNU tokenizer and libiberty read them) expanded; `None` when

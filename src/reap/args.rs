@@ -4,7 +4,7 @@
 //! arshim __reap wait --pid N [--trace FILE] [FAILURE] [DELETION]...
 //! arshim __reap run [--trace FILE] [FAILURE] [DELETION]... -- PATH ARGV0 [ARGS...]
 //!
-//! FAILURE: --failure-status N [--failure-line ldc2|ldc2+colour]
+//! FAILURE: --failure-status N [--failure-line ldc2|ldc2+colour|ghc]
 //! DELETION: --unlink DIRFD NAME | --rmdir DIRFD NAME
 //!         | --unlink-if DIRFD NAME ID | --rmdir-if DIRFD NAME ID
 //! ID: DEV:INO:SEC.NSEC (the birth time; 0.000000000 when unknown)
@@ -31,8 +31,8 @@ pub struct Request {
     /// dies by a signal): hosts such as ldc2 and ghc report any archiver
     /// failure as 1 rather than passing the archiver's status on.
     pub failure_status: Option<u8>,
-    /// The host's own line for such a failure (ldc2's), printed in place of
-    /// the reaper's: `--failure-line ldc2` or `ldc2+colour`.
+    /// The host's own line for such a failure (ldc2's, ghc's), printed in
+    /// place of the reaper's: `--failure-line ldc2`, `ldc2+colour` or `ghc`.
     pub failure_line: Option<FailureLine>,
     pub deletions: Vec<Deletion>,
 }
