@@ -65,8 +65,9 @@ pub struct Config {
     /// goes through the reaper, which reports a failure with this status.
     pub failure_status: Option<u8>,
     /// The line a known host prints itself for a failed archiver or link
-    /// (ldc2's `Error: … failed with status: N`, ghc's for its ranlib): the reaper prints it in
-    /// its place. Set from the known-host table, never from a variable.
+    /// (ldc2's `Error: … failed with status: N`, ghc's for its ranlib): the
+    /// reaper prints it in its place. Set from the known-host table, never
+    /// from a variable.
     pub failure_line: Option<arshim_common::known_hosts::FailureLine>,
     /// `ARSHIM_FORCE=1` (`arshim run --force`): convert a known host that is
     /// not final anyway (docs/DESIGN.md, "Conversion" 8).
