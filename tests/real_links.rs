@@ -67,6 +67,26 @@ fn run(cmd: Command, dir: &TestDir, label: &str) -> Outcome {
     common::run_timed(cmd, dir, label, RUN_TIMEOUT).outcome_lossy()
 }
 
+/// `words` in `a` without the shim (labelled `base{suffix}`) and in `b`
+/// through `arshim run OPTS --trace FILE` (`shim{suffix}`): both outcomes,
+/// and the trace file, `trace{suffix}.jsonl` in `dir`.
+fn without_and_with(
+    dir: &TestDir,
+    (a, b): (&Path, &Path),
+    opts: &[&str],
+    words: &[&str],
+    suffix: &str,
+) -> (Outcome, Outcome, PathBuf) {
+    let mut plain = clean(words[0], a);
+    plain.args(&words[1..]);
+    let base = run(plain, dir, &format!("base{suffix}"));
+    let trace = dir.join(format!("trace{suffix}.jsonl"));
+    let mut all = opts.to_vec();
+    all.extend(["--trace", trace.to_str().unwrap()]);
+    let shim = run(arshim_run(&all, words, b), dir, &format!("shim{suffix}"));
+    (base, shim, trace)
+}
+
 /// `a/` and `b/` under `dir`, each with a copy of these sources.
 fn two_trees(dir: &TestDir, sources: &[&str]) -> (PathBuf, PathBuf) {
     let trees = (dir.join("a"), dir.join("b"));
@@ -160,13 +180,7 @@ fn ldc2_link_converted(name: &str, opts: &[&str], words: &[&str]) {
     require("ldc2", "Debian package `ldc`");
     let dir = TestDir::new(name);
     let (a, b) = two_trees(&dir, &["app.d"]);
-    let mut plain = clean(words[0], &a);
-    plain.args(&words[1..]);
-    let base = run(plain, &dir, "base");
-    let trace = dir.join("trace.jsonl");
-    let mut all = opts.to_vec();
-    all.extend(["--trace", trace.to_str().unwrap()]);
-    let shim = run(arshim_run(&all, words, &b), &dir, "shim");
+    let (base, shim, trace) = without_and_with(&dir, (&a, &b), opts, words, "");
     base.assert_code(0);
     shim.assert_code(0);
     assert_eq!(
@@ -208,15 +222,7 @@ fn ldc2_failing_link_keeps_status_and_output() {
     let dir = TestDir::new("links-ldc2-failing");
     let (a, b) = two_trees(&dir, &["bad.d"]);
     let words = ["ldc2", "bad.d", "-of=bad"];
-    let mut plain = clean(words[0], &a);
-    plain.args(&words[1..]);
-    let base = run(plain, &dir, "base");
-    let trace = dir.join("trace.jsonl");
-    let shim = run(
-        arshim_run(&["--trace", trace.to_str().unwrap()], &words, &b),
-        &dir,
-        "shim",
-    );
+    let (base, shim, trace) = without_and_with(&dir, (&a, &b), &[], &words, "");
     base.assert_code(1);
     shim.assert_code(1);
     let lines = trace_lines(&trace);
@@ -304,15 +310,8 @@ fn ldc2_run_and_cleanup_obj_are_refused_and_do_their_work() {
         (&["ldc2", "-run", "app.d", "x"][..], "run", "-run"),
         (&["ldc2", "@cleanup.rsp"][..], "cleanup", "-cleanup-obj"),
     ] {
-        let mut plain = clean(words[0], &a);
-        plain.args(&words[1..]);
-        let base = run(plain, &dir, &format!("base-{label}"));
-        let trace = dir.join(format!("trace-{label}.jsonl"));
-        let shim = run(
-            arshim_run(&["--trace", trace.to_str().unwrap()], words, &b),
-            &dir,
-            &format!("shim-{label}"),
-        );
+        let suffix = format!("-{label}");
+        let (base, shim, trace) = without_and_with(&dir, (&a, &b), &[], words, &suffix);
         assert_eq!(
             base.code(),
             shim.code(),
@@ -449,19 +448,7 @@ fn cargo_build_under_run_hosts_rustc_says_it_once_and_builds_the_same() {
     write_crate(&a);
     write_crate(&b);
     let words = ["cargo", "build", "--release", "--offline"];
-    let mut plain = clean(words[0], &a);
-    plain.args(&words[1..]);
-    let base = run(plain, &dir, "base");
-    let trace = dir.join("trace.jsonl");
-    let shim = run(
-        arshim_run(
-            &["--hosts", "rustc", "--trace", trace.to_str().unwrap()],
-            &words,
-            &b,
-        ),
-        &dir,
-        "shim",
-    );
+    let (base, shim, trace) = without_and_with(&dir, (&a, &b), &["--hosts", "rustc"], &words, "");
     base.assert_code(0);
     shim.assert_code(0);
     let rest = assert_refused_once(&shim, "rustc");
@@ -505,15 +492,7 @@ fn ghc_link_is_not_converted_and_builds_the_same() {
     let dir = TestDir::new("links-ghc");
     let (a, b) = two_trees(&dir, &["Main.hs", "Greet.hs"]);
     let words = ["ghc", "-o", "prog", "Main.hs"];
-    let mut plain = clean(words[0], &a);
-    plain.args(&words[1..]);
-    let base = run(plain, &dir, "base");
-    let trace = dir.join("trace.jsonl");
-    let shim = run(
-        arshim_run(&["--trace", trace.to_str().unwrap()], &words, &b),
-        &dir,
-        "shim",
-    );
+    let (base, shim, trace) = without_and_with(&dir, (&a, &b), &[], &words, "");
     base.assert_code(0);
     shim.assert_code(0);
     assert!(base.stdout.contains("Linking prog"), "{}", base.describe());
