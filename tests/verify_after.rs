@@ -106,19 +106,7 @@ fn run_traced(dir: &TestDir, extra: &[&str], line: &[OsString], label: &str) -> 
     let mut args = vec!["run", "--trace", &trace_arg];
     args.extend(extra);
     let out = arshim(dir, &args, line, label);
-    let lines = common::trace_lines(&trace);
-    let what = lines
-        .iter()
-        .find_map(|l| match common::json_str_field(l, "event").as_deref() {
-            Some("convert") | Some("handoff") => common::json_str_field(l, "event"),
-            Some("fallback") => Some(format!(
-                "fallback: {}",
-                common::json_str_field(l, "reason").unwrap_or_default()
-            )),
-            _ => None,
-        })
-        .unwrap_or_else(|| "nothing".to_owned());
-    (out, what)
+    (out, common::what_the_library_did(&trace))
 }
 
 fn verdict_line(out: &Outcome) -> &str {

@@ -111,18 +111,7 @@ fn run_traced(dir: &TestDir, opts: &[&str], line: &[OsString], label: &str) -> (
     let mut args = vec!["run", "--trace", &trace_arg];
     args.extend(opts);
     let out = arshim(dir, &args, line, label);
-    let what = common::trace_lines(&trace)
-        .iter()
-        .find_map(|l| match common::json_str_field(l, "event").as_deref() {
-            Some("convert") | Some("handoff") => common::json_str_field(l, "event"),
-            Some("fallback") => Some(format!(
-                "fallback: {}",
-                common::json_str_field(l, "reason").unwrap_or_default()
-            )),
-            _ => None,
-        })
-        .unwrap_or_else(|| "nothing".to_owned());
-    (out, what)
+    (out, common::what_the_library_did(&trace))
 }
 
 /// What is in the test's TMPDIR but verify's own work dirs.

@@ -22,6 +22,22 @@ pub fn json_str_field(line: &str, key: &str) -> Option<String> {
     None
 }
 
+/// What the library did with the archiver in the run that wrote `trace`:
+/// the first `convert` or `handoff`, `fallback: REASON`, or `nothing`.
+pub fn what_the_library_did(trace: &Path) -> String {
+    trace_lines(trace)
+        .iter()
+        .find_map(|l| match json_str_field(l, "event").as_deref() {
+            Some("convert") | Some("handoff") => json_str_field(l, "event"),
+            Some("fallback") => Some(format!(
+                "fallback: {}",
+                json_str_field(l, "reason").unwrap_or_default()
+            )),
+            _ => None,
+        })
+        .unwrap_or_else(|| "nothing".to_owned())
+}
+
 pub fn trace_lines(path: &Path) -> Vec<String> {
     fs::read_to_string(path)
         .unwrap_or_default()
