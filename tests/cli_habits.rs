@@ -15,12 +15,6 @@ use std::time::Duration;
 /// verify and bench run real compilers twice; bounded all the same.
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
-fn require(name: &str, package: &str) -> PathBuf {
-    find_on_path(name).unwrap_or_else(|| {
-        panic!("`{name}` is not installed: these tests need it (Debian package `{package}`)")
-    })
-}
-
 /// A command with a clean environment, the C locale, a private verdict
 /// store and the library under test, in `cwd`.
 fn clean(program: impl AsRef<OsStr>, cwd: &Path) -> Command {

@@ -20,10 +20,9 @@
 //! not done here: `cc` is not in this machine's cargo registry cache and the
 //! tests do not fetch crates.)
 
-use common::{json_str_field, library, trace_lines, Outcome, TestDir};
+use common::{json_str_field, library, require, trace_lines, Outcome, TestDir};
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -35,22 +34,6 @@ const EXTRA_ENV: &[&str] = &["CC", "CFLAGS", "AR", "ARFLAGS"];
 
 fn project_src() -> PathBuf {
     common::real_src().join("cproj")
-}
-
-fn require(name: &str, package: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|p| {
-            std::env::split_paths(&p).any(|d| {
-                fs::metadata(d.join(name))
-                    .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-                    .unwrap_or(false)
-            })
-        })
-        .unwrap_or(false);
-    assert!(
-        found,
-        "`{name}` is not installed: this test needs it (Debian package `{package}`)"
-    );
 }
 
 /// Copies a directory tree (regular files and dirs).

@@ -7,7 +7,7 @@
 //! Nothing skips: a missing bash, groff, make or dpkg-deb fails the test
 //! (`.ci/deps` lists them; `make test` installs them as root).
 
-use common::{companion, find_on_path, run, Outcome, TestDir};
+use common::{companion, require, run, Outcome, TestDir};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,12 +22,6 @@ const SUBCOMMANDS: &[&str] = &[
     "completions",
     "man",
 ];
-
-fn require(name: &str, package: &str) -> PathBuf {
-    find_on_path(name).unwrap_or_else(|| {
-        panic!("`{name}` is not installed: this test needs it (Debian package `{package}`)")
-    })
-}
 
 fn clean(program: impl AsRef<std::ffi::OsStr>, dir: &TestDir) -> Command {
     let mut cmd = Command::new(program);

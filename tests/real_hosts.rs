@@ -34,8 +34,8 @@
 //! name that work.
 
 use common::{
-    basename, checked, companion, compile_c, find_on_path, hosts_src, json_num, json_raw_field,
-    json_str_field, path_with, reaper, trace_dump, trace_lines, Outcome, TestDir,
+    basename, checked, companion, compile_c, hosts_src, json_num, json_raw_field, json_str_field,
+    path_with, reaper, require, trace_dump, trace_lines, Outcome, TestDir,
 };
 use std::collections::HashMap;
 use std::fs;
@@ -50,20 +50,6 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
 // ---------------------------------------------------------------------------
 // Tools, commands, runs
-
-fn real_src() -> PathBuf {
-    common::real_src()
-}
-
-/// A tool these tests need. Missing is a failure (locally and in CI), not a skip.
-fn require(name: &str, package: &str) -> PathBuf {
-    find_on_path(name).unwrap_or_else(|| {
-        panic!(
-            "`{name}` is not installed: these tests need it (Debian package `{package}`; \
-             .ci/run installs it with apt-get install --no-install-recommends)"
-        )
-    })
-}
 
 /// A command with a clean environment (no library variables, no outer make),
 /// the C locale, run in `cwd`. `XDG_CACHE_HOME` is a dir of this test
@@ -414,7 +400,7 @@ impl Host {
             let dir = prep_root().join(self.label());
             let _ = fs::remove_dir_all(&dir);
             fs::create_dir_all(&dir).unwrap();
-            let src = real_src();
+            let src = common::real_src();
             match self {
                 Host::GccAr => {
                     // A big data member (see tests/real/ar_blob.S).
@@ -485,7 +471,7 @@ impl Host {
     fn assert_archive_works(self, cwd: &Path, run: &Outcome) {
         let archive = cwd.join(self.archive());
         let names = members(&archive, run);
-        let src = real_src();
+        let src = common::real_src();
         let prog = cwd.join("prog");
         let (mut link, expected) = match self {
             Host::GccAr => {
@@ -1153,7 +1139,7 @@ fn ghc_from_source_converts_and_leaves_nothing() {
     let fresh = |sub: &str| {
         let cwd = dir.join(sub);
         fs::create_dir_all(cwd.join("tmp")).unwrap();
-        fs::copy(real_src().join("Foo.hs"), cwd.join("Foo.hs")).unwrap();
+        fs::copy(common::real_src().join("Foo.hs"), cwd.join("Foo.hs")).unwrap();
         cwd
     };
     let argv = ["-staticlib", "-o", "libfoo_hs.a", "Foo.hs"];
@@ -1265,7 +1251,7 @@ fn verify_refuses_nim() {
     let dir = TestDir::new("real-verify-nim");
     let cwd = dir.join("work");
     fs::create_dir_all(&cwd).unwrap();
-    fs::copy(real_src().join("foo.nim"), cwd.join("foo.nim")).unwrap();
+    fs::copy(common::real_src().join("foo.nim"), cwd.join("foo.nim")).unwrap();
     let nimcache = cwd.join("nimcache");
     let args = [
         "c".to_string(),
@@ -1325,7 +1311,7 @@ fn verify_refuses_ocamlopt() {
     let dir = TestDir::new("real-verify-ocamlopt");
     let cwd = dir.join("work");
     fs::create_dir_all(&cwd).unwrap();
-    fs::copy(real_src().join("foo.ml"), cwd.join("foo.ml")).unwrap();
+    fs::copy(common::real_src().join("foo.ml"), cwd.join("foo.ml")).unwrap();
     checked(
         clean("ocamlopt", &cwd).args(["-c", "foo.ml"]),
         "`ocamlopt -c foo.ml`",

@@ -14,7 +14,7 @@
 //! | cargo | `cargo build --release` under `run --hosts rustc` | one line for the whole build, every rustc refused quietly, the same binaries |
 //! | ghc | `ghc -o prog Main.hs` | not converted; the same binary and output |
 
-use common::{companion, find_on_path, json_num, json_str_field, trace_lines, Outcome, TestDir};
+use common::{companion, json_num, json_str_field, require, trace_lines, Outcome, TestDir};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,12 +25,6 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
 fn links_src() -> PathBuf {
     common::real_src().join("links")
-}
-
-/// A tool these tests need. Missing is a failure (locally and in CI), not a skip.
-fn require(name: &str, package: &str) -> PathBuf {
-    find_on_path(name)
-        .unwrap_or_else(|| panic!("`{name}` is not installed: these tests need it ({package})"))
 }
 
 /// A command with a clean environment (no library variables, no cargo
@@ -177,7 +171,7 @@ fn ldc2_link_in_a_build_converts_with_hosts_and_tools() {
 /// the same binary byte for byte, and ldc2's link spawn (`cc`) converted
 /// in ldc2's pid.
 fn ldc2_link_converted(name: &str, opts: &[&str], words: &[&str]) {
-    require("ldc2", "Debian package `ldc`");
+    require("ldc2", "ldc");
     let dir = TestDir::new(name);
     let (a, b) = two_trees(&dir, &["app.d"]);
     let (base, shim, trace) = without_and_with(&dir, (&a, &b), opts, words, "");
@@ -218,7 +212,7 @@ fn ldc2_link_converted(name: &str, opts: &[&str], words: &[&str]) {
 /// prints in its place (docs/DESIGN.md, "Conversion" 6).
 #[test]
 fn ldc2_failing_link_keeps_status_and_output() {
-    require("ldc2", "Debian package `ldc`");
+    require("ldc2", "ldc");
     let dir = TestDir::new("links-ldc2-failing");
     let (a, b) = two_trees(&dir, &["bad.d"]);
     let words = ["ldc2", "bad.d", "-of=bad"];
@@ -248,8 +242,8 @@ fn ldc2_failing_link_keeps_status_and_output() {
 /// byte for byte the one without the library.
 #[test]
 fn ldc2_failing_link_on_a_terminal_says_the_same_in_the_same_colours() {
-    require("ldc2", "Debian package `ldc`");
-    let script = require("script", "Debian package `bsdutils`");
+    require("ldc2", "ldc");
+    let script = require("script", "bsdutils");
     for (name, term, option) in [
         ("colour", "xterm", ""),
         ("option", "xterm", " -enable-color=false"),
@@ -299,7 +293,7 @@ fn ldc2_failing_link_on_a_terminal_says_the_same_in_the_same_colours() {
 /// and the run is the one without the shim (docs/DESIGN.md, "Compilers").
 #[test]
 fn ldc2_run_and_cleanup_obj_are_refused_and_do_their_work() {
-    require("ldc2", "Debian package `ldc`");
+    require("ldc2", "ldc");
     let dir = TestDir::new("links-ldc2-options");
     let (a, b) = two_trees(&dir, &["app.d"]);
     for tree in [&a, &b] {
@@ -488,7 +482,7 @@ fn cargo_build_under_run_hosts_rustc_says_it_once_and_builds_the_same() {
 
 #[test]
 fn ghc_link_is_not_converted_and_builds_the_same() {
-    require("ghc", "Debian package `ghc`");
+    require("ghc", "ghc");
     let dir = TestDir::new("links-ghc");
     let (a, b) = two_trees(&dir, &["Main.hs", "Greet.hs"]);
     let words = ["ghc", "-o", "prog", "Main.hs"];

@@ -12,7 +12,7 @@
 //! and on stderr exactly one refusal line more. `--force` (`ARSHIM_FORCE=1`)
 //! reaches the library through a wrapper too. A missing tool is a failure.
 
-use common::{checked, companion, find_on_path, library, run_timed, scrub, Outcome, TestDir};
+use common::{checked, companion, library, require, run_timed, scrub, Outcome, TestDir};
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -25,12 +25,6 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(180);
 const OCAML_ARGS: [&str; 5] = ["-a", "-o", "mn.cmxa", "m.cmx", "n.cmx"];
 /// What ocamlopt -a makes: the archive (by ar, then ranlib) and the .cmxa after them.
 const OCAML_OUTPUTS: [&str; 2] = ["mn.a", "mn.cmxa"];
-
-fn require(name: &str, package: &str) -> PathBuf {
-    find_on_path(name).unwrap_or_else(|| {
-        panic!("`{name}` is not installed: these tests need it (Debian package `{package}`)")
-    })
-}
 
 /// A command with a clean environment, the C locale, in `cwd`.
 fn clean(program: impl AsRef<OsStr>, cwd: &Path) -> Command {

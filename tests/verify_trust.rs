@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{companion, compile_c, find_on_path, fixtures, library, Outcome, TestDir};
+use common::{companion, compile_c, fixtures, library, require, Outcome, TestDir};
 
 fn host() -> &'static Path {
     static HOST: OnceLock<PathBuf> = OnceLock::new();
@@ -21,13 +21,6 @@ fn host() -> &'static Path {
         let out = fixtures().dir.join("verify_trust_host");
         compile_c(&common::hosts_src().join("verify_host.c"), &out);
         out
-    })
-}
-
-/// A tool these tests need: missing is a failure, not a skip.
-fn require(name: &str, package: &str) -> PathBuf {
-    find_on_path(name).unwrap_or_else(|| {
-        panic!("`{name}` is not installed: these tests need it (Debian package `{package}`)")
     })
 }
 

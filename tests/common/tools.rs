@@ -41,6 +41,17 @@ pub fn find_on_path(name: &str) -> Option<PathBuf> {
         })
 }
 
+/// `name` on PATH, which a test needs: missing is a failure naming the
+/// Debian package `package` to install (locally and in CI), never a skip.
+pub fn require(name: &str, package: &str) -> PathBuf {
+    find_on_path(name).unwrap_or_else(|| {
+        panic!(
+            "`{name}` is not installed: these tests need it (Debian package `{package}`; \
+             `make deps` installs what the tests need, as root)"
+        )
+    })
+}
+
 /// The real archiver `ar` (binutils): the first on PATH, else /usr/bin/ar;
 /// its canonical path.
 pub fn real_ar() -> PathBuf {
