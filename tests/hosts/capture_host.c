@@ -99,9 +99,10 @@ static int report(int code, const struct captured *done, const struct captured *
 	return 0;
 }
 
-static int pipes(char **argv)
+/* Starts ar with its stdout and stderr on two new pipes; their read ends
+ * in *out and *err. */
+static pid_t start_piped(char **argv, int *out, int *err)
 {
-	static struct captured out, err;
 	int o[2], e[2];
 	if (pipe2(o, O_CLOEXEC) != 0 || pipe2(e, O_CLOEXEC) != 0) {
 		fprintf(stderr, "capture_host: pipe failed: %s\n", strerror(errno));
@@ -110,7 +111,17 @@ static int pipes(char **argv)
 	pid_t pid = start(argv, o[1], e[1]);
 	close(o[1]);
 	close(e[1]);
-	struct pollfd p[2] = {{o[0], POLLIN, 0}, {e[0], POLLIN, 0}};
+	*out = o[0];
+	*err = e[0];
+	return pid;
+}
+
+static int pipes(char **argv)
+{
+	static struct captured out, err;
+	int o, e;
+	pid_t pid = start_piped(argv, &o, &e);
+	struct pollfd p[2] = {{o, POLLIN, 0}, {e, POLLIN, 0}};
 	struct captured *into[2] = {&out, &err};
 	int open_ends = 2;
 	while (open_ends > 0) {
@@ -131,18 +142,12 @@ static int pipes(char **argv)
 static int wait_first(char **argv)
 {
 	static struct captured out, err;
-	int o[2], e[2];
-	if (pipe2(o, O_CLOEXEC) != 0 || pipe2(e, O_CLOEXEC) != 0) {
-		fprintf(stderr, "capture_host: pipe failed: %s\n", strerror(errno));
-		exit(4);
-	}
-	pid_t pid = start(argv, o[1], e[1]);
-	close(o[1]);
-	close(e[1]);
+	int o, e;
+	pid_t pid = start_piped(argv, &o, &e);
 	int code = wait_for(pid);
-	while (drain(o[0], &out))
+	while (drain(o, &out))
 		;
-	while (drain(e[0], &err))
+	while (drain(e, &err))
 		;
 	return report(code, &out, &err);
 }
