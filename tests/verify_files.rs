@@ -230,6 +230,63 @@ fn the_demo_linker_stays_safe() {
     common::assert_archive_ok(&dir.join("out/libdemo.a"), &out);
 }
 
+/// Directories named with the next `40 × levels` pids the kernel will
+/// give: a build tree such as `build-9547/` whose number is, by chance,
+/// the pid of a process of one run.
+fn named_by_the_next_pids(root: &Path, levels: u64) -> PathBuf {
+    let read = |f: &str| -> u64 {
+        let text = fs::read_to_string(format!("/proc/sys/kernel/{f}")).unwrap();
+        text.trim().parse().unwrap()
+    };
+    let (last, max) = (read("ns_last_pid"), read("pid_max"));
+    // After pid_max the kernel starts again at 300 (kernel/pid.c).
+    let pid = |n: u64| {
+        if n < max {
+            n
+        } else {
+            300 + (n - max) % (max - 300)
+        }
+    };
+    let mut path = root.to_path_buf();
+    let mut n = last + 1;
+    for _ in 0..levels {
+        let numbers: Vec<String> = (n..n + 40).map(|k| pid(k).to_string()).collect();
+        path.push(numbers.join("-"));
+        n += 40;
+    }
+    fs::create_dir_all(&path).unwrap();
+    path
+}
+
+/// The objects and the working directory are in directories named with
+/// the pids the runs are about to get: a file is one file by its name,
+/// whatever pids a run had, and the verdict is SAFE.
+#[test]
+fn inputs_whose_paths_hold_the_runs_pids_are_the_same_files() {
+    let demo = fixtures().dir.join("demo-linker");
+    common::compile_c(&common::repo_root().join("examples/demo-linker.c"), &demo);
+    let dir = TestDir::new("files-pid-paths");
+    let objs = named_by_the_next_pids(&dir.join("objs"), 8);
+    // The library records a temporary's path up to 1 KiB: two levels.
+    let cwd = named_by_the_next_pids(&dir.join("cwd"), 2);
+    let mut line: Vec<OsString> = vec![demo.into(), "-m".into(), "16".into()];
+    line.extend(["-o".into(), "out/libdemo.a".into()]);
+    for (obj, name) in fixtures().objs.iter().zip(["one.o", "two.o"]) {
+        fs::copy(obj, objs.join(name)).unwrap();
+        line.push(objs.join(name).into_os_string());
+    }
+    fs::create_dir(cwd.join("out")).unwrap();
+    let mut cmd = arshim(&dir, &["verify"], &line);
+    cmd.current_dir(&cwd);
+    let out =
+        common::run_timed(cmd, &dir, "verify", std::time::Duration::from_secs(180)).outcome_lossy();
+    assert_verdict(&out, "SAFE", 0);
+    common::assert_archive_ok(&cwd.join("out/libdemo.a"), &out);
+    for name in ["one.o", "two.o"] {
+        assert!(objs.join(name).exists(), "{name} left in place");
+    }
+}
+
 /// ar's output goes to build.log through a file action that truncates it;
 /// an atexit handler appends "done". Converted, the handler runs first and
 /// the replayed truncation loses its line.

@@ -406,6 +406,25 @@ impl Files {
             .to_string()
     }
 
+    /// The paths that are the same file in every run by their name alone:
+    /// those that existed before run 1, and those both runs left. A pid in
+    /// such a name is not the run's: a run's pid can be any number, and
+    /// `/work/build-455/one.o` must stay one file when run 2's archiver
+    /// happens to be pid 455.
+    pub fn same_names(&self, first: &States, second: &States) -> BTreeSet<PathBuf> {
+        let present = |s: &State| *s != State::Missing;
+        let existed = self
+            .before
+            .iter()
+            .filter(|(_, kept)| present(&kept.state))
+            .map(|(p, _)| p.clone());
+        let both = first
+            .iter()
+            .filter(|(p, s)| present(s) && second.get(*p).is_some_and(present))
+            .map(|(p, _)| p.clone());
+        existed.chain(both).collect()
+    }
+
     /// Whether `path` starts each run as it was before run 1.
     fn put_back(&self, path: &Path) -> bool {
         match self.before.get(path) {
@@ -528,16 +547,22 @@ pub type Masked = BTreeMap<String, (PathBuf, State)>;
 /// `states` keyed by path with the pids of its run (`pids`) masked, as
 /// archive members are (`archive::mask_pids`), and numbers that read as a
 /// time of the runs (`member_names::mask_times`: a generator naming its
-/// objects after the time). A run's states also list the paths an earlier
+/// objects after the time). A path in `exact` is its own key: the same
+/// name in every run is the same file, whatever pid a run happened to get
+/// (`Files::same_names`). A run's states also list the paths an earlier
 /// run left (missing now): one that masks like a file this run has is the
 /// same file, so it is left out. Two files of one run that mask alike keep
 /// their pid-masked keys: one never hides the other.
-pub fn masked(states: &States, pids: &[i64]) -> Masked {
+pub fn masked(states: &States, pids: &[i64], exact: &BTreeSet<PathBuf>) -> Masked {
     let window = super::member_names::recent(std::time::SystemTime::now());
     let keys: Vec<(String, String)> = states
         .keys()
         .map(|path| {
-            let by_pid = archive::mask_pids(&path.to_string_lossy(), pids);
+            let text = path.to_string_lossy();
+            if exact.contains(path) {
+                return (text.to_string(), text.to_string());
+            }
+            let by_pid = archive::mask_pids(&text, pids);
             let by_time = super::member_names::mask_times(&by_pid, window);
             (by_pid, by_time)
         })
@@ -666,6 +691,11 @@ pub fn describe(name: &str, a: &State, b: &State) -> String {
 mod tests {
     use super::*;
 
+    /// `masked` with no name known to be the same in both runs.
+    fn keyed(states: &States, pids: &[i64]) -> Masked {
+        masked(states, pids, &BTreeSet::new())
+    }
+
     fn dir(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("arshim-files-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&d);
@@ -692,7 +722,7 @@ mod tests {
         fs::write(cwd.join("log"), "old\nrun 2\n").unwrap();
         fs::write(cwd.join("other"), "x").unwrap();
         let second = files.after_later(&[]);
-        let c = files.compare(&masked(&first, &[]), &masked(&second, &[]), &[]);
+        let c = files.compare(&keyed(&first, &[]), &keyed(&second, &[]), &[]);
         assert_eq!(
             c.differ
                 .iter()
@@ -725,11 +755,62 @@ mod tests {
         };
         let first = BTreeMap::from([(cwd.join("__stdin_41.o"), f.clone())]);
         let second = BTreeMap::from([(cwd.join("__stdin_52.o"), f)]);
-        let c = files.compare(&masked(&first, &[41]), &masked(&second, &[52]), &[]);
+        let c = files.compare(&keyed(&first, &[41]), &keyed(&second, &[52]), &[]);
         assert!(c.differ.is_empty(), "{c:?}");
         assert_eq!(c.same, ["__stdin_41.o"]);
-        let c = files.compare(&masked(&first, &[41]), &masked(&second, &[41]), &[]);
+        let c = files.compare(&keyed(&first, &[41]), &keyed(&second, &[41]), &[]);
         assert_eq!(c.differ.len(), 2, "not a pid of run 2: {c:?}");
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// The fixture at `/…/build-455/one.o` is one file in both runs, even
+    /// when run 2's archiver is pid 455: a name that existed before run 1,
+    /// or that both runs left, is its own key.
+    #[test]
+    fn a_name_both_runs_left_is_one_file_whatever_the_pids() {
+        let d = dir("same-names");
+        let cwd = d.join("cwd");
+        let input = d.join("build-455/one.o");
+        fs::create_dir_all(input.parent().unwrap()).unwrap();
+        fs::write(&input, "obj").unwrap();
+        let cmd = ["ar".into(), input.clone().into_os_string()];
+        let files = Files::before(&cwd, &cmd, &d.join("work")).unwrap();
+        let f = State::File {
+            size: 3,
+            hash: 3,
+            lines: 0,
+        };
+        let made = cwd.join("out-455.txt");
+        let first = BTreeMap::from([(input.clone(), f.clone()), (made.clone(), f.clone())]);
+        let second = first.clone();
+        // Without the rule, run 2's pid 455 splits each name in two.
+        let c = files.compare(&keyed(&first, &[300]), &keyed(&second, &[455]), &[]);
+        assert_eq!(c.differ.len(), 4, "{c:?}");
+        let exact = files.same_names(&first, &second);
+        assert_eq!(exact, BTreeSet::from([input.clone(), made.clone()]));
+        let c = files.compare(
+            &masked(&first, &[300], &exact),
+            &masked(&second, &[455], &exact),
+            &[],
+        );
+        assert!(c.differ.is_empty(), "{c:?}");
+        // One that existed before run 1 and that run 2 deleted: one finding.
+        let second = BTreeMap::from([(input.clone(), State::Missing), (made, f)]);
+        let exact = files.same_names(&first, &second);
+        let c = files.compare(
+            &masked(&first, &[300], &exact),
+            &masked(&second, &[455], &exact),
+            &[],
+        );
+        let found: Vec<&str> = c.differ.iter().map(|(_, _, t)| t.as_str()).collect();
+        assert_eq!(
+            found,
+            [format!(
+                "{}: written without the library (3 bytes), missing with it",
+                input.display()
+            )],
+        );
+        drop(files);
         fs::remove_dir_all(&d).unwrap();
     }
 
@@ -755,14 +836,14 @@ mod tests {
             (cwd.join(format!("m0-{}.o", now + 1000)), f.clone()),
             (cwd.join(format!("m1-{}.o", now + 1007)), f.clone()),
         ]);
-        let c = files.compare(&masked(&first, &[]), &masked(&second, &[]), &[]);
+        let c = files.compare(&keyed(&first, &[]), &keyed(&second, &[]), &[]);
         assert!(c.differ.is_empty(), "{c:?}");
         // Two files of one run that mask alike are both kept.
         let both = BTreeMap::from([
             (cwd.join(format!("m-{now}.o")), f.clone()),
             (cwd.join(format!("m-{}.o", now + 1)), f),
         ]);
-        assert_eq!(masked(&both, &[]).len(), 2);
+        assert_eq!(keyed(&both, &[]).len(), 2);
         fs::remove_dir_all(&d).unwrap();
     }
 
@@ -801,8 +882,8 @@ mod tests {
             hash: size,
             lines: 1,
         };
-        let first = masked(&BTreeMap::from([(outside.clone(), f(4))]), &[]);
-        let second = masked(&BTreeMap::from([(outside.clone(), f(8))]), &[]);
+        let first = keyed(&BTreeMap::from([(outside.clone(), f(4))]), &[]);
+        let second = keyed(&BTreeMap::from([(outside.clone(), f(8))]), &[]);
         let c = files.compare(&first, &second, &named(true, None));
         assert_eq!(c.differ.len(), 1);
         let c = files.compare(&first, &second, &named(false, Some(4)));

@@ -8,9 +8,10 @@
 //! same start tells them apart, and only a difference that run does not
 //! explain counts.
 
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
-use super::files::{self, masked, Compared, Files, Masked, Named, State};
+use super::files::{self, masked, Compared, Files, Masked, Named, State, States};
 use super::report::Report;
 use super::state::Hold;
 use super::trace::Event;
@@ -28,7 +29,9 @@ pub struct Findings {
 pub struct Watch<'a> {
     files: &'a mut Files,
     named: Vec<Named>,
-    first: Masked,
+    /// What run 1 left, and its pids: masked once run 2 is known
+    /// (`Files::same_names`).
+    first: (States, Vec<i64>),
 }
 
 /// After run 1: records what it wrote and puts the files back as they were
@@ -50,7 +53,7 @@ pub fn before_second<'a>(
         report.note(format!("the ending signals could not be held: {e}"));
     }
     let named = files::named_in_trace(first_trace);
-    let first = masked(&files.after_first(&named), &super::trace::pids(first_trace));
+    let first = (files.after_first(&named), super::trace::pids(first_trace));
     put_back(files, report);
     if let Some(bound) = &files.bound {
         report.note(bound.clone());
@@ -75,9 +78,9 @@ fn put_back(files: &Files, report: &mut Report) {
 impl<'a> Watch<'a> {
     /// Right after run 2 (before any other run): what it left; `trace`: its trace.
     pub fn second_ended(self, trace: &[Event]) -> Seen<'a> {
-        let second = masked(
-            &self.files.after_later(&self.named),
-            &super::trace::pids(trace),
+        let second = (
+            self.files.after_later(&self.named),
+            super::trace::pids(trace),
         );
         Seen {
             watch: self,
@@ -89,7 +92,7 @@ impl<'a> Watch<'a> {
 /// The files after run 2.
 pub struct Seen<'a> {
     watch: Watch<'a>,
-    second: Masked,
+    second: (States, Vec<i64>),
 }
 
 impl Seen<'_> {
@@ -106,6 +109,9 @@ impl Seen<'_> {
             named,
             first,
         } = watch;
+        let exact = files.same_names(&first.0, &second.0);
+        let first = masked(&first.0, &first.1, &exact);
+        let second = masked(&second.0, &second.1, &exact);
         let compared = files.compare(&first, &second, &named);
         // Another run may have come between (`observe_again`): what it
         // changed is put back too.
@@ -113,8 +119,7 @@ impl Seen<'_> {
         let mut noise = Vec::new();
         if !compared.differ.is_empty() {
             put_back(files, report);
-            let third = rerun()
-                .map(|trace| masked(&files.after_later(&named), &super::trace::pids(&trace)));
+            let third = rerun().map(|trace| third_run(files, &named, &trace, &exact));
             let third = match third {
                 Ok(third) => third,
                 Err(e) => {
@@ -128,6 +133,16 @@ impl Seen<'_> {
         leave(files, report);
         Ok(findings)
     }
+}
+
+/// What the third run left, keyed as runs 1 and 2 were.
+fn third_run(
+    files: &mut Files,
+    named: &[Named],
+    trace: &[Event],
+    exact: &BTreeSet<PathBuf>,
+) -> Masked {
+    masked(&files.after_later(named), &super::trace::pids(trace), exact)
 }
 
 /// Paths whose difference a third, unconverted run explains: it differs
