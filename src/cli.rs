@@ -33,8 +33,8 @@ pub enum Command {
     /// Run one command with the library preloaded; only that process may convert.
     #[command(
         long_about = "Run CMD with libarshim.so preloaded and exec'd in place of arshim, so CMD \
-keeps arshim's pid. ARSHIM_PID is set to that pid and its start time (PID:TICKS, which a later \
-process reusing the pid does not match): CMD is the only process that may convert \
+keeps arshim's pid. ARSHIM_PID is set to that pid and its start time (PID:TICKS, zero-padded to one size; a later \
+process reusing the pid does not match it): CMD is the only process that may convert \
 (unless --hosts is given). Its children inherit the library but never convert.\n\n\
 Verdicts of `arshim verify` are looked up for CMD (found like execvp does): a CMD verified \
 NOT SAFE runs without the library (one line says why) unless --force; a CMD never \

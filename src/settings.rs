@@ -101,10 +101,8 @@ impl Settings {
         // the other one cannot widen or narrow what was asked for.
         match &self.scope {
             Scope::Pid(pid, start) => {
-                let claim = match start {
-                    Some(start) => format!("{pid}:{start}"),
-                    None => pid.to_string(),
-                };
+                let pid = i32::try_from(*pid).unwrap_or(0);
+                let claim = arshim_common::gate::claim_text(pid, *start).to_string();
                 out.push(Set(var::PID, claim.into()));
                 out.push(Unset(var::HOSTS));
             }
@@ -224,7 +222,7 @@ mod tests {
             settings(Scope::Pid(42, Some(9876))).changes(),
             vec![
                 Set("ARSHIM", "1".into()),
-                Set("ARSHIM_PID", "42:9876".into()),
+                Set("ARSHIM_PID", "0000042:000000009876".into()),
                 Unset("ARSHIM_HOSTS"),
                 Set("ARSHIM_COMPANION", "/bin/arshim".into()),
                 Unset("ARSHIM_FAILURE_STATUS"),

@@ -113,11 +113,15 @@ fn run_scopes_to_the_execd_command_pid() {
     let got = stdout(&out);
     let words: Vec<&str> = got.split_whitespace().collect();
     assert_eq!(words.len(), 3, "{got}");
+    let (shell_pid, start) = words[2].split_once(':').unwrap();
+    let (shell_pid, start): (u32, u64) = (shell_pid.parse().unwrap(), start.parse().unwrap());
+    assert_eq!(shell_pid, pid, "{got}");
+    // Zero-padded to seven and twelve digits: one size whatever the pid.
     assert_eq!(
-        words[1], words[2],
+        words[1],
+        format!("{pid:07}:{start:012}"),
         "ARSHIM_PID is the command's pid and start time"
     );
-    assert!(words[1].starts_with(&format!("{pid}:")), "{got}");
 }
 
 #[test]

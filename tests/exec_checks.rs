@@ -25,6 +25,8 @@ const STACK: u64 = 512 << 10;
 struct Setup {
     /// tests/hosts/final_spawn.c, compiled.
     host: PathBuf,
+    /// tests/hosts/at_pid.c, compiled: runs the host at a chosen pid.
+    at_pid: PathBuf,
     /// A directory holding `ar`: the real archiver with its ELF header's
     /// machine patched to AArch64 (183), which this kernel refuses (ENOEXEC).
     foreign: PathBuf,
@@ -37,6 +39,8 @@ fn setup() -> &'static Setup {
         fs::create_dir_all(dir.join("foreign")).unwrap();
         let host = dir.join("final_spawn");
         compile_c(&hosts_src().join("final_spawn.c"), &host);
+        let at_pid = dir.join("at_pid");
+        compile_c(&hosts_src().join("at_pid.c"), &at_pid);
         let foreign = dir.join("foreign/ar");
         let _ = fs::remove_file(&foreign);
         fs::copy(&fixtures().real_ar, &foreign).unwrap();
@@ -51,6 +55,7 @@ fn setup() -> &'static Setup {
         fs::write(&foreign, elf).unwrap();
         Setup {
             host,
+            at_pid,
             foreign: dir.join("foreign"),
         }
     })
@@ -115,16 +120,31 @@ impl Case<'_> {
         }
     }
 
-    fn command(&self, shim: Shim, pad: usize) -> Command {
-        let mut cmd = Command::new(&setup().host);
+    /// The host's command; at pid `at` (in a pid namespace of its own,
+    /// through tests/hosts/at_pid.c) when given.
+    fn command(&self, shim: Shim, pad: usize, at: Option<u32>) -> Command {
+        let mut cmd = match at {
+            None => Command::new(&setup().host),
+            Some(pid) => {
+                let mut c = Command::new("unshare");
+                c.args(["--pid", "--fork", "--mount-proc"])
+                    .arg(&setup().at_pid)
+                    .arg(pid.to_string())
+                    .arg(&setup().host);
+                c
+            }
+        };
         scrub(
             &mut cmd,
             &["ARSHIM_TRACE", "PAD", "HOST_STACK_KIB", "ARSHIM_TOOLS"],
         );
-        let (preload, on, tools) = match shim {
-            Shim::With => ("LD_PRELOAD", "ARSHIM", "ar,*-ar"),
-            Shim::Unmatched => ("LD_PRELOAD", "ARSHIM", "zz,*-zz"),
-            Shim::Without => ("XX_PRELOAD", "XRSHIM", "zz,*-zz"),
+        let (preload, on, tools) = match (shim, at) {
+            (Shim::Without, _) => ("XX_PRELOAD", "XRSHIM", "zz,*-zz"),
+            // at_pid puts it back for the host alone.
+            (_, Some(_)) if shim == Shim::With => ("AT_PID_LD_PRELOAD", "ARSHIM", "ar,*-ar"),
+            (_, Some(_)) => ("AT_PID_LD_PRELOAD", "ARSHIM", "zz,*-zz"),
+            (Shim::With, None) => ("LD_PRELOAD", "ARSHIM", "ar,*-ar"),
+            (Shim::Unmatched, None) => ("LD_PRELOAD", "ARSHIM", "zz,*-zz"),
         };
         cmd.args(&self.args)
             .env(preload, library())
@@ -143,9 +163,17 @@ impl Case<'_> {
     }
 
     fn run(&self, shim: Shim, pad: usize) -> Seen {
+        self.run_at(shim, pad, None)
+    }
+
+    /// `run`, the host at pid `at` when given.
+    fn run_at(&self, shim: Shim, pad: usize, at: Option<u32>) -> Seen {
         self.reset();
-        let label = format!("{shim:?}-{pad}");
-        let run = run(self.command(shim, pad), self.dir, &label);
+        let label = match at {
+            Some(pid) => format!("{shim:?}-{pad}-at-pid-{pid}"),
+            None => format!("{shim:?}-{pad}"),
+        };
+        let run = run(self.command(shim, pad, at), self.dir, &label);
         let lines = |text: &str, keep: &dyn Fn(&str) -> bool| {
             let mut v: Vec<String> = text.lines().filter(|l| keep(l)).map(String::from).collect();
             v.sort();
@@ -258,12 +286,50 @@ fn exact_limit(case: &Case<'_>) {
     assert!(last.converted, "{}", last.run.describe());
     let first_out = case.same(fits + 1);
     assert!(!first_out.converted, "{}", first_out.run.describe());
+    one_size_whatever_the_pid(case, limit, fits);
     let without = largest(limit, 32 * 4096, spawns(Shim::Without));
     eprintln!(
         "spawn limit: PAD of {without} bytes without the library, {limit} with it unconverted; \
          converted up to {fits} ({} bytes for the conversion)",
         limit - fits
     );
+}
+
+/// What the library adds (its claim on the process, the spent mark, the
+/// reaper's `--pid`) has one size whatever pid the host got: at pids of 2, 4
+/// and 7 digits, the spawn works up to the same `limit` and the conversion
+/// fits up to the same `fits` (found at the machine's own pids). Else a
+/// build converts, or fails with E2BIG, by the luck of its pids.
+fn one_size_whatever_the_pid(case: &Case<'_>, limit: usize, fits: usize) {
+    common::require("unshare", "util-linux");
+    for pid in [10, 1000, 1_000_000] {
+        let at = case.run_at(Shim::Unmatched, limit, Some(pid));
+        assert_eq!(at.run.code(), Some(0), "{}", at.run.describe());
+        let over = case.run_at(Shim::Unmatched, limit + 1, Some(pid));
+        assert!(
+            over.stderr
+                .iter()
+                .any(|l| l.contains("Argument list too long")),
+            "{}",
+            over.run.describe()
+        );
+        let base = case.run(Shim::Without, fits);
+        let last = case.run_at(Shim::With, fits, Some(pid));
+        assert_same(&last, &base, &format!("PAD of {fits} bytes at pid {pid}"));
+        assert!(last.converted, "at pid {pid}: {}", last.run.describe());
+        let base = case.run(Shim::Without, fits + 1);
+        let first_out = case.run_at(Shim::With, fits + 1, Some(pid));
+        assert_same(
+            &first_out,
+            &base,
+            &format!("PAD of {} bytes at pid {pid}", fits + 1),
+        );
+        assert!(
+            !first_out.converted,
+            "at pid {pid}: {}",
+            first_out.run.describe()
+        );
+    }
 }
 
 #[test]

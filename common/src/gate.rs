@@ -68,7 +68,67 @@ pub fn lookup<'a>(env: &[&'a [u8]], name: &str) -> Option<&'a [u8]> {
     })
 }
 
-/// A process id as the contract writes it: a positive decimal integer.
+/// The widest pid Linux gives (`PID_MAX_LIMIT`, 4 194 304): seven digits.
+pub const PID_DIGITS: usize = 7;
+/// A start time in clock ticks (100 a second): twelve digits are 300 years
+/// of uptime.
+pub const TICKS_DIGITS: usize = 12;
+
+/// A number written zero-padded to a fixed width.
+#[derive(Debug, Clone, Copy)]
+pub struct Padded {
+    n: u64,
+    width: usize,
+}
+
+impl core::fmt::Display for Padded {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{:0width$}", self.n, width = self.width)
+    }
+}
+
+/// A pid as the library and the companion write it into an environment or
+/// the reaper's arguments: zero-padded to `PID_DIGITS`, so that what they
+/// add has one size whatever pid a process got, and a command that fits
+/// the kernel's limit once fits it every time (docs/DESIGN.md, "Scope").
+pub fn pid_text(pid: i32) -> Padded {
+    Padded {
+        n: u64::try_from(pid).unwrap_or(0),
+        width: PID_DIGITS,
+    }
+}
+
+/// A claim as `ARSHIM_PID` holds it: `PID:START`, both zero-padded
+/// (`pid_text`, `TICKS_DIGITS`), or the pid alone when the start is unknown.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimText {
+    pid: i32,
+    start: Option<u64>,
+}
+
+impl core::fmt::Display for ClaimText {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}", pid_text(self.pid))?;
+        match self.start {
+            Some(n) => write!(
+                f,
+                ":{}",
+                Padded {
+                    n,
+                    width: TICKS_DIGITS
+                }
+            ),
+            None => Ok(()),
+        }
+    }
+}
+
+pub fn claim_text(pid: i32, start: Option<u64>) -> ClaimText {
+    ClaimText { pid, start }
+}
+
+/// A process id as the contract writes it: a positive decimal integer
+/// (leading zeros allowed: `pid_text` writes them).
 pub fn parse_pid(v: &[u8]) -> Option<i32> {
     if v.is_empty() {
         return None;
@@ -385,5 +445,23 @@ mod tests {
         assert!(unsafe { scan(raw.as_ptr()) }.is_none());
         // SAFETY: NULL is allowed.
         assert!(unsafe { scan(core::ptr::null()) }.is_none());
+    }
+
+    #[test]
+    fn pids_and_claims_have_one_width() {
+        assert_eq!(pid_text(455).to_string(), "0000455");
+        assert_eq!(pid_text(4_194_304).to_string(), "4194304");
+        assert_eq!(
+            claim_text(9, Some(1234)).to_string(),
+            "0000009:000000001234"
+        );
+        assert_eq!(claim_text(32_767, None).to_string(), "0032767");
+        for (pid, start) in [(1, 5), (300, 99_999), (4_194_304, 10_u64.pow(11))] {
+            let text = claim_text(pid, Some(start)).to_string();
+            assert_eq!(text.len(), PID_DIGITS + 1 + TICKS_DIGITS);
+            let claim = parse_claim(text.as_bytes()).unwrap();
+            assert_eq!((claim.pid, claim.start), (pid, Some(start)));
+        }
+        assert_eq!(parse_pid(b"0000455"), Some(455));
     }
 }

@@ -401,14 +401,12 @@ unsafe fn announce(config: &Config, decision: &Scope, me: &Identity<'_>, exe: &[
     if let (Some(n), Some(_)) = (&decision.note, &config.log) {
         logging::warn_line(n);
     }
-    let pid_text = std::ffi::CString::new(me.pid.to_string()).expect("digits");
+    let pid_text = std::ffi::CString::new(gate::pid_text(me.pid).to_string()).expect("digits");
     if decision.claim {
         // PID:START names this process only (docs/DESIGN.md, "Scope"); a
-        // bare pid when /proc cannot tell the start, as set by hand.
-        let claim = match me.start {
-            Some(start) => format!("{}:{start}", me.pid),
-            None => me.pid.to_string(),
-        };
+        // bare pid when /proc cannot tell the start, as set by hand. Both
+        // at a fixed width: the claim's size does not depend on the pid.
+        let claim = gate::claim_text(me.pid, me.start).to_string();
         let claim = std::ffi::CString::new(claim).expect("digits");
         libc::setenv(c"ARSHIM_PID".as_ptr(), claim.as_ptr(), 1);
     }

@@ -48,7 +48,8 @@ pub fn environ_copy() -> Vec<CString> {
 /// the image (same pid) never converts again.
 pub fn mark_spent(mut envp: Vec<CString>, pid: i32) -> Vec<CString> {
     envp.retain(|e| !e.as_bytes().starts_with(b"ARSHIM_SPENT="));
-    envp.push(CString::new(format!("ARSHIM_SPENT={pid}")).expect("no NUL in a number"));
+    let spent = format!("ARSHIM_SPENT={}", arshim_common::gate::pid_text(pid));
+    envp.push(CString::new(spent).expect("no NUL in a number"));
     envp
 }
 
@@ -92,6 +93,6 @@ mod tests {
         ];
         let out = mark_spent(env, 42);
         let out: Vec<_> = out.iter().map(|c| c.to_str().unwrap()).collect();
-        assert_eq!(out, ["A=1", "ARSHIM_SPENT=42"]);
+        assert_eq!(out, ["A=1", "ARSHIM_SPENT=0000042"]);
     }
 }

@@ -3,6 +3,7 @@
 //! tail's `execve` (plain builders).
 
 use crate::takeover::defer::Deferred;
+use arshim_common::gate::pid_text;
 use arshim_common::known_hosts::FailureLine;
 use std::ffi::CString;
 
@@ -35,7 +36,7 @@ pub fn argv(
         Job::Wait { child } => {
             out.push(c("wait"));
             out.push(c("--pid"));
-            out.push(c(child.to_string()));
+            out.push(c(pid_text(*child).to_string()));
         }
         Job::Run { .. } => out.push(c("run")),
     }
@@ -101,7 +102,7 @@ pub fn env(envp: Vec<CString>, our_library: &[u8], pid: i32) -> Vec<CString> {
         }
         out.push(e);
     }
-    out.push(c(format!("ARSHIM_SPENT={pid}")));
+    out.push(c(format!("ARSHIM_SPENT={}", pid_text(pid))));
     out
 }
 
@@ -161,7 +162,7 @@ mod tests {
                 "__reap",
                 "wait",
                 "--pid",
-                "42",
+                "0000042",
                 "--trace",
                 "/tmp/tr",
                 "--failure-status",
@@ -229,7 +230,7 @@ mod tests {
                 "A=1",
                 "LD_PRELOAD=/y/libother.so",
                 "ARSHIM_REAP_PRELOAD=/x/libarshim.so:/y/libother.so",
-                "ARSHIM_SPENT=9"
+                "ARSHIM_SPENT=0000009"
             ]
         );
         let e = env(
@@ -241,10 +242,10 @@ mod tests {
             strs(&e),
             [
                 "ARSHIM_REAP_PRELOAD=/elsewhere/libarshim.so",
-                "ARSHIM_SPENT=9"
+                "ARSHIM_SPENT=0000009"
             ]
         );
         let e = env(vec![c("B=2")], b"/x/libarshim.so", 9);
-        assert_eq!(strs(&e), ["B=2", "ARSHIM_SPENT=9"]);
+        assert_eq!(strs(&e), ["B=2", "ARSHIM_SPENT=0000009"]);
     }
 }
