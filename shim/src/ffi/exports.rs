@@ -18,11 +18,9 @@ macro_rules! exports {
                 BODY($($arg),*)
             }
         )*
-        const EXPORTED: usize = [$(stringify!($name)),*].len();
+        // One export per hook of the list.
+        const _: () = assert!([$(stringify!($name)),*].len() == arshim_common::hooks::COUNT);
     };
 }
 
 arshim_common::for_each_hook!(exports);
-
-// One export per hook of the list.
-const _: () = assert!(EXPORTED == arshim_common::hooks::COUNT);

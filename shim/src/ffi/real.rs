@@ -118,11 +118,9 @@ macro_rules! real_functions {
             $(REAL.$name.get();)*
         }
 
-        const SLOTS: usize = [$(stringify!($name)),*].len();
+        // One slot per hook of the list.
+        const _: () = assert!([$(stringify!($name)),*].len() == arshim_common::hooks::COUNT);
     };
 }
 
 arshim_common::for_each_hook!(real_functions);
-
-// One slot per hook of the list.
-const _: () = assert!(SLOTS == arshim_common::hooks::COUNT);
