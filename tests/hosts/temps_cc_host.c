@@ -14,7 +14,9 @@
  *   HOST_CC_RSP=1     cc's arguments go through DIR/cc.rsp (`cc @DIR/cc.rsp`,
  *                     written with fopen "w", deleted with the rest);
  *   HOST_CC_OUT=PATH  cc writes PATH instead of DIR/x.o (and ar reads it,
- *                     and the host unlinks it).
+ *                     and the host unlinks it);
+ *   HOST_CC_FORK=1    cc and ar are started with fork and execvp instead
+ *                     of posix_spawnp (a host built on fork).
  * Exits with ar's status; 2-5 when its own steps fail.
  */
 #define _GNU_SOURCE
@@ -27,11 +29,29 @@
 
 extern char **environ;
 
+static int flag(const char *name);
+
+/* argv[0] started by fork and execvp; -1 when it cannot be. */
+static int fork_exec(pid_t *pid, char **argv)
+{
+	*pid = fork();
+	if (*pid < 0)
+		return -1;
+	if (*pid == 0) {
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	return 0;
+}
+
 static int spawn_wait(char **argv)
 {
 	pid_t pid;
 	int st;
-	if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) != 0)
+	if (flag("HOST_CC_FORK")) {
+		if (fork_exec(&pid, argv) != 0)
+			return -1;
+	} else if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) != 0)
 		return -1;
 	if (waitpid(pid, &st, 0) != pid)
 		return -1;

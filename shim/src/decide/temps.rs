@@ -139,16 +139,21 @@ fn is_assembler(program: &[u8]) -> bool {
 /// other program or without `-o` (what it then writes is not named, and
 /// stays: docs/DESIGN.md, "Conversion" 12).
 pub fn promised_output<'a>(program: &[u8], args: &'a [Vec<u8>]) -> Option<&'a [u8]> {
+    told_output(program, args.iter().map(Vec::as_slice))
+}
+
+/// `promised_output` over any words, heap-free: a `fork`+`exec` child runs
+/// it on its own `argv` between fork and exec (`execs`).
+pub fn told_output<'a>(program: &[u8], args: impl Iterator<Item = &'a [u8]>) -> Option<&'a [u8]> {
     let tool = matches!(kind(program), Kind::Driver | Kind::Linker) || is_assembler(program);
     if !tool {
         return None;
     }
     let mut out: Option<&[u8]> = None;
-    let mut args = args.iter();
+    let mut args = args;
     while let Some(arg) = args.next() {
-        let arg = arg.as_slice();
         if arg == b"-o" || arg == b"--output" {
-            out = args.next().map(Vec::as_slice);
+            out = args.next();
         } else if let Some(value) = arg.strip_prefix(b"--output=") {
             out = Some(value);
         } else if let Some(value) = arg.strip_prefix(b"-o").filter(|_| !arg.starts_with(b"--")) {

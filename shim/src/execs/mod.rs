@@ -99,7 +99,12 @@ unsafe fn child_record(parent: i32, me: i32, exec: &Exec) -> Option<&'static Slo
     let header = table::header()?;
     let start = crate::facts::proc::self_start_time().unwrap_or(0);
     slot.start.store(start, Ordering::Release);
+    let (sec, nsec) = crate::facts::temps::coarse_now();
+    slot.exec_nsec.store(nsec, Ordering::Relaxed);
+    slot.exec_sec.store(sec, Ordering::Relaxed);
     write(slot, table::index_of(header, slot), exec);
+    slot.output_missing
+        .store(u32::from(output_missing(exec)), Ordering::Relaxed);
     note_outputs(slot);
     if !arm(slot, me) {
         release(slot, me);
@@ -107,6 +112,80 @@ unsafe fn child_record(parent: i32, me: i32, exec: &Exec) -> Option<&'static Slo
     }
     table::publish(slot, slot_state::EXECING);
     Some(slot)
+}
+
+/// Whether this child, a compiler driver, assembler or linker, is told with
+/// `-o` to write a file that is missing now, right after the record's time
+/// and before its exec (docs/DESIGN.md, "Conversion" 12): only then can the
+/// file later found there, born after that time, be the host's temporary
+/// (`as` unlinks an existing output and makes a new one, so a birth time
+/// alone cannot tell). An `@FILE` in its arguments is not read here (no
+/// heap): such a child tells nothing. Heap-free; errno kept.
+unsafe fn output_missing(exec: &Exec) -> bool {
+    if !crate::record::temps::armed() {
+        return false; // no temps globs: nothing to promise
+    }
+    let mut buf = [0u8; 4096];
+    let program = program_of(exec, &mut buf);
+    let words = Words::new(exec.argv).skip(1);
+    if words.clone().any(|w| w.starts_with(b"@")) {
+        return false;
+    }
+    let Some(out) = crate::decide::temps::told_output(program, words) else {
+        return false;
+    };
+    let mut path = [0u8; 4096];
+    let Some(room) = path.get_mut(..out.len()).filter(|_| out.len() < 4096) else {
+        return false;
+    };
+    room.copy_from_slice(out);
+    let errno = *libc::__errno_location();
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    let found = libc::fstatat(
+        libc::AT_FDCWD,
+        path.as_ptr().cast(),
+        st.as_mut_ptr(),
+        libc::AT_SYMLINK_NOFOLLOW,
+    );
+    let missing = found == -1 && *libc::__errno_location() == libc::ENOENT;
+    *libc::__errno_location() = errno;
+    missing
+}
+
+/// The words of a NULL-terminated `argv`, borrowed for `'a` (heap-free).
+#[derive(Clone, Copy)]
+struct Words<'a> {
+    next: *const *mut c_char,
+    argv: std::marker::PhantomData<&'a [u8]>,
+}
+
+impl Words<'_> {
+    /// # Safety
+    /// `argv` is null or a NULL-terminated vector of C strings that stay
+    /// alive and unchanged while the words are used (the exec call's own).
+    unsafe fn new<'a>(argv: *const *mut c_char) -> Words<'a> {
+        Words {
+            next: argv,
+            argv: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        // SAFETY: `new`'s contract: every pointer up to the NULL is a live
+        // C string, and the NULL ends the walk.
+        unsafe {
+            if self.next.is_null() || (*self.next).is_null() {
+                return None;
+            }
+            let word = c_bytes(*self.next);
+            self.next = self.next.add(1);
+            Some(word)
+        }
+    }
 }
 
 /// The child's stdout and stderr as its exec will leave them, for the

@@ -45,6 +45,12 @@ pub struct Record {
     /// Its stdout and stderr at its exec; `None` where the record does not
     /// say (a `posix_spawn`'s record, written by the parent).
     pub outputs: Outputs,
+    /// When the child wrote its record, right before its exec (coarse
+    /// real-time clock); `None` for a `posix_spawn`'s record.
+    pub exec_time: Option<(i64, u32)>,
+    /// The child, a compiler driver, assembler or linker, found the file
+    /// its `-o` names missing right after `exec_time`.
+    pub output_missing: bool,
 }
 
 /// What the record says once settled.
@@ -186,6 +192,11 @@ fn read(i: usize, slot: &Slot, source: Source) -> Record {
         argv: strings.take(argc).collect(),
         truncated: slot.truncated.load(Ordering::Acquire) != 0,
         outputs: [slot.outputs[0].load(), slot.outputs[1].load()],
+        exec_time: match slot.exec_sec.load(Ordering::Acquire) {
+            i64::MIN => None,
+            sec => Some((sec, slot.exec_nsec.load(Ordering::Acquire))),
+        },
+        output_missing: slot.output_missing.load(Ordering::Acquire) == 1,
     }
 }
 

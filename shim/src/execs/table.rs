@@ -13,7 +13,7 @@ use libc::c_char;
 use std::cell::UnsafeCell;
 use std::ffi::CStr;
 use std::ptr::null_mut;
-use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 /// How many children can have a record at once (a linker has one or two).
 pub const SLOTS: usize = 32;
@@ -137,6 +137,15 @@ pub struct Slot {
     pub args_len: AtomicU32,
     /// 1 when the arguments did not fit in [`DATA`].
     pub truncated: AtomicU32,
+    /// When the child wrote its record, just before its exec, by the
+    /// coarse real-time clock (`facts::temps::coarse_now`): what it is told
+    /// to write and is born after this is the host's (docs/DESIGN.md,
+    /// "Conversion" 12). `i64::MIN` when not told (a `posix_spawn`'s record).
+    pub exec_sec: AtomicI64,
+    pub exec_nsec: AtomicU32,
+    /// 1 when the child is a compiler driver, assembler or linker whose
+    /// `-o FILE` was missing right after `exec_sec` (`execs::output_missing`).
+    pub output_missing: AtomicU32,
     /// Its stdout and stderr at the exec (docs/DESIGN.md, "Conversion" 2:
     /// output the host reads is not handed off).
     pub outputs: [FdNote; 2],
@@ -270,6 +279,8 @@ pub fn claim(pid: i32) -> Option<&'static Slot> {
     slot.state.store(state::WRITING, Ordering::Release);
     slot.word.store(0, Ordering::Release);
     slot.start.store(0, Ordering::Release);
+    slot.exec_sec.store(i64::MIN, Ordering::Release);
+    slot.output_missing.store(0, Ordering::Release);
     for note in &slot.outputs {
         note.store(None);
     }

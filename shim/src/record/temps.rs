@@ -290,6 +290,44 @@ pub fn promised(candidate: Candidate, since: (i64, u32)) {
     note(&candidate, Some(id));
 }
 
+/// A file a `fork`+`exec` child of the process in scope was told to write,
+/// read from its exec record at the host's wait for it (docs/DESIGN.md,
+/// "Conversion" 12): a promise from `since`, the time the child took right
+/// before its exec. By now the child may have written it, so unlike
+/// `promise` it is not looked up: a file that was there before keeps its
+/// older birth time and never counts (`fulfilled`). Recorded once however
+/// often the host waits for that child.
+pub fn promised_at_exec(path: &[u8], since: (i64, u32)) {
+    // SAFETY: getpid only.
+    if !armed() || OWNER.load(Ordering::Relaxed) != unsafe { libc::getpid() } {
+        return;
+    }
+    keep_errno(|| {
+        if let Some(c) = candidate(libc::AT_FDCWD, path) {
+            let at = c.path.get(..c.len).unwrap_or_default();
+            if !promised_already(at, since) {
+                promised(c, since);
+            }
+        }
+    });
+}
+
+/// A promise of `path` from `since` is in the record already.
+fn promised_already(path: &[u8], since: (i64, u32)) -> bool {
+    let n = NEXT.load(Ordering::Acquire).min(SLOTS);
+    ARENA.0[..n].iter().any(|slot| {
+        if slot.state.load(Ordering::Acquire) != READY {
+            return false;
+        }
+        // SAFETY: published READY (see `Arena`); never written again.
+        let (seen, at) = unsafe {
+            let len = (*slot.len.get()).min(PATH);
+            (*slot.id.get(), &(&(*slot.path.get()))[..len])
+        };
+        seen.kind == PROMISED && seen.born == since && at == path
+    })
+}
+
 /// Is the file `id`, found at `path`, one the host created in this run: a
 /// recorded creation with that identity, or a regular file at a promised
 /// path born at or after its spawn? Heap-free (a rename hook asks).

@@ -9,11 +9,12 @@ use crate::decide::link;
 use crate::decide::output::{captured, Outputs};
 use crate::decide::protect::absolute;
 use crate::execs::settle::{settle, Record, Settled};
-use crate::facts::indirect::{archiver_inputs, link_output, Stdin};
+use crate::facts::indirect::{archiver_inputs, link_output, promised_output, Stdin};
 use crate::facts::{fs, output, proc};
 use crate::ffi::state;
 use crate::record::logging::info;
 use crate::record::observe::WouldConvert;
+use crate::record::temps;
 use crate::record::trace::Event;
 use crate::takeover::defer::{self, Deferred};
 use crate::takeover::fit;
@@ -99,6 +100,31 @@ fn pass(seen: Option<Seen>) -> AtWait {
     }))
 }
 
+/// What a `fork`+`exec` child (a compiler driver, an assembler, a linker)
+/// was told to write with `-o` is one of the host's temporaries when it is
+/// under the temps globs and born after the child's exec, as for a
+/// `posix_spawn`'d one (docs/DESIGN.md, "Conversion" 12). Read from the
+/// child's exec record, which holds its working directory and whether the
+/// file was missing at its exec; a record cut short, without a directory,
+/// or whose file was there already, promises nothing.
+fn promise_its_output(record: &Record) {
+    let Some(since) = record.exec_time else {
+        return; // a posix_spawn's record: the spawn hook promised already
+    };
+    if !temps::armed() || !record.output_missing || record.truncated || record.cwd.is_empty() {
+        return;
+    }
+    // Reading an `@FILE` must not change what the host finds in errno.
+    // SAFETY: the calling thread's errno, read here and written back below.
+    let errno = unsafe { *libc::__errno_location() };
+    let args = record.argv.get(1..).unwrap_or_default();
+    if let Some(out) = promised_output(&record.program, args, &record.cwd) {
+        temps::promised_at_exec(&out, since);
+    }
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = errno };
+}
+
 fn the_child(awaited: Awaited) -> Option<i32> {
     match awaited {
         Awaited::Pid(p) => Some(p),
@@ -127,7 +153,10 @@ pub unsafe fn at_wait(config: &'static Config, call: Option<WaitCall>) -> AtWait
     let host_image = move || proc::child(pid).is_some_and(|c| c.exe == exe);
     let seen = match settle(pid, proc::start_time(pid), may_block, host_image) {
         Settled::Interrupted => return AtWait::Interrupted,
-        Settled::Execed { record, exited } => from_record(pid, record, exited),
+        Settled::Execed { record, exited } => {
+            promise_its_output(&record);
+            from_record(pid, record, exited)
+        }
         Settled::Execing => {
             let attempt = Attempt::WaitBeforeExec { pid, exe: b"" };
             let reason = "the child was in its exec and this wait also ends at a stop: not held";
