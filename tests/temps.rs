@@ -452,9 +452,8 @@ fn env_and_run_take_temps() {
 /// `cc`'s arguments come through an `@rsp` file, and when the host renames
 /// what `cc` wrote (as ghc does with its assembler's `ghc_6.o.tmp`); and
 /// when the host starts `cc` and `ar` with fork and exec (`cc`'s exec
-/// record tells what it was told to write, and that it was missing; `ar`
-/// is handed off at the wait). A forked `cc @rsp` tells nothing (its child
-/// cannot read the file without a heap): docs/DESIGN.md, "Not yet".
+/// record tells what it was told to write, `@rsp` read, and that it was
+/// missing; `ar` is handed off at the wait).
 #[test]
 fn what_the_hosts_compiler_writes_is_removed_too() {
     const FORK: (&str, &str) = ("HOST_CC_FORK", "1");
@@ -463,6 +462,7 @@ fn what_the_hosts_compiler_writes_is_removed_too() {
         ("temps-cc-rsp", &[("HOST_CC_RSP", "1")][..]),
         ("temps-cc-rename", &[("HOST_CC_RENAME", "1")][..]),
         ("temps-cc-fork", &[FORK][..]),
+        ("temps-cc-fork-rsp", &[FORK, ("HOST_CC_RSP", "1")][..]),
         ("temps-cc-fork-rename", &[FORK, ("HOST_CC_RENAME", "1")][..]),
     ] {
         let dir = TestDir::new(name);

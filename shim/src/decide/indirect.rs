@@ -9,6 +9,68 @@ use crate::decide::plan::FileAction;
 /// ones included): libiberty gives up on deeper recursion too.
 pub const MAX_RESPONSE_FILES: usize = 32;
 
+/// Where a response file's word goes, byte by byte: a `Vec`, or a fixed
+/// buffer (`Fixed`: heap-free, for a child between fork and exec).
+pub trait WordSink {
+    fn push(&mut self, c: u8);
+}
+
+impl WordSink for Vec<u8> {
+    fn push(&mut self, c: u8) {
+        Vec::push(self, c);
+    }
+}
+
+/// A word in a buffer of `N` bytes; `overflow` once one did not fit.
+pub struct Fixed<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+    pub overflow: bool,
+}
+
+impl<const N: usize> Fixed<N> {
+    pub fn new() -> Fixed<N> {
+        Fixed {
+            buf: [0; N],
+            len: 0,
+            overflow: false,
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.overflow = false;
+    }
+
+    /// Holds `bytes` alone (overflow when they do not fit).
+    pub fn set(&mut self, bytes: &[u8]) {
+        self.clear();
+        bytes.iter().for_each(|&c| self.push(c));
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl<const N: usize> Default for Fixed<N> {
+    fn default() -> Self {
+        Fixed::new()
+    }
+}
+
+impl<const N: usize> WordSink for Fixed<N> {
+    fn push(&mut self, c: u8) {
+        match self.buf.get_mut(self.len) {
+            Some(at) => {
+                *at = c;
+                self.len += 1;
+            }
+            None => self.overflow = true,
+        }
+    }
+}
+
 /// The words of a response file, as libiberty's `buildargv` splits them:
 /// whitespace separates; single and double quotes group; a backslash
 /// escapes the next character everywhere, inside quotes too.
@@ -16,29 +78,34 @@ pub fn response_words(text: &[u8]) -> Vec<Vec<u8>> {
     let mut words = Vec::new();
     let mut rest = text;
     loop {
-        while let Some((c, r)) = rest.split_first() {
-            if !c.is_ascii_whitespace() && *c != 0x0b {
-                break;
+        let mut word = Vec::new();
+        match next_word(rest, &mut word) {
+            Some(after) => {
+                words.push(word);
+                rest = after;
             }
-            rest = r;
+            None => return words,
         }
-        if rest.is_empty() {
-            return words;
-        }
-        let (word, r) = one_word(rest);
-        words.push(word);
-        rest = r;
     }
 }
 
-/// One word from the start of `text` (not whitespace), and what follows it.
-fn one_word(text: &[u8]) -> (Vec<u8>, &[u8]) {
+/// The next word of a response file's `text` (`response_words`' rules)
+/// into `sink`, and what follows it; None when only whitespace is left.
+pub fn next_word<'t>(text: &'t [u8], sink: &mut impl WordSink) -> Option<&'t [u8]> {
+    let start = text
+        .iter()
+        .position(|&c| !c.is_ascii_whitespace() && c != 0x0b)?;
+    Some(one_word(text.get(start..).unwrap_or_default(), sink))
+}
+
+/// One word from the start of `text` (not whitespace) into `sink`, and
+/// what follows it.
+fn one_word<'t>(text: &'t [u8], word: &mut impl WordSink) -> &'t [u8] {
     let (mut squote, mut dquote, mut escaped) = (false, false, false);
-    let mut word = Vec::new();
     for (i, &c) in text.iter().enumerate() {
         let space = c.is_ascii_whitespace() || c == 0x0b;
         if space && !squote && !dquote && !escaped {
-            return (word, text.get(i..).unwrap_or_default());
+            return text.get(i..).unwrap_or_default();
         }
         if escaped {
             escaped = false;
@@ -65,7 +132,7 @@ fn one_word(text: &[u8]) -> (Vec<u8>, &[u8]) {
             word.push(c);
         }
     }
-    (word, &[])
+    &[]
 }
 
 /// A command line with its response files expanded.
@@ -230,6 +297,30 @@ pub fn stdin_source(actions: &[FileAction]) -> StdinSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The heap-free reading (`next_word` into a `Fixed`, as a forked child
+    /// does) gives the words `response_words` gives, and says when one
+    /// does not fit.
+    #[test]
+    fn words_in_a_fixed_buffer_are_the_same_words() {
+        let text = b"  -c 'a b.c' -o \"out dir/x.o\"\n\tq\\ r  ";
+        let mut fixed = Vec::new();
+        let mut rest = &text[..];
+        let mut word = Fixed::<64>::new();
+        while let Some(after) = next_word(rest, &mut word) {
+            assert!(!word.overflow);
+            fixed.push(word.bytes().to_vec());
+            word.clear();
+            rest = after;
+        }
+        assert_eq!(fixed, response_words(text));
+        assert_eq!(fixed[3], b"out dir/x.o");
+        assert_eq!(fixed[4], b"q r");
+        let mut small = Fixed::<4>::new();
+        next_word(b"abcdef", &mut small);
+        assert!(small.overflow);
+        assert_eq!(small.bytes(), b"abcd");
+    }
 
     fn words(text: &str) -> Vec<String> {
         response_words(text.as_bytes())

@@ -142,25 +142,65 @@ pub fn promised_output<'a>(program: &[u8], args: &'a [Vec<u8>]) -> Option<&'a [u
     told_output(program, args.iter().map(Vec::as_slice))
 }
 
-/// `promised_output` over any words, heap-free: a `fork`+`exec` child runs
-/// it on its own `argv` between fork and exec (`execs`).
+/// `promised_output` over any words (`@FILE`s already expanded).
 pub fn told_output<'a>(program: &[u8], args: impl Iterator<Item = &'a [u8]>) -> Option<&'a [u8]> {
-    let tool = matches!(kind(program), Kind::Driver | Kind::Linker) || is_assembler(program);
-    if !tool {
+    if !writes_named_output(program) {
         return None;
     }
-    let mut out: Option<&[u8]> = None;
-    let mut args = args;
-    while let Some(arg) = args.next() {
-        if arg == b"-o" || arg == b"--output" {
-            out = args.next();
-        } else if let Some(value) = arg.strip_prefix(b"--output=") {
-            out = Some(value);
-        } else if let Some(value) = arg.strip_prefix(b"-o").filter(|_| !arg.starts_with(b"--")) {
-            out = Some(value);
+    let mut scan = OutputScan::default();
+    let mut out = None;
+    for arg in args {
+        match scan.word(arg) {
+            Told::Output(value) => out = Some(value),
+            Told::Cleared => out = None,
+            Told::Nothing => {}
         }
     }
-    out.filter(|o| !o.is_empty() && *o != b"-")
+    out.filter(|o| usable_output(o))
+}
+
+/// A compiler driver, linker or assembler: told with `-o` what to write.
+pub fn writes_named_output(program: &[u8]) -> bool {
+    matches!(kind(program), Kind::Driver | Kind::Linker) || is_assembler(program)
+}
+
+/// An output that names a file (not empty, not `-` for stdout).
+pub fn usable_output(out: &[u8]) -> bool {
+    !out.is_empty() && out != b"-"
+}
+
+/// What one word does to the output `told_output` finds.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Told<'w> {
+    /// The output is now this (`-oFILE`, `--output=FILE`, the word after `-o`).
+    Output(&'w [u8]),
+    /// `-o` or `--output`: the next word is the output; none until then.
+    Cleared,
+    Nothing,
+}
+
+/// `told_output`'s rule one word at a time, for words made one by one in
+/// a reused buffer (a response file read without a heap, `execs`).
+#[derive(Debug, Default)]
+pub struct OutputScan {
+    value_next: bool,
+}
+
+impl OutputScan {
+    pub fn word<'w>(&mut self, arg: &'w [u8]) -> Told<'w> {
+        if std::mem::take(&mut self.value_next) {
+            Told::Output(arg)
+        } else if arg == b"-o" || arg == b"--output" {
+            self.value_next = true;
+            Told::Cleared
+        } else if let Some(value) = arg.strip_prefix(b"--output=") {
+            Told::Output(value)
+        } else if let Some(value) = arg.strip_prefix(b"-o").filter(|_| !arg.starts_with(b"--")) {
+            Told::Output(value)
+        } else {
+            Told::Nothing
+        }
+    }
 }
 
 /// Was a file whose identity is `born` made at or after `since` (the
@@ -237,6 +277,31 @@ mod tests {
         assert_eq!(fopen_creates(b"wx"), Some(true));
         assert_eq!(fopen_creates(b"r+"), None);
         assert_eq!(fopen_creates(b""), None);
+    }
+
+    /// The scan one word at a time says what `told_output` says.
+    #[test]
+    fn the_output_scan_is_told_outputs_rule() {
+        let cases: [&[&[u8]]; 5] = [
+            &[b"-c", b"x.c", b"-o", b"a.o"],
+            &[b"-oa.o", b"-o", b"b.o"],
+            &[b"--output=c.o", b"x.s"],
+            &[b"-o", b"a.o", b"-o"],
+            &[b"--oformat", b"elf", b"-o", b"-"],
+        ];
+        for words in cases {
+            let mut scan = OutputScan::default();
+            let mut out = None;
+            for w in words {
+                match scan.word(w) {
+                    Told::Output(v) => out = Some(v),
+                    Told::Cleared => out = None,
+                    Told::Nothing => {}
+                }
+            }
+            let told = told_output(b"as", words.iter().copied());
+            assert_eq!(out.filter(|o| usable_output(o)), told, "{words:?}");
+        }
     }
 
     #[test]

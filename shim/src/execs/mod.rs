@@ -18,6 +18,7 @@ pub mod later;
 pub mod settle;
 pub mod table;
 
+use crate::decide::indirect::Fixed;
 use crate::ffi::state;
 use libc::{c_char, c_int};
 use std::ffi::CStr;
@@ -102,9 +103,9 @@ unsafe fn child_record(parent: i32, me: i32, exec: &Exec) -> Option<&'static Slo
     let (sec, nsec) = crate::facts::temps::coarse_now();
     slot.exec_nsec.store(nsec, Ordering::Relaxed);
     slot.exec_sec.store(sec, Ordering::Relaxed);
-    write(slot, table::index_of(header, slot), exec);
-    slot.output_missing
-        .store(u32::from(output_missing(exec)), Ordering::Relaxed);
+    let mut told = Fixed::<4096>::new();
+    let missing = missing_output(exec, &mut told).then(|| told.bytes());
+    write(slot, table::index_of(header, slot), exec, missing);
     note_outputs(slot);
     if !arm(slot, me) {
         release(slot, me);
@@ -114,42 +115,131 @@ unsafe fn child_record(parent: i32, me: i32, exec: &Exec) -> Option<&'static Slo
     Some(slot)
 }
 
-/// Whether this child, a compiler driver, assembler or linker, is told with
-/// `-o` to write a file that is missing now, right after the record's time
-/// and before its exec (docs/DESIGN.md, "Conversion" 12): only then can the
-/// file later found there, born after that time, be the host's temporary
-/// (`as` unlinks an existing output and makes a new one, so a birth time
-/// alone cannot tell). An `@FILE` in its arguments is not read here (no
-/// heap): such a child tells nothing. Heap-free; errno kept.
-unsafe fn output_missing(exec: &Exec) -> bool {
+/// The file this child, a compiler driver, assembler or linker, is told
+/// with `-o` to write (its `@FILE`s read too), when that file is missing
+/// now, right after the record's time and before its exec (docs/DESIGN.md,
+/// "Conversion" 12): only then can the file later found there, born after
+/// that time, be the host's temporary (`as` unlinks an existing output and
+/// makes a new one, so a birth time alone cannot tell). Heap-free, in
+/// fixed buffers: a response file over 8 KiB, one nested in another, a word
+/// over 4 KiB or a file that cannot be read tells nothing. errno kept.
+unsafe fn missing_output(exec: &Exec, out: &mut Fixed<4096>) -> bool {
+    use crate::decide::temps::{usable_output, writes_named_output, OutputScan};
     if !crate::record::temps::armed() {
         return false; // no temps globs: nothing to promise
     }
     let mut buf = [0u8; 4096];
-    let program = program_of(exec, &mut buf);
-    let words = Words::new(exec.argv).skip(1);
-    if words.clone().any(|w| w.starts_with(b"@")) {
+    if !writes_named_output(program_of(exec, &mut buf)) {
         return false;
     }
-    let Some(out) = crate::decide::temps::told_output(program, words) else {
+    let mut scan = OutputScan::default();
+    let mut found = false;
+    for word in Words::new(exec.argv).skip(1) {
+        let read = match word.strip_prefix(b"@") {
+            Some(file) => response_file(file, &mut scan, out, &mut found),
+            None => {
+                heed(scan.word(word), out, &mut found);
+                true
+            }
+        };
+        if !read {
+            return false;
+        }
+    }
+    if !found || out.overflow || !usable_output(out.bytes()) {
         return false;
-    };
-    let mut path = [0u8; 4096];
-    let Some(room) = path.get_mut(..out.len()).filter(|_| out.len() < 4096) else {
-        return false;
-    };
-    room.copy_from_slice(out);
+    }
     let errno = *libc::__errno_location();
+    let missing = is_missing(out.bytes());
+    *libc::__errno_location() = errno;
+    missing
+}
+
+/// One word's effect on the output found so far (`decide::temps::Told`).
+fn heed(told: crate::decide::temps::Told<'_>, out: &mut Fixed<4096>, found: &mut bool) {
+    use crate::decide::temps::Told;
+    match told {
+        Told::Output(value) => {
+            out.set(value);
+            *found = true;
+        }
+        Told::Cleared => *found = false,
+        Told::Nothing => {}
+    }
+}
+
+/// The words of response file `name` fed to `scan`; false when it cannot
+/// be read whole into 8 KiB, a word does not fit, or it names another.
+unsafe fn response_file(
+    name: &[u8],
+    scan: &mut crate::decide::temps::OutputScan,
+    out: &mut Fixed<4096>,
+    found: &mut bool,
+) -> bool {
+    let errno = *libc::__errno_location();
+    let mut text = [0u8; 8192];
+    let len = read_small(name, &mut text);
+    *libc::__errno_location() = errno;
+    let Some(mut rest) = len.and_then(|n| text.get(..n)) else {
+        return false;
+    };
+    let mut word = Fixed::<4096>::new();
+    loop {
+        word.clear();
+        match crate::decide::indirect::next_word(rest, &mut word) {
+            None => return true,
+            Some(after) => rest = after,
+        }
+        if word.overflow || word.bytes().starts_with(b"@") {
+            return false;
+        }
+        heed(scan.word(word.bytes()), out, found);
+    }
+}
+
+/// The whole of file `name` (relative to the working directory) in `buf`;
+/// None when it cannot be opened or read, or does not fit.
+unsafe fn read_small(name: &[u8], buf: &mut [u8]) -> Option<usize> {
+    let mut path = [0u8; 4096];
+    path.get_mut(..name.len())
+        .filter(|_| name.len() < 4096)?
+        .copy_from_slice(name);
+    let fd = libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC);
+    if fd < 0 {
+        return None;
+    }
+    let mut len = 0;
+    let whole = loop {
+        let Some(room) = buf.get_mut(len..).filter(|r| !r.is_empty()) else {
+            break false; // full: the file may go on
+        };
+        match libc::read(fd, room.as_mut_ptr().cast(), room.len()) {
+            0 => break true,
+            n if n > 0 => len += n as usize,
+            _ if *libc::__errno_location() == libc::EINTR => {}
+            _ => break false,
+        }
+    };
+    libc::close(fd);
+    whole.then_some(len)
+}
+
+/// `path` (relative to the working directory) does not exist, not even as
+/// a dangling symlink.
+unsafe fn is_missing(path: &[u8]) -> bool {
+    let mut c = [0u8; 4097];
+    let Some(room) = c.get_mut(..path.len()) else {
+        return false;
+    };
+    room.copy_from_slice(path);
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     let found = libc::fstatat(
         libc::AT_FDCWD,
-        path.as_ptr().cast(),
+        c.as_ptr().cast(),
         st.as_mut_ptr(),
         libc::AT_SYMLINK_NOFOLLOW,
     );
-    let missing = found == -1 && *libc::__errno_location() == libc::ENOENT;
-    *libc::__errno_location() = errno;
-    missing
+    found == -1 && *libc::__errno_location() == libc::ENOENT
 }
 
 /// The words of a NULL-terminated `argv`, borrowed for `'a` (heap-free).
@@ -323,7 +413,7 @@ unsafe fn spawn_record(
 }
 
 /// The record's strings: program, working directory, arguments.
-unsafe fn write(slot: &Slot, i: usize, exec: &Exec) {
+unsafe fn write(slot: &Slot, i: usize, exec: &Exec, missing_output: Option<&[u8]>) {
     let mut w = Writer::new(i);
     slot.call
         .store(table::call_index(exec.call), Ordering::Relaxed);
@@ -338,6 +428,10 @@ unsafe fn write(slot: &Slot, i: usize, exec: &Exec) {
     };
     slot.cwd_len.store(w.push(here), Ordering::Relaxed);
     write_args(slot, &mut w, exec.argv);
+    if let Some(path) = missing_output {
+        slot.missing_output_len
+            .store(w.push(path), Ordering::Relaxed);
+    }
 }
 
 /// The program and arguments of `exec` (the process in scope only: this

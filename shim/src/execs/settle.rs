@@ -48,9 +48,10 @@ pub struct Record {
     /// When the child wrote its record, right before its exec (coarse
     /// real-time clock); `None` for a `posix_spawn`'s record.
     pub exec_time: Option<(i64, u32)>,
-    /// The child, a compiler driver, assembler or linker, found the file
-    /// its `-o` names missing right after `exec_time`.
-    pub output_missing: bool,
+    /// The file the child, a compiler driver, assembler or linker, was told
+    /// with `-o` to write (relative to `cwd` unless absolute), when it found
+    /// it missing right after `exec_time`.
+    pub missing_output: Option<Vec<u8>>,
 }
 
 /// What the record says once settled.
@@ -173,7 +174,8 @@ fn read(i: usize, slot: &Slot, source: Source) -> Record {
     let program_len = slot.program_len.load(Ordering::Acquire) as usize;
     let cwd_len = slot.cwd_len.load(Ordering::Acquire) as usize;
     let args_len = slot.args_len.load(Ordering::Acquire) as usize;
-    let total = (program_len + cwd_len + args_len).min(table::DATA);
+    let missing_len = slot.missing_output_len.load(Ordering::Acquire) as usize;
+    let total = (program_len + cwd_len + args_len + missing_len).min(table::DATA);
     // SAFETY: the slot's data area holds `total` bytes written by its owner
     // before it published the state we read with Acquire.
     let bytes = unsafe { std::slice::from_raw_parts(table::data(i), total) };
@@ -189,14 +191,14 @@ fn read(i: usize, slot: &Slot, source: Source) -> Record {
             .unwrap_or("exec"),
         program,
         cwd,
-        argv: strings.take(argc).collect(),
+        argv: strings.by_ref().take(argc).collect(),
         truncated: slot.truncated.load(Ordering::Acquire) != 0,
         outputs: [slot.outputs[0].load(), slot.outputs[1].load()],
         exec_time: match slot.exec_sec.load(Ordering::Acquire) {
             i64::MIN => None,
             sec => Some((sec, slot.exec_nsec.load(Ordering::Acquire))),
         },
-        output_missing: slot.output_missing.load(Ordering::Acquire) == 1,
+        missing_output: (missing_len > 0).then(|| strings.next()).flatten(),
     }
 }
 

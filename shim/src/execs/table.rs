@@ -143,9 +143,11 @@ pub struct Slot {
     /// "Conversion" 12). `i64::MIN` when not told (a `posix_spawn`'s record).
     pub exec_sec: AtomicI64,
     pub exec_nsec: AtomicU32,
-    /// 1 when the child is a compiler driver, assembler or linker whose
-    /// `-o FILE` was missing right after `exec_sec` (`execs::output_missing`).
-    pub output_missing: AtomicU32,
+    /// When the child is a compiler driver, assembler or linker whose `-o`
+    /// file was missing right after `exec_sec` (`execs::missing_output`):
+    /// the bytes that file's name takes after the arguments, its NUL
+    /// included; 0 otherwise.
+    pub missing_output_len: AtomicU32,
     /// Its stdout and stderr at the exec (docs/DESIGN.md, "Conversion" 2:
     /// output the host reads is not handed off).
     pub outputs: [FdNote; 2],
@@ -280,7 +282,7 @@ pub fn claim(pid: i32) -> Option<&'static Slot> {
     slot.word.store(0, Ordering::Release);
     slot.start.store(0, Ordering::Release);
     slot.exec_sec.store(i64::MIN, Ordering::Release);
-    slot.output_missing.store(0, Ordering::Release);
+    slot.missing_output_len.store(0, Ordering::Release);
     for note in &slot.outputs {
         note.store(None);
     }

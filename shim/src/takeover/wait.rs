@@ -9,7 +9,7 @@ use crate::decide::link;
 use crate::decide::output::{captured, Outputs};
 use crate::decide::protect::absolute;
 use crate::execs::settle::{settle, Record, Settled};
-use crate::facts::indirect::{archiver_inputs, link_output, promised_output, Stdin};
+use crate::facts::indirect::{archiver_inputs, link_output, Stdin};
 use crate::facts::{fs, output, proc};
 use crate::ffi::state;
 use crate::record::logging::info;
@@ -101,28 +101,19 @@ fn pass(seen: Option<Seen>) -> AtWait {
 }
 
 /// What a `fork`+`exec` child (a compiler driver, an assembler, a linker)
-/// was told to write with `-o` is one of the host's temporaries when it is
+/// was told with `-o` to write is one of the host's temporaries when it is
 /// under the temps globs and born after the child's exec, as for a
-/// `posix_spawn`'d one (docs/DESIGN.md, "Conversion" 12). Read from the
-/// child's exec record, which holds its working directory and whether the
-/// file was missing at its exec; a record cut short, without a directory,
-/// or whose file was there already, promises nothing.
+/// `posix_spawn`'d one (docs/DESIGN.md, "Conversion" 12). The child's exec
+/// record names it only when the child found it missing right before its
+/// exec (its `@FILE`s read); it is made absolute against the child's
+/// working directory, which the record holds too.
 fn promise_its_output(record: &Record) {
-    let Some(since) = record.exec_time else {
-        return; // a posix_spawn's record: the spawn hook promised already
+    let (Some(since), Some(out)) = (record.exec_time, &record.missing_output) else {
+        return; // a posix_spawn's record (its hook promised), or nothing told
     };
-    if !temps::armed() || !record.output_missing || record.truncated || record.cwd.is_empty() {
-        return;
+    if temps::armed() && (out.starts_with(b"/") || !record.cwd.is_empty()) {
+        temps::promised_at_exec(&absolute(&record.cwd, out), since);
     }
-    // Reading an `@FILE` must not change what the host finds in errno.
-    // SAFETY: the calling thread's errno, read here and written back below.
-    let errno = unsafe { *libc::__errno_location() };
-    let args = record.argv.get(1..).unwrap_or_default();
-    if let Some(out) = promised_output(&record.program, args, &record.cwd) {
-        temps::promised_at_exec(&out, since);
-    }
-    // SAFETY: as above.
-    unsafe { *libc::__errno_location() = errno };
 }
 
 fn the_child(awaited: Awaited) -> Option<i32> {
