@@ -230,6 +230,17 @@ fn assert_same(shim: &Seen, base: &Seen, what: &str) {
     assert_eq!(shim.objects, base.objects, "objects left: {both}");
 }
 
+/// The host's spawn failed with E2BIG (its own error line says so).
+fn assert_too_long(seen: &Seen) {
+    assert!(
+        seen.stderr
+            .iter()
+            .any(|l| l.contains("Argument list too long")),
+        "{}",
+        seen.run.describe()
+    );
+}
+
 /// The largest `x` in `lo..=hi` for which `ok` holds, `ok(lo)` and `!ok(hi)`
 /// given (and `ok` true up to some point, false after).
 fn largest(mut lo: usize, mut hi: usize, ok: impl Fn(usize) -> bool) -> usize {
@@ -266,14 +277,7 @@ fn exact_limit(case: &Case<'_>) {
         "fallback reason: {:?}",
         at.fallback
     );
-    let over = case.same_as(Shim::Unmatched, limit + 1);
-    assert!(
-        over.stderr
-            .iter()
-            .any(|l| l.contains("Argument list too long")),
-        "{}",
-        over.run.describe()
-    );
+    assert_too_long(&case.same_as(Shim::Unmatched, limit + 1));
     // Every run of the search is checked: converted or not, it works.
     let converts = |pad: usize| {
         let seen = case.run(Shim::With, pad);
@@ -305,14 +309,7 @@ fn one_size_whatever_the_pid(case: &Case<'_>, limit: usize, fits: usize) {
     for pid in [10, 1000, 1_000_000] {
         let at = case.run_at(Shim::Unmatched, limit, Some(pid));
         assert_eq!(at.run.code(), Some(0), "{}", at.run.describe());
-        let over = case.run_at(Shim::Unmatched, limit + 1, Some(pid));
-        assert!(
-            over.stderr
-                .iter()
-                .any(|l| l.contains("Argument list too long")),
-            "{}",
-            over.run.describe()
-        );
+        assert_too_long(&case.run_at(Shim::Unmatched, limit + 1, Some(pid)));
         let base = case.run(Shim::Without, fits);
         let last = case.run_at(Shim::With, fits, Some(pid));
         assert_same(&last, &base, &format!("PAD of {fits} bytes at pid {pid}"));

@@ -314,17 +314,22 @@ pub fn promised_at_exec(path: &[u8], since: (i64, u32)) {
 
 /// A promise of `path` from `since` is in the record already.
 fn promised_already(path: &[u8], since: (i64, u32)) -> bool {
+    published().any(|(seen, at)| seen.kind == PROMISED && seen.born == since && at == path)
+}
+
+/// Every published entry of the record: its identity and path. Heap-free.
+fn published() -> impl Iterator<Item = (Identity, &'static [u8])> {
     let n = NEXT.load(Ordering::Acquire).min(SLOTS);
-    ARENA.0[..n].iter().any(|slot| {
+    ARENA.0[..n].iter().filter_map(|slot| {
         if slot.state.load(Ordering::Acquire) != READY {
-            return false;
+            return None;
         }
-        // SAFETY: published READY (see `Arena`); never written again.
-        let (seen, at) = unsafe {
+        // SAFETY: published READY (see `Arena`); never written again, and
+        // the arena is a static.
+        unsafe {
             let len = (*slot.len.get()).min(PATH);
-            (*slot.id.get(), &(&(*slot.path.get()))[..len])
-        };
-        seen.kind == PROMISED && seen.born == since && at == path
+            Some((*slot.id.get(), &(&(*slot.path.get()))[..len]))
+        }
     })
 }
 
@@ -332,16 +337,7 @@ fn promised_already(path: &[u8], since: (i64, u32)) -> bool {
 /// recorded creation with that identity, or a regular file at a promised
 /// path born at or after its spawn? Heap-free (a rename hook asks).
 fn counts_as_created(path: &[u8], id: &Identity) -> bool {
-    let n = NEXT.load(Ordering::Acquire).min(SLOTS);
-    ARENA.0[..n].iter().any(|slot| {
-        if slot.state.load(Ordering::Acquire) != READY {
-            return false;
-        }
-        // SAFETY: published READY (see `Arena`); never written again.
-        let (seen, at) = unsafe {
-            let len = (*slot.len.get()).min(PATH);
-            (*slot.id.get(), &(&(*slot.path.get()))[..len])
-        };
+    published().any(|(seen, at)| {
         if seen.kind == PROMISED {
             at == path && id.kind == libc::S_IFREG && born_since(id.born, seen.born)
         } else {
