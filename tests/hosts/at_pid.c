@@ -68,6 +68,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "at_pid: pid %s: must be 2 or more\n", argv[1]);
 		return 125;
 	}
+	/* A namespace's pid_max may be lower than N (it can follow its
+	 * parent's, 32768 here): raise it for this namespace alone. */
+	long max = 0;
+	FILE *pm = fopen("/proc/sys/kernel/pid_max", "r");
+	if (!pm || fscanf(pm, "%ld", &max) != 1) {
+		perror("at_pid: /proc/sys/kernel/pid_max");
+		return 125;
+	}
+	fclose(pm);
+	if (want >= max) {
+		pm = fopen("/proc/sys/kernel/pid_max", "w");
+		if (!pm || fprintf(pm, "%ld", want + 1000) < 0 || fclose(pm) != 0) {
+			perror("at_pid: raising pid_max");
+			return 125;
+		}
+	}
 	FILE *last = fopen("/proc/sys/kernel/ns_last_pid", "w");
 	if (!last || fprintf(last, "%ld", want - 1) < 0 || fclose(last) != 0) {
 		perror("at_pid: /proc/sys/kernel/ns_last_pid");
