@@ -103,9 +103,12 @@ unsafe fn child_record(parent: i32, me: i32, exec: &Exec) -> Option<&'static Slo
     let (sec, nsec) = crate::facts::temps::coarse_now();
     slot.exec_nsec.store(nsec, Ordering::Relaxed);
     slot.exec_sec.store(sec, Ordering::Relaxed);
-    let mut told = Fixed::<4096>::new();
-    let missing = missing_output(exec, &mut told).then(|| told.bytes());
-    write(slot, table::index_of(header, slot), exec, missing);
+    let i = table::index_of(header, slot);
+    if crate::record::temps::armed() {
+        write_telling_output(slot, i, exec);
+    } else {
+        write(slot, i, exec, None);
+    }
     note_outputs(slot);
     if !arm(slot, me) {
         release(slot, me);
@@ -113,6 +116,16 @@ unsafe fn child_record(parent: i32, me: i32, exec: &Exec) -> Option<&'static Slo
     }
     table::publish(slot, slot_state::EXECING);
     Some(slot)
+}
+
+/// `write`, with the `-o` file this child found missing. Only with temps
+/// globs: its buffers (about 24 KiB) stay off the stack of every other
+/// child's exec.
+#[inline(never)]
+unsafe fn write_telling_output(slot: &Slot, i: usize, exec: &Exec) {
+    let mut told = Fixed::<4096>::new();
+    let missing = missing_output(exec, &mut told).then(|| told.bytes());
+    write(slot, i, exec, missing);
 }
 
 /// The file this child, a compiler driver, assembler or linker, is told
@@ -125,9 +138,6 @@ unsafe fn child_record(parent: i32, me: i32, exec: &Exec) -> Option<&'static Slo
 /// over 4 KiB or a file that cannot be read tells nothing. errno kept.
 unsafe fn missing_output(exec: &Exec, out: &mut Fixed<4096>) -> bool {
     use crate::decide::temps::{usable_output, writes_named_output, OutputScan};
-    if !crate::record::temps::armed() {
-        return false; // no temps globs: nothing to promise
-    }
     let mut buf = [0u8; 4096];
     if !writes_named_output(program_of(exec, &mut buf)) {
         return false;
