@@ -63,6 +63,9 @@ struct HostRun {
 enum Maker {
     Host,
     Cc,
+    /// tests/hosts/py_temps_host.py, run by the real CPython: `cc` and `ar`
+    /// through `subprocess.run`, then `shutil.rmtree` of its temp dir.
+    Python,
 }
 
 impl Maker {
@@ -78,9 +81,11 @@ impl Maker {
         let k = kit();
         let cwd = dir.join(label);
         fs::create_dir_all(cwd.join("tmp")).unwrap();
+        let python = common::find_python();
         let program = match self {
             Maker::Host => &k.host,
             Maker::Cc => &k.cc_host,
+            Maker::Python => &python,
         };
         let trace = dir.join(format!("{label}.trace.jsonl"));
         let mut cmd = match opts {
@@ -99,6 +104,10 @@ impl Maker {
             Maker::Cc => {
                 fs::write(cwd.join("x.c"), "int x(void) { return 42; }\n").unwrap();
                 cmd.arg("x.c")
+            }
+            Maker::Python => {
+                fs::write(cwd.join("x.c"), "int x(void) { return 42; }\n").unwrap();
+                cmd.arg(hosts_src().join("py_temps_host.py")).arg("x.c")
             }
         };
         for (k, v) in env {
@@ -218,11 +227,13 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
     }
 }
 
-/// `tool-AbC123/x` → `tool-*/x`: mkdtemp's name differs between runs.
+/// `tool-AbC123/x` → `tool-*/x`: mkdtemp's name (6 characters from C, 8
+/// from Python) differs between runs.
 fn mask(rel: &str) -> String {
     match rel.strip_prefix("tool-") {
         Some(rest) if rest.len() >= 6 && !rel.starts_with("tool-keep") => {
-            format!("tool-*{}", &rest[6..])
+            let end = rest.find('/').unwrap_or(rest.len());
+            format!("tool-*{}", &rest[end..])
         }
         _ => rel.to_string(),
     }
@@ -238,7 +249,9 @@ fn assert_same_for_the_user(shim: &HostRun, base: &HostRun) {
             .stdout
             .lines()
             .map(|l| match (run.maker, l.strip_prefix("a - ")) {
-                (Maker::Cc, Some(path)) => format!("a - {}", path.rsplit('/').next().unwrap()),
+                (Maker::Cc | Maker::Python, Some(path)) => {
+                    format!("a - {}", path.rsplit('/').next().unwrap())
+                }
                 _ => l.to_string(),
             })
             .collect()
@@ -494,6 +507,30 @@ fn what_the_hosts_compiler_writes_is_removed_too() {
 /// A file that existed before the spawn, named by `cc -o`, which the host
 /// deletes after `ar`: not made in this run, so the conversion never
 /// deletes it (it is left, overwritten by `cc`, as the run leaves it).
+/// A real interpreter doing the same: CPython's `subprocess.run` starts
+/// `cc` and `ar` (fork or vfork, then exec), and `shutil.rmtree` removes
+/// the temp dir after `ar`. Handed off at the wait for `ar`, nothing is
+/// left either: `cc`'s exec record told what it was to write.
+#[test]
+fn a_python_hosts_compiled_temporaries_are_removed() {
+    let dir = TestDir::new("temps-python");
+    let (base, shim) = Maker::Python.converted_pair(&dir, &temps_opts(), 0, same(&[]));
+    assert!(base.out.stdout.contains("a - "), "{}", base.describe());
+    assert_eq!(base.left(), Vec::<String>::new(), "{}", base.describe());
+    assert!(
+        shim.events("handoff").next().is_some(),
+        "{}",
+        shim.describe()
+    );
+    assert_eq!(shim.left(), Vec::<String>::new(), "{}", shim.describe());
+    assert_eq!(
+        shim.handed_masked(),
+        ["tool-*/x.o", "tool-*"],
+        "{}",
+        shim.describe()
+    );
+}
+
 /// Likewise when the host forks and execs `cc`: the file keeps its birth
 /// time from before `cc`'s exec.
 #[test]
