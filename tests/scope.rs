@@ -158,10 +158,12 @@ fn shell_claimer(exec: bool) {
         sh_quote(&fx.objs[0]),
         sh_quote(&fx.objs[1])
     );
+    // What the claim adds to the environment: `env` shows it, then the host.
+    let shown = "env | grep -E '^ARSHIM_(PID|SPENT)=' | sort";
     let script = if exec {
-        format!("exec {host_cmd}")
+        format!("{shown}; exec {host_cmd}")
     } else {
-        format!("{host_cmd}; status=$?; echo \"shell: after the host\"; exit $status")
+        format!("{shown}; {host_cmd}; status=$?; echo \"shell: after the host\"; exit $status")
     };
     let mut cmd = preloaded("sh", &dir);
     cmd.env("ARSHIM", "1").arg("-c").arg(script);
@@ -182,6 +184,14 @@ fn shell_claimer(exec: bool) {
     assert_archive_ok(&archive, &run);
     assert_cleanups_ran(&run);
     assert_warned_at_most_once(&run, "the shell claimer");
+    // One variable of one size: the shell's pid with a start no process has.
+    assert_eq!(
+        run.stdout.lines().next(),
+        Some(format!("ARSHIM_PID={:07}:000000000000", run.pid).as_str()),
+        "{}",
+        run.describe()
+    );
+    assert!(!run.stdout.contains("ARSHIM_SPENT="), "{}", run.describe());
 }
 
 #[test]

@@ -401,17 +401,16 @@ unsafe fn announce(config: &Config, decision: &Scope, me: &Identity<'_>, exe: &[
     if let (Some(n), Some(_)) = (&decision.note, &config.log) {
         logging::warn_line(n);
     }
-    let pid_text = std::ffi::CString::new(gate::pid_text(me.pid).to_string()).expect("digits");
     if decision.claim {
         // PID:START names this process only (docs/DESIGN.md, "Scope"); a
         // bare pid when /proc cannot tell the start, as set by hand. Both
         // at a fixed width: the claim's size does not depend on the pid.
-        let claim = gate::claim_text(me.pid, me.start).to_string();
+        // A shell or driver's claim has start 0: no process, not even one
+        // it execs in its pid, matches it.
+        let start = if decision.nobody { Some(0) } else { me.start };
+        let claim = gate::claim_text(me.pid, start).to_string();
         let claim = std::ffi::CString::new(claim).expect("digits");
         libc::setenv(c"ARSHIM_PID".as_ptr(), claim.as_ptr(), 1);
-    }
-    if decision.spend {
-        libc::setenv(c"ARSHIM_SPENT".as_ptr(), pid_text.as_ptr(), 1);
     }
     let mut load = trace::Event::new("load").str("exe", exe);
     if let Some(script) = me.script {

@@ -78,10 +78,11 @@ pub struct Scope {
     /// descendants stay off, and a later process that reuses the pid too:
     /// the first loader's claim, or a bare pid set by hand made whole.
     pub claim: bool,
-    /// Set `ARSHIM_SPENT` to our pid in our own environment: a shell or driver
-    /// that claimed keeps its promise that nothing converts, even a program it
-    /// `exec`s in the same pid.
-    pub spend: bool,
+    /// Write the claim with a start time of 0 (`PID:000000000000`), which no
+    /// process has: a shell or driver that claimed keeps its promise that
+    /// nothing converts, even a program it `exec`s in the same pid (which
+    /// keeps the real start time), at no more bytes than any claim.
+    pub nobody: bool,
     /// One warning line for stderr, if any.
     pub warning: Option<String>,
     /// A line for stderr only when ARSHIM_LOG is set (info, not a problem).
@@ -93,7 +94,7 @@ fn out(reason: &'static str) -> Scope {
         mode: Mode::Off,
         reason,
         claim: false,
-        spend: false,
+        nobody: false,
         warning: None,
         note: None,
     }
@@ -254,6 +255,7 @@ fn claim_refused(config: &Config, me: &Identity<'_>) -> Option<&'static str> {
         return Some("not the claimed process (ARSHIM_PID)");
     }
     match claim.start {
+        Some(0) => Some("claimed by a shell or build driver: nothing converts"),
         Some(start) if me.start != Some(start) => {
             Some("pid reused: ARSHIM_PID names an earlier process with this pid")
         }
@@ -266,10 +268,11 @@ fn driver_with_claim(me: &Identity<'_>, claim: bool) -> Scope {
     let shown = me.shown();
     if claim {
         // It claimed itself (a global export reached make or a shell first):
-        // spend the claim too, so that nothing converts, as the warning says.
+        // a claim no process matches, so that nothing converts, as the
+        // warning says.
         return Scope {
             claim,
-            spend: true,
+            nobody: true,
             warning: Some(format!(
                 "{shown} is a shell or build driver and claimed the shim: no process will convert \
                  (put `arshim run` on the linker's own command, or set ARSHIM_HOSTS)"
@@ -429,10 +432,10 @@ mod tests {
     fn a_bare_pid_by_hand_is_made_whole() {
         let c = cfg(&["ARSHIM=1", "ARSHIM_PID=10"]);
         let s = decide(&c, &me(10, "ldc2", "ldc2"));
-        assert_eq!((s.mode, s.claim, s.spend), (Mode::Exec, true, false));
+        assert_eq!((s.mode, s.claim, s.nobody), (Mode::Exec, true, false));
         assert_eq!(s.reason, "claimed process (ARSHIM_PID)");
         let s = decide(&c, &me(10, "dash", "sh"));
-        assert_eq!((s.mode, s.claim, s.spend), (Mode::Off, true, false));
+        assert_eq!((s.mode, s.claim, s.nobody), (Mode::Off, true, false));
         assert!(!decide(&c, &me(11, "ldc2", "ldc2")).claim);
     }
 
@@ -447,14 +450,24 @@ mod tests {
     #[test]
     fn drivers_claim_but_never_convert() {
         let s = decide(&cfg(&["ARSHIM=1"]), &me(10, "make", "make"));
-        assert_eq!((s.mode, s.claim, s.spend), (Mode::Off, true, true));
+        assert_eq!((s.mode, s.claim, s.nobody), (Mode::Off, true, true));
         assert!(s.warning.unwrap().contains("make"));
+        // what it then execs in its pid (same pid, same start) matches no claim
+        let s = decide(
+            &cfg(&["ARSHIM=1", "ARSHIM_PID=0000010:000000000000"]),
+            &me(10, "ldc2", "ldc2"),
+        );
+        assert_eq!((s.mode, s.claim), (Mode::Off, false));
+        assert_eq!(
+            s.reason,
+            "claimed by a shell or build driver: nothing converts"
+        );
         // dash called as sh, named by ARSHIM_PID: off, but a program it execs keeps the claim
         let s = decide(
             &cfg(&["ARSHIM=1", "ARSHIM_PID=10:500"]),
             &me(10, "dash", "sh"),
         );
-        assert_eq!((s.mode, s.claim, s.spend), (Mode::Off, false, false));
+        assert_eq!((s.mode, s.claim, s.nobody), (Mode::Off, false, false));
         assert!(
             s.warning.is_none() && s.note.is_some(),
             "a wrapper script is normal: info only"
@@ -468,7 +481,7 @@ mod tests {
     fn exec_wrappers_pass_the_claim_on() {
         let s = decide(&cfg(&["ARSHIM=1"]), &me(10, "env", "env"));
         assert_eq!(
-            (s.mode, s.claim, s.spend, s.warning),
+            (s.mode, s.claim, s.nobody, s.warning),
             (Mode::Off, true, false, None)
         );
         // the program env becomes: same pid, claimed
