@@ -97,6 +97,9 @@ struct Case<'a> {
     path: OsString,
     /// The object the host deletes at exit, if any.
     unlink: Option<&'a str>,
+    /// `ARSHIM_PID` set to the reserved room, `0000000:000000000000`
+    /// (`XRSHIM_PID` without the library).
+    reserve: bool,
 }
 
 impl Case<'_> {
@@ -108,6 +111,7 @@ impl Case<'_> {
             args,
             path: "/usr/bin:/bin".into(),
             unlink: None,
+            reserve: false,
         }
     }
 
@@ -158,6 +162,14 @@ impl Case<'_> {
             .current_dir(&self.dir.path);
         if let Some(name) = self.unlink {
             cmd.env("HOST_UNLINK_AT_EXIT", self.dir.join(name));
+        }
+        if self.reserve {
+            let var = if shim == Shim::Without {
+                "XRSHIM_PID"
+            } else {
+                "ARSHIM_PID"
+            };
+            cmd.env(var, "0000000:000000000000");
         }
         cmd
     }
@@ -327,6 +339,35 @@ fn one_size_whatever_the_pid(case: &Case<'_>, limit: usize, fits: usize) {
             first_out.run.describe()
         );
     }
+}
+
+/// With `ARSHIM_PID` set to the reserved room (README, "Configuration"),
+/// the first process to load the library claims itself in it, at the same
+/// size: the host's spawn works up to the very limit it has without the
+/// library (whose variables dummies of the same size replace), and fails
+/// one byte over, as it does without.
+#[test]
+fn a_reserved_claim_costs_no_byte() {
+    let dir = TestDir::new("exec-limit-reserved");
+    let ar = fixtures().real_ar.clone().into_os_string();
+    let mut case = Case::new(&dir, "spawn", ar.to_str().unwrap());
+    case.reserve = true;
+    let case = &case;
+    let spawns = |shim: Shim| move |pad: usize| case.run(shim, pad).run.code() == Some(0);
+    let without = largest(0, 32 * 4096, spawns(Shim::Without));
+    let with = largest(0, 32 * 4096, spawns(Shim::Unmatched));
+    assert_eq!(with, without, "the library's spawn limit, and without it");
+    let at = case.same_as(Shim::Unmatched, with);
+    assert_eq!(at.run.code(), Some(0), "{}", at.run.describe());
+    assert_too_long(&case.same_as(Shim::Unmatched, with + 1));
+    // It did claim: the load event says so.
+    case.run(Shim::Unmatched, 0);
+    let load = trace_events(&dir.join("trace"), "load");
+    assert!(
+        load.first()
+            .is_some_and(|l| l.contains("first process to load the library: claimed")),
+        "{load:?}"
+    );
 }
 
 #[test]

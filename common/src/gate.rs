@@ -98,6 +98,16 @@ pub fn pid_text(pid: i32) -> Padded {
     }
 }
 
+/// `ARSHIM_PID`'s room reserved and not yet claimed: the first process to
+/// load the library claims itself in it, at the same size (docs/DESIGN.md,
+/// "Scope"), so that the library adds no byte to any environment.
+pub const UNCLAIMED: &[u8] = b"0000000:000000000000";
+
+/// The claim `ARSHIM_PID` holds, if it holds one (`UNCLAIMED` is none).
+pub fn claim_value<'a>(env: &[&'a [u8]]) -> Option<&'a [u8]> {
+    lookup(env, "ARSHIM_PID").filter(|v| *v != UNCLAIMED)
+}
+
 /// A claim as `ARSHIM_PID` holds it: `PID:START`, both zero-padded
 /// (`pid_text`, `TICKS_DIGITS`), or the pid alone when the start is unknown.
 #[derive(Debug, Clone, Copy)]
@@ -196,7 +206,7 @@ pub fn names_another_process(env: &[&[u8]], me: i32) -> bool {
     if lookup(env, "ARSHIM_HOSTS").is_some() || lookup(env, "ARSHIM_TRACE").is_some() {
         return false;
     }
-    matches!(lookup(env, "ARSHIM_PID").and_then(parse_claim), Some(c) if c.pid != me)
+    matches!(claim_value(env).and_then(parse_claim), Some(c) if c.pid != me)
 }
 
 /// The values `ARSHIM` accepts (any case), by the mode they select.
@@ -445,6 +455,19 @@ mod tests {
         assert!(unsafe { scan(raw.as_ptr()) }.is_none());
         // SAFETY: NULL is allowed.
         assert!(unsafe { scan(core::ptr::null()) }.is_none());
+    }
+
+    #[test]
+    fn reserved_room_is_no_claim() {
+        let env: &[&[u8]] = &[b"ARSHIM=1", b"ARSHIM_PID=0000000:000000000000"];
+        assert_eq!(claim_value(env), None);
+        assert!(!names_another_process(env, 5), "the core loads, to claim");
+        assert_eq!(
+            UNCLAIMED.len(),
+            claim_text(4_194_304, Some(1)).to_string().len()
+        );
+        let env: &[&[u8]] = &[b"ARSHIM=1", b"ARSHIM_PID=0000010:000000000000"];
+        assert!(names_another_process(env, 5), "a driver's claim is one");
     }
 
     #[test]

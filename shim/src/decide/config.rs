@@ -257,7 +257,12 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Config, Confi
         Some(v) => parse_globs("ARSHIM_TOOLS", v)?,
         None => GlobList::parse(DEFAULT_TOOLS.as_bytes()).expect("default globs are valid"),
     };
-    let pid = get("ARSHIM_PID").map(parse_claim).transpose()?;
+    // Reserved room (`gate::UNCLAIMED`) is no claim: this process may be
+    // the first to load the library and claim itself in it.
+    let pid = get("ARSHIM_PID")
+        .filter(|v| *v != crate::gate::UNCLAIMED)
+        .map(parse_claim)
+        .transpose()?;
     let hosts = get("ARSHIM_HOSTS")
         .map(|v| parse_globs("ARSHIM_HOSTS", v))
         .transpose()?;
