@@ -94,6 +94,28 @@ pub fn not_final_named_by(hosts: &str) -> Vec<&'static KnownHost> {
         .collect()
 }
 
+/// Every glob of `hosts` is a plain name (no `*`, `?`, `[`) of a known
+/// non-final host (`rustc`, `nim-2.0`): the library would refuse every
+/// process they bring into scope, so `run` can run the command without it
+/// (docs/DESIGN.md, "Scope"). A glob could name anything else too: never.
+pub fn names_only_not_final(hosts: &str) -> bool {
+    use arshim_common::glob::glob_match;
+    let plain = |given: &str| !given.is_empty() && !given.contains(['*', '?', '[']);
+    let not_final = |given: &str| {
+        arshim_common::known_hosts::TABLE
+            .iter()
+            .filter(|host| host.not_final.is_some())
+            .any(|host| {
+                host.names
+                    .iter()
+                    .any(|name| glob_match(name.as_bytes(), given.as_bytes()))
+            })
+    };
+    hosts
+        .split(',')
+        .all(|given| plain(given) && not_final(given))
+}
+
 /// The known-host entry for CMD: by the name it is called by, else by its
 /// resolved executable (`ocamlopt` → `ocamlopt.opt`).
 fn known_host(program: &OsStr) -> Option<(String, &'static KnownHost)> {
@@ -177,5 +199,18 @@ mod tests {
         }
         let s = settings_for(&cmd(&["/nonexistent/ld"]), Some("ar"));
         assert_eq!(s.tools.as_deref(), Some("ar"));
+    }
+
+    #[test]
+    fn only_not_final_hosts_by_plain_names() {
+        assert!(names_only_not_final("rustc"));
+        assert!(names_only_not_final("rustc,nim-2.0,ocamlopt"));
+        assert!(!names_only_not_final("rustc,ldc2"), "ldc2 converts");
+        assert!(
+            !names_only_not_final("rust*"),
+            "a glob may name another program"
+        );
+        assert!(!names_only_not_final("rustc,"), "an empty glob");
+        assert!(!names_only_not_final("ghc"), "ghc is final");
     }
 }

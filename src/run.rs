@@ -56,6 +56,14 @@ pub fn run(mut args: RunArgs) -> Result<Infallible, Failure> {
         (Some(hosts), false) => say_not_final_hosts(hosts, args.force),
         _ => None,
     };
+    if runs_without_library(&args) {
+        return Err(exec_without_library(
+            program,
+            program_args,
+            &library,
+            &existing,
+        ));
+    }
 
     let preload =
         preload::with_library_first(&library, &existing, preload::same_library_as(&library))?;
@@ -77,6 +85,21 @@ pub fn run(mut args: RunArgs) -> Result<Infallible, Failure> {
     };
     let error = cmd.exec();
     Err(cannot_run(program, &error))
+}
+
+/// `--hosts` names only known non-final hosts, by plain names (`rustc`):
+/// every process the library would bring into scope it would refuse, so
+/// the command runs without it and none of them loads the core only to be
+/// refused (docs/DESIGN.md, "Scope"). Not with `--force` (they convert),
+/// `--observe`, `--log` or `--trace` (the library's own account is asked for).
+fn runs_without_library(args: &RunArgs) -> bool {
+    let c = &args.config;
+    let asked_to_watch = c.observe || c.log.is_some() || c.trace.is_some();
+    !args.force
+        && !asked_to_watch
+        && c.hosts
+            .as_deref()
+            .is_some_and(known_hosts::names_only_not_final)
 }
 
 /// One line for each known non-final host the `--hosts` globs name (its

@@ -124,6 +124,38 @@ fn run_scopes_to_the_execd_command_pid() {
     );
 }
 
+/// `--hosts` naming only hosts known not to be final (`rustc`): the library
+/// would refuse every process it brings into scope, so the command runs
+/// without it, after the one line that says why; any other name in the
+/// list, a glob, `--force` or `--trace` keeps it.
+#[test]
+fn run_hosts_of_only_non_final_hosts_runs_without_the_library() {
+    let lib = lib();
+    let script = r#"echo "[$LD_PRELOAD]"; exit 3"#;
+    let (_, out) = run_sh(&["--hosts", "rustc,nim"], script, |_| {});
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "[]\n", "{}", stderr(&out));
+    let err = stderr(&out);
+    let said: Vec<&str> = err.lines().collect();
+    assert_eq!(said.len(), 2, "one line for each host: {said:?}");
+    assert!(
+        said[0].contains("rustc is known not to be final"),
+        "{said:?}"
+    );
+    let trace = fixture().dir.join("only-not-final.trace");
+    let kept: [&[&str]; 4] = [
+        &["--hosts", "rustc,ld"],
+        &["--hosts", "rust*"],
+        &["--hosts", "rustc", "--force"],
+        &["--hosts", "rustc", "--trace", trace.to_str().unwrap()],
+    ];
+    for options in kept {
+        let (_, out) = run_sh(options, script, |_| {});
+        assert_eq!(out.status.code(), Some(3), "{options:?}: {}", stderr(&out));
+        assert_eq!(stdout(&out), format!("[{lib}]\n"), "{options:?}");
+    }
+}
+
 #[test]
 fn run_puts_the_library_first_once() {
     let f = fixture();
