@@ -137,6 +137,14 @@ unsafe fn write_telling_output(slot: &Slot, i: usize, exec: &Exec) {
 /// fixed buffers: a response file over 8 KiB, one nested in another, a word
 /// over 4 KiB or a file that cannot be read tells nothing. errno kept.
 unsafe fn missing_output(exec: &Exec, out: &mut Fixed<4096>) -> bool {
+    let errno = *libc::__errno_location();
+    let missing = told_and_missing(exec, out);
+    *libc::__errno_location() = errno;
+    missing
+}
+
+/// `missing_output`'s work, errno not kept.
+unsafe fn told_and_missing(exec: &Exec, out: &mut Fixed<4096>) -> bool {
     use crate::decide::temps::{usable_output, writes_named_output, OutputScan};
     let mut buf = [0u8; 4096];
     if !writes_named_output(program_of(exec, &mut buf)) {
@@ -159,10 +167,10 @@ unsafe fn missing_output(exec: &Exec, out: &mut Fixed<4096>) -> bool {
     if !found || out.overflow || !usable_output(out.bytes()) {
         return false;
     }
-    let errno = *libc::__errno_location();
-    let missing = is_missing(out.bytes());
-    *libc::__errno_location() = errno;
-    missing
+    let mut path = [0u8; 4097];
+    // SAFETY: `p` points into `path`, NUL-terminated by `c_path`.
+    c_path(out.bytes(), &mut path)
+        .is_some_and(|p| crate::facts::temps::lstat_at(libc::AT_FDCWD, p) == Err(libc::ENOENT))
 }
 
 /// One word's effect on the output found so far (`decide::temps::Told`).
@@ -186,10 +194,8 @@ unsafe fn response_file(
     out: &mut Fixed<4096>,
     found: &mut bool,
 ) -> bool {
-    let errno = *libc::__errno_location();
     let mut text = [0u8; 8192];
     let len = read_small(name, &mut text);
-    *libc::__errno_location() = errno;
     let Some(mut rest) = len.and_then(|n| text.get(..n)) else {
         return false;
     };
@@ -210,11 +216,10 @@ unsafe fn response_file(
 /// The whole of file `name` (relative to the working directory) in `buf`;
 /// None when it cannot be opened or read, or does not fit.
 unsafe fn read_small(name: &[u8], buf: &mut [u8]) -> Option<usize> {
-    let mut path = [0u8; 4096];
-    path.get_mut(..name.len())
-        .filter(|_| name.len() < 4096)?
-        .copy_from_slice(name);
-    let fd = libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC);
+    let mut path = [0u8; 4097];
+    // SAFETY: a NUL-terminated path in `path` (`c_path`); the fd is ours,
+    // closed below; `read` writes only into `buf`'s free part.
+    let fd = libc::open(c_path(name, &mut path)?, libc::O_RDONLY | libc::O_CLOEXEC);
     if fd < 0 {
         return None;
     }
@@ -234,22 +239,14 @@ unsafe fn read_small(name: &[u8], buf: &mut [u8]) -> Option<usize> {
     whole.then_some(len)
 }
 
-/// `path` (relative to the working directory) does not exist, not even as
-/// a dangling symlink.
-unsafe fn is_missing(path: &[u8]) -> bool {
-    let mut c = [0u8; 4097];
-    let Some(room) = c.get_mut(..path.len()) else {
-        return false;
-    };
-    room.copy_from_slice(path);
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    let found = libc::fstatat(
-        libc::AT_FDCWD,
-        c.as_ptr().cast(),
-        st.as_mut_ptr(),
-        libc::AT_SYMLINK_NOFOLLOW,
-    );
-    found == -1 && *libc::__errno_location() == libc::ENOENT
+/// `bytes` NUL-terminated in `buf` (zeroed by the caller), heap-free; None
+/// when they do not fit or hold a NUL.
+fn c_path(bytes: &[u8], buf: &mut [u8; 4097]) -> Option<*const c_char> {
+    if bytes.contains(&0) || bytes.len() >= buf.len() {
+        return None;
+    }
+    buf[..bytes.len()].copy_from_slice(bytes);
+    Some(buf.as_ptr().cast())
 }
 
 /// The words of a NULL-terminated `argv`, borrowed for `'a` (heap-free).
