@@ -466,7 +466,8 @@ fn env_and_run_take_temps() {
 /// what `cc` wrote (as ghc does with its assembler's `ghc_6.o.tmp`); and
 /// when the host starts `cc` and `ar` with fork and exec (`cc`'s exec
 /// record tells what it was told to write, `@rsp` read, and that it was
-/// missing; `ar` is handed off at the wait).
+/// missing, whatever blocking wait reaps it, `wait(-1)` beside another
+/// child too; `ar` is handed off at the wait).
 #[test]
 fn what_the_hosts_compiler_writes_is_removed_too() {
     const FORK: (&str, &str) = ("HOST_CC_FORK", "1");
@@ -476,6 +477,10 @@ fn what_the_hosts_compiler_writes_is_removed_too() {
         ("temps-cc-rename", &[("HOST_CC_RENAME", "1")][..]),
         ("temps-cc-fork", &[FORK][..]),
         ("temps-cc-fork-rsp", &[FORK, ("HOST_CC_RSP", "1")][..]),
+        (
+            "temps-cc-fork-wait-any",
+            &[FORK, ("HOST_CC_WAIT_ANY", "1")][..],
+        ),
         ("temps-cc-fork-rename", &[FORK, ("HOST_CC_RENAME", "1")][..]),
     ] {
         let dir = TestDir::new(name);

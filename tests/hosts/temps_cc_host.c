@@ -16,7 +16,11 @@
  *   HOST_CC_OUT=PATH  cc writes PATH instead of DIR/x.o (and ar reads it,
  *                     and the host unlinks it);
  *   HOST_CC_FORK=1    cc and ar are started with fork and execvp instead
- *                     of posix_spawnp (a host built on fork).
+ *                     of posix_spawnp (a host built on fork);
+ *   HOST_CC_WAIT_ANY=1  with HOST_CC_FORK=1: cc is started beside another
+ *                     child (`cat`, reading a pipe the host holds open
+ *                     until cc is reaped), and both are reaped by
+ *                     wait(&st): cc by a wait(-1) with two children.
  * Exits with ar's status; 2-5 when its own steps fail.
  */
 #define _GNU_SOURCE
@@ -66,12 +70,49 @@ static int flag(const char *name)
 	return v && strcmp(v, "1") == 0;
 }
 
+/* argv[0] started beside `cat` (reading a pipe kept open until argv[0] is
+ * reaped, so `cat` is still there), both reaped by wait(&st): argv[0]'s status. */
+static int fork_wait_any(char **argv)
+{
+	char *other[] = { "cat", NULL };
+	int pipefd[2];
+	pid_t pid, sibling;
+	int st, status = -1;
+	if (pipe(pipefd) != 0)
+		return -1;
+	sibling = fork();
+	if (sibling < 0)
+		return -1;
+	if (sibling == 0) {
+		dup2(pipefd[0], 0);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		execvp(other[0], other);
+		_exit(127);
+	}
+	close(pipefd[0]);
+	if (fork_exec(&pid, argv) != 0)
+		return -1;
+	for (int left = 2; left > 0; left--) {
+		pid_t done = wait(&st);
+		if (done < 0)
+			return -1;
+		if (done == pid) {
+			status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+			close(pipefd[1]); /* now cat ends */
+		}
+	}
+	return status;
+}
+
 /* cc -c SOURCE -o OUT, through DIR/cc.rsp when HOST_CC_RSP=1. */
 static int compile(const char *dir, const char *source, const char *out)
 {
 	char rsp[4200], at[4300];
 	if (!flag("HOST_CC_RSP")) {
 		char *cc[] = { "cc", "-c", (char *)source, "-o", (char *)out, NULL };
+		if (flag("HOST_CC_FORK") && flag("HOST_CC_WAIT_ANY"))
+			return fork_wait_any(cc);
 		return spawn_wait(cc);
 	}
 	snprintf(rsp, sizeof rsp, "%s/cc.rsp", dir);

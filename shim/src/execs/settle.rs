@@ -127,6 +127,20 @@ pub fn settle(
     }
 }
 
+/// The exec record of child `pid`, which a wait has just reaped: what it
+/// exec'd, read without waiting (the kernel marked the word at its exec or
+/// its death); None when it has no record or its exec failed.
+pub fn reaped(pid: i32) -> Option<Record> {
+    let header = table::header()?;
+    let slot = table::find(pid, None)?;
+    let source = match slot.state.load(Ordering::Acquire) {
+        state::SPAWNED => Source::Spawn,
+        state::EXECING if slot.word.load(Ordering::Acquire) & OWNER_DIED != 0 => Source::Exec,
+        _ => return None,
+    };
+    Some(read(table::index_of(header, slot), slot, source))
+}
+
 /// One look at a readable slot; `None`: look again.
 fn look(header: &Header, slot: &Slot, pid: i32, may_block: bool) -> Option<Settled> {
     match slot.state.load(Ordering::Acquire) {

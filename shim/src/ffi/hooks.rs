@@ -350,6 +350,9 @@ unsafe fn around_wait(
     if scope.is_some() || observe::is_archiver_pid(result) {
         let saved = *libc::__errno_location();
         if scope.is_some() && result > 0 {
+            if blocking {
+                wait::promise_reaped(result); // before its record goes
+            }
             execs::table::free(result); // reaped: its record is done with
         }
         if let (Some(after), Some(config)) = (after, scope) {

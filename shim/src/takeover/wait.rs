@@ -100,6 +100,18 @@ fn pass(seen: Option<Seen>) -> AtWait {
     }))
 }
 
+/// Child `pid` was just reaped by a blocking wait of the host (any form,
+/// `wait(-1)` among several children too): what its exec record says it
+/// was told to write is promised (`promise_its_output`). Allocates: never
+/// at a `WNOHANG` poll, which a SIGCHLD handler may make.
+pub fn promise_reaped(pid: i32) {
+    if temps::armed() {
+        if let Some(record) = crate::execs::settle::reaped(pid) {
+            promise_its_output(&record);
+        }
+    }
+}
+
 /// What a `fork`+`exec` child (a compiler driver, an assembler, a linker)
 /// was told with `-o` to write is one of the host's temporaries when it is
 /// under the temps globs and born after the child's exec, as for a
@@ -144,10 +156,7 @@ pub unsafe fn at_wait(config: &'static Config, call: Option<WaitCall>) -> AtWait
     let host_image = move || proc::child(pid).is_some_and(|c| c.exe == exe);
     let seen = match settle(pid, proc::start_time(pid), may_block, host_image) {
         Settled::Interrupted => return AtWait::Interrupted,
-        Settled::Execed { record, exited } => {
-            promise_its_output(&record);
-            from_record(pid, record, exited)
-        }
+        Settled::Execed { record, exited } => from_record(pid, record, exited),
         Settled::Execing => {
             let attempt = Attempt::WaitBeforeExec { pid, exe: b"" };
             let reason = "the child was in its exec and this wait also ends at a stop: not held";
